@@ -1,0 +1,44 @@
+# Sourced by scripts/*: puts the pinned Deno on PATH and makes sure redis-server exists.
+# Installs only what is missing; a second run does no installs and needs no network.
+TT_DENO_VERSION=2.9.6
+TT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TT_TOOLS="${TT_TOOLS_DIR:-$TT_ROOT/.tools}"
+
+tt_say() { printf 'tt-setup: %s\n' "$*" >&2; }
+
+tt_ensure_deno() {
+  if command -v deno >/dev/null 2>&1 &&
+    [ "$(deno --version 2>/dev/null | head -1 | cut -d' ' -f2)" = "$TT_DENO_VERSION" ]; then
+    return 0
+  fi
+  local bin="$TT_TOOLS/node_modules/.bin"
+  if [ ! -x "$bin/deno" ] ||
+    [ "$("$bin/deno" --version 2>/dev/null | head -1 | cut -d' ' -f2)" != "$TT_DENO_VERSION" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      tt_say "Deno $TT_DENO_VERSION is needed and npm is missing to install it: install Node.js/npm (apt-get install npm) or Deno $TT_DENO_VERSION"
+      exit 1
+    fi
+    tt_say "installing Deno $TT_DENO_VERSION into $TT_TOOLS (once)"
+    npm install --prefix "$TT_TOOLS" --no-audit --no-fund --loglevel=error "deno@$TT_DENO_VERSION" >&2 || {
+      tt_say "npm could not install deno@$TT_DENO_VERSION"
+      exit 1
+    }
+  fi
+  export PATH="$bin:$PATH"
+}
+
+tt_ensure_redis() {
+  command -v redis-server >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    tt_say "installing redis-server with apt-get (once)"
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; } >&2 || {
+      tt_say "apt-get could not install redis-server"
+      exit 1
+    }
+  else
+    tt_say "redis-server is missing: install it (sudo apt-get install redis-server), or set REDIS_URL to an existing Redis"
+    exit 1
+  fi
+}
+
+export DENO_NO_UPDATE_CHECK=1

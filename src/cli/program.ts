@@ -1,0 +1,42 @@
+/** The command table. Group modules only define commands; each action loads what it needs. */
+import { Command } from "@commander-js/extra-typings";
+import * as town from "./town.ts";
+import * as agent from "./agent.ts";
+import * as message from "./message.ts";
+import * as task from "./task.ts";
+import * as backlog from "./backlog.ts";
+import * as plan from "./plan.ts";
+import * as events from "./events.ts";
+import * as admin from "./admin.ts";
+
+export const VERSION = "0.1.0";
+
+export function buildProgram() {
+  const program = new Command("tt")
+    .description(
+      "Tinytown: a small, fast orchestrator for AI coding agents, coordinated through Redis.",
+    )
+    .version(VERSION, "-V, --version")
+    .option(
+      "-t, --town <dir>",
+      "town directory (default: $TT_TOWN, else the nearest tinytown.toml upward)",
+    )
+    .option("--json", "print machine-readable JSON")
+    .showSuggestionAfterError()
+    .exitOverride();
+  program.configureHelp({ sortSubcommands: false });
+  for (const group of [town, agent, message, task, backlog, plan, events, admin]) {
+    group.register(program);
+  }
+  // Subcommands inherit exitOverride so usage errors come back to main() with an exit code.
+  const inherit = (cmd: Command<unknown[], Record<string, unknown>>) => {
+    for (const sub of cmd.commands) {
+      sub.exitOverride();
+      inherit(sub as Command<unknown[], Record<string, unknown>>);
+    }
+  };
+  inherit(program as unknown as Command<unknown[], Record<string, unknown>>);
+  return program;
+}
+
+export type Program = ReturnType<typeof buildProgram>;

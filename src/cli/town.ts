@@ -1,0 +1,149 @@
+/** Town commands: init, start, stop, towns, config. */
+import type { Command } from "@commander-js/extra-typings";
+import { globals, withTown } from "./context.ts";
+import { color, output } from "./output.ts";
+import { UsageError } from "../core/errors.ts";
+import { redactUrl as redact } from "../redis/url.ts";
+
+export function register(program: Command) {
+  program.command("init")
+    .description("make the current directory (or --town) a town: tinytown.toml, .tt/, its Redis")
+    .option(
+      "-n, --name <name>",
+      "town name (default: <git repo>-<branch>, else the directory name)",
+    )
+    .option("-f, --force", "overwrite an existing tinytown.toml")
+    .action(async (opts, cmd) => {
+      const g = globals(cmd);
+      const { initTown } = await import("../core/town.ts");
+      const r = await initTown({ dir: g.town ?? Deno.cwd(), name: opts.name, force: opts.force });
+      output(g.json, r, () => [
+        `Initialized town ${color.bold(r.name)} in ${r.root}`,
+        r.managed ? `Redis: managed by tt on ${r.redisUrl}` : `Redis: external ${r.redisUrl}`,
+        `Next: tt spawn <name> --cli claude, then tt assign <name> "<task>"`,
+      ]);
+    });
+
+  program.command("start")
+    .description("make sure the town's Redis is running")
+    .action(async (_opts, cmd) => {
+      await withTown(cmd, (t, g) =>
+        output(
+          g.json,
+          { town: t.name, redis: t.redisUrl, managed: t.managed },
+          () =>
+            `Town ${color.bold(t.name)} is up: Redis ${
+              t.managed ? "(managed)" : "(external)"
+            } at ${t.redisUrl}`,
+        ));
+    });
+
+  program.command("stop")
+    .description("stop the town's managed Redis cleanly (data is persisted first)")
+    .action(async (_opts, cmd) => {
+      const g = globals(cmd);
+      const { findTownRoot, loadTownConfig } = await import("../core/config.ts");
+      const { redisTarget, openTown, stopManagedServer } = await import("../core/town.ts");
+      const { pingSocket, managedPaths } = await import("../redis/server.ts");
+      const root = await findTownRoot(g.town);
+      const config = await loadTownConfig(root);
+      const target = redisTarget(root, config);
+      if (target.managed && !(await pingSocket(managedPaths(root).socket))) {
+        output(
+          g.json,
+          { town: config.name, redis: "not running" },
+          () => `Redis of ${config.name} is not running`,
+        );
+        return;
+      }
+      const t = await openTown({ town: root });
+      const r = await stopManagedServer(t);
+      if (r === "external") await t.close();
+      output(
+        g.json,
+        { town: t.name, redis: r },
+        () =>
+          r === "stopped"
+            ? `Stopped the Redis of ${t.name} (data saved in ${t.root}/.tt)`
+            : `Redis of ${t.name} is external (${t.redisUrl}); tt does not stop it`,
+      );
+    });
+
+  program.command("towns")
+    .description("list the towns registered on this machine (~/.tt/towns.toml)")
+    .action(async (_opts, cmd) => {
+      const g = globals(cmd);
+      const { loadTownRegistry, exists, TOWN_FILE } = await import("../core/config.ts");
+      const towns = await loadTownRegistry();
+      const rows = await Promise.all(towns.map(async (t) => ({
+        ...t,
+        status: await exists(`${t.path}/${TOWN_FILE}`) ? "ok" : "missing",
+      })));
+      output(
+        g.json,
+        rows,
+        () =>
+          rows.length
+            ? rows.map((r) =>
+              `${r.name}  ${r.path}${
+                r.status === "ok" ? "" : color.red("  (tinytown.toml missing)")
+              }`
+            )
+            : "No towns registered yet. Run 'tt init' in a project.",
+      );
+    });
+
+  program.command("config")
+    .description("show or set user settings in ~/.tt/config.toml (used by towns created later)")
+    .argument("[key]", "default_cli | conductor_cli | redis_url | agent_clis.<name>")
+    .argument("[value]", "new value ('' unsets)")
+    .action(async (key, value, _opts, cmd) => {
+      const g = globals(cmd);
+      const cfgMod = await import("../core/config.ts");
+      const { CLI_PRESETS } = await import("../core/presets.ts");
+      const cfg = await cfgMod.loadGlobalConfig();
+      if (key === undefined) {
+        output(
+          g.json,
+          { path: `${cfgMod.ttHome()}/config.toml`, ...cfg, presets: CLI_PRESETS },
+          () => [
+            `${color.bold("config")} ${cfgMod.ttHome()}/config.toml`,
+            `default_cli = ${cfg.default_cli}`,
+            `conductor_cli = ${cfg.conductor_cli ?? "(default_cli)"}`,
+            `redis_url = ${cfg.redis_url ? redact(cfg.redis_url) : "(managed per town)"}`,
+            ...Object.entries(cfg.agent_clis).map(([k, v]) => `agent_clis.${k} = ${v}`),
+            "",
+            color.bold("built-in CLI presets"),
+            ...Object.entries(CLI_PRESETS).map(([k, v]) => `  ${k.padEnd(11)} ${v}`),
+          ],
+        );
+        return;
+      }
+      const clis = key.startsWith("agent_clis.") ? key.slice("agent_clis.".length) : undefined;
+      if (!["default_cli", "conductor_cli", "redis_url"].includes(key) && !clis) {
+        throw new UsageError(
+          `unknown config key '${key}': use default_cli, conductor_cli, redis_url or agent_clis.<name>`,
+        );
+      }
+      if (value === undefined) {
+        const v = clis ? cfg.agent_clis[clis] : (cfg as Record<string, unknown>)[key];
+        output(
+          g.json,
+          { key, value: v ?? null },
+          () => v === undefined ? "" : String(key === "redis_url" ? redact(String(v)) : v),
+        );
+        return;
+      }
+      const next = structuredClone(cfg) as Record<string, unknown> & typeof cfg;
+      if (clis) {
+        if (value === "") delete next.agent_clis[clis];
+        else next.agent_clis[clis] = value;
+      } else if (value === "") {
+        if (key === "default_cli") throw new UsageError("default_cli cannot be empty");
+        delete next[key];
+      } else next[key] = value;
+      const valid = cfgMod.validate(cfgMod.GlobalConfig, next, "config");
+      const path = await cfgMod.saveGlobalConfig(valid);
+      output(g.json, { key, value, path }, () => `Set ${key} in ${path}`);
+    });
+}

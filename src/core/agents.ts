@@ -1,0 +1,248 @@
+/**
+ * Agent records: creation, lookup by reference (name, nickname, `Nick [role]`, short id), state.
+ * Processes that serve agents live in src/supervisor; this module only touches Redis.
+ */
+import { Agent, type AgentState, isTerminalAgent } from "./schemas.ts";
+import { ConflictError, NotFoundError, UsageError } from "./errors.ts";
+import { SUPERVISOR_ID } from "./keys.ts";
+import { nicknameFor } from "./nicknames.ts";
+import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
+import type { TownContext } from "./town.ts";
+
+export type Ctx = Pick<TownContext, "redis" | "keys">;
+
+const RESERVED = new Set(["supervisor", "conductor"]);
+const NAME_RE = /^[\p{L}\p{N}][\p{L}\p{N}._-]{0,63}$/u;
+
+export function validateAgentName(name: string): string {
+  const n = name.trim();
+  if (!n) throw new UsageError("agent name must not be empty");
+  if (RESERVED.has(n.toLowerCase())) {
+    throw new UsageError(
+      `'${n}' is reserved (it names the conductor's mailbox): pick another name`,
+    );
+  }
+  if (!NAME_RE.test(n)) {
+    throw new UsageError(
+      `invalid agent name '${n}': use up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
+  }
+  return n;
+}
+
+/** `Nickname [role]`, or `Nickname [name]` when the agent has no role. */
+export function agentLabel(a: Pick<Agent, "name" | "nickname" | "role">): string {
+  return `${a.nickname || a.name} [${a.role && a.role !== "default" ? a.role : a.name}]`;
+}
+
+export const shortId = (id: string) => id.slice(0, 4);
+
+const CREATE = defineScript(
+  "createAgent",
+  4,
+  LUA_EMIT + `
+-- KEYS: events, agents set, agent-names hash, new agent hash.
+-- ARGV: now, key prefix, lower-case name, id, field/value…
+local existing = redis.call('HGET', KEYS[3], ARGV[3])
+if existing then
+  -- same hash slot as KEYS (shared {town} tag)
+  local state = redis.call('HGET', ARGV[2] .. 'agent:' .. existing, 'state')
+  if state then return cjson.encode({error='exists', id=existing, state=state}) end
+end
+local fields = {}
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[4], unpack(fields))
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+local name = redis.call('HGET', KEYS[4], 'name')
+emit({type='agent_spawned', agent_id=ARGV[4], message='Agent ' .. name .. ' created', new_state='starting'})
+return cjson.encode({ok=true})
+`,
+);
+
+export interface NewAgent {
+  name: string;
+  cli: string;
+  role?: string;
+  nickname?: string;
+  parent?: string;
+}
+
+/** Creates an agent record in state `starting`. Refuses a name that is already taken. */
+export async function createAgent(t: Ctx, input: NewAgent): Promise<Agent> {
+  const name = validateAgentName(input.name);
+  const id = crypto.randomUUID();
+  const now = new Date().toISOString();
+  const agent: Agent = Agent.parse({
+    id,
+    name,
+    nickname: input.nickname?.trim() || nicknameFor(id),
+    role: input.role?.trim() || undefined,
+    parent: input.parent,
+    cli: input.cli,
+    state: "starting",
+    created_at: now,
+    last_heartbeat: now,
+    last_active_at: now,
+    tasks_completed: 0,
+    rounds_completed: 0,
+  });
+  const fields = Object.entries(agent).filter(([, v]) => v !== undefined).flatMap((
+    [k, v],
+  ) => [k, String(v)]);
+  const res = JSON.parse(String(
+    await runScript(
+      t.redis,
+      CREATE,
+      [t.keys.events, t.keys.agents, t.keys.agentNames, t.keys.agent(id)],
+      [now, t.keys.prefix, name.toLowerCase(), id, ...fields],
+    ),
+  ));
+  if (res.error === "exists") {
+    throw new ConflictError(
+      `an agent named '${name}' already exists (${res.state}): ${
+        isTerminalAgent(res.state)
+          ? `'tt restart ${name}' or 'tt prune' first`
+          : "pick another name"
+      }`,
+    );
+  }
+  return agent;
+}
+
+export function parseAgent(hash: Record<string, string>): Agent | undefined {
+  if (!hash || !hash.id) return undefined;
+  const r = Agent.safeParse(hash);
+  return r.success ? r.data : undefined;
+}
+
+export async function getAgent(t: Ctx, id: string): Promise<Agent | undefined> {
+  return parseAgent(await t.redis.hgetall(t.keys.agent(id)));
+}
+
+/** All agents, oldest first: one SMEMBERS and one pipelined HGETALL per agent. */
+export async function listAgents(t: Ctx): Promise<Agent[]> {
+  const ids = await t.redis.smembers(t.keys.agents);
+  if (!ids.length) return [];
+  const pipe = t.redis.pipeline();
+  for (const id of ids) pipe.hgetall(t.keys.agent(id));
+  const res = (await pipe.exec()) ?? [];
+  return res
+    .map(([, h]) => parseAgent(h as Record<string, string>))
+    .filter((a): a is Agent => !!a)
+    .sort((a, b) => a.created_at.localeCompare(b.created_at));
+}
+
+/** What an agent reference resolved to: a real agent, or the supervisor mailbox. */
+export type Recipient =
+  | { kind: "agent"; id: string; name: string; label: string; agent: Agent }
+  | { kind: "supervisor"; id: typeof SUPERVISOR_ID; name: "supervisor"; label: "supervisor" };
+
+export const SUPERVISOR: Recipient = {
+  kind: "supervisor",
+  id: SUPERVISOR_ID,
+  name: "supervisor",
+  label: "supervisor",
+};
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Resolves a reference typed by a user: `supervisor`/`conductor`, a full id, or (case-insensitive)
+ * a name, nickname, `Nickname [role]` label or id prefix of at least 4 characters.
+ */
+export async function resolveRecipient(t: Ctx, ref: string): Promise<Recipient> {
+  const r = ref.trim();
+  if (!r) throw new UsageError("agent reference must not be empty");
+  if (RESERVED.has(r.toLowerCase()) || r === SUPERVISOR_ID) return SUPERVISOR;
+  return toRecipient(await resolveAgent(t, r));
+}
+
+export function toRecipient(agent: Agent): Recipient {
+  return { kind: "agent", id: agent.id, name: agent.name, label: agentLabel(agent), agent };
+}
+
+/** Like resolveRecipient, but only real agents. */
+export async function resolveAgent(t: Ctx, ref: string): Promise<Agent> {
+  const r = ref.trim();
+  if (!r) throw new UsageError("agent reference must not be empty");
+  if (UUID_RE.test(r)) {
+    const a = await getAgent(t, r.toLowerCase());
+    if (a) return a;
+    throw new NotFoundError(`no agent with id ${r}: 'tt list' shows the agents`);
+  }
+  const byName = await t.redis.hget(t.keys.agentNames, r.toLowerCase());
+  if (byName) {
+    const a = await getAgent(t, byName);
+    if (a) return a;
+  }
+  const all = await listAgents(t);
+  const q = r.toLowerCase();
+  const matches = all.filter((a) =>
+    a.name.toLowerCase() === q ||
+    a.nickname.toLowerCase() === q ||
+    agentLabel(a).toLowerCase() === q ||
+    (q.length >= 4 && /^[0-9a-f-]+$/.test(q) && a.id.startsWith(q))
+  );
+  if (matches.length === 1) return matches[0];
+  if (matches.length === 0) {
+    throw new NotFoundError(`no agent '${r}': 'tt list' shows the agents`);
+  }
+  throw new UsageError(
+    `agent reference '${r}' is ambiguous: ${
+      matches.map((a) => `${agentLabel(a)} (${shortId(a.id)})`).join(", ")
+    }; use the name or a longer id`,
+  );
+}
+
+const SET_STATE = defineScript(
+  "setAgentState",
+  2,
+  LUA_EMIT + `
+-- KEYS: events, agent. ARGV: now, new state, event type, message, reason, only-if-state (csv or '')
+local old = redis.call('HGET', KEYS[2], 'state')
+if not old then return cjson.encode({error='not_found'}) end
+if ARGV[6] ~= '' then
+  local ok = false
+  for s in string.gmatch(ARGV[6], '[^,]+') do if s == old then ok = true end end
+  if not ok then return cjson.encode({error='state', state=old}) end
+end
+redis.call('HSET', KEYS[2], 'state', ARGV[2], 'last_heartbeat', ARGV[1])
+local ev = {type=ARGV[3], agent_id=redis.call('HGET', KEYS[2], 'id'), old_state=old, new_state=ARGV[2], message=ARGV[4]}
+if ARGV[5] ~= '' then ev.reason = ARGV[5] end
+emit(ev)
+return cjson.encode({ok=true, old=old})
+`,
+);
+
+export interface StateChange {
+  eventType?: string;
+  message?: string;
+  reason?: string;
+  /** Only change if the current state is one of these. */
+  from?: AgentState[];
+}
+
+/** Sets an agent's state and records the transition in the event stream, atomically. */
+export async function setAgentState(
+  t: Ctx,
+  id: string,
+  state: AgentState,
+  change: StateChange = {},
+): Promise<{ old: AgentState }> {
+  const res = JSON.parse(String(
+    await runScript(t.redis, SET_STATE, [t.keys.events, t.keys.agent(id)], [
+      new Date().toISOString(),
+      state,
+      change.eventType ?? "agent_state_changed",
+      change.message ?? `state → ${state}`,
+      change.reason ?? "",
+      (change.from ?? []).join(","),
+    ]),
+  ));
+  if (res.error === "not_found") throw new NotFoundError(`no agent with id ${id}`);
+  if (res.error === "state") {
+    throw new ConflictError(`agent is ${res.state}; expected ${change.from!.join(" or ")}`);
+  }
+  return { old: res.old };
+}

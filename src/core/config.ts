@@ -1,0 +1,221 @@
+/**
+ * Files on disk: the town's `tinytown.toml`, the user's `~/.tt/config.toml` and the registry of
+ * towns `~/.tt/towns.toml`. No Redis here, so `tt plan` and `tt --help` stay cheap.
+ */
+import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
+import { z } from "zod";
+import { TtError } from "./errors.ts";
+import { sanitizeTownName } from "./keys.ts";
+
+export const TOWN_FILE = "tinytown.toml";
+export const RUNTIME_DIR = ".tt";
+
+const AgentCli = z.object({
+  command: z.string().min(1, "command must not be empty"),
+  workdir: z.string().optional(),
+  env: z.record(z.string(), z.string()).optional(),
+}).strict();
+
+export const TownConfig = z.object({
+  name: z.string().min(1),
+  default_cli: z.string().min(1).default("claude"),
+  conductor_cli: z.string().min(1).optional(),
+  redis: z.object({
+    /** External Redis: `redis://`, `rediss://` or `unix://`. Unset ⇒ tt manages its own server. */
+    url: z.string().min(1).optional(),
+  }).strict().default({}),
+  agent: z.object({
+    idle_timeout_secs: z.number().int().nonnegative().default(300),
+    round_timeout_secs: z.number().int().positive().default(1800),
+    max_rounds: z.number().int().positive().default(10),
+    worktrees: z.boolean().default(true),
+  }).strict().default({
+    idle_timeout_secs: 300,
+    round_timeout_secs: 1800,
+    max_rounds: 10,
+    worktrees: true,
+  }),
+  agent_clis: z.record(z.string(), AgentCli).default({}),
+  townhall: z.object({
+    bind: z.string().default("127.0.0.1"),
+    port: z.number().int().min(0).max(65535).default(8080),
+  }).strict().default({ bind: "127.0.0.1", port: 8080 }),
+}).strict();
+export type TownConfig = z.infer<typeof TownConfig>;
+
+/** Parses TOML text, turning syntax errors into `file:line:col: what` messages. */
+export function parseTomlFile(text: string, path: string): unknown {
+  try {
+    return parseToml(text);
+  } catch (e) {
+    if (e instanceof TomlError) {
+      const what = e.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+      throw new TtError(`${path}:${e.line}:${e.column}: invalid TOML: ${what}`);
+    }
+    throw e;
+  }
+}
+
+/** Validates parsed data, naming the first bad field and the file. */
+export function validate<T extends z.ZodType>(schema: T, data: unknown, path: string): z.infer<T> {
+  const r = schema.safeParse(data);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const where = issue.path.length ? issue.path.join(".") : "(top level)";
+  throw new TtError(`${path}: ${where}: ${issue.message}`);
+}
+
+export async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+export async function loadTownConfig(root: string): Promise<TownConfig> {
+  const path = `${root}/${TOWN_FILE}`;
+  const text = await readTextIfExists(path);
+  if (text === undefined) {
+    throw new TtError(`no ${TOWN_FILE} in ${root}: run 'tt init' there first`);
+  }
+  const cfg = validate(TownConfig, parseTomlFile(text, path), path);
+  if (sanitizeTownName(cfg.name) !== cfg.name) {
+    throw new TtError(
+      `${path}: name: '${cfg.name}' may only contain letters, digits, '.', '_' and '-' (try '${
+        sanitizeTownName(cfg.name)
+      }')`,
+    );
+  }
+  return cfg;
+}
+
+/** The text of a new tinytown.toml: every setting shown, with comments. */
+export function renderTownConfig(name: string, defaultCli: string, redisUrl?: string): string {
+  return `# Tinytown town. Commit this file; runtime state lives in .tt/ (git-ignored).
+name = ${JSON.stringify(name)}
+default_cli = ${JSON.stringify(defaultCli)}   # a preset (tt config shows them) or any command
+# conductor_cli = "claude"
+
+[redis]
+# Unset: tt runs its own redis-server on a unix socket in .tt/ (AOF, started on first use).
+# Set (or export REDIS_URL) to use an existing Redis; keep passwords in REDIS_URL, not here.
+${redisUrl ? `url = ${JSON.stringify(redisUrl)}` : '# url = "redis://user@host:6379/0"'}
+
+[agent]
+idle_timeout_secs = 300    # an idle agent stops after this long; 0 = never
+round_timeout_secs = 1800  # a CLI round is killed after this long
+max_rounds = 10            # rounds before an agent stops (tt spawn --rounds overrides)
+worktrees = true           # in a git repo, each agent works in its own worktree (branch tt/<agent>)
+
+[townhall]
+bind = "127.0.0.1"
+port = 8080
+
+# Custom agent CLIs, or overrides of the built-in presets. The prompt arrives on stdin, or
+# write {prompt_file} where the CLI wants the path of a file holding it.
+# [agent_clis.mycli]
+# command = "mycli --non-interactive"
+`;
+}
+
+/** Finds the town: explicit dir, then TT_TOWN, then the nearest tinytown.toml upward from cwd. */
+export async function findTownRoot(explicit?: string): Promise<string> {
+  const given = explicit ?? Deno.env.get("TT_TOWN");
+  if (given) {
+    const root = await realPath(given);
+    if (!(await exists(`${root}/${TOWN_FILE}`))) {
+      throw new TtError(`no ${TOWN_FILE} in ${root}: run 'tt init' there first`);
+    }
+    return root;
+  }
+  let dir = Deno.cwd();
+  for (;;) {
+    if (await exists(`${dir}/${TOWN_FILE}`)) return dir;
+    const parent = dir.replace(/\/[^/]*$/, "") || "/";
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new TtError(
+    `no town here: no ${TOWN_FILE} in ${Deno.cwd()} or above. Run 'tt init', or pass --town <dir>`,
+  );
+}
+
+export async function realPath(p: string): Promise<string> {
+  try {
+    return await Deno.realPath(p);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new TtError(`no such directory: ${p}`);
+    throw e;
+  }
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await Deno.stat(p);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/** Writes a file atomically (temp file + rename), so a crash never leaves half a file. */
+export async function writeFileAtomic(path: string, text: string, mode?: number): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  await Deno.writeTextFile(tmp, text, mode === undefined ? undefined : { mode });
+  await Deno.rename(tmp, path);
+}
+
+// ---- user-level files (~/.tt) ----
+
+/** `TT_HOME`, else `~/.tt`. */
+export function ttHome(): string {
+  const explicit = Deno.env.get("TT_HOME");
+  if (explicit) return explicit;
+  const home = Deno.env.get("HOME");
+  if (!home) throw new TtError("HOME is not set: set HOME or TT_HOME");
+  return `${home}/.tt`;
+}
+
+export const GlobalConfig = z.object({
+  default_cli: z.string().min(1).default("claude"),
+  conductor_cli: z.string().min(1).optional(),
+  /** Default `[redis] url` for towns created later. */
+  redis_url: z.string().min(1).optional(),
+  agent_clis: z.record(z.string(), z.string().min(1)).default({}),
+}).strict();
+export type GlobalConfig = z.infer<typeof GlobalConfig>;
+
+export async function loadGlobalConfig(): Promise<GlobalConfig> {
+  const path = `${ttHome()}/config.toml`;
+  const text = await readTextIfExists(path);
+  return validate(GlobalConfig, text === undefined ? {} : parseTomlFile(text, path), path);
+}
+
+export async function saveGlobalConfig(cfg: GlobalConfig): Promise<string> {
+  const dir = ttHome();
+  await Deno.mkdir(dir, { recursive: true });
+  const path = `${dir}/config.toml`;
+  await writeFileAtomic(path, stringifyToml(cfg) + "\n");
+  return path;
+}
+
+const TownsFile = z.object({
+  towns: z.array(z.object({ path: z.string(), name: z.string() })).default([]),
+});
+export type RegisteredTown = { path: string; name: string };
+
+export async function loadTownRegistry(): Promise<RegisteredTown[]> {
+  const path = `${ttHome()}/towns.toml`;
+  const text = await readTextIfExists(path);
+  return text === undefined ? [] : validate(TownsFile, parseTomlFile(text, path), path).towns;
+}
+
+export async function registerTown(town: RegisteredTown): Promise<void> {
+  const towns = (await loadTownRegistry()).filter((t) => t.path !== town.path);
+  towns.push(town);
+  await Deno.mkdir(ttHome(), { recursive: true });
+  await writeFileAtomic(`${ttHome()}/towns.toml`, stringifyToml({ towns }) + "\n");
+}

@@ -1,0 +1,27 @@
+/** Errors that reach the user: one line saying what is wrong and, where useful, what to do. */
+
+/** A failure the user can act on. `exitCode` 1 = failure, 2 = usage error. */
+export class TtError extends Error {
+  override name = "TtError";
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
+}
+
+/** Bad arguments or input (exit code 2). */
+export class UsageError extends TtError {
+  override name = "UsageError";
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
+
+/** Something named by the user does not exist (agent, task, town…). */
+export class NotFoundError extends TtError {
+  override name = "NotFoundError";
+}
+
+/** The operation conflicts with the current state (task already completed, name in use…). */
+export class ConflictError extends TtError {
+  override name = "ConflictError";
+}

@@ -1,0 +1,43 @@
+/**
+ * Every Redis key of a town, and nowhere else. All keys share the hash tag `{<town>}` so Lua
+ * scripts and MULTI work on Redis Cluster too.
+ */
+
+/** The well-known mailbox of the human/conductor ("supervisor" and "conductor" both name it). */
+export const SUPERVISOR_ID = "00000000-0000-0000-0000-000000000001";
+
+/** Town names go into keys verbatim, so they are restricted to a safe alphabet. */
+export function sanitizeTownName(raw: string): string {
+  const cleaned = raw.trim().replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "");
+  return cleaned.slice(0, 64) || "tinytown";
+}
+
+export type Keys = ReturnType<typeof townKeys>;
+
+export function townKeys(town: string) {
+  const p = `tt:{${town}}:`;
+  return {
+    prefix: p,
+    /** Pattern matching every key of the town (for SCAN in reset/save). */
+    all: `${p}*`,
+    /** Set of agent ids. */
+    agents: `${p}agents`,
+    /** Hash canonical-name (lower case) → agent id, for names in use. */
+    agentNames: `${p}agent-names`,
+    agent: (id: string) => `${p}agent:${id}`,
+    inbox: (id: string) => `${p}inbox:${id}`,
+    urgent: (id: string) => `${p}urgent:${id}`,
+    /** Messages an agent's current round has taken (reliable-queue pattern). */
+    processing: (id: string) => `${p}processing:${id}`,
+    activity: (id: string) => `${p}activity:${id}`,
+    /** Sorted set of task ids scored by creation time (ms). */
+    tasks: `${p}tasks`,
+    task: (id: string) => `${p}task:${id}`,
+    /** List of task ids waiting to be claimed (FIFO). */
+    backlog: `${p}backlog`,
+    /** Hash plan entry id (tasks.toml) → task id, for idempotent `tt sync push`. */
+    plan: `${p}plan`,
+    /** Town event stream; bounded with MAXLEN ~. */
+    events: `${p}events`,
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * Messages between agents and the conductor. Each agent has an urgent list (drained first) and an
+ * inbox; a round moves what it takes into `processing:<agent>` and removes it only when the round
+ * ends cleanly (see src/supervisor). Both lists are FIFO.
+ */
+import { MAX_MESSAGE_BYTES, Message, type MessageKind, type Priority } from "./schemas.ts";
+import { NotFoundError, UsageError } from "./errors.ts";
+import { SUPERVISOR_ID } from "./keys.ts";
+import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
+import type { Ctx } from "./agents.ts";
+
+export interface NewMessage {
+  from: string;
+  to: string;
+  type: MessageKind;
+  body?: string;
+  task_id?: string;
+  kind?: string;
+  priority?: Priority;
+  correlation_id?: string;
+}
+
+export function buildMessage(m: NewMessage): Message {
+  const body = m.body ?? "";
+  checkSize(body);
+  return Message.parse({
+    ...m,
+    body,
+    id: crypto.randomUUID(),
+    priority: m.priority ?? "normal",
+    created_at: new Date().toISOString(),
+  });
+}
+
+export function checkSize(body: string) {
+  const bytes = new TextEncoder().encode(body).length;
+  if (bytes > MAX_MESSAGE_BYTES) {
+    throw new UsageError(
+      `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES}: put long content in a file and send its path`,
+    );
+  }
+}
+
+/** Where a message goes: the urgent list, the head of the inbox (high priority) or its tail. */
+export function routeOf(m: Message, urgent: boolean): "urgent" | "head" | "tail" {
+  if (urgent || m.priority === "urgent") return "urgent";
+  return m.priority === "high" ? "head" : "tail";
+}
+
+/** Lua: push one message to a list, checking that the recipient still exists. */
+export const PUSH_MESSAGE_LUA = `
+local function push_message(list, agent_key, require_agent, json, side)
+  if require_agent == '1' and redis.call('EXISTS', agent_key) == 0 then return false end
+  if side == 'head' then redis.call('LPUSH', list, json) else redis.call('RPUSH', list, json) end
+  return true
+end
+`;
+
+const SEND = defineScript(
+  "sendMessage",
+  3,
+  LUA_EMIT + PUSH_MESSAGE_LUA + `
+-- KEYS: events, target list, recipient agent hash. ARGV: now, json, side, require agent, event msg
+if not push_message(KEYS[2], KEYS[3], ARGV[4], ARGV[2], ARGV[3]) then
+  return cjson.encode({error='no_agent'})
+end
+local m = cjson.decode(ARGV[2])
+local ev = {type='message_sent', agent_id=m.to, actor=m.from, message=ARGV[5]}
+if m.task_id then ev.task_id = m.task_id end
+emit(ev)
+return cjson.encode({ok=true})
+`,
+);
+
+export interface SendOptions {
+  urgent?: boolean;
+}
+
+/** Sends a message; `to` is an agent id or SUPERVISOR_ID. */
+export async function sendMessage(
+  t: Ctx,
+  input: NewMessage,
+  opts: SendOptions = {},
+): Promise<Message> {
+  const m = buildMessage(input);
+  const route = routeOf(m, !!opts.urgent);
+  const list = route === "urgent" ? t.keys.urgent(m.to) : t.keys.inbox(m.to);
+  const res = JSON.parse(String(
+    await runScript(t.redis, SEND, [t.keys.events, list, t.keys.agent(m.to)], [
+      new Date().toISOString(),
+      JSON.stringify(m),
+      route === "head" ? "head" : "tail",
+      m.to === SUPERVISOR_ID ? "0" : "1",
+      `${route === "urgent" ? "urgent " : ""}${m.type} message: ${summarize(m, 80)}`,
+    ]),
+  ));
+  if (res.error) throw new NotFoundError(`agent ${m.to} no longer exists`);
+  return m;
+}
+
+export type Category = "task" | "query" | "info" | "confirmation";
+
+/** How a round treats a message: work to do, a question, FYI, or an acknowledgement. */
+export function categoryOf(m: Message): Category {
+  switch (m.type) {
+    case "task":
+    case "task_assign":
+    case "shutdown":
+      return "task";
+    case "query":
+    case "status_request":
+    case "ping":
+      return "query";
+    case "confirmation":
+      return "confirmation";
+    case "custom": {
+      const text = `${m.kind ?? ""} ${m.body}`.toLowerCase();
+      if (/\b(ack|thanks|thank you|received|approved)\b/.test(text)) return "confirmation";
+      if (/\b(info|fyi|status|update)\b/.test(text)) return "info";
+      if (/\b(query|question)\b/.test(text)) return "query";
+      return "task";
+    }
+    default:
+      return "info";
+  }
+}
+
+export const isActionable = (m: Message) => {
+  const c = categoryOf(m);
+  return c === "task" || c === "query";
+};
+
+/** `--ack` text → confirmation kind (the text itself is kept in the body). */
+export function ackKind(text: string): string {
+  const t = text.trim().toLowerCase();
+  if (t.startsWith("rejected")) return "rejected";
+  if (t.startsWith("received")) return "received";
+  if (t.startsWith("approved")) return "approved";
+  if (t.includes("thanks") || t.includes("thank you")) return "thanks";
+  return "acknowledged";
+}
+
+/** One line describing a message. */
+export function summarize(m: Message, max = 120): string {
+  const text = (() => {
+    switch (m.type) {
+      case "task_assign":
+        return `task ${m.task_id?.slice(0, 8) ?? "?"}: ${m.body}`;
+      case "query":
+        return `question: ${m.body}`;
+      case "confirmation":
+        return `${m.kind ?? "ack"}${m.body ? `: ${m.body}` : ""}`;
+      case "custom":
+        return `${m.kind ?? "custom"}: ${m.body}`;
+      default:
+        return m.body || m.type;
+    }
+  })().replace(/\s+/g, " ").trim();
+  return text.length <= max ? text : text.slice(0, max - 1) + "…";
+}
+
+export function parseMessage(raw: string): Message | undefined {
+  try {
+    const r = Message.safeParse(JSON.parse(raw));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface InboxView {
+  /** Messages a running round has taken but not finished. */
+  processing: Message[];
+  urgent: Message[];
+  inbox: Message[];
+  /** Totals (the lists above are capped at `limit` each). */
+  counts: { processing: number; urgent: number; inbox: number };
+  /** Entries that are not valid message JSON (written by hand?). */
+  unreadable: number;
+}
+
+/** Reads (never pops) an agent's lists: one pipelined round trip. */
+export async function peekInbox(t: Ctx, id: string, limit = 100): Promise<InboxView> {
+  const pipe = t.redis.pipeline()
+    .lrange(t.keys.processing(id), 0, limit - 1)
+    .lrange(t.keys.urgent(id), 0, limit - 1)
+    .lrange(t.keys.inbox(id), 0, limit - 1)
+    .llen(t.keys.processing(id))
+    .llen(t.keys.urgent(id))
+    .llen(t.keys.inbox(id));
+  const res = (await pipe.exec())!.map(([err, v]) => {
+    if (err) throw err;
+    return v;
+  });
+  let unreadable = 0;
+  const parse = (raws: unknown) =>
+    (raws as string[]).map(parseMessage).filter((m): m is Message => {
+      if (!m) unreadable++;
+      return !!m;
+    });
+  return {
+    processing: parse(res[0]),
+    urgent: parse(res[1]),
+    inbox: parse(res[2]),
+    counts: { processing: res[3] as number, urgent: res[4] as number, inbox: res[5] as number },
+    unreadable,
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * Every JSON or hash that crosses Redis, HTTP, MCP or a file is parsed by one of these schemas.
+ * Hash fields are strings in Redis; the hash schemas coerce them.
+ */
+import { z } from "zod";
+
+export const AGENT_STATES = [
+  "starting",
+  "idle",
+  "working",
+  "paused",
+  "draining",
+  "stopped",
+  "error",
+] as const;
+export const AgentState = z.enum(AGENT_STATES);
+export type AgentState = z.infer<typeof AgentState>;
+
+/** States in which no process is expected to serve the agent. */
+export const TERMINAL_AGENT_STATES: readonly AgentState[] = ["stopped", "error"];
+export const isTerminalAgent = (s: AgentState) => TERMINAL_AGENT_STATES.includes(s);
+
+const optionalString = z.string().min(1).optional().catch(undefined);
+const counter = z.coerce.number().int().nonnegative().catch(0);
+
+export const Agent = z.object({
+  id: z.string(),
+  name: z.string(),
+  nickname: z.string(),
+  role: optionalString,
+  parent: optionalString,
+  cli: z.string(),
+  state: AgentState.catch("error"),
+  current_task: optionalString,
+  created_at: z.string(),
+  last_heartbeat: z.string(),
+  last_active_at: z.string(),
+  tasks_completed: counter,
+  rounds_completed: counter,
+});
+export type Agent = z.infer<typeof Agent>;
+
+export const TASK_STATES = [
+  "pending",
+  "assigned",
+  "running",
+  "completed",
+  "failed",
+  "cancelled",
+] as const;
+export const TaskState = z.enum(TASK_STATES);
+export type TaskState = z.infer<typeof TaskState>;
+export const TERMINAL_TASK_STATES: readonly TaskState[] = ["completed", "failed", "cancelled"];
+export const isTerminalTask = (s: TaskState) => TERMINAL_TASK_STATES.includes(s);
+
+const tagList = z.preprocess((v) => {
+  if (typeof v !== "string") return v;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return [];
+  }
+}, z.array(z.string()).catch([]));
+
+export const Task = z.object({
+  id: z.string(),
+  description: z.string(),
+  state: TaskState.catch("pending"),
+  assigned_to: optionalString,
+  created_by: optionalString,
+  created_at: z.string(),
+  updated_at: z.string(),
+  started_at: optionalString,
+  completed_at: optionalString,
+  result: z.string().optional(),
+  parent_id: optionalString,
+  plan_id: optionalString,
+  tags: tagList,
+});
+export type Task = z.infer<typeof Task>;
+
+export const MESSAGE_KINDS = [
+  "task",
+  "query",
+  "informational",
+  "confirmation",
+  "task_assign",
+  "task_done",
+  "task_failed",
+  "status_request",
+  "status_response",
+  "ping",
+  "pong",
+  "shutdown",
+  "custom",
+] as const;
+export const MessageKind = z.enum(MESSAGE_KINDS);
+export type MessageKind = z.infer<typeof MessageKind>;
+
+export const Priority = z.enum(["low", "normal", "high", "urgent"]);
+export type Priority = z.infer<typeof Priority>;
+
+/** Longest message body accepted (bytes of UTF-8); larger ones are refused, not truncated. */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+
+export const Message = z.object({
+  id: z.string(),
+  from: z.string(),
+  to: z.string(),
+  type: MessageKind,
+  /** The human text: task description, question, summary, ack text… */
+  body: z.string().default(""),
+  task_id: z.string().optional(),
+  /** For custom messages: the kind; for confirmations: received|acknowledged|thanks|approved|rejected. */
+  kind: z.string().optional(),
+  priority: Priority.default("normal"),
+  created_at: z.string(),
+  correlation_id: z.string().optional(),
+});
+export type Message = z.infer<typeof Message>;
+
+export const TownEvent = z.object({
+  /** Stream entry id (`<ms>-<seq>`), filled in when read. */
+  id: z.string().default(""),
+  type: z.string(),
+  ts: z.string(),
+  message: z.string(),
+  agent_id: z.string().optional(),
+  task_id: z.string().optional(),
+  actor: z.string().optional(),
+  old_state: z.string().optional(),
+  new_state: z.string().optional(),
+  reason: z.string().optional(),
+});
+export type TownEvent = z.infer<typeof TownEvent>;

@@ -1,0 +1,109 @@
+/**
+ * Opening Redis connections: `redis://`, `rediss://` (TLS) and `unix://` URLs, user/password,
+ * fail-fast for one-shot commands. The only module that imports the Redis client.
+ */
+import { Redis } from "ioredis";
+import { TtError } from "../core/errors.ts";
+
+import { redactUrl } from "./url.ts";
+
+export type { Redis };
+export { redactUrl };
+
+export interface ConnectOptions {
+  /** Connection name shown in CLIENT LIST. */
+  name?: string;
+  /** Keep reconnecting after a drop (daemons) instead of failing the next command (CLI). */
+  persistent?: boolean;
+  connectTimeoutMs?: number;
+}
+
+function clientOptions(url: string) {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new TtError(
+      `invalid Redis URL '${redactUrl(url)}': expected redis://, rediss:// or unix://`,
+    );
+  }
+  const auth = {
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+  };
+  const unix = u.protocol === "unix:" || u.protocol === "redis+unix:";
+  const db = Number(u.searchParams.get("db") ?? (unix ? 0 : u.pathname.replace(/^\//, "") || 0));
+  if (!Number.isInteger(db) || db < 0) {
+    throw new TtError(`invalid database number in Redis URL ${redactUrl(url)}`);
+  }
+  switch (u.protocol) {
+    case "unix:":
+    case "redis+unix:":
+      return { path: decodeURIComponent(u.pathname), db, ...auth };
+    case "redis:":
+      return { host: u.hostname || "127.0.0.1", port: Number(u.port || 6379), db, ...auth };
+    case "rediss:":
+      return {
+        host: u.hostname || "127.0.0.1",
+        port: Number(u.port || 6379),
+        db,
+        tls: { servername: u.hostname },
+        ...auth,
+      };
+    default:
+      throw new TtError(
+        `unsupported Redis URL scheme '${u.protocol}' in ${
+          redactUrl(url)
+        }: use redis://, rediss:// or unix://`,
+      );
+  }
+}
+
+/** Is this error "nothing is listening there" (so a managed server may need starting)? */
+export function isNotListening(e: unknown): boolean {
+  const code = (e as { code?: string })?.code;
+  return code === "ENOENT" || code === "ECONNREFUSED";
+}
+
+/** Connects and verifies with PING; rejects with the real cause (not "Connection is closed"). */
+export async function connectRedis(url: string, opts: ConnectOptions = {}): Promise<Redis> {
+  let lastError: Error | undefined;
+  const client = new Redis({
+    ...clientOptions(url),
+    lazyConnect: true,
+    connectionName: opts.name,
+    connectTimeout: opts.connectTimeoutMs ?? 2000,
+    maxRetriesPerRequest: opts.persistent ? null : 0,
+    enableOfflineQueue: !!opts.persistent,
+    retryStrategy: opts.persistent ? (n: number) => Math.min(50 * 2 ** n, 2000) : () => null,
+    reconnectOnError: () => false,
+  });
+  client.on("error", (e: Error) => {
+    lastError = e;
+  });
+  try {
+    await client.connect();
+    await client.ping();
+    return client;
+  } catch (e) {
+    client.disconnect();
+    const cause = lastError ?? (e as Error);
+    const err = new ConnectError(url, cause);
+    throw err;
+  }
+}
+
+export class ConnectError extends TtError {
+  override name = "ConnectError";
+  readonly code?: string;
+  constructor(readonly url: string, override readonly cause: Error) {
+    const msg = cause.message || String(cause);
+    const auth = /WRONGPASS|NOAUTH|NOPERM/.test(msg);
+    super(
+      auth
+        ? `Redis authentication failed at ${redactUrl(url)}: ${msg}`
+        : `Failed to connect to configured Redis at ${redactUrl(url)}: ${msg}`,
+    );
+    this.code = (cause as { code?: string }).code;
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The town's own redis-server: unix socket only (no TCP port), AOF in `.tt/`, started on first
+ * need under a file lock so that concurrent `tt` processes start exactly one server.
+ */
+import { TtError } from "../core/errors.ts";
+
+/** sun_path is 108 bytes on Linux; leave room for the terminating NUL. */
+const MAX_SOCKET_PATH = 100;
+
+export interface ManagedPaths {
+  runtimeDir: string;
+  socket: string;
+  pidFile: string;
+  lockFile: string;
+  logFile: string;
+  /** True when `.tt/redis.sock` was too long and a short path under /tmp is used instead. */
+  shortened: boolean;
+}
+
+export function managedPaths(root: string): ManagedPaths {
+  const runtimeDir = `${root}/.tt`;
+  let socket = `${runtimeDir}/redis.sock`;
+  let shortened = false;
+  if (new TextEncoder().encode(socket).length > MAX_SOCKET_PATH) {
+    socket = `/tmp/tt-${shortHash(root)}/redis.sock`;
+    shortened = true;
+  }
+  return {
+    runtimeDir,
+    socket,
+    pidFile: `${runtimeDir}/redis.pid`,
+    lockFile: `${runtimeDir}/redis.lock`,
+    logFile: `${runtimeDir}/redis.log`,
+    shortened,
+  };
+}
+
+/** FNV-1a, hex: a stable short name for a directory. */
+function shortHash(s: string): string {
+  let h = 0x811c9dc5;
+  for (const b of new TextEncoder().encode(s)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, "0");
+}
+
+/** PING over a raw socket: cheap enough for readiness polling, needs no Redis client. */
+export async function pingSocket(path: string, timeoutMs = 500): Promise<boolean> {
+  let conn: Deno.UnixConn | undefined;
+  const timer = setTimeout(() => conn?.close(), timeoutMs);
+  try {
+    conn = await Deno.connect({ transport: "unix", path });
+    await conn.write(new TextEncoder().encode("PING\r\n"));
+    const buf = new Uint8Array(64);
+    const n = await conn.read(buf);
+    return n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG");
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn?.close();
+    } catch { /* already closed by the timer */ }
+  }
+}
+
+async function removeIfExists(path: string) {
+  try {
+    await Deno.remove(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+/** Runs `fn` while holding an exclusive lock on `path` (released even if this process dies). */
+export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const file = await Deno.open(path, { create: true, write: true, mode: 0o600 });
+  try {
+    await file.lock(true);
+    return await fn();
+  } finally {
+    file.close(); // closing releases the lock
+  }
+}
+
+/**
+ * Makes sure the town's redis-server is running; returns its socket path. Safe to call from many
+ * processes at once: the first takes the lock and starts it, the others find it running.
+ */
+export async function ensureManagedRedis(root: string): Promise<string> {
+  const paths = managedPaths(root);
+  if (await pingSocket(paths.socket)) return paths.socket;
+  await Deno.mkdir(paths.runtimeDir, { recursive: true, mode: 0o700 });
+  await Deno.chmod(paths.runtimeDir, 0o700);
+  return await withFileLock(paths.lockFile, async () => {
+    if (await pingSocket(paths.socket)) return paths.socket; // another process started it
+    await startServer(paths);
+    return paths.socket;
+  });
+}
+
+async function startServer(paths: ManagedPaths): Promise<void> {
+  if (paths.shortened) {
+    const dir = paths.socket.replace(/\/[^/]*$/, "");
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    await Deno.chmod(dir, 0o700);
+    console.error(
+      `tt: note: ${paths.runtimeDir}/redis.sock would exceed the OS socket path limit; using ${paths.socket}`,
+    );
+  }
+  // Left over from a crash: nothing answered on the socket, so neither file is live.
+  await removeIfExists(paths.socket);
+  await removeIfExists(paths.pidFile);
+  const args = [
+    "--port",
+    "0",
+    "--unixsocket",
+    paths.socket,
+    "--unixsocketperm",
+    "700",
+    "--dir",
+    paths.runtimeDir,
+    "--daemonize",
+    "yes",
+    "--pidfile",
+    paths.pidFile,
+    "--logfile",
+    paths.logFile,
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "everysec",
+    "--save",
+    "",
+    "--loglevel",
+    "warning",
+  ];
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("redis-server", {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new TtError(
+        "redis-server is not installed: install it (apt-get install redis-server) or set REDIS_URL",
+      );
+    }
+    throw e;
+  }
+  if (!out.success) {
+    const why = new TextDecoder().decode(out.stderr).trim() ||
+      new TextDecoder().decode(out.stdout).trim();
+    throw new TtError(`redis-server failed to start: ${why.split("\n").pop()}`);
+  }
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (await pingSocket(paths.socket)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new TtError(`redis-server did not become ready within 10 s: see ${paths.logFile}`);
+}
+
+/** Reads the pid of the managed server, if its pid file names a live process. */
+export async function managedPid(root: string): Promise<number | undefined> {
+  const { pidFile } = managedPaths(root);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(pidFile);
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return processAlive(pid) ? pid : undefined;
+}
+
+/** True if a process with this pid exists and is not a zombie. */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until a process is gone. */
+export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!processAlive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return !processAlive(pid);
+}

@@ -1,0 +1,206 @@
+/**
+ * Test harness: a real redis-server on a private unix socket (started by scripts/test and passed
+ * in TT_TEST_REDIS_SOCK), unique town namespaces per test, and a runner for the real `tt`.
+ */
+import { connectRedis } from "../src/redis/connection.ts";
+import { townKeys } from "../src/core/keys.ts";
+import type { TownContext } from "../src/core/town.ts";
+import { TownConfig } from "../src/core/config.ts";
+
+export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+export function testRedisUrl(): string {
+  const sock = Deno.env.get("TT_TEST_REDIS_SOCK");
+  if (!sock) {
+    throw new Error(
+      "TT_TEST_REDIS_SOCK is not set: run the tests with scripts/test (it starts Redis)",
+    );
+  }
+  return `unix://${sock}`;
+}
+
+let counter = 0;
+export function uniqueName(prefix = "t"): string {
+  return `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}-${
+    Math.random().toString(36).slice(2, 6)
+  }`;
+}
+
+/** A town context on the test Redis with a fresh namespace; no files. Close it when done. */
+export async function testTown(name = uniqueName()): Promise<TownContext> {
+  const url = testRedisUrl();
+  const redis = await connectRedis(url, { name: "tt-test" });
+  const config = TownConfig.parse({ name, redis: { url } });
+  return {
+    root: "/nonexistent",
+    config,
+    name,
+    keys: townKeys(name),
+    redis,
+    redisUrl: url,
+    managed: false,
+    close: async () => {
+      await redis.quit();
+    },
+  };
+}
+
+/** Runs `fn` with a fresh town context and closes it afterwards. */
+export async function withTestTown<T>(fn: (t: TownContext) => Promise<T>): Promise<T> {
+  const t = await testTown();
+  try {
+    return await fn(t);
+  } finally {
+    await t.close();
+  }
+}
+
+export interface TtResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The command that runs tt: source by default, or the bundle when TT_TEST_BUNDLE is set. */
+export function ttCommand(): { cmd: string; args: string[] } {
+  const bundle = Deno.env.get("TT_TEST_BUNDLE");
+  if (bundle) {
+    return { cmd: Deno.execPath(), args: ["run", "-q", ...bundlePermissionFlags(), bundle] };
+  }
+  return {
+    cmd: Deno.execPath(),
+    args: [
+      "run",
+      "-q",
+      "-P",
+      "--no-prompt",
+      "--frozen",
+      "--config",
+      `${ROOT}/deno.json`,
+      `${ROOT}/main.ts`,
+    ],
+  };
+}
+
+function bundlePermissionFlags(): string[] {
+  const first = Deno.readTextFileSync(Deno.env.get("TT_TEST_BUNDLE")!).split("\n", 1)[0];
+  return first.split(" ").filter((a) => a.startsWith("--allow-") || a === "--no-prompt");
+}
+
+export interface TtOptions {
+  cwd: string;
+  env?: Record<string, string>;
+  stdin?: string;
+}
+
+/** A sandbox for black-box runs: a temp dir (the town) and a temp TT_HOME. */
+export class Sandbox {
+  readonly dir: string;
+  readonly home: string;
+  /** `redisUrl` null: no REDIS_URL, so tt manages the town's own redis-server. */
+  constructor(readonly redisUrl: string | null = testRedisUrl()) {
+    this.dir = Deno.makeTempDirSync({ prefix: "tt-town-" });
+    this.home = Deno.makeTempDirSync({ prefix: "tt-home-" });
+  }
+
+  env(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      HOME: this.home,
+      TT_HOME: `${this.home}/.tt`,
+      NO_COLOR: "1",
+      ...(this.redisUrl ? { REDIS_URL: this.redisUrl } : {}),
+      ...extra,
+    };
+  }
+
+  /** Runs `tt` in the sandbox dir. */
+  async tt(args: string[], opts: Partial<TtOptions> = {}): Promise<TtResult> {
+    return await runTt(args, {
+      cwd: opts.cwd ?? this.dir,
+      env: this.env(opts.env),
+      stdin: opts.stdin,
+    });
+  }
+
+  /** Runs `tt` and fails the test unless it exits 0. */
+  async ok(args: string[], opts: Partial<TtOptions> = {}): Promise<TtResult> {
+    const r = await this.tt(args, opts);
+    if (r.code !== 0) {
+      throw new Error(
+        `tt ${args.join(" ")} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+      );
+    }
+    return r;
+  }
+
+  /** Runs `tt ... --json` and parses stdout. */
+  async json<T = unknown>(args: string[], opts: Partial<TtOptions> = {}): Promise<T> {
+    const r = await this.ok([...args, "--json"], opts);
+    return JSON.parse(r.stdout) as T;
+  }
+
+  async init(name = uniqueName("bb")): Promise<string> {
+    await this.ok(["init", "--name", name]);
+    return name;
+  }
+
+  cleanup() {
+    Deno.removeSync(this.dir, { recursive: true });
+    Deno.removeSync(this.home, { recursive: true });
+  }
+}
+
+export async function runTt(args: string[], opts: TtOptions): Promise<TtResult> {
+  const { cmd, args: pre } = ttCommand();
+  const child = new Deno.Command(cmd, {
+    args: [...pre, ...args],
+    cwd: opts.cwd,
+    env: { ...opts.env, DENO_NO_UPDATE_CHECK: "1" },
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(opts.stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/** Every key of a town, with its type and content, to assert that a failed command changed nothing. */
+export async function snapshotTown(t: TownContext): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  let cursor = "0";
+  do {
+    const [next, keys] = await t.redis.scan(cursor, "MATCH", `${t.keys.prefix}*`, "COUNT", 500);
+    cursor = next;
+    for (const k of keys) {
+      const type = await t.redis.type(k);
+      out[k] = type === "string"
+        ? await t.redis.get(k)
+        : type === "hash"
+        ? await t.redis.hgetall(k)
+        : type === "list"
+        ? await t.redis.lrange(k, 0, -1)
+        : type === "set"
+        ? (await t.redis.smembers(k)).sort()
+        : type === "zset"
+        ? await t.redis.zrange(k, "0", "-1", "WITHSCORES")
+        : type === "stream"
+        ? await t.redis.xlen(k)
+        : type;
+    }
+  } while (cursor !== "0");
+  return out;
+}
+
+/** A town context for a black-box sandbox's town (same Redis, same name). */
+export async function townOf(name: string): Promise<TownContext> {
+  return await testTown(name);
+}
