@@ -8,6 +8,7 @@ import * as backlog from "./backlog.ts";
 import * as plan from "./plan.ts";
 import * as events from "./events.ts";
 import * as admin from "./admin.ts";
+import * as townhall from "./townhall.ts";
 
 export const VERSION = "0.1.0";
 
@@ -25,7 +26,7 @@ export function buildProgram() {
     .showSuggestionAfterError()
     .exitOverride();
   program.configureHelp({ sortSubcommands: false });
-  for (const group of [town, agent, message, task, backlog, plan, events, admin]) {
+  for (const group of [town, agent, message, task, backlog, plan, events, admin, townhall]) {
     group.register(program);
   }
   // Subcommands inherit exitOverride so usage errors come back to main() with an exit code.

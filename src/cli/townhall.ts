@@ -1,0 +1,4 @@
+/** townhall commands (being written). */
+import type { Command } from "@commander-js/extra-typings";
+
+export function register(_program: Command) {}
