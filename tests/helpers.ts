@@ -204,3 +204,44 @@ export async function snapshotTown(t: TownContext): Promise<Record<string, unkno
 export async function townOf(name: string): Promise<TownContext> {
   return await testTown(name);
 }
+
+// ---- running a built bundle (tests/cli/bundle_test.ts) ----
+
+/** The `deno run` flags in a bundle's shebang line (as TT_TEST_BUNDLE reads them). */
+export function shebangFlags(bundle: string): string[] {
+  const first = Deno.readTextFileSync(bundle).split("\n", 1)[0];
+  if (!first.startsWith("#!")) throw new Error(`${bundle} has no shebang line`);
+  return first.split(" ").filter((a) => a.startsWith("--allow-") || a === "--no-prompt");
+}
+
+/**
+ * A Sandbox whose `tt` is the given bundle, run the way TT_TEST_BUNDLE runs it, without setting
+ * TT_TEST_BUNDLE in this (shared, parallel) test process.
+ */
+export class BundleSandbox extends Sandbox {
+  constructor(readonly bundle: string, redisUrl: string | null = testRedisUrl()) {
+    super(redisUrl);
+  }
+
+  override async tt(args: string[], opts: Partial<TtOptions> = {}): Promise<TtResult> {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-q", ...shebangFlags(this.bundle), this.bundle, ...args],
+      cwd: opts.cwd ?? this.dir,
+      env: { ...this.env(opts.env), DENO_NO_UPDATE_CHECK: "1" },
+      stdin: opts.stdin === undefined ? "null" : "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    if (opts.stdin !== undefined) {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(opts.stdin));
+      await w.close();
+    }
+    const out = await child.output();
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+  }
+}

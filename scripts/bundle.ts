@@ -1,0 +1,187 @@
+/**
+ * `deno task bundle`: builds dist/tt.js, one self-contained file with a shebang that runs it with
+ * exactly the permissions of `permissions.default` in deno.json (never -A).
+ * `deno task compile`: the same, then `deno compile` of that bundle into dist/tt.
+ *
+ *   deno run -P scripts/bundle.ts [--out <file.js>] [--compile [--exe <file>]] [--print-flags]
+ */
+import { parseArgs } from "node:util";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Values a permission takes in deno.json: on/off, a list of scopes, or allow/deny/ignore. */
+type Scope = boolean | string[];
+type PermissionValue = Scope | { allow?: Scope; deny?: Scope; ignore?: Scope };
+
+const KINDS = ["read", "write", "net", "env", "run", "sys", "ffi", "import"];
+
+/**
+ * The `deno run` flags that grant a deno.json permission set, e.g. `"read": true` ⇒
+ * `--allow-read`, `"sys": ["hostname"]` ⇒ `--allow-sys=hostname`. Refuses `all` (that is -A).
+ */
+export function permissionFlags(set: Record<string, unknown>): string[] {
+  const flags: string[] = [];
+  for (const [kind, raw] of Object.entries(set)) {
+    if (kind === "all") {
+      if (raw) throw new Error(`permissions: "all" would ship -A; list each permission instead`);
+      continue;
+    }
+    if (!KINDS.includes(kind)) throw new Error(`permissions: unknown permission '${kind}'`);
+    const v = raw as PermissionValue;
+    const parts = typeof v === "object" && !Array.isArray(v) ? v : { allow: v };
+    for (const [verb, scope] of Object.entries(parts) as [string, Scope | undefined][]) {
+      if (!["allow", "deny", "ignore"].includes(verb)) {
+        throw new Error(`permissions.${kind}: unknown key '${verb}'`);
+      }
+      if (scope === undefined || scope === false) continue;
+      if (scope === true) flags.push(`--${verb}-${kind}`);
+      else if (Array.isArray(scope) && scope.every((s) => typeof s === "string")) {
+        if (scope.some((s) => s.includes(",") || /\s/.test(s))) {
+          throw new Error(`permissions.${kind}: scopes may not contain ',' or spaces`);
+        }
+        if (scope.length) flags.push(`--${verb}-${kind}=${scope.join(",")}`);
+      } else throw new Error(`permissions.${kind}: expected true, false or a list of strings`);
+    }
+  }
+  return flags;
+}
+
+/** The flags for `permissions.default` of this repo's deno.json: the single source of truth. */
+export async function defaultPermissionFlags(): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  const set = config?.permissions?.default;
+  if (!set || typeof set !== "object") throw new Error("deno.json has no permissions.default");
+  return permissionFlags(set);
+}
+
+export function shebang(flags: string[]): string {
+  return `#!/usr/bin/env -S deno run -q --no-prompt ${flags.join(" ")}`;
+}
+
+async function deno(args: string[], cwd = ROOT): Promise<{ ok: boolean; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+  return { ok: out.success, stderr: text };
+}
+
+function fail(msg: string): never {
+  console.error(`bundle: ${msg}`);
+  Deno.exit(1);
+}
+
+/** Bundles main.ts into `out` (written atomically, mode 755) and returns its size in bytes. */
+export async function buildBundle(out: string, flags: string[]): Promise<number> {
+  const line = shebang(flags);
+  // Linux reads at most 255 bytes of a shebang line; beyond that the flags are silently cut.
+  if (new TextEncoder().encode(line).length > 255) {
+    throw new Error(`the shebang line is over 255 bytes; shorten permissions.default`);
+  }
+  const dir = out.replace(/\/[^/]*$/, "") || ".";
+  await Deno.mkdir(dir, { recursive: true });
+  // The name must end in .js: only then does deno bundle add its `require` shim for npm CJS code.
+  const tmp = `${out}.tmp-${Deno.pid}.js`;
+  try {
+    const r = await deno([
+      "bundle",
+      "--quiet",
+      "--frozen",
+      "--platform",
+      "deno",
+      "--minify",
+      "-o",
+      tmp,
+      "main.ts",
+    ]);
+    if (!r.ok) throw new Error(`deno bundle failed:\n${r.stderr.trim()}`);
+    let js = await Deno.readTextFile(tmp);
+    // main.ts's own shebang (`-P`, i.e. "find deno.json") means nothing outside this repo.
+    if (js.startsWith("#!")) js = js.slice(js.indexOf("\n") + 1);
+    js = portableRequire(js);
+    await Deno.writeTextFile(tmp, `${line}\n${js}`, { mode: 0o755 });
+    await Deno.chmod(tmp, 0o755);
+    await Deno.rename(tmp, out);
+    return (await Deno.stat(out)).size;
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
+}
+
+/**
+ * deno bundle gives the bundle a `require` (for the `node:` built-ins npm code asks for) made by
+ * `createRequire(import.meta.url)`, which throws when the bundle is run from an http(s) URL.
+ * Everything else is inlined, so the base only has to be some file URL.
+ */
+export function portableRequire(js: string): string {
+  const shim = "__deno_internal_createRequire(import.meta.url)";
+  return js.replaceAll(
+    shim,
+    '__deno_internal_createRequire(import.meta.url.startsWith("file:")?import.meta.url:"file:///tt.js")',
+  );
+}
+
+/** Did `deno compile` fail only because it could not download its runtime (denort)? */
+export function isDenortDownloadFailure(stderr: string): boolean {
+  return /denort|base binary/i.test(stderr) &&
+    /error sending request|dns error|Connect|timed out|certificate|404|403/i.test(stderr);
+}
+
+/** `deno compile` of the bundle (not of src/: smaller, and no unused npm packages embedded). */
+export async function compileBundle(bundle: string, exe: string, flags: string[]): Promise<void> {
+  const r = await deno([
+    "compile",
+    "--quiet",
+    "--no-config",
+    "--no-prompt",
+    ...flags,
+    "-o",
+    exe,
+    bundle,
+  ]);
+  if (r.ok) return;
+  if (isDenortDownloadFailure(r.stderr)) {
+    fail(
+      "deno compile must download Deno's runtime (denort) from dl.deno.land, which this machine " +
+        `cannot reach: build dist/tt on a machine that can, or run ${bundle} with deno`,
+    );
+  }
+  throw new Error(`deno compile failed:\n${r.stderr.trim()}`);
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      out: { type: "string", short: "o", default: `${ROOT}/dist/tt.js` },
+      compile: { type: "boolean", default: false },
+      exe: { type: "string", default: `${ROOT}/dist/tt` },
+      "print-flags": { type: "boolean", default: false },
+    },
+  });
+  try {
+    const flags = await defaultPermissionFlags();
+    if (values["print-flags"]) {
+      console.log(flags.join(" "));
+      Deno.exit(0);
+    }
+    const t0 = performance.now();
+    const size = await buildBundle(values.out, flags);
+    console.error(
+      `bundle: ${values.out} (${(size / 1024).toFixed(0)} KB, ${
+        Math.round(performance.now() - t0)
+      } ms)\n  ${shebang(flags)}`,
+    );
+    if (values.compile) {
+      await compileBundle(values.out, values.exe, flags);
+      console.error(`bundle: compiled ${values.exe}`);
+    }
+  } catch (e) {
+    fail(e instanceof Error ? e.message : String(e));
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The distributable: `scripts/bundle.ts` builds one file whose shebang carries the permissions
+ * of deno.json, and that file is a working `tt` (run locally, through its shebang, and from a URL).
+ * The bundle is built once for this file, into a temp dir (never dist/).
+ */
+import assert from "node:assert/strict";
+import { BundleSandbox, ROOT, shebangFlags, testRedisUrl } from "../helpers.ts";
+import { permissionFlags } from "../../scripts/bundle.ts";
+
+const TMP = Deno.makeTempDirSync({ prefix: "tt-bundle-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(TMP, { recursive: true }));
+
+let built: Promise<string> | undefined;
+/** Builds the bundle on first use; later calls share the same file. */
+function bundle(): Promise<string> {
+  return built ??= (async () => {
+    const out = `${TMP}/tt.js`;
+    const r = await run(Deno.execPath(), [
+      "run",
+      "-q",
+      "-P",
+      "--no-prompt",
+      "--config",
+      `${ROOT}/deno.json`,
+      `${ROOT}/scripts/bundle.ts`,
+      "--out",
+      out,
+    ]);
+    if (r.code !== 0) throw new Error(`scripts/bundle.ts failed (${r.code}):\n${r.stderr}`);
+    return out;
+  })();
+}
+
+async function run(cmd: string, args: string[], env: Record<string, string> = {}, cwd = TMP) {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd,
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("the bundle's shebang grants exactly permissions.default of deno.json, never -A", async () => {
+  const path = await bundle();
+  const first = (await Deno.readTextFile(path)).split("\n", 1)[0];
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  const expected = permissionFlags(config.permissions.default);
+  assert.equal(first, `#!/usr/bin/env -S deno run -q --no-prompt ${expected.join(" ")}`);
+  assert.doesNotMatch(first, /(^|\s)(-A|--allow-all)(\s|$)/);
+  assert.ok(expected.length > 0);
+  assert.deepEqual(shebangFlags(path), ["--no-prompt", ...expected]);
+  assert.ok(new TextEncoder().encode(first).length <= 255, "Linux cuts shebangs at 255 bytes");
+  assert.equal((await Deno.stat(path)).mode! & 0o111, 0o111, "executable");
+  // Nothing else in the file may start another shebang or refer to this checkout.
+  const body = await Deno.readTextFile(path);
+  assert.equal(body.indexOf("#!", 1), -1);
+  assert.equal(body.includes(ROOT), false, "no path of the build machine inside the bundle");
+});
+
+Deno.test("permission sets map to flags: scopes, deny/ignore, and 'all' is refused", () => {
+  assert.deepEqual(
+    permissionFlags({
+      read: true,
+      write: false,
+      net: ["127.0.0.1", "unix:/tmp/s"],
+      env: { allow: true, deny: ["SECRET"] },
+      sys: ["hostname"],
+    }),
+    [
+      "--allow-read",
+      "--allow-net=127.0.0.1,unix:/tmp/s",
+      "--allow-env",
+      "--deny-env=SECRET",
+      "--allow-sys=hostname",
+    ],
+  );
+  assert.throws(() => permissionFlags({ all: true }), /-A/);
+  assert.throws(() => permissionFlags({ bogus: true }), /unknown permission 'bogus'/);
+});
+
+Deno.test("the bundle runs --help and --version, also executed directly through its shebang", async () => {
+  const sb = new BundleSandbox(await bundle());
+  try {
+    const help = await sb.ok(["--help"]);
+    assert.match(help.stdout, /^Usage: tt /m);
+    assert.match(help.stdout, /\binit\b/);
+    const version = await sb.ok(["--version"]);
+    const { VERSION } = await import("../../src/cli/program.ts");
+    assert.equal(version.stdout.trim(), VERSION);
+    // As a user runs it: ./tt.js (env finds `deno` on PATH).
+    const direct = await run(await bundle(), ["--version"], {}, sb.dir);
+    assert.equal(direct.code, 0, direct.stderr);
+    assert.equal(direct.stdout.trim(), VERSION);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+Deno.test("the bundle inits, starts and lists a town on an external Redis", async () => {
+  const sb = new BundleSandbox(await bundle());
+  try {
+    await sb.ok(["init", "--name", "bundled"]);
+    assert.match(await Deno.readTextFile(`${sb.dir}/tinytown.toml`), /^name = "bundled"$/m);
+    const start = await sb.json<{ town: string; managed: boolean }>(["start"]);
+    assert.deepEqual([start.town, start.managed], ["bundled", false]);
+    const towns = await sb.json<{ name: string; path: string }[]>(["towns"]);
+    assert.deepEqual(towns.map((t) => t.name), ["bundled"]);
+    const bad = await sb.tt(["frobnicate"]);
+    assert.equal(bad.code, 2);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+Deno.test("the bundle starts and stops a managed redis-server", async () => {
+  const sb = new BundleSandbox(await bundle(), null);
+  try {
+    await sb.ok(["init", "--name", "bundled-managed"]);
+    const start = await sb.json<{ managed: boolean }>(["start"]);
+    assert.equal(start.managed, true);
+    assert.ok((await Deno.stat(`${sb.dir}/.tt/redis.sock`)).isSocket);
+    await sb.ok(["stop"]);
+    await assert.rejects(Deno.stat(`${sb.dir}/.tt/redis.pid`));
+  } finally {
+    await sb.tt(["stop"]);
+    sb.cleanup();
+  }
+});
+
+Deno.test("the bundle runs from a URL with `deno run <flags> <url>` and an empty DENO_DIR", async () => {
+  const path = await bundle();
+  const text = await Deno.readFile(path);
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
+    () => new Response(text, { headers: { "content-type": "application/javascript" } }),
+  );
+  const denoDir = await Deno.makeTempDir({ dir: TMP, prefix: "deno-dir-" });
+  const home = await Deno.makeTempDir({ dir: TMP, prefix: "home-" });
+  try {
+    const host = `127.0.0.1:${server.addr.port}`;
+    const args = [
+      "run",
+      "-q",
+      ...shebangFlags(path),
+      `--allow-import=${host}`,
+      `http://${host}/tt.js`,
+    ];
+    const env = { DENO_DIR: denoDir, HOME: home, TT_HOME: `${home}/.tt` };
+    const v = await run(Deno.execPath(), [...args, "--version"], env, home);
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, /^\d+\.\d+\.\d+/);
+    const towns = await run(Deno.execPath(), [...args, "towns"], env, home);
+    assert.equal(towns.code, 0, towns.stderr);
+    assert.match(towns.stdout, /No towns registered yet/);
+    // init loads the Redis client, i.e. npm code that require()s node: built-ins.
+    const init = await run(
+      Deno.execPath(),
+      [...args, "init", "--name", "from-url"],
+      { ...env, REDIS_URL: testRedisUrl() },
+      home,
+    );
+    assert.equal(init.code, 0, init.stderr);
+    assert.match(await Deno.readTextFile(`${home}/tinytown.toml`), /^name = "from-url"$/m);
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+});
