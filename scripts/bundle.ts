@@ -71,6 +71,9 @@ async function deno(args: string[], cwd = ROOT): Promise<{ ok: boolean; stderr: 
   return { ok: out.success, stderr: text };
 }
 
+/** A path as the user would type it: relative to the current directory when inside it. */
+const show = (p: string) => p.startsWith(`${Deno.cwd()}/`) ? p.slice(Deno.cwd().length + 1) : p;
+
 function fail(msg: string): never {
   console.error(`bundle: ${msg}`);
   Deno.exit(1);
@@ -148,7 +151,7 @@ export async function compileBundle(bundle: string, exe: string, flags: string[]
   if (isDenortDownloadFailure(r.stderr)) {
     fail(
       "deno compile must download Deno's runtime (denort) from dl.deno.land, which this machine " +
-        `cannot reach: build dist/tt on a machine that can, or run ${bundle} with deno`,
+        `cannot reach: build ${show(exe)} on a machine that can, or run ${show(bundle)} with deno`,
     );
   }
   throw new Error(`deno compile failed:\n${r.stderr.trim()}`);
@@ -173,13 +176,13 @@ if (import.meta.main) {
     const t0 = performance.now();
     const size = await buildBundle(values.out, flags);
     console.error(
-      `bundle: ${values.out} (${(size / 1024).toFixed(0)} KB, ${
+      `bundle: ${show(values.out)} (${(size / 1024).toFixed(0)} KB, ${
         Math.round(performance.now() - t0)
       } ms)\n  ${shebang(flags)}`,
     );
     if (values.compile) {
       await compileBundle(values.out, values.exe, flags);
-      console.error(`bundle: compiled ${values.exe}`);
+      console.error(`bundle: compiled ${show(values.exe)}`);
     }
   } catch (e) {
     fail(e instanceof Error ? e.message : String(e));

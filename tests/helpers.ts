@@ -211,7 +211,7 @@ export async function townOf(name: string): Promise<TownContext> {
 export function shebangFlags(bundle: string): string[] {
   const first = Deno.readTextFileSync(bundle).split("\n", 1)[0];
   if (!first.startsWith("#!")) throw new Error(`${bundle} has no shebang line`);
-  return first.split(" ").filter((a) => a.startsWith("--allow-") || a === "--no-prompt");
+  return first.split(" ").filter((a) => /^--(allow|deny|ignore)-/.test(a) || a === "--no-prompt");
 }
 
 /**
