@@ -39,7 +39,20 @@ export const TownConfig = z.object({
   townhall: z.object({
     bind: z.string().default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(8080),
-  }).strict().default({ bind: "127.0.0.1", port: 8080 }),
+    /**
+     * `auto`: a town with at least one API key (tt auth gen-key) requires one, else it is open
+     * (loopback only). `api_key`: always require a key. `none`: never (explicit opt-out).
+     */
+    auth: z.enum(["auto", "none", "api_key"]).default("auto"),
+    /** Largest request body accepted (413 beyond). */
+    max_body_bytes: z.number().int().positive().default(256 * 1024),
+    /** Token buckets per API key (or client address without one); 0 disables a limit. */
+    rate_limit: z.object({
+      read_per_min: z.number().int().nonnegative().default(600),
+      write_per_min: z.number().int().nonnegative().default(120),
+      burst: z.number().int().positive().default(60),
+    }).strict().prefault({}),
+  }).strict().prefault({}),
 }).strict();
 export type TownConfig = z.infer<typeof TownConfig>;
 
@@ -112,6 +125,12 @@ worktrees = true           # in a git repo, each agent works in its own worktree
 [townhall]
 bind = "127.0.0.1"
 port = 8080
+# auth = "auto"           # auto: require an API key once one exists (tt auth gen-key); none | api_key
+# max_body_bytes = 262144
+# [townhall.rate_limit]   # per API key (or client address); 0 disables
+# read_per_min = 600
+# write_per_min = 120
+# burst = 60
 
 # Custom agent CLIs, or overrides of the built-in presets. The prompt arrives on stdin, or
 # write {prompt_file} where the CLI wants the path of a file holding it.

@@ -24,6 +24,8 @@ export function townKeys(town: string) {
     agents: `${p}agents`,
     /** Hash canonical-name (lower case) → agent id, for names in use. */
     agentNames: `${p}agent-names`,
+    /** Hash API key id → JSON record (townhall auth; the key text itself is never stored). */
+    authKeys: `${p}auth:keys`,
     agent: (id: string) => `${p}agent:${id}`,
     inbox: (id: string) => `${p}inbox:${id}`,
     urgent: (id: string) => `${p}urgent:${id}`,

@@ -131,5 +131,9 @@ export const TownEvent = z.object({
   old_state: z.string().optional(),
   new_state: z.string().optional(),
   reason: z.string().optional(),
+  /** Audit events (townhall): the request's method, path and response status. */
+  method: z.string().optional(),
+  path: z.string().optional(),
+  status: z.number().int().optional(),
 });
 export type TownEvent = z.infer<typeof TownEvent>;
