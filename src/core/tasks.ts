@@ -1,0 +1,547 @@
+/**
+ * Tasks: creation, assignment and every state transition, each one Lua script so racing `tt`
+ * processes cannot both win. Index: `tasks` zset (score = creation ms) + one hash per task.
+ *
+ * pending ──assign/claim──► assigned ──startTask──► running ──complete/fail/cancel──► terminal
+ *    ▲                         ▲ └──────────────────────┘ returnTaskToAssigned
+ *    └── requeueTaskToBacklog ─┴─ (from assigned or running)
+ */
+import { isTerminalTask, Task, type TaskState } from "./schemas.ts";
+import { ConflictError, NotFoundError, UsageError } from "./errors.ts";
+import { SUPERVISOR_ID } from "./keys.ts";
+import { type Ctx, getAgent, type Recipient } from "./agents.ts";
+import { buildMessage, checkSize, PUSH_MESSAGE_LUA } from "./messages.ts";
+import { defineScript, LUA_EMIT, type LuaScript, runScript } from "../redis/script.ts";
+
+export const shortTaskId = (id: string) => id.slice(0, 8);
+
+/** One line of at most `n` characters, for event messages. */
+export function oneLine(s: string, n = 60): string {
+  const one = s.replace(/\s+/g, " ").trim();
+  return one.length <= n ? one : one.slice(0, n - 1) + "…";
+}
+
+/** Checks a description the way it will travel (as a task_assign message body). */
+export function checkDescription(description: string): string {
+  if (!description.trim()) throw new UsageError("task description must not be empty");
+  checkSize(description);
+  return description;
+}
+
+/** Trimmed, non-empty, de-duplicated tags; each element may itself be `a,b`. */
+export function parseTags(raw: string[] = []): string[] {
+  return [...new Set(raw.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean))];
+}
+
+/**
+ * Lua shared by task scripts (after LUA_EMIT and PUSH_MESSAGE_LUA): read a hash as a table, and
+ * assign a task (state, assignee, task_assign message at the inbox tail, event).
+ */
+export const TASK_LUA = `
+local function hash_table(key)
+  local flat = redis.call('HGETALL', key)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+local function assign_task(task_key, id, agent_id, agent_key, inbox, require_agent, json, ev_msg, now)
+  redis.call('HSET', task_key, 'state', 'assigned', 'assigned_to', agent_id, 'updated_at', now)
+  redis.call('HDEL', task_key, 'started_at')
+  push_message(inbox, agent_key, require_agent, json, 'tail')
+  emit({type='task_assigned', task_id=id, agent_id=agent_id, new_state='assigned', message=ev_msg})
+end
+`;
+
+const PRELUDE = LUA_EMIT + PUSH_MESSAGE_LUA + TASK_LUA;
+
+/** Result of a script: `{ok=…}` or `{error=…}` (cjson-encoded). */
+// deno-lint-ignore no-explicit-any
+export type Reply = Record<string, any>;
+
+export async function callScript(
+  t: Ctx,
+  script: LuaScript,
+  keys: string[],
+  args: (string | number)[],
+): Promise<Reply> {
+  return JSON.parse(String(await runScript(t.redis, script, keys, args)));
+}
+
+export function parseTask(hash: Record<string, string> | undefined): Task | undefined {
+  if (!hash || !hash.id) return undefined;
+  const r = Task.safeParse(hash);
+  return r.success ? r.data : undefined;
+}
+
+/** A task's hash fields: strings, tags as a JSON array, unset fields left out. */
+export function taskFields(task: Task): string[] {
+  return Object.entries(task).filter(([, v]) => v !== undefined).flatMap(([k, v]) => [
+    k,
+    k === "tags" ? JSON.stringify(v) : String(v),
+  ]);
+}
+
+const CREATE = defineScript(
+  "createTask",
+  5,
+  PRELUDE + `
+-- KEYS: events, tasks index, task hash, backlog, plan.
+-- ARGV: now, id, score, placement (assign|backlog|none), plan id or '', task key prefix,
+--       agent id, agent key, inbox, require agent, message json, event message, field/value…
+if ARGV[4] == 'assign' and ARGV[10] == '1' and redis.call('EXISTS', ARGV[8]) == 0 then
+  return cjson.encode({error='no_agent'})
+end
+if ARGV[5] ~= '' then
+  local existing = redis.call('HGET', KEYS[5], ARGV[5])
+  if existing and redis.call('EXISTS', ARGV[6] .. existing) == 1 then
+    return cjson.encode({error='exists', id=existing})
+  end
+  redis.call('HSET', KEYS[5], ARGV[5], ARGV[2])
+end
+local fields = {}
+for i = 13, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[3], unpack(fields))
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+if ARGV[4] == 'assign' then
+  assign_task(KEYS[3], ARGV[2], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[1])
+else
+  if ARGV[4] == 'backlog' then redis.call('RPUSH', KEYS[4], ARGV[2]) end
+  local state = redis.call('HGET', KEYS[3], 'state')
+  emit({type='task_created', task_id=ARGV[2], new_state=state, message=ARGV[12]})
+end
+return cjson.encode({ok=true, task=hash_table(KEYS[3])})
+`,
+);
+
+export interface NewTask {
+  description: string;
+  tags?: string[];
+  /** Agent id (or SUPERVISOR_ID) the task comes from; default the supervisor. */
+  from?: string;
+  /** Entry id in tasks.toml, for idempotent `tt sync push`. */
+  planId?: string;
+  /** Creation in a terminal state (sync push of a finished entry). */
+  state?: "completed" | "failed" | "cancelled";
+  result?: string;
+}
+
+export type Placement =
+  | { kind: "assign"; to: Recipient }
+  | { kind: "backlog" }
+  | { kind: "none" };
+
+/**
+ * Creates a task and places it: assigned to an agent (with its task_assign message), queued in
+ * the backlog, or neither (terminal tasks). With `planId`, refuses to create a second task for
+ * the same plan entry (ConflictError carrying the existing id).
+ */
+export async function createTask(t: Ctx, input: NewTask, placement: Placement): Promise<Task> {
+  const description = checkDescription(input.description);
+  const id = crypto.randomUUID();
+  const now = new Date();
+  const iso = now.toISOString();
+  const from = input.from ?? SUPERVISOR_ID;
+  const task = Task.parse({
+    id,
+    description,
+    state: input.state ?? "pending",
+    created_by: from,
+    created_at: iso,
+    updated_at: iso,
+    completed_at: input.state ? iso : undefined,
+    result: input.result,
+    plan_id: input.planId,
+    tags: input.tags ?? [],
+  });
+  const to = placement.kind === "assign" ? placement.to : undefined;
+  const msg = to
+    ? JSON.stringify(
+      buildMessage({ from, to: to.id, type: "task_assign", task_id: id, body: description }),
+    )
+    : "";
+  const evMsg = to
+    ? `task ${shortTaskId(id)} assigned to ${to.label}: ${oneLine(description)}`
+    : `task ${shortTaskId(id)} created${placement.kind === "backlog" ? " in the backlog" : ""}: ${
+      oneLine(description)
+    }`;
+  const res = await callScript(
+    t,
+    CREATE,
+    [t.keys.events, t.keys.tasks, t.keys.task(id), t.keys.backlog, t.keys.plan],
+    [
+      iso,
+      id,
+      now.getTime(),
+      placement.kind,
+      input.planId ?? "",
+      t.keys.task(""),
+      to?.id ?? "",
+      to ? t.keys.agent(to.id) : "",
+      to ? t.keys.inbox(to.id) : "",
+      to && to.kind === "agent" ? "1" : "0",
+      msg,
+      evMsg,
+      ...taskFields(task),
+    ],
+  );
+  if (res.error === "no_agent") throw new NotFoundError(`agent ${to!.label} no longer exists`);
+  if (res.error === "exists") {
+    throw new ConflictError(`plan entry '${input.planId}' is already task ${res.id}`);
+  }
+  return Task.parse(res.task);
+}
+
+/** `tt assign`: a new task, assigned to `to`, with a task_assign message in its inbox. */
+export async function assignTask(
+  t: Ctx,
+  to: Recipient,
+  input: Omit<NewTask, "state" | "result">,
+): Promise<Task> {
+  return await createTask(t, input, { kind: "assign", to });
+}
+
+export async function getTask(t: Ctx, id: string): Promise<Task | undefined> {
+  return parseTask(await t.redis.hgetall(t.keys.task(id)));
+}
+
+/** Tasks by id in one pipelined round trip; missing ones are left out. */
+export async function getTasks(t: Ctx, ids: string[]): Promise<Task[]> {
+  if (!ids.length) return [];
+  const pipe = t.redis.pipeline();
+  for (const id of ids) pipe.hgetall(t.keys.task(id));
+  const res = (await pipe.exec()) ?? [];
+  return res.map(([err, h]) => {
+    if (err) throw err;
+    return parseTask(h as Record<string, string>);
+  }).filter((x): x is Task => !!x);
+}
+
+export interface TaskFilter {
+  state?: TaskState;
+  /** Assignee id. */
+  agentId?: string;
+}
+
+/** Tasks, oldest first: ZRANGE of the index then one pipelined HGETALL. */
+export async function listTasks(t: Ctx, filter: TaskFilter = {}): Promise<Task[]> {
+  const tasks = await getTasks(t, await t.redis.zrange(t.keys.tasks, "0", "-1"));
+  return tasks.filter((x) =>
+    (!filter.state || x.state === filter.state) &&
+    (!filter.agentId || x.assigned_to === filter.agentId)
+  );
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A task by full id or unique id prefix (≥ 4 characters). */
+export async function resolveTask(t: Ctx, ref: string): Promise<Task> {
+  const r = ref.trim().toLowerCase();
+  if (!r) throw new UsageError("task id must not be empty");
+  const notFound = () =>
+    new NotFoundError(`no task '${ref.trim()}': 'tt task list' shows the tasks`);
+  if (UUID_RE.test(r)) {
+    const task = await getTask(t, r);
+    if (!task) throw notFound();
+    return task;
+  }
+  if (r.length < 4) {
+    throw new UsageError(`task id '${ref.trim()}' is too short: give at least 4 characters`);
+  }
+  const ids = (await t.redis.zrange(t.keys.tasks, "0", "-1")).filter((id) => id.startsWith(r));
+  if (ids.length > 1) {
+    const found = await getTasks(t, ids);
+    throw new UsageError(
+      `task id '${ref.trim()}' is ambiguous: ${
+        found.map((x) => `${shortTaskId(x.id)} (${oneLine(x.description, 30)})`).join(", ")
+      }; give more characters`,
+    );
+  }
+  const task = ids.length ? await getTask(t, ids[0]) : undefined;
+  if (!task) throw notFound();
+  return task;
+}
+
+/** The task an agent works on: its explicit current_task, else its only open task. */
+export async function currentTask(
+  t: Ctx,
+  agentId: string,
+): Promise<{ task?: Task; open: Task[] }> {
+  const agent = await getAgent(t, agentId);
+  const open = (await listTasks(t, { agentId })).filter((x) => !isTerminalTask(x.state));
+  const explicit = agent?.current_task && open.find((x) => x.id === agent.current_task);
+  return { task: explicit || (open.length === 1 ? open[0] : undefined), open };
+}
+
+/** Lua: end a task (KEYS: events, task, backlog; ARGV documented on FINISH callers below). */
+const FINISH_LUA = `
+-- ARGV: now, id, result, caller ('' = a human), force, agent key prefix, event message.
+local function finish_task(state, event_type)
+  local old = redis.call('HGET', KEYS[2], 'state')
+  if not old then return {error='not_found'} end
+  if old == 'completed' or old == 'failed' or old == 'cancelled' then
+    return {error='terminal', state=old}
+  end
+  local assignee = redis.call('HGET', KEYS[2], 'assigned_to')
+  if ARGV[4] ~= '' and ARGV[5] ~= '1' and assignee and assignee ~= ARGV[4] then
+    return {error='not_yours', assignee=assignee}
+  end
+  redis.call('HSET', KEYS[2], 'state', state, 'result', ARGV[3], 'completed_at', ARGV[1],
+    'updated_at', ARGV[1])
+  redis.call('LREM', KEYS[3], 0, ARGV[2])
+  if assignee then
+    local agent = ARGV[6] .. assignee
+    if redis.call('EXISTS', agent) == 1 then
+      if state == 'completed' then redis.call('HINCRBY', agent, 'tasks_completed', 1) end
+      if redis.call('HGET', agent, 'current_task') == ARGV[2] then
+        redis.call('HDEL', agent, 'current_task')
+      end
+    end
+  end
+  local ev = {type=event_type, task_id=ARGV[2], old_state=old, new_state=state,
+    message=ARGV[7], reason=ARGV[3]}
+  if assignee then ev.agent_id = assignee end
+  if ARGV[4] ~= '' then ev.actor = ARGV[4] end
+  emit(ev)
+  return {ok=true, task=hash_table(KEYS[2])}
+end
+`;
+
+const COMPLETE = defineScript(
+  "completeTask",
+  3,
+  PRELUDE + FINISH_LUA + `
+return cjson.encode(finish_task('completed', 'task_completed'))
+`,
+);
+
+const END = defineScript(
+  "endTask",
+  3,
+  PRELUDE + FINISH_LUA + `
+-- ARGV[8]: failed|cancelled
+return cjson.encode(finish_task(ARGV[8], 'task_' .. ARGV[8]))
+`,
+);
+
+export interface FinishOptions {
+  /** Result text (complete) or reason (fail/cancel). */
+  result?: string;
+  /** The calling agent's id (TINYTOWN_AGENT_ID); unset = a human, who may end any task. */
+  by?: string;
+  /** End a task assigned to another agent than `by`. */
+  force?: boolean;
+}
+
+async function finish(
+  t: Ctx,
+  id: string,
+  state: "completed" | "failed" | "cancelled",
+  opts: FinishOptions,
+): Promise<Task> {
+  const result = opts.result ??
+    { completed: "Completed", failed: "Failed", cancelled: "Cancelled" }[
+      state
+    ];
+  checkSize(result);
+  const by = opts.by && opts.by !== SUPERVISOR_ID ? opts.by : "";
+  const args = [
+    new Date().toISOString(),
+    id,
+    result,
+    by,
+    opts.force || state === "cancelled" ? "1" : "0",
+    t.keys.agent(""),
+    `task ${shortTaskId(id)} ${state}: ${oneLine(result)}`,
+  ];
+  const res = state === "completed"
+    ? await callScript(t, COMPLETE, [t.keys.events, t.keys.task(id), t.keys.backlog], args)
+    : await callScript(t, END, [t.keys.events, t.keys.task(id), t.keys.backlog], [...args, state]);
+  if (res.error === "not_found") {
+    throw new NotFoundError(`no task '${id}': 'tt task list' shows the tasks`);
+  }
+  if (res.error === "terminal") {
+    throw new ConflictError(`task ${shortTaskId(id)} is already ${res.state}; nothing changed`);
+  }
+  if (res.error === "not_yours") {
+    const owner = await getAgent(t, res.assignee);
+    throw new ConflictError(
+      `task ${shortTaskId(id)} is assigned to ${
+        owner ? owner.name : shortTaskId(res.assignee)
+      }, not to you: pass --force to ${state === "completed" ? "complete" : "fail"} it anyway`,
+    );
+  }
+  return Task.parse(res.task);
+}
+
+/**
+ * Completes a task: result (default "Completed"), completed_at; the assignee's tasks_completed is
+ * counted once and its current_task cleared. A task already ended cannot be completed again.
+ */
+export async function completeTask(t: Ctx, id: string, opts: FinishOptions = {}): Promise<Task> {
+  return await finish(t, id, "completed", opts);
+}
+
+export async function failTask(t: Ctx, id: string, opts: FinishOptions = {}): Promise<Task> {
+  return await finish(t, id, "failed", opts);
+}
+
+/** Cancels a task, whoever it is assigned to (a conductor's decision, so no ownership check). */
+export async function cancelTask(
+  t: Ctx,
+  id: string,
+  opts: Omit<FinishOptions, "force"> = {},
+): Promise<Task> {
+  return await finish(t, id, "cancelled", opts);
+}
+
+/** Outcome of a supervisor-driven transition: whether it happened, and the task's state now. */
+export interface Moved {
+  moved: boolean;
+  /** Undefined when the task does not exist. */
+  state?: TaskState;
+}
+
+const START = defineScript(
+  "startTask",
+  2,
+  PRELUDE + `
+-- KEYS: events, task. ARGV: now, id, agent id, agent key, event message
+local state = redis.call('HGET', KEYS[2], 'state')
+if state ~= 'assigned' or redis.call('HGET', KEYS[2], 'assigned_to') ~= ARGV[3] then
+  return cjson.encode({ok=false, state=state})
+end
+redis.call('HSET', KEYS[2], 'state', 'running', 'started_at', ARGV[1], 'updated_at', ARGV[1])
+if redis.call('EXISTS', ARGV[4]) == 1 then redis.call('HSET', ARGV[4], 'current_task', ARGV[2]) end
+emit({type='task_started', task_id=ARGV[2], agent_id=ARGV[3], old_state='assigned',
+  new_state='running', message=ARGV[5]})
+return cjson.encode({ok=true, state='running'})
+`,
+);
+
+/** assigned → running (and the agent's current_task), only if the task is assigned to `agentId`. */
+export async function startTask(t: Ctx, taskId: string, agentId: string): Promise<Moved> {
+  return toMoved(
+    await callScript(t, START, [t.keys.events, t.keys.task(taskId)], [
+      new Date().toISOString(),
+      taskId,
+      agentId,
+      t.keys.agent(agentId),
+      `task ${shortTaskId(taskId)} started`,
+    ]),
+  );
+}
+
+const RETURN = defineScript(
+  "returnTaskToAssigned",
+  2,
+  PRELUDE + `
+-- KEYS: events, task. ARGV: now, id, reason, event message
+local state = redis.call('HGET', KEYS[2], 'state')
+if state ~= 'running' then return cjson.encode({ok=false, state=state}) end
+redis.call('HSET', KEYS[2], 'state', 'assigned', 'updated_at', ARGV[1])
+redis.call('HDEL', KEYS[2], 'started_at')
+local ev = {type='task_requeued', task_id=ARGV[2], old_state='running', new_state='assigned',
+  reason=ARGV[3], message=ARGV[4]}
+local assignee = redis.call('HGET', KEYS[2], 'assigned_to')
+if assignee then ev.agent_id = assignee end
+emit(ev)
+return cjson.encode({ok=true, state='assigned'})
+`,
+);
+
+/** running → assigned (same assignee), e.g. after a failed round. No-op in any other state. */
+export async function returnTaskToAssigned(
+  t: Ctx,
+  taskId: string,
+  reason: string,
+): Promise<Moved> {
+  return toMoved(
+    await callScript(t, RETURN, [t.keys.events, t.keys.task(taskId)], [
+      new Date().toISOString(),
+      taskId,
+      reason,
+      `task ${shortTaskId(taskId)} back to assigned: ${oneLine(reason)}`,
+    ]),
+  );
+}
+
+const REQUEUE = defineScript(
+  "requeueTaskToBacklog",
+  3,
+  PRELUDE + `
+-- KEYS: events, task, backlog. ARGV: now, id, reason, agent key prefix, event message
+local state = redis.call('HGET', KEYS[2], 'state')
+if not state or state == 'completed' or state == 'failed' or state == 'cancelled' then
+  return cjson.encode({ok=false, state=state})
+end
+local assignee = redis.call('HGET', KEYS[2], 'assigned_to')
+redis.call('HSET', KEYS[2], 'state', 'pending', 'updated_at', ARGV[1])
+redis.call('HDEL', KEYS[2], 'assigned_to', 'started_at')
+if assignee and redis.call('HGET', ARGV[4] .. assignee, 'current_task') == ARGV[2] then
+  redis.call('HDEL', ARGV[4] .. assignee, 'current_task')
+end
+redis.call('LREM', KEYS[3], 0, ARGV[2])
+redis.call('RPUSH', KEYS[3], ARGV[2])
+local ev = {type='task_requeued', task_id=ARGV[2], old_state=state, new_state='pending',
+  reason=ARGV[3], message=ARGV[5]}
+if assignee then ev.agent_id = assignee end
+emit(ev)
+return cjson.encode({ok=true, state='pending'})
+`,
+);
+
+/** assigned|running → pending at the backlog tail, unassigned. No-op for ended tasks. */
+export async function requeueTaskToBacklog(
+  t: Ctx,
+  taskId: string,
+  reason: string,
+): Promise<Moved> {
+  return toMoved(
+    await callScript(t, REQUEUE, [t.keys.events, t.keys.task(taskId), t.keys.backlog], [
+      new Date().toISOString(),
+      taskId,
+      reason,
+      t.keys.agent(""),
+      `task ${shortTaskId(taskId)} back to the backlog: ${oneLine(reason)}`,
+    ]),
+  );
+}
+
+function toMoved(res: Reply): Moved {
+  // A missing hash field is `false` in Lua.
+  return { moved: res.ok === true, state: res.state || undefined };
+}
+
+const UPDATE = defineScript(
+  "updateTask",
+  2,
+  PRELUDE + `
+-- KEYS: events, task. ARGV: now, id, event message, field/value…
+if redis.call('EXISTS', KEYS[2]) == 0 then return cjson.encode({error='not_found'}) end
+local fields = {}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[2], 'updated_at', ARGV[1], unpack(fields))
+emit({type='task_updated', task_id=ARGV[2], message=ARGV[3]})
+return cjson.encode({ok=true, task=hash_table(KEYS[2])})
+`,
+);
+
+/** Changes the description and tags of an existing task (its state is left alone). */
+export async function updateTask(
+  t: Ctx,
+  id: string,
+  change: { description: string; tags: string[] },
+): Promise<Task> {
+  const description = checkDescription(change.description);
+  const res = await callScript(t, UPDATE, [t.keys.events, t.keys.task(id)], [
+    new Date().toISOString(),
+    id,
+    `task ${shortTaskId(id)} updated: ${oneLine(description)}`,
+    "description",
+    description,
+    "tags",
+    JSON.stringify(change.tags),
+  ]);
+  if (res.error) throw new NotFoundError(`no task '${id}': 'tt task list' shows the tasks`);
+  return Task.parse(res.task);
+}
