@@ -1,5 +1,6 @@
 /** The command table. Group modules only define commands; each action loads what it needs. */
 import { Command } from "@commander-js/extra-typings";
+import { VERSION } from "../version.ts";
 import * as town from "./town.ts";
 import * as agent from "./agent.ts";
 import * as message from "./message.ts";
@@ -9,8 +10,6 @@ import * as plan from "./plan.ts";
 import * as events from "./events.ts";
 import * as admin from "./admin.ts";
 import * as townhall from "./townhall.ts";
-
-export const VERSION = "0.1.0";
 
 export function buildProgram() {
   const program = new Command("tt")

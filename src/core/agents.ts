@@ -66,6 +66,10 @@ export interface NewAgent {
   role?: string;
   nickname?: string;
   parent?: string;
+  host?: string;
+  workdir?: string;
+  branch?: string;
+  max_rounds?: number;
 }
 
 /** Creates an agent record in state `starting`. Refuses a name that is already taken. */
@@ -80,6 +84,11 @@ export async function createAgent(t: Ctx, input: NewAgent): Promise<Agent> {
     role: input.role?.trim() || undefined,
     parent: input.parent,
     cli: input.cli,
+    host: input.host,
+    workdir: input.workdir,
+    branch: input.branch,
+    max_rounds: input.max_rounds,
+    round: 0,
     state: "starting",
     created_at: now,
     last_heartbeat: now,

@@ -2,6 +2,7 @@
  * The town event stream: every state change is appended (by the Lua script that makes it, or by
  * `emitEvent`), and read back by `tt history`, `tt events`, `tt wait` and townhall.
  */
+import { duplicateConnection } from "../redis/connection.ts";
 import { TownEvent } from "./schemas.ts";
 import type { Ctx } from "./agents.ts";
 
@@ -77,7 +78,9 @@ export async function followEvents(
   onEvent: (ev: TownEvent) => void | Promise<void>,
   signal: AbortSignal,
 ): Promise<void> {
-  const conn = t.redis.duplicate();
+  const conn = await duplicateConnection(t.redis);
+  // CLI connections are lazy and queue nothing offline: connect before the first command.
+  if (conn.status === "wait") await conn.connect();
   const stop = () => conn.disconnect();
   signal.addEventListener("abort", stop, { once: true });
   let last = fromId;

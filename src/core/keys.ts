@@ -31,6 +31,13 @@ export function townKeys(town: string) {
     urgent: (id: string) => `${p}urgent:${id}`,
     /** Messages an agent's current round has taken (reliable-queue pattern). */
     processing: (id: string) => `${p}processing:${id}`,
+    /**
+     * Wake-up tokens: every message push also pushes here (see PUSH_MESSAGE_LUA), so an idle
+     * agent blocks on this one list instead of polling its urgent list and inbox.
+     */
+    wake: (id: string) => `${p}wake:${id}`,
+    /** Informational messages seen while idle, shown in the agent's next round. */
+    notes: (id: string) => `${p}notes:${id}`,
     activity: (id: string) => `${p}activity:${id}`,
     /** Sorted set of task ids scored by creation time (ms). */
     tasks: `${p}tasks`,
@@ -41,5 +48,30 @@ export function townKeys(town: string) {
     plan: `${p}plan`,
     /** Town event stream; bounded with MAXLEN ~. */
     events: `${p}events`,
+    /** Liveness of the supervisor on a host (JSON, with a TTL refreshed while it runs). */
+    supervisor: (host: string) => `${p}supervisor:${host}`,
+    /** Control messages for the supervisor on a host (spawn, kill, shutdown…). */
+    control: (host: string) => `${p}control:${host}`,
+    /** One-shot reply list a starting supervisor pushes to when it is ready. */
+    ready: (nonce: string) => `${p}ready:${nonce}`,
   };
 }
+
+/** Key kinds that belong to one agent (or to the supervisor mailbox). */
+const AGENT_SCOPED = [
+  "agent:",
+  "inbox:",
+  "urgent:",
+  "processing:",
+  "wake:",
+  "notes:",
+  "activity:",
+];
+
+/** Is `key` a per-agent key of this town (agent hash, mailbox list)? `tt reset --agents-only`. */
+export function isAgentKey(keys: Keys, key: string): boolean {
+  return AGENT_SCOPED.some((kind) => key.startsWith(keys.prefix + kind));
+}
+
+/** Scratch key on which `tt restore` lets Redis check each DUMP payload before touching the town. */
+export const restoreCheckKey = (keys: Keys) => `${keys.prefix}restore-check`;

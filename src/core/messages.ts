@@ -7,7 +7,15 @@ import { MAX_MESSAGE_BYTES, Message, type MessageKind, type Priority } from "./s
 import { NotFoundError, UsageError } from "./errors.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
-import type { Ctx } from "./agents.ts";
+import {
+  type Ctx,
+  getAgent,
+  type Recipient,
+  resolveAgent,
+  resolveRecipient,
+  SUPERVISOR,
+  toRecipient,
+} from "./agents.ts";
 
 export interface NewMessage {
   from: string;
@@ -47,11 +55,17 @@ export function routeOf(m: Message, urgent: boolean): "urgent" | "head" | "tail"
   return m.priority === "high" ? "head" : "tail";
 }
 
-/** Lua: push one message to a list, checking that the recipient still exists. */
+/**
+ * Lua: push one message to a list, checking that the recipient still exists, and wake the
+ * recipient (its wake list shares the agent key's prefix and hash slot).
+ */
 export const PUSH_MESSAGE_LUA = `
 local function push_message(list, agent_key, require_agent, json, side)
   if require_agent == '1' and redis.call('EXISTS', agent_key) == 0 then return false end
   if side == 'head' then redis.call('LPUSH', list, json) else redis.call('RPUSH', list, json) end
+  local wake = string.gsub(agent_key, ':agent:', ':wake:', 1)
+  redis.call('LPUSH', wake, '1')
+  redis.call('LTRIM', wake, 0, 0)
   return true
 end
 `;
@@ -205,4 +219,95 @@ export async function peekInbox(t: Ctx, id: string, limit = 100): Promise<InboxV
     counts: { processing: res[3] as number, urgent: res[4] as number, inbox: res[5] as number },
     unreadable,
   };
+}
+
+/** Messages per category (e.g. for `[T] 3 [Q] 1` breakdowns). */
+export function countCategories(ms: Iterable<Message>): Record<Category, number> {
+  const counts: Record<Category, number> = { task: 0, query: 0, info: 0, confirmation: 0 };
+  for (const m of ms) counts[categoryOf(m)]++;
+  return counts;
+}
+
+/** What a typed message is: work (default), a question, FYI, or an acknowledgement. */
+export type TextKind = "task" | "query" | "info" | "ack";
+
+/** A message typed by a person or an agent (`tt send`). The text is always kept in `body`. */
+export function textMessage(from: string, to: string, text: string, kind: TextKind): NewMessage {
+  if (!text.trim()) throw new UsageError("message must not be empty");
+  switch (kind) {
+    case "task":
+      return { from, to, type: "task", body: text };
+    case "query":
+      return { from, to, type: "query", body: text };
+    case "info":
+      return { from, to, type: "informational", body: text };
+    case "ack":
+      return { from, to, type: "confirmation", kind: ackKind(text), body: text };
+  }
+}
+
+/** The identity an agent's round runs under (TINYTOWN_AGENT_ID / TINYTOWN_AGENT_NAME). */
+export interface SenderEnv {
+  agentId?: string;
+  agentName?: string;
+}
+
+/**
+ * Who sends a message: an explicit reference (must resolve), else the agent named by the
+ * environment (best effort: an agent that no longer exists falls through), else the supervisor.
+ */
+export async function resolveSender(
+  t: Ctx,
+  explicit: string | undefined,
+  env: SenderEnv = {},
+): Promise<Recipient> {
+  if (explicit !== undefined) return await resolveRecipient(t, explicit);
+  if (env.agentId) {
+    const a = await getAgent(t, env.agentId.trim().toLowerCase());
+    if (a) return toRecipient(a);
+  }
+  if (env.agentName) {
+    try {
+      return toRecipient(await resolveAgent(t, env.agentName));
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+  return SUPERVISOR;
+}
+
+/** `peekInbox` for many mailboxes in one pipelined round trip (keyed by id). */
+export async function peekInboxes(
+  t: Ctx,
+  ids: string[],
+  limit = 100,
+): Promise<Map<string, InboxView>> {
+  const pipe = t.redis.pipeline();
+  for (const id of ids) {
+    for (const key of [t.keys.processing(id), t.keys.urgent(id), t.keys.inbox(id)]) {
+      pipe.lrange(key, 0, limit - 1).llen(key);
+    }
+  }
+  const res = ((await pipe.exec()) ?? []).map(([err, v]) => {
+    if (err) throw err;
+    return v;
+  });
+  const views = new Map<string, InboxView>();
+  ids.forEach((id, i) => {
+    let unreadable = 0;
+    const list = (j: number) =>
+      (res[i * 6 + j * 2] as string[]).map(parseMessage).filter((m): m is Message => {
+        if (!m) unreadable++;
+        return !!m;
+      });
+    const len = (j: number) => res[i * 6 + j * 2 + 1] as number;
+    views.set(id, {
+      processing: list(0),
+      urgent: list(1),
+      inbox: list(2),
+      counts: { processing: len(0), urgent: len(1), inbox: len(2) },
+      unreadable,
+    });
+  });
+  return views;
 }

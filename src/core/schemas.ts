@@ -37,6 +37,17 @@ export const Agent = z.object({
   last_active_at: z.string(),
   tasks_completed: counter,
   rounds_completed: counter,
+  /** Host whose supervisor runs this agent. */
+  host: optionalString,
+  /** Where the agent's CLI runs (its worktree, or the town root). */
+  workdir: optionalString,
+  /** Git branch of the agent's worktree, when it has one. */
+  branch: optionalString,
+  max_rounds: z.coerce.number().int().positive().catch(10),
+  /** While a round runs: its number, start time and the process group of its CLI. */
+  round: counter,
+  round_started_at: optionalString,
+  round_pgid: z.coerce.number().int().positive().optional().catch(undefined),
 });
 export type Agent = z.infer<typeof Agent>;
 

@@ -107,3 +107,10 @@ export class ConnectError extends TtError {
     this.code = (cause as { code?: string }).code;
   }
 }
+
+/** A second connection with the same settings, connected (for blocking commands, which hold it). */
+export async function duplicateConnection(redis: Redis): Promise<Redis> {
+  const conn = redis.duplicate();
+  if (conn.status === "wait") await conn.connect();
+  return conn;
+}

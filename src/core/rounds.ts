@@ -1,0 +1,144 @@
+/**
+ * The reliable hand-off of messages to an agent's round. A round *takes* its messages by moving
+ * them (urgent first, then the inbox) into `processing:<agent>` in one script; they leave that
+ * list only when the round ends: acknowledged, parked as notes, or put back at the head of the
+ * inbox in their original order. A crash in between leaves them in `processing`, from where
+ * recovery puts them back.
+ */
+import { type Message } from "./schemas.ts";
+import { parseMessage } from "./messages.ts";
+import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
+import type { Ctx } from "./agents.ts";
+
+/** Most messages one round takes; the rest wait for the next round. */
+export const MAX_ROUND_MESSAGES = 50;
+
+const TAKE = defineScript(
+  "takeRound",
+  6,
+  LUA_EMIT + `
+-- KEYS: events, urgent, inbox, processing, wake, agent. ARGV: now, max messages
+local n = redis.call('LLEN', KEYS[4])
+local max = tonumber(ARGV[2])
+for _, src in ipairs({KEYS[2], KEYS[3]}) do
+  while n < max and redis.call('LMOVE', src, KEYS[4], 'LEFT', 'RIGHT') do n = n + 1 end
+end
+if redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) == 0 then redis.call('DEL', KEYS[5]) end
+return redis.call('LRANGE', KEYS[4], 0, -1)
+`,
+);
+
+export interface TakenRound {
+  messages: Message[];
+  /** Raw entries that are not valid messages; they are dropped from processing with an event. */
+  unreadable: string[];
+}
+
+/** Moves up to MAX_ROUND_MESSAGES (urgent first) into processing and returns all of processing. */
+export async function takeRound(t: Ctx, agentId: string): Promise<TakenRound> {
+  const raw = (await runScript(t.redis, TAKE, [
+    t.keys.events,
+    t.keys.urgent(agentId),
+    t.keys.inbox(agentId),
+    t.keys.processing(agentId),
+    t.keys.wake(agentId),
+    t.keys.agent(agentId),
+  ], [new Date().toISOString(), MAX_ROUND_MESSAGES])) as string[];
+  const messages: Message[] = [];
+  const unreadable: string[] = [];
+  for (const r of raw) {
+    const m = parseMessage(r);
+    if (m) messages.push(m);
+    else unreadable.push(r);
+  }
+  return { messages, unreadable };
+}
+
+const END = defineScript(
+  "endRound",
+  6,
+  LUA_EMIT + `
+-- KEYS: events, processing, inbox, agent, notes, wake
+-- ARGV: now, outcome (ok|failed|parked|cutoff), event type, message, reason, ids to requeue (json list; ignored
+--       for failed/cutoff, which requeue everything), count the round (1|0)
+local outcome = ARGV[2]
+local items = redis.call('LRANGE', KEYS[2], 0, -1)
+local keep = {}
+for _, id in ipairs(cjson.decode(ARGV[6])) do keep[id] = true end
+local back = {}
+for _, raw in ipairs(items) do
+  local requeue = outcome == 'failed' or outcome == 'cutoff'
+  if not requeue and outcome == 'ok' then
+    local ok, m = pcall(cjson.decode, raw)
+    requeue = ok and type(m) == 'table' and keep[m.id] == true
+  end
+  if requeue then back[#back + 1] = raw
+  elseif outcome == 'parked' then redis.call('RPUSH', KEYS[5], raw) end
+end
+for i = #back, 1, -1 do redis.call('LPUSH', KEYS[3], back[i]) end
+redis.call('DEL', KEYS[2])
+if outcome == 'parked' then redis.call('LTRIM', KEYS[5], -50, -1) end
+if outcome == 'ok' then redis.call('DEL', KEYS[5]) end
+if #back > 0 then redis.call('LPUSH', KEYS[6], '1'); redis.call('LTRIM', KEYS[6], 0, 0) end
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  if ARGV[7] == '1' then redis.call('HINCRBY', KEYS[4], 'rounds_completed', 1) end
+  redis.call('HDEL', KEYS[4], 'round_started_at', 'round_pgid')
+  redis.call('HSET', KEYS[4], 'last_heartbeat', ARGV[1])
+end
+local ev = {type=ARGV[3], agent_id=redis.call('HGET', KEYS[4], 'id'), message=ARGV[4]}
+if ARGV[5] ~= '' then ev.reason = ARGV[5] end
+emit(ev)
+return #back
+`,
+);
+
+export type RoundOutcome =
+  /** Clean exit: acknowledge, except `requeue` (tasks the round did not finish). */
+  | { kind: "ok"; requeue?: string[] }
+  /** Non-zero exit, timeout or crash: everything goes back, in order. */
+  | { kind: "failed"; reason: string }
+  /** Only informational messages: kept as notes for the next round; no CLI ran. */
+  | { kind: "parked" }
+  /** The round was cut off (kill, supervisor restart): everything goes back, not counted. */
+  | { kind: "cutoff"; reason: string };
+
+/** Ends the agent's round; returns how many messages went back to the inbox. */
+export async function endRound(
+  t: Ctx,
+  agentId: string,
+  outcome: RoundOutcome,
+  message: string,
+): Promise<number> {
+  const eventType = {
+    ok: "round_completed",
+    failed: "round_failed",
+    parked: "messages_noted",
+    cutoff: "round_interrupted",
+  }[outcome.kind];
+  const reason = outcome.kind === "failed" || outcome.kind === "cutoff" ? outcome.reason : "";
+  const requeue = outcome.kind === "ok" ? outcome.requeue ?? [] : [];
+  return Number(
+    await runScript(t.redis, END, [
+      t.keys.events,
+      t.keys.processing(agentId),
+      t.keys.inbox(agentId),
+      t.keys.agent(agentId),
+      t.keys.notes(agentId),
+      t.keys.wake(agentId),
+    ], [
+      new Date().toISOString(),
+      outcome.kind,
+      eventType,
+      message,
+      reason,
+      JSON.stringify(requeue),
+      outcome.kind === "ok" || outcome.kind === "failed" ? "1" : "0",
+    ]),
+  );
+}
+
+/** Informational messages parked since the agent's last round (shown in its next prompt). */
+export async function notesOf(t: Ctx, agentId: string): Promise<Message[]> {
+  const raw = await t.redis.lrange(t.keys.notes(agentId), 0, -1);
+  return raw.map(parseMessage).filter((m): m is Message => !!m);
+}

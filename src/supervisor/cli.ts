@@ -1,0 +1,80 @@
+/**
+ * Which command an agent runs and with what environment: presets, `[agent_clis]` from
+ * tinytown.toml, or a raw command; prompt via stdin or `{prompt_file}`; a scrubbed environment.
+ */
+import type { TownConfig } from "../core/config.ts";
+import { CLI_PRESETS, PROMPT_FILE_PLACEHOLDER } from "../core/presets.ts";
+
+export interface ResolvedCli {
+  /** Preset or configured name, or the raw command itself. */
+  name: string;
+  command: string;
+  env: Record<string, string>;
+}
+
+export function resolveCli(config: TownConfig, ref: string): ResolvedCli {
+  const name = ref.trim() || config.default_cli;
+  const custom = config.agent_clis[name];
+  if (custom) return { name, command: custom.command, env: custom.env ?? {} };
+  if (CLI_PRESETS[name]) return { name, command: CLI_PRESETS[name], env: {} };
+  return { name, command: name, env: {} };
+}
+
+/** POSIX single-quoting. */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The shell command for one round, and whether the prompt goes to stdin. */
+export function roundCommand(
+  command: string,
+  promptFile: string,
+): { command: string; stdin: boolean } {
+  if (command.includes(PROMPT_FILE_PLACEHOLDER)) {
+    return {
+      command: command.replaceAll(PROMPT_FILE_PLACEHOLDER, shellQuote(promptFile)),
+      stdin: false,
+    };
+  }
+  return { command, stdin: true };
+}
+
+/** API keys each preset needs; everything else that looks secret is withheld from agents. */
+const PRESET_SECRETS: Record<string, string[]> = {
+  claude: ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"],
+  codex: ["OPENAI_API_KEY"],
+  "codex-mini": ["OPENAI_API_KEY"],
+  auggie: ["AUGMENT_SESSION_AUTH", "AUGMENT_API_TOKEN"],
+  gemini: ["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+  copilot: ["GH_TOKEN", "GITHUB_TOKEN", "COPILOT_GITHUB_TOKEN"],
+  aider: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"],
+  goose: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GOOSE_PROVIDER", "GOOSE_MODEL"],
+  amp: ["AMP_API_KEY"],
+  opencode: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"],
+};
+
+const SECRET_RE = /(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|_KEY|CREDENTIAL|AUTH)/i;
+/** Never passed on: they would let an agent reach Redis or act as a different town. */
+const NEVER = new Set(["REDIS_URL", "TINYTOWN_REDIS_PASSWORD", "TT_TOWN", "TT_HOME"]);
+
+export interface AgentEnvInput {
+  base: Record<string, string>;
+  cli: ResolvedCli;
+  /** Extra names from `[agent] pass_env`. */
+  passEnv?: string[];
+  identity: Record<string, string>;
+  /** Directory holding the `tt` shim, prepended to PATH. */
+  binDir: string;
+}
+
+export function agentEnv(input: AgentEnvInput): Record<string, string> {
+  const allowed = new Set([...(PRESET_SECRETS[input.cli.name] ?? []), ...(input.passEnv ?? [])]);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(input.base)) {
+    if (NEVER.has(k) || k.startsWith("TINYTOWN_")) continue;
+    if (SECRET_RE.test(k) && !allowed.has(k)) continue;
+    env[k] = v;
+  }
+  env.PATH = `${input.binDir}:${input.base.PATH ?? "/usr/local/bin:/usr/bin:/bin"}`;
+  return { ...env, ...input.cli.env, ...input.identity };
+}

@@ -1,0 +1,241 @@
+/**
+ * The supervisor: one detached process per town per host. It runs every agent placed on this
+ * host as an AgentLoop, keeps a heartbeat key alive, and obeys control messages. It exits when
+ * it has no agents left and no control message is waiting.
+ */
+import type { Redis } from "ioredis";
+import { duplicateConnection } from "../redis/connection.ts";
+import { openTown, type TownContext } from "../core/town.ts";
+import { getAgent, listAgents } from "../core/agents.ts";
+import { isTerminalAgent } from "../core/schemas.ts";
+import { ControlMessage, sendReply, SUPERVISOR_TTL_SECS, thisHost } from "../core/control.ts";
+import { defineScript, runScript } from "../redis/script.ts";
+import { AgentLoop } from "./agent-loop.ts";
+import { followEvents } from "../core/events.ts";
+import { writeShim } from "./self.ts";
+import { VERSION } from "../version.ts";
+
+const HEARTBEAT_MS = 3000;
+
+/** Deletes the heartbeat only if no control message is waiting, so no request is ever dropped. */
+const RETIRE = defineScript(
+  "retireSupervisor",
+  2,
+  `if redis.call('LLEN', KEYS[2]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1`,
+);
+
+export interface SuperviseOptions {
+  town?: string;
+  /** Reply list to signal readiness on. */
+  ready?: string;
+}
+
+export async function supervise(opts: SuperviseOptions): Promise<number> {
+  const town = await openTown({ town: opts.town, clientName: "tt-supervisor", persistent: true });
+  const log = await openLog(`${town.root}/.tt/logs/supervisor.log`);
+  const lockFile = await Deno.open(`${town.root}/.tt/supervisor.lock`, {
+    create: true,
+    write: true,
+    mode: 0o600,
+  });
+  const host = thisHost();
+  // Another supervisor may be exiting right now; wait for its lock unless it is alive and serving.
+  const deadline = Date.now() + 10_000;
+  while (!(await lockFile.tryLock(true))) {
+    if (Date.now() > deadline || await town.redis.exists(town.keys.supervisor(host))) {
+      await sendReply(town, opts.ready, "already-running");
+      await town.close();
+      return 0;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const sup = new Supervisor(town, host, log);
+  try {
+    return await sup.run(opts.ready);
+  } finally {
+    lockFile.close();
+  }
+}
+
+async function openLog(path: string) {
+  const file = await Deno.open(path, { create: true, append: true, mode: 0o600 });
+  const enc = new TextEncoder();
+  return (line: string) => {
+    file.writeSync(enc.encode(`${new Date().toISOString()} ${line}\n`));
+  };
+}
+
+class Supervisor {
+  #loops = new Map<string, AgentLoop>();
+  #control!: Redis;
+  #stopping = false;
+  #binDir: string;
+
+  constructor(
+    readonly town: TownContext,
+    readonly host: string,
+    readonly log: (l: string) => void,
+  ) {
+    this.#binDir = `${town.root}/.tt/bin`;
+  }
+
+  async run(ready?: string): Promise<number> {
+    const { town } = this;
+    this.#control = await duplicateConnection(town.redis);
+    await writeShim(
+      this.#binDir,
+      town.managed ? undefined : Deno.env.get("REDIS_URL") || town.config.redis.url,
+    );
+    await this.#beat();
+    const beat = setInterval(
+      () => this.#beat().catch((e) => this.log(`heartbeat failed: ${e}`)),
+      HEARTBEAT_MS,
+    );
+    const onSignal = () => {
+      this.log("signal received: stopping agents now");
+      this.#shutdown(true);
+    };
+    Deno.addSignalListener("SIGTERM", onSignal);
+    Deno.addSignalListener("SIGINT", onSignal);
+    this.log(`supervisor ${Deno.pid} started on ${this.host}`);
+    for (const a of await listAgents(town)) {
+      if ((a.host ?? this.host) === this.host && !isTerminalAgent(a.state)) this.#startLoop(a.id);
+    }
+    await sendReply(town, ready, "ok");
+    const watching = new AbortController();
+    const watcher = this.#wakeOnBacklogWork(watching.signal);
+    try {
+      await this.#controlLoop();
+    } finally {
+      watching.abort();
+      await watcher.catch((e) => this.log(`event watcher failed: ${e}`));
+      clearInterval(beat);
+      Deno.removeSignalListener("SIGTERM", onSignal);
+      Deno.removeSignalListener("SIGINT", onSignal);
+      await Promise.all([...this.#loops.values()].map((l) => l.start()));
+      await town.redis.del(town.keys.supervisor(this.host)).catch(() => {});
+      this.#control.disconnect();
+      await town.close();
+      this.log(`supervisor ${Deno.pid} exited`);
+    }
+    return 0;
+  }
+
+  async #beat() {
+    const info = {
+      pid: Deno.pid,
+      host: this.host,
+      started_at: this.startedAt,
+      version: VERSION,
+      agents: this.#loops.size,
+    };
+    await this.town.redis.set(
+      this.town.keys.supervisor(this.host),
+      JSON.stringify(info),
+      "EX",
+      SUPERVISOR_TTL_SECS,
+    );
+  }
+  readonly startedAt = new Date().toISOString();
+
+  #startLoop(agentId: string) {
+    if (this.#loops.has(agentId)) return;
+    const loop = new AgentLoop(this.town, agentId, { binDir: this.#binDir, log: this.log });
+    this.#loops.set(agentId, loop);
+    loop.start().finally(() => {
+      this.#loops.delete(agentId);
+      this.log(`agent ${agentId} loop ended`);
+      // Wake the control loop so it can notice that nothing is left to supervise.
+      this.town.redis.rpush(
+        this.town.keys.control(this.host),
+        JSON.stringify({ op: "wake", agent_id: "" }),
+      )
+        .catch(() => {});
+    });
+  }
+
+  /** New backlog work wakes the idle agents, which then try to claim it (blocking read, no polling). */
+  async #wakeOnBacklogWork(signal: AbortSignal) {
+    await followEvents(this.town, "$", async (ev) => {
+      const backlogWork = (ev.type === "task_created" && ev.new_state === "pending") ||
+        (ev.type === "task_requeued" && ev.new_state === "pending");
+      if (!backlogWork) return;
+      await Promise.all([...this.#loops.values()].map((l) => l.wake()));
+    }, signal);
+  }
+
+  async #controlLoop() {
+    const key = this.town.keys.control(this.host);
+    while (!this.#stopping) {
+      if (this.#loops.size === 0) {
+        const retired = await runScript(this.town.redis, RETIRE, [
+          this.town.keys.supervisor(this.host),
+          key,
+        ], []);
+        if (retired === 1) return;
+      }
+      const res = await this.#control.blpop(key, 0).catch((e) => {
+        if (this.#stopping) return null;
+        throw e;
+      });
+      if (!res) continue;
+      let msg: ControlMessage;
+      try {
+        msg = ControlMessage.parse(JSON.parse(res[1]));
+      } catch {
+        this.log(`ignored malformed control message: ${res[1].slice(0, 200)}`);
+        continue;
+      }
+      await this.#handle(msg).catch((e) => {
+        this.log(`control ${msg.op} failed: ${(e as Error).stack ?? e}`);
+        return sendReply(this.town, msg.reply, `error: ${(e as Error).message}`);
+      });
+    }
+  }
+
+  async #handle(msg: ControlMessage) {
+    switch (msg.op) {
+      case "start": {
+        const a = await getAgent(this.town, msg.agent_id);
+        if (a && !isTerminalAgent(a.state)) this.#startLoop(a.id);
+        return await sendReply(this.town, msg.reply, a ? "ok" : "error: no such agent");
+      }
+      case "kill": {
+        const loop = this.#loops.get(msg.agent_id);
+        if (loop) await loop.kill(msg.reason);
+        return await sendReply(this.town, msg.reply, loop ? "ok" : "not-running");
+      }
+      case "wake": {
+        await this.#loops.get(msg.agent_id)?.wake();
+        return await sendReply(this.town, msg.reply, "ok");
+      }
+      case "shutdown": {
+        await this.#shutdown(msg.now);
+        return await sendReply(this.town, msg.reply, "ok");
+      }
+      case "verify":
+        return await sendReply(
+          this.town,
+          msg.reply,
+          "error: verify is handled by tt task complete",
+        );
+    }
+  }
+
+  /** `now`: kill running rounds (their work goes back to the inbox); else let them finish. */
+  async #shutdown(now: boolean) {
+    this.#stopping = true;
+    const { closeAgent } = await import("../core/lifecycle.ts");
+    await Promise.all([...this.#loops.entries()].map(async ([id, loop]) => {
+      if (now) await loop.kill("supervisor shutdown");
+      else {
+        await closeAgent(this.town, id, "supervisor shutdown").catch(() => {});
+        await loop.wake();
+        await loop.start();
+      }
+    }));
+    this.#control.disconnect();
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Running one agent CLI round as its own process group: output appended to a log file, a hard
+ * timeout, and kill = SIGTERM to the whole group, a grace period, then SIGKILL.
+ */
+
+export type ExitKind = "exited" | "timeout" | "killed" | "spawn_failed";
+
+export interface RoundProcessResult {
+  kind: ExitKind;
+  code: number | null;
+  signal: string | null;
+  /** Human-readable cause for events and logs. */
+  detail: string;
+}
+
+export interface RunOptions {
+  /** Shell command (`sh -c`). */
+  command: string;
+  cwd: string;
+  env: Record<string, string>;
+  /** Written to the process's stdin (then closed); undefined ⇒ stdin is /dev/null. */
+  stdin?: Uint8Array;
+  logFile: string;
+  timeoutMs: number;
+  graceMs?: number;
+  /** Called once the process group exists (to record its pgid). */
+  onStart?: (pgid: number) => void | Promise<void>;
+  /** Aborting kills the process group (kill/shutdown). */
+  signal?: AbortSignal;
+}
+
+/** Sends `sig` to the whole process group; ignores a group that is already gone. */
+export function killGroup(pgid: number, sig: Deno.Signal): boolean {
+  try {
+    Deno.kill(-pgid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM the group, wait up to `graceMs` for `exited`, then SIGKILL. */
+export async function terminateGroup(pgid: number, exited: Promise<unknown>, graceMs: number) {
+  killGroup(pgid, "SIGTERM");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const grace = new Promise((r) => timer = setTimeout(r, graceMs));
+  const done = await Promise.race([exited.then(() => true), grace.then(() => false)]);
+  clearTimeout(timer);
+  if (!done) killGroup(pgid, "SIGKILL");
+  await exited;
+}
+
+export async function runRoundProcess(opts: RunOptions): Promise<RoundProcessResult> {
+  const log = await Deno.open(opts.logFile, { create: true, append: true, mode: 0o600 });
+  const writer = log.writable.getWriter();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("sh", {
+      args: ["-c", opts.command],
+      cwd: opts.cwd,
+      env: opts.env,
+      clearEnv: true,
+      detached: true,
+      stdin: opts.stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (e) {
+    await writer.write(new TextEncoder().encode(`tt: could not start the agent CLI: ${e}\n`));
+    await writer.close();
+    return {
+      kind: "spawn_failed",
+      code: null,
+      signal: null,
+      detail: String((e as Error).message ?? e),
+    };
+  }
+  const pgid = child.pid;
+  await opts.onStart?.(pgid);
+  if (opts.stdin) {
+    const w = child.stdin.getWriter();
+    // A CLI that exits without reading its stdin must not fail the round.
+    await w.write(opts.stdin).catch(() => {});
+    await w.close().catch(() => {});
+  }
+  // Interleave stdout and stderr into the log as they arrive.
+  let chain = Promise.resolve();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) chain = chain.then(() => writer.write(chunk));
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let ended: "timeout" | "killed" | undefined;
+  const status = child.status;
+  const timer = setTimeout(() => {
+    ended = "timeout";
+    terminateGroup(pgid, status, opts.graceMs ?? 5000);
+  }, opts.timeoutMs);
+  const onAbort = () => {
+    ended ??= "killed";
+    terminateGroup(pgid, status, opts.graceMs ?? 5000);
+  };
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  if (opts.signal?.aborted) onAbort();
+  const st = await status;
+  clearTimeout(timer);
+  opts.signal?.removeEventListener("abort", onAbort);
+  // The CLI may have left children holding its pipes: end them too before draining.
+  killGroup(pgid, "SIGKILL");
+  await pumps.catch(() => {});
+  await chain;
+  await writer.close();
+  if (ended === "timeout") {
+    return {
+      kind: "timeout",
+      code: st.code,
+      signal: st.signal,
+      detail: `timed out after ${Math.round(opts.timeoutMs / 1000)} s`,
+    };
+  }
+  if (ended === "killed") {
+    return { kind: "killed", code: st.code, signal: st.signal, detail: "killed" };
+  }
+  return {
+    kind: "exited",
+    code: st.code,
+    signal: st.signal,
+    detail: st.signal ? `killed by ${st.signal}` : `exit code ${st.code}`,
+  };
+}
