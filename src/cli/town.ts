@@ -25,26 +25,36 @@ export function register(program: Command) {
     });
 
   program.command("start")
-    .description("make sure the town's Redis is running")
+    .description("make sure the town's Redis is running, and its supervisor if agents should run")
     .action(async (_opts, cmd) => {
-      await withTown(cmd, (t, g) =>
+      await withTown(cmd, async (t, g) => {
+        const { supervisorInfo } = await import("../core/control.ts");
+        const sup = await supervisorInfo(t);
         output(
           g.json,
-          { town: t.name, redis: t.redisUrl, managed: t.managed },
-          () =>
+          { town: t.name, redis: t.redisUrl, managed: t.managed, supervisor: sup ?? null },
+          () => [
             `Town ${color.bold(t.name)} is up: Redis ${
               t.managed ? "(managed)" : "(external)"
             } at ${t.redisUrl}`,
-        ));
+            sup
+              ? `Supervisor: pid ${sup.pid} on ${sup.host}`
+              : "Supervisor: not needed (no active agents)",
+          ],
+        );
+      }, { supervisor: true });
     });
 
   program.command("stop")
-    .description("stop the town's managed Redis cleanly (data is persisted first)")
-    .action(async (_opts, cmd) => {
+    .description(
+      "stop the town: agents finish their rounds (or --now), then the supervisor and managed Redis",
+    )
+    .option("--now", "kill running rounds instead of letting them finish (their work is requeued)")
+    .action(async (opts, cmd) => {
       const g = globals(cmd);
       const { findTownRoot, loadTownConfig } = await import("../core/config.ts");
       const { redisTarget, openTown, stopManagedServer } = await import("../core/town.ts");
-      const { pingSocket, managedPaths } = await import("../redis/server.ts");
+      const { pingSocket, managedPaths, waitForExit } = await import("../redis/server.ts");
       const root = await findTownRoot(g.town);
       const config = await loadTownConfig(root);
       const target = redisTarget(root, config);
@@ -52,20 +62,31 @@ export function register(program: Command) {
         output(
           g.json,
           { town: config.name, redis: "not running" },
-          () => `Redis of ${config.name} is not running`,
+          () => `${config.name} is not running`,
         );
         return;
       }
       const t = await openTown({ town: root });
+      const { sendControl, supervisorInfo } = await import("../core/control.ts");
+      const sup = await supervisorInfo(t);
+      if (sup) {
+        if (!opts.now && sup.agents) {
+          console.error(`tt: waiting for running rounds to finish (--now kills them)`);
+        }
+        await sendControl(t, sup.host, { op: "shutdown", now: !!opts.now }, opts.now ? 120 : 7200);
+        await waitForExit(sup.pid, 30_000);
+      }
       const r = await stopManagedServer(t);
       if (r === "external") await t.close();
       output(
         g.json,
-        { town: t.name, redis: r },
-        () =>
+        { town: t.name, supervisor: sup ? "stopped" : "not running", redis: r },
+        () => [
+          ...(sup ? [`Stopped the supervisor (pid ${sup.pid})`] : []),
           r === "stopped"
             ? `Stopped the Redis of ${t.name} (data saved in ${t.root}/.tt)`
             : `Redis of ${t.name} is external (${t.redisUrl}); tt does not stop it`,
+        ],
       );
     });
 

@@ -29,12 +29,11 @@ export const TownConfig = z.object({
     round_timeout_secs: z.number().int().positive().default(1800),
     max_rounds: z.number().int().positive().default(10),
     worktrees: z.boolean().default(true),
-  }).strict().default({
-    idle_timeout_secs: 300,
-    round_timeout_secs: 1800,
-    max_rounds: 10,
-    worktrees: true,
-  }),
+    /** Seconds between SIGTERM and SIGKILL when a round is killed or times out. */
+    kill_grace_secs: z.number().nonnegative().default(5),
+    /** Extra environment variables passed to agent CLIs (secret-looking ones are withheld). */
+    pass_env: z.array(z.string()).default([]),
+  }).strict().prefault({}),
   agent_clis: z.record(z.string(), AgentCli).default({}),
   townhall: z.object({
     bind: z.string().default("127.0.0.1"),

@@ -229,6 +229,7 @@ export class AgentLoop {
     const env = agentEnv({
       base: Deno.env.toObject(),
       cli,
+      passEnv: town.config.agent.pass_env,
       binDir: this.deps.binDir,
       identity: {
         TINYTOWN_AGENT_ID: agentId,
@@ -250,6 +251,7 @@ export class AgentLoop {
       stdin: stdin ? new TextEncoder().encode(prompt) : undefined,
       logFile,
       timeoutMs: town.config.agent.round_timeout_secs * 1000,
+      graceMs: town.config.agent.kill_grace_secs * 1000,
       onStart: (pgid) =>
         town.redis.hset(town.keys.agent(agentId), "round_pgid", pgid).then(() => {}),
       signal: this.#round.signal,

@@ -34,3 +34,17 @@ export async function ensureSupervisor(t: TownContext): Promise<"running" | "sta
     return "started";
   });
 }
+
+/** Starts the supervisor if this host has agents that should be running and none serves them. */
+export async function reviveSupervisor(
+  t: TownContext,
+): Promise<"running" | "started" | "not-needed"> {
+  if (await supervisorInfo(t)) return "running";
+  const { listAgents } = await import("../core/agents.ts");
+  const { isTerminalAgent } = await import("../core/schemas.ts");
+  const host = thisHost();
+  const needed = (await listAgents(t)).some((a) =>
+    (a.host ?? host) === host && !isTerminalAgent(a.state)
+  );
+  return needed ? await ensureSupervisor(t) : "not-needed";
+}

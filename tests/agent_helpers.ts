@@ -1,0 +1,90 @@
+/** Helpers for tests that run real agents (supervisor + fake agent CLIs). */
+import { followEvents, recentEvents } from "../src/core/events.ts";
+import type { TownEvent } from "../src/core/schemas.ts";
+import type { TownContext } from "../src/core/town.ts";
+import { ROOT, Sandbox, townOf } from "./helpers.ts";
+import { supervisorInfo } from "../src/core/control.ts";
+
+export const FAKE_AGENT = `${ROOT}/tests/fixtures/fake-agent.sh`;
+
+/** The --cli value that runs the fake agent in `mode`, with a private state dir. */
+export function fakeCli(mode: string, stateDir?: string): string {
+  return `${stateDir ? `FAKE_STATE='${stateDir}' ` : ""}sh '${FAKE_AGENT}' ${mode}`;
+}
+
+/**
+ * Resolves with the first event (already in the stream or arriving later) that matches.
+ * Blocks on the stream; `limitMs` only bounds a broken test, it is not a timing assumption.
+ */
+export async function waitForEvent(
+  t: TownContext,
+  match: (ev: TownEvent) => boolean,
+  limitMs = 60_000,
+): Promise<TownEvent> {
+  const seen = (await recentEvents(t, { count: 10_000 })).find(match);
+  if (seen) return seen;
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), limitMs);
+  let found: TownEvent | undefined;
+  try {
+    await followEvents(t, "0-0", (ev) => {
+      if (!found && match(ev)) {
+        found = ev;
+        ac.abort();
+      }
+    }, ac.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!found) throw new Error(`no matching event within ${limitMs} ms`);
+  return found;
+}
+
+/** A sandboxed town with fast agent settings; stops its supervisor and Redis state on cleanup. */
+export class AgentTown {
+  sb = new Sandbox();
+  name = "";
+  t!: TownContext;
+
+  static async create(agentSettings = "") {
+    const at = new AgentTown();
+    at.name = await at.sb.init();
+    if (agentSettings) {
+      const path = `${at.sb.dir}/tinytown.toml`;
+      const text = await Deno.readTextFile(path);
+      await Deno.writeTextFile(path, text.replace(/^\[agent\]$/m, `[agent]\n${agentSettings}`));
+    }
+    at.t = await townOf(at.name);
+    return at;
+  }
+
+  async cleanup() {
+    const info = await supervisorInfo(this.t);
+    if (info) {
+      try {
+        Deno.kill(info.pid, "SIGTERM");
+      } catch { /* gone */ }
+      await waitUntil(async () => !(await supervisorInfo(this.t)));
+    }
+    await this.t.close();
+    this.sb.cleanup();
+  }
+}
+
+/** Re-checks a condition whenever asked, up to a generous bound (for process exits). */
+export async function waitUntil(cond: () => Promise<boolean> | boolean, limitMs = 30_000) {
+  const deadline = Date.now() + limitMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error("condition not reached");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) [ZX]/.test(stat);
+  } catch {
+    return false;
+  }
+}
