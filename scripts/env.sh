@@ -7,6 +7,13 @@ TT_TOOLS="${TT_TOOLS_DIR:-$TT_ROOT/.tools}"
 tt_say() { printf 'tt-setup: %s\n' "$*" >&2; }
 
 tt_ensure_deno() {
+  # Fast path, starts no process: the pinned Deno is already in .tools/.
+  local pkg="$TT_TOOLS/node_modules/deno/package.json"
+  if [ -x "$TT_TOOLS/node_modules/.bin/deno" ] && [ -f "$pkg" ] &&
+    [[ "$(<"$pkg")" == *"\"version\": \"$TT_DENO_VERSION\""* ]]; then
+    export PATH="$TT_TOOLS/node_modules/.bin:$PATH"
+    return 0
+  fi
   if command -v deno >/dev/null 2>&1 &&
     [ "$(deno --version 2>/dev/null | head -1 | cut -d' ' -f2)" = "$TT_DENO_VERSION" ]; then
     return 0
