@@ -10,6 +10,8 @@ import * as plan from "./plan.ts";
 import * as events from "./events.ts";
 import * as admin from "./admin.ts";
 import * as townhall from "./townhall.ts";
+import * as conductor from "./conductor.ts";
+import * as demo from "./demo.ts";
 
 export function buildProgram() {
   const program = new Command("tt")
@@ -25,7 +27,7 @@ export function buildProgram() {
     .showSuggestionAfterError()
     .exitOverride();
   program.configureHelp({ sortSubcommands: false });
-  for (const group of [town, agent, message, task, backlog, plan, events, admin, townhall]) {
+  for (const group of [town, agent, message, task, backlog, plan, events, admin, townhall, conductor, demo]) {
     group.register(program);
   }
   // Subcommands inherit exitOverride so usage errors come back to main() with an exit code.
