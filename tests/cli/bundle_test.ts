@@ -4,7 +4,7 @@
  * The bundle is built once for this file, into a temp dir (never dist/).
  */
 import assert from "node:assert/strict";
-import { BundleSandbox, ROOT, shebangFlags, testRedisUrl } from "../helpers.ts";
+import { BundleSandbox, ROOT, runTt, shebangFlags, testRedisUrl } from "../helpers.ts";
 import { permissionFlags } from "../../scripts/bundle.ts";
 
 const TMP = Deno.makeTempDirSync({ prefix: "tt-bundle-" });
@@ -89,7 +89,9 @@ Deno.test("the bundle runs --help and --version, also executed directly through 
     assert.match(help.stdout, /^Usage: tt /m);
     assert.match(help.stdout, /\binit\b/);
     const version = await sb.ok(["--version"]);
-    const { VERSION } = await import("../../src/cli/program.ts");
+    const fromSource = await runTt(["--version"], { cwd: sb.dir, env: sb.env() });
+    const VERSION = fromSource.stdout.trim();
+    assert.match(VERSION, /^\d+\.\d+\.\d+/);
     assert.equal(version.stdout.trim(), VERSION);
     // As a user runs it: ./tt.js (env finds `deno` on PATH).
     const direct = await run(await bundle(), ["--version"], {}, sb.dir);
