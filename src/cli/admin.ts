@@ -1,4 +1,197 @@
-/** admin commands (being written). */
+/** Town-wide commands: status, list, reset, save, restore. */
 import type { Command } from "@commander-js/extra-typings";
+import { withTown } from "./context.ts";
+import { ago, clip, color, output } from "./output.ts";
+import type { AgentStatus, MailboxStatus, TaskBrief, TownStatus } from "../core/status.ts";
+import type { AgentState, TownEvent } from "../core/schemas.ts";
 
-export function register(_program: Command) {}
+const TASK_ICONS: Record<string, string> = {
+  pending: "⏳",
+  assigned: "📌",
+  running: "🔄",
+  completed: "✅",
+  failed: "❌",
+  cancelled: "🚫",
+};
+
+export function register(program: Command) {
+  program.command("status")
+    .description("the town at a glance: agents, their mailboxes, tasks")
+    .option("--deep", "per agent: role, parent, rounds, uptime, heartbeat, last events")
+    .option("--tasks", "tasks grouped by agent")
+    .action(async (opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { townStatus } = await import("../core/status.ts");
+        const { isTerminalAgent } = await import("../core/schemas.ts");
+        const s = await townStatus(t, { deep: opts.deep, tasks: opts.tasks });
+        output(g.json, s, () => renderStatus(s, isTerminalAgent));
+      });
+    });
+
+  program.command("list")
+    .description("list the town's agents")
+    .action(async (_opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { listAgents, agentLabel, shortId } = await import("../core/agents.ts");
+        const { isTerminalAgent } = await import("../core/schemas.ts");
+        const agents = await listAgents(t);
+        const ended = agents.filter((a) => isTerminalAgent(a.state)).length;
+        output(g.json, agents.map((a) => ({ ...a, label: agentLabel(a) })), () =>
+          agents.length
+            ? [
+              ...agents.map((a) => `${agentLabel(a)} (${shortId(a.id)}) ${stateText(a.state)}`),
+              ...(ended ? [color.dim(`${ended} stopped agent(s): 'tt prune' removes them`)] : []),
+            ]
+            : "No agents. Run 'tt spawn <name>' to create one.");
+      });
+    });
+
+  program.command("reset")
+    .description("delete the town's Redis state (shows what it would delete unless --force)")
+    .option("--force", "really delete")
+    .option("--agents-only", "only agents and mailboxes; keep tasks, backlog, plan and events")
+    .action(async (opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { previewReset, resetTown } = await import("../core/reset.ts");
+        const scope = { agentsOnly: opts.agentsOnly };
+        if (!opts.force) {
+          const p = await previewReset(t, scope);
+          output(g.json, { ...p, deleted: 0 }, () => [
+            `Would delete ${p.keys} keys of town ${color.bold(t.name)}: ${p.agents} agent(s)${
+              p.agents_only
+                ? " and their mailboxes"
+                : `, ${p.tasks} task(s), ${p.backlog} backlog entries, events`
+            }`,
+            `Nothing deleted. Run 'tt reset${
+              p.agents_only ? " --agents-only" : ""
+            } --force' to do it.`,
+          ]);
+          return;
+        }
+        const r = await resetTown(t, scope);
+        output(
+          g.json,
+          { agents_only: !!opts.agentsOnly, ...r },
+          () =>
+            `Deleted ${r.deleted} keys of town ${color.bold(t.name)}${
+              opts.agentsOnly ? " (agents and mailboxes; tasks and events kept)" : ""
+            }`,
+        );
+      });
+    });
+
+  program.command("save")
+    .description("write the town's whole Redis state to a snapshot file")
+    .argument("[file]", "where (default: .tt/snapshots/<town>-<time>.json)")
+    .action(async (file, _opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const snap = await import("../core/snapshot.ts");
+        const s = await snap.takeSnapshot(t);
+        const path = file ?? snap.defaultSnapshotPath(t.root, t.name);
+        if (!file) await Deno.mkdir(path.replace(/\/[^/]*$/, ""), { recursive: true });
+        await snap.writeSnapshot(path, s);
+        output(
+          g.json,
+          { path, town: s.town, keys: s.keys.length, created_at: s.created_at },
+          () => `Saved ${s.keys.length} keys of town ${color.bold(t.name)} to ${path}`,
+        );
+      });
+    });
+
+  program.command("restore")
+    .description("replace the town's Redis state with a snapshot made by 'tt save'")
+    .argument("<file>", "snapshot file")
+    .option("--force", "restore a snapshot of another town into this one")
+    .action(async (file, opts, cmd) => {
+      const { readSnapshot, restoreSnapshot } = await import("../core/snapshot.ts");
+      const s = await readSnapshot(file); // a bad file fails before Redis is touched
+      await withTown(cmd, async (t, g) => {
+        const r = await restoreSnapshot(t, s, { force: opts.force });
+        output(
+          g.json,
+          { file, town: t.name, from_town: s.town, created_at: s.created_at, ...r },
+          () =>
+            `Restored ${r.restored} keys into town ${
+              color.bold(t.name)
+            } from ${file} (saved ${s.created_at}${
+              s.town === t.name ? "" : ` from town '${s.town}'`
+            })`,
+        );
+      });
+    });
+}
+
+function stateText(state: string): string {
+  const paint = state === "error"
+    ? color.red
+    : state === "working"
+    ? color.green
+    : state === "stopped"
+    ? color.dim
+    : (s: string) => s;
+  return paint(state);
+}
+
+const mailboxText = (m: MailboxStatus) => {
+  const c = m.categories;
+  const total = m.urgent + m.inbox + m.processing;
+  if (!total) return "inbox empty";
+  return `inbox ${total}${m.urgent ? color.red(` (${m.urgent} urgent)`) : ""}${
+    m.processing ? ` (${m.processing} in progress)` : ""
+  } [T] ${c.task} [Q] ${c.query} [I] ${c.info} [C] ${c.confirmation}`;
+};
+
+const secs = (n: number) =>
+  n < 60
+    ? `${n}s`
+    : n < 3600
+    ? `${Math.floor(n / 60)}m`
+    : n < 86400
+    ? `${Math.floor(n / 3600)}h${Math.floor((n % 3600) / 60)}m`
+    : `${Math.floor(n / 86400)}d${Math.floor((n % 86400) / 3600)}h`;
+
+const taskLine = (x: TaskBrief) =>
+  `${TASK_ICONS[x.state] ?? "•"} ${x.id.slice(0, 8)} ${clip(x.description, 50)}`;
+
+function agentLines(a: AgentStatus): string[] {
+  const lines = [
+    `  ${color.bold(a.label)} (${a.id.slice(0, 4)}) ${stateText(a.agent.state)} — ${
+      mailboxText(a.mailbox)
+    }`,
+  ];
+  if (a.current_task) lines.push(`    Working: ${clip(a.current_task.description, 80)}`);
+  if (a.deep) {
+    const d = a.deep;
+    lines.push(
+      `    role ${a.agent.role ?? "-"}, parent ${
+        d.parent_label ?? "-"
+      }, rounds ${a.agent.rounds_completed}, tasks done ${a.agent.tasks_completed}, up ${
+        secs(d.uptime_secs)
+      }, heartbeat ${secs(d.heartbeat_age_secs)} ago`,
+      ...d.events.map((ev: TownEvent) =>
+        color.dim(`    ${ago(ev.ts)}: [${ev.type}] ${clip(ev.message, 80)}`)
+      ),
+    );
+  }
+  return lines;
+}
+
+function renderStatus(s: TownStatus, ended: (state: AgentState) => boolean): string[] {
+  const b = s.tasks.by_state;
+  const stopped = s.agents.filter((a) => ended(a.agent.state)).length;
+  return [
+    `Town ${color.bold(s.town)} at ${s.root}`,
+    `Redis: ${s.redis}${s.managed ? " (managed)" : ""}`,
+    ...(s.supervisor ? [`Supervisor: ${s.supervisor.summary}`] : []),
+    `Agents: ${s.agents.length}`,
+    ...s.agents.flatMap(agentLines),
+    ...(stopped ? [color.dim(`  ${stopped} stopped agent(s): 'tt prune' removes them`)] : []),
+    `Conductor mailbox: ${mailboxText(s.conductor)}`,
+    `Tasks: ${s.tasks.total} (${b.pending} pending, ${b.assigned} assigned, ${b.running} running, ${b.completed} completed, ${b.failed} failed, ${b.cancelled} cancelled); backlog ${s.tasks.backlog}`,
+    ...(s.task_groups ?? []).flatMap((grp) => [
+      `  ${color.bold(grp.label)}: ${grp.active} active, ${grp.done} done`,
+      ...grp.tasks.slice(0, 5).map((x) => `    ${taskLine(x)}`),
+      ...(grp.tasks.length > 5 ? [`    … plus ${grp.tasks.length - 5} more`] : []),
+    ]),
+  ];
+}
