@@ -1,0 +1,213 @@
+/**
+ * MCP over the same core: tools (results are JSON text `{success, data}` or `{success, error}`,
+ * never protocol errors), resources and prompts. Served over stdio (`tt mcp`) and streamable
+ * HTTP at `/mcp` (stateless, JSON responses) behind townhall's auth; each tool needs a scope.
+ */
+// The SDK's "./*" export maps types to `*.js.d.ts`, which do not exist: name the .d.ts explicitly.
+// @ts-types="@modelcontextprotocol/sdk/server/mcp"
+import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
+// @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+// @ts-types="@modelcontextprotocol/sdk/types"
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ErrorCode,
+  McpError,
+} from "@modelcontextprotocol/sdk/types.js";
+import { z } from "@hono/zod-openapi";
+import { hasScope, type Scope } from "../core/auth.ts";
+import { NotFoundError, UsageError } from "../core/errors.ts";
+import type { TownContext } from "../core/town.ts";
+import { VERSION } from "../version.ts";
+import type { Principal } from "./env.ts";
+import { toHttp, zodIssue } from "./errors.ts";
+import type { TokenBuckets } from "./ratelimit.ts";
+import { recordAudit } from "./middleware.ts";
+import { scopeError } from "./auth.ts";
+import { type ToolDef, TOOLS } from "./tools.ts";
+import * as ops from "./ops.ts";
+
+export interface McpContext {
+  town: TownContext;
+  principal: Principal;
+  /** Write-rate limiting for state-changing tools (HTTP only). */
+  limit?: { write: TokenBuckets; client: string };
+}
+
+const INSTRUCTIONS =
+  `Tinytown (tt) control plane: agents, messages, tasks and the backlog of one town.
+Tools are named <noun>.<verb> (town.get_status, agent.list, message.send, task.assign, backlog.claim…).
+Every tool returns JSON text {"success": true, "data": …} or {"success": false, "error": "…"}.
+Resources: tinytown://town/current, tinytown://agents, tinytown://agents/{name},
+tinytown://tasks/{id}, tinytown://backlog. Prompts: conductor.startup_context, agent.role_hint.`;
+
+const text = (v: unknown, isError = false): CallToolResult => ({
+  content: [{ type: "text", text: JSON.stringify(v, null, 2) }],
+  ...(isError ? { isError: true } : {}),
+});
+
+/** Runs one tool call: scope, rate limit, validation, the operation, audit for writes. */
+export async function callTool(
+  ctx: McpContext,
+  d: ToolDef,
+  args: unknown,
+): Promise<CallToolResult> {
+  const denied = scopeError(ctx.principal, d.scope);
+  if (denied) return text({ success: false, error: denied.message }, true);
+  if (d.write && ctx.limit) {
+    const r = ctx.limit.write.take(ctx.limit.client);
+    if (!r.ok) {
+      return text(
+        { success: false, error: `rate limit exceeded: retry in ${r.retryAfterSecs}s` },
+        true,
+      );
+    }
+  }
+  const parsed = d.input.safeParse(args ?? {});
+  if (!parsed.success) {
+    return text({ success: false, error: zodIssue(parsed.error, "arguments").message }, true);
+  }
+  let status = 200;
+  try {
+    return text({ success: true, data: await d.run(ctx.town, parsed.data) });
+  } catch (e) {
+    const r = toHttp(e);
+    status = r.status;
+    if (r.internal) console.error(`townhall: mcp ${d.name}: ${(e as Error)?.stack ?? e}`);
+    return text({ success: false, error: r.body.error }, true);
+  } finally {
+    if (d.write) await recordAudit(ctx.town, ctx.principal, "MCP", `tools/call ${d.name}`, status);
+  }
+}
+
+function checkRead(ctx: McpContext, scope: Scope = "town.read") {
+  if (!hasScope(ctx.principal.scopes, scope)) {
+    throw new McpError(ErrorCode.InvalidRequest, scopeError(ctx.principal, scope)!.message);
+  }
+}
+
+/** Resource reads: JSON text; unknown names/ids are InvalidParams errors naming them. */
+async function resource(ctx: McpContext, uri: URL, read: () => Promise<unknown>) {
+  checkRead(ctx);
+  try {
+    return {
+      contents: [{
+        uri: uri.href,
+        mimeType: "application/json",
+        text: JSON.stringify(await read()),
+      }],
+    };
+  } catch (e) {
+    if (e instanceof NotFoundError || e instanceof UsageError) {
+      throw new McpError(ErrorCode.InvalidParams, e.message);
+    }
+    throw e;
+  }
+}
+
+export function buildMcpServer(ctx: McpContext): McpServer {
+  const server = new McpServer(
+    { name: "tinytown-mcp", version: VERSION },
+    { instructions: INSTRUCTIONS },
+  );
+  const byName = new Map<string, ToolDef>();
+  for (const d of TOOLS) {
+    byName.set(d.name, d);
+    server.registerTool(d.name, {
+      description: `${d.description} (scope: ${d.scope})`,
+      inputSchema: d.input,
+      annotations: { readOnlyHint: !d.write, destructiveHint: !!d.destructive },
+    }, (args: unknown) => callTool(ctx, d, args));
+  }
+  // Our own tools/call: the SDK's would answer invalid arguments with plain text; ours always
+  // answers {success:false, error} naming the field, after the scope check.
+  server.server.setRequestHandler(CallToolRequestSchema, async (req) => {
+    const d = byName.get(req.params.name);
+    if (!d) throw new McpError(ErrorCode.InvalidParams, `Tool ${req.params.name} not found`);
+    return await callTool(ctx, d, req.params.arguments);
+  });
+
+  const t = ctx.town;
+  server.registerResource("town", "tinytown://town/current", {
+    description: "The town: status, agents with queue depths, tasks by state, backlog length",
+    mimeType: "application/json",
+  }, (uri) => resource(ctx, uri, () => ops.status(t)));
+  server.registerResource("agents", "tinytown://agents", {
+    description: "Every agent",
+    mimeType: "application/json",
+  }, (uri) => resource(ctx, uri, () => ops.agentList(t)));
+  server.registerResource("backlog", "tinytown://backlog", {
+    description: "Tasks waiting in the backlog, oldest first",
+    mimeType: "application/json",
+  }, (uri) => resource(ctx, uri, () => ops.backlogList(t)));
+  server.registerResource(
+    "agent",
+    new ResourceTemplate("tinytown://agents/{name}", { list: undefined }),
+    { description: "One agent (name, nickname, label or id) with its queue depths" },
+    (uri, vars) => resource(ctx, uri, () => ops.agentDetail(t, String(vars.name))),
+  );
+  server.registerResource(
+    "task",
+    new ResourceTemplate("tinytown://tasks/{id}", { list: undefined }),
+    { description: "Any task by id or id prefix, whatever its state or owner" },
+    (uri, vars) => resource(ctx, uri, () => ops.taskShow(t, String(vars.id))),
+  );
+
+  server.registerPrompt("conductor.startup_context", {
+    description: "Markdown briefing for a conductor: the town, its agents, backlog and tools",
+  }, async () => {
+    checkRead(ctx);
+    return {
+      messages: [{
+        role: "user" as const,
+        content: { type: "text" as const, text: await ops.conductorContext(t, TOOLS) },
+      }],
+    };
+  });
+  server.registerPrompt("agent.role_hint", {
+    description: "A short role hint for an agent, from its name (and optional tags)",
+    argsSchema: {
+      agent_name: z.string().min(1),
+      tags: z.string().optional(),
+    },
+  }, ({ agent_name, tags }) => ({
+    messages: [{
+      role: "user" as const,
+      content: { type: "text" as const, text: ops.roleHint(agent_name, tags) },
+    }],
+  }));
+  return server;
+}
+
+/** Serves one streamable-HTTP request statelessly (a fresh server per request). */
+export async function serveHttp(req: Request, ctx: McpContext): Promise<Response> {
+  const server = buildMcpServer(ctx);
+  const transport = new WebStandardStreamableHTTPServerTransport({
+    sessionIdGenerator: undefined,
+    enableJsonResponse: true,
+  });
+  await server.connect(transport);
+  try {
+    return await transport.handleRequest(req);
+  } finally {
+    await server.close();
+  }
+}
+
+/** `tt mcp`: MCP over stdin/stdout until stdin closes. The local user gets every scope. */
+export async function serveStdio(town: TownContext, principal: Principal): Promise<void> {
+  const { StdioServerTransport } = await import(
+    // @ts-types="@modelcontextprotocol/sdk/server/stdio"
+    "@modelcontextprotocol/sdk/server/stdio.js"
+  );
+  const server = buildMcpServer({ town, principal });
+  const transport = new StdioServerTransport();
+  const closed = new Promise<void>((resolve) => {
+    transport.onclose = () => resolve();
+  });
+  await server.connect(transport);
+  const { stdin } = await import("node:process");
+  stdin.on("end", () => void server.close());
+  await closed;
+}
