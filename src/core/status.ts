@@ -110,7 +110,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
   ]);
 
   const agents = agentHashes.map(parseAgent).filter((a): a is Agent => !!a)
-    .sort((a, b) => a.created_at.localeCompare(b.created_at));
+    .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
   const tasks = taskIds.flatMap((id, i): TaskBrief[] => {
     const [state, assignedTo, description] = taskFields[i];
     if (state === null && description === null) return []; // deleted since ZRANGE

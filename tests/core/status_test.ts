@@ -54,16 +54,17 @@ Deno.test("townStatus: agents, mailbox counts with categories, tasks by state, b
 
     const s = await townStatus(t);
     assert.equal(s.town, t.name);
-    assert.deepEqual(s.agents.map((x) => x.label), [agentLabel(a), agentLabel(b)]);
-    const sa = s.agents[0];
+    // Agents created in the same millisecond may come in either order.
+    assert.deepEqual(s.agents.map((x) => x.label).sort(), [agentLabel(a), agentLabel(b)].sort());
+    const [sa, sb] = [a, b].map((x) => s.agents.find((y) => y.id === x.id)!);
     assert.deepEqual(
       { urgent: sa.mailbox.urgent, inbox: sa.mailbox.inbox, processing: sa.mailbox.processing },
       { urgent: 1, inbox: 1, processing: 1 },
     );
     assert.deepEqual(sa.mailbox.categories, { task: 1, query: 1, info: 0, confirmation: 1 });
     assert.equal(sa.current_task?.id, running);
-    assert.equal(s.agents[1].agent.state, "stopped");
-    assert.equal(s.agents[1].current_task, undefined);
+    assert.equal(sb.agent.state, "stopped");
+    assert.equal(sb.current_task, undefined);
     assert.equal(s.conductor.inbox, 1);
     assert.equal(s.conductor.categories.info, 1);
     assert.deepEqual(s.tasks, {
@@ -71,7 +72,7 @@ Deno.test("townStatus: agents, mailbox counts with categories, tasks by state, b
       by_state: { pending: 1, assigned: 1, running: 1, completed: 1, failed: 0, cancelled: 1 },
       backlog: 1,
     });
-    assert.equal(s.agents[0].deep, undefined);
+    assert.equal(sa.deep, undefined);
     assert.equal(s.task_groups, undefined);
     assert.equal(s.supervisor, undefined);
   });
@@ -103,13 +104,13 @@ Deno.test("townStatus --tasks groups by assignee, active first, pruned assignees
 Deno.test("townStatus --deep: uptime, heartbeat age, parent label and each agent's last 5 events", async () => {
   await withTestTown(async (t) => {
     const p = await createAgent(t, { name: "parent", cli: "claude" });
-    await createAgent(t, { name: "child", cli: "claude", parent: p.id });
+    const c = await createAgent(t, { name: "child", cli: "claude", parent: p.id });
     for (let i = 0; i < 7; i++) {
       await sendMessage(t, textMessage(SUPERVISOR_ID, p.id, `m${i}`, "task"));
     }
     const now = Date.parse(p.created_at) + 90_000;
     const s = await townStatus(t, { deep: true, now });
-    const [dp, dc] = s.agents.map((a) => a.deep!);
+    const [dp, dc] = [p.id, c.id].map((id) => s.agents.find((a) => a.id === id)!.deep!);
     assert.equal(dp.uptime_secs, 90);
     assert.equal(dp.heartbeat_age_secs, 90);
     assert.equal(dc.parent_label, agentLabel(p));
