@@ -87,6 +87,9 @@ function bundlePermissionFlags(): string[] {
   return first.split(" ").filter((a) => a.startsWith("--allow-") || a === "--no-prompt");
 }
 
+/** The Deno cache of this test process, shared with every tt it runs. */
+const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
+
 export interface TtOptions {
   cwd: string;
   env?: Record<string, string>;
@@ -108,6 +111,8 @@ export class Sandbox {
       HOME: this.home,
       TT_HOME: `${this.home}/.tt`,
       NO_COLOR: "1",
+      // A fresh HOME must not mean a fresh Deno cache (every child would re-fetch npm packages).
+      DENO_DIR,
       ...(this.redisUrl ? { REDIS_URL: this.redisUrl } : {}),
       ...extra,
     };
