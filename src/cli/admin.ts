@@ -4,6 +4,7 @@ import { withTown } from "./context.ts";
 import { ago, clip, color, output } from "./output.ts";
 import type { AgentStatus, MailboxStatus, TaskBrief, TownStatus } from "../core/status.ts";
 import type { AgentState, TownEvent } from "../core/schemas.ts";
+import type { WorktreeStatus } from "../supervisor/worktree.ts";
 
 const TASK_ICONS: Record<string, string> = {
   pending: "⏳",
@@ -153,13 +154,20 @@ const secs = (n: number) =>
 const taskLine = (x: TaskBrief) =>
   `${TASK_ICONS[x.state] ?? "•"} ${x.id.slice(0, 8)} ${clip(x.description, 50)}`;
 
-function agentLines(a: AgentStatus): string[] {
+function agentLines(a: AgentStatus, wt?: WorktreeStatus): string[] {
   const lines = [
     `  ${color.bold(a.label)} (${a.id.slice(0, 4)}) ${stateText(a.agent.state)} — ${
       mailboxText(a.mailbox)
     }`,
   ];
   if (a.current_task) lines.push(`    Working: ${clip(a.current_task.description, 80)}`);
+  if (wt) {
+    lines.push(
+      `    Branch ${wt.branch}: ${wt.ahead} ahead, ${wt.behind} behind${
+        wt.dirty ? `, ${wt.dirty} uncommitted` : ""
+      }`,
+    );
+  }
   if (a.deep) {
     const d = a.deep;
     lines.push(
@@ -184,7 +192,7 @@ function renderStatus(s: TownStatus, ended: (state: AgentState) => boolean): str
     `Redis: ${s.redis}${s.managed ? " (managed)" : ""}`,
     ...(s.supervisor ? [`Supervisor: ${s.supervisor.summary}`] : []),
     `Agents: ${s.agents.length}`,
-    ...s.agents.flatMap(agentLines),
+    ...s.agents.flatMap((a) => agentLines(a, s.worktrees?.[a.id])),
     ...(stopped ? [color.dim(`  ${stopped} stopped agent(s): 'tt prune' removes them`)] : []),
     `Conductor mailbox: ${mailboxText(s.conductor)}`,
     `Tasks: ${s.tasks.total} (${b.pending} pending, ${b.assigned} assigned, ${b.running} running, ${b.completed} completed, ${b.failed} failed, ${b.cancelled} cancelled); backlog ${s.tasks.backlog}`,

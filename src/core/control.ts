@@ -39,7 +39,10 @@ export async function supervisorInfo(
   t: Ctx,
   host = thisHost(),
 ): Promise<SupervisorInfo | undefined> {
-  const raw = await t.redis.get(t.keys.supervisor(host));
+  return parseSupervisorInfo(await t.redis.get(t.keys.supervisor(host)));
+}
+
+export function parseSupervisorInfo(raw: string | null): SupervisorInfo | undefined {
   if (!raw) return undefined;
   try {
     return SupervisorInfo.parse(JSON.parse(raw));

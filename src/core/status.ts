@@ -3,7 +3,16 @@
  * pipelined round trips whatever the number of agents and tasks: one for the indexes, then one
  * each for agent hashes, task fields and mailboxes (sent together), and one for events (--deep).
  */
-import { type Agent, isTerminalTask, TASK_STATES, TaskState, type TownEvent } from "./schemas.ts";
+import { parseSupervisorInfo, type SupervisorInfo, thisHost } from "./control.ts";
+import type { WorktreeStatus } from "../supervisor/worktree.ts";
+import {
+  type Agent,
+  isTerminalAgent,
+  isTerminalTask,
+  TASK_STATES,
+  TaskState,
+  type TownEvent,
+} from "./schemas.ts";
 import { agentLabel, parseAgent } from "./agents.ts";
 import { type Category, countCategories, peekInboxes } from "./messages.ts";
 import { parseEntry } from "./events.ts";
@@ -77,6 +86,8 @@ export interface TownStatus {
   task_groups?: TaskGroup[];
   /** Shown by `tt status` when present (see SupervisorStatus). */
   supervisor?: SupervisorStatus;
+  /** By agent id, for agents working in a git worktree. */
+  worktrees?: Record<string, WorktreeStatus>;
 }
 
 export interface StatusOptions {
@@ -94,10 +105,10 @@ const values = <T>(res: [Error | null, unknown][] | null): T[] =>
 
 export async function townStatus(t: TownContext, opts: StatusOptions = {}): Promise<TownStatus> {
   const now = opts.now ?? Date.now();
-  const [ids, taskIds, backlog] = values<unknown>(
+  const [ids, taskIds, backlog, supervisorRaw] = values<unknown>(
     await t.redis.pipeline().smembers(t.keys.agents).zrange(t.keys.tasks, "0", "-1")
-      .llen(t.keys.backlog).exec(),
-  ) as [string[], string[], number];
+      .llen(t.keys.backlog).get(t.keys.supervisor(thisHost())).exec(),
+  ) as [string[], string[], number, string | null];
 
   const agentPipe = t.redis.pipeline();
   for (const id of ids) agentPipe.hgetall(t.keys.agent(id));
@@ -154,7 +165,45 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     conductor: mailbox(SUPERVISOR_ID),
     tasks: { total: tasks.length, by_state, backlog },
     task_groups: opts.tasks ? groupTasks(tasks, agents, labels) : undefined,
+    supervisor: supervisorStatus(parseSupervisorInfo(supervisorRaw), agents),
+    worktrees: await worktreesOf(t, agents),
   };
+}
+
+function supervisorStatus(info: SupervisorInfo | undefined, agents: Agent[]): SupervisorStatus {
+  const host = thisHost();
+  const expected =
+    agents.filter((a) => (a.host ?? host) === host && !isTerminalAgent(a.state)).length;
+  if (info) {
+    return {
+      summary: `pid ${info.pid} on ${info.host}, up since ${info.started_at}`,
+      ...info,
+      running: true,
+    };
+  }
+  return {
+    summary: expected
+      ? `NOT RUNNING with ${expected} active agent(s): 'tt start' restarts it (or 'tt recover')`
+      : "not running (no active agents)",
+    running: false,
+    host,
+  };
+}
+
+/** Branch, commits ahead/behind the town's branch and uncommitted changes of agents' worktrees. */
+async function worktreesOf(
+  t: TownContext,
+  agents: Agent[],
+): Promise<Record<string, WorktreeStatus>> {
+  const withTree = agents.filter((a) => a.workdir && a.branch);
+  if (!withTree.length) return {};
+  const { worktreeStatus } = await import("../supervisor/worktree.ts");
+  const out: Record<string, WorktreeStatus> = {};
+  await Promise.all(withTree.map(async (a) => {
+    const st = await worktreeStatus(t.root, a.workdir!, a.branch!);
+    if (st) out[a.id] = st;
+  }));
+  return out;
 }
 
 /** Its explicit current task while open, else its running task, else its only open task. */

@@ -70,7 +70,8 @@ Deno.test("tt status: agents with mailbox breakdown and current task, tasks by s
       human,
       /^Tasks: 3 \(1 pending, 0 assigned, 1 running, 1 completed, 0 failed, 0 cancelled\); backlog 1$/m,
     );
-    assert.doesNotMatch(human, /Supervisor:|role /);
+    assert.doesNotMatch(human, /role /);
+    assert.match(human, /Supervisor: NOT RUNNING with 1 active agent\(s\): .tt start. restarts it/);
   });
 });
 

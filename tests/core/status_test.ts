@@ -74,7 +74,8 @@ Deno.test("townStatus: agents, mailbox counts with categories, tasks by state, b
     });
     assert.equal(sa.deep, undefined);
     assert.equal(s.task_groups, undefined);
-    assert.equal(s.supervisor, undefined);
+    assert.equal(s.supervisor?.running, false);
+    assert.match(s.supervisor?.summary ?? "", /NOT RUNNING with \d+ active agent/);
   });
 });
 
