@@ -69,6 +69,15 @@ export async function recentEvents(t: Ctx, opts: ReadOptions): Promise<TownEvent
 }
 
 /**
+ * The id of the newest event ("0-0" when the stream is empty). A reader that starts from it
+ * misses nothing appended afterwards, unlike "$", which is only resolved when XREAD runs.
+ */
+export async function lastEventId(t: Ctx): Promise<string> {
+  const tail = (await t.redis.xrevrange(t.keys.events, "+", "-", "COUNT", 1)) as RawEntry[];
+  return tail[0]?.[0] ?? "0-0";
+}
+
+/**
  * Blocks on the stream and calls `onEvent` for each new event after `fromId` ("$" = only new
  * ones) until `signal` aborts. Uses its own connection, since XREAD BLOCK holds it.
  */

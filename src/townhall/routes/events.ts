@@ -1,7 +1,7 @@
 /** The event stream: recent events, history, and a live Server-Sent Events feed. */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import { followEvents } from "../../core/events.ts";
+import { followEvents, lastEventId } from "../../core/events.ts";
 import type { AppEnv, TownhallDeps } from "../env.ts";
 import { HttpError } from "../errors.ts";
 import * as ops from "../ops.ts";
@@ -72,8 +72,9 @@ export function register(app: OpenAPIHono<AppEnv>, deps: TownhallDeps) {
     }),
     async (c) => {
       const q = c.req.valid("query");
-      const from = c.req.valid("header")["last-event-id"] ?? q.after ?? "$";
       const agentId = await ops.agentIdOf(town, q.agent);
+      // Fixed before the response starts: whatever happens after the client sees 200 is sent.
+      const from = c.req.valid("header")["last-event-id"] ?? q.after ?? await lastEventId(town);
       if (open >= MAX_STREAMS) {
         throw new HttpError(503, "unavailable", `too many live event streams (${MAX_STREAMS})`);
       }
