@@ -47,37 +47,46 @@ const text = (v: unknown, isError = false): CallToolResult => ({
   ...(isError ? { isError: true } : {}),
 });
 
-/** Runs one tool call: scope, rate limit, validation, the operation, audit for writes. */
+/**
+ * Runs one tool call: scope, rate limit, validation, the operation. Calls of state-changing tools
+ * are audited like REST ones (denied and invalid ones too; rate-limited ones are not).
+ */
 export async function callTool(
   ctx: McpContext,
   d: ToolDef,
   args: unknown,
 ): Promise<CallToolResult> {
-  const denied = scopeError(ctx.principal, d.scope);
-  if (denied) return text({ success: false, error: denied.message }, true);
   if (d.write && ctx.limit) {
     const r = ctx.limit.write.take(ctx.limit.client);
-    if (!r.ok) {
-      return text(
-        { success: false, error: `rate limit exceeded: retry in ${r.retryAfterSecs}s` },
-        true,
-      );
-    }
+    if (!r.ok) return fail(`rate limit exceeded: retry in ${r.retryAfterSecs}s`);
   }
+  const { status, result } = await run(ctx, d, args);
+  if (d.write) await recordAudit(ctx.town, ctx.principal, "MCP", `tools/call ${d.name}`, status);
+  return result;
+}
+
+const fail = (error: string) => text({ success: false, error }, true);
+
+async function run(
+  ctx: McpContext,
+  d: ToolDef,
+  args: unknown,
+): Promise<{ status: number; result: CallToolResult }> {
+  const denied = scopeError(ctx.principal, d.scope);
+  if (denied) return { status: 403, result: fail(denied.message) };
   const parsed = d.input.safeParse(args ?? {});
   if (!parsed.success) {
-    return text({ success: false, error: zodIssue(parsed.error, "arguments").message }, true);
+    return { status: 400, result: fail(zodIssue(parsed.error, "arguments").message) };
   }
-  let status = 200;
   try {
-    return text({ success: true, data: await d.run(ctx.town, parsed.data) });
+    return {
+      status: 200,
+      result: text({ success: true, data: await d.run(ctx.town, parsed.data) }),
+    };
   } catch (e) {
     const r = toHttp(e);
-    status = r.status;
     if (r.internal) console.error(`townhall: mcp ${d.name}: ${(e as Error)?.stack ?? e}`);
-    return text({ success: false, error: r.body.error }, true);
-  } finally {
-    if (d.write) await recordAudit(ctx.town, ctx.principal, "MCP", `tools/call ${d.name}`, status);
+    return { status: r.status, result: fail(r.body.error) };
   }
 }
 

@@ -127,6 +127,7 @@ export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
       tags: ["Lifecycle"],
       summary: "Stop agents whose supervisor is gone or whose round overran; requeue their work",
       ...secured("agent.manage"),
+      request: optionalBody(z.strictObject({})),
       responses: { 200: json(RecoverResult, "Recovered"), ...errors },
     }),
     async (c) => c.json(await ops.recover(town), 200),
