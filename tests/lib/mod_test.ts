@@ -2,11 +2,17 @@ import assert from "node:assert/strict";
 import { Town, waitForIdle } from "../../src/mod.ts";
 import { AgentTown, fakeCli } from "../agent_helpers.ts";
 
+/** The library reads the Redis URL from the town (this process has no REDIS_URL). */
+async function pinRedis(at: AgentTown): Promise<string> {
+  const path = `${at.sb.dir}/tinytown.toml`;
+  const text = await Deno.readTextFile(path);
+  await Deno.writeTextFile(path, text.replace(/^\[redis\]$/m, `[redis]\nurl = "${at.sb.redisUrl}"`));
+  return at.sb.dir;
+}
+
 Deno.test("library: the designer → backend + frontend flow from the README", async () => {
   const at = await AgentTown.create();
-  const prev = Deno.env.get("REDIS_URL");
-  Deno.env.set("REDIS_URL", at.sb.redisUrl!);
-  const town = await Town.connect(at.sb.dir);
+  const town = await Town.connect(await pinRedis(at));
   try {
     assert.equal(town.name, at.name);
     const designer = await town.spawnAgent("designer", fakeCli("complete"));
@@ -26,16 +32,13 @@ Deno.test("library: the designer → backend + frontend flow from the README", a
     assert.ok(types.includes("task_completed"));
   } finally {
     await town.close();
-    if (prev === undefined) Deno.env.delete("REDIS_URL");
-    else Deno.env.set("REDIS_URL", prev);
     await at.cleanup();
   }
 });
 
 Deno.test("library: waitForIdle rejects on timeout; onEvent delivers new events", async () => {
   const at = await AgentTown.create();
-  Deno.env.set("REDIS_URL", at.sb.redisUrl!);
-  const town = await Town.connect(at.sb.dir);
+  const town = await Town.connect(await pinRedis(at));
   try {
     const w = await town.spawnAgent("slow", fakeCli("hang"));
     const ac = new AbortController();
@@ -52,7 +55,6 @@ Deno.test("library: waitForIdle rejects on timeout; onEvent delivers new events"
     assert.equal((await w.info()).state, "stopped");
   } finally {
     await town.close();
-    Deno.env.delete("REDIS_URL");
     await at.cleanup();
   }
 });
