@@ -14,8 +14,9 @@ import { startPrivateRedis } from "./lib/redis.ts";
 import { type BenchContext, type Row, type Section, withRatios } from "./lib/types.ts";
 import { startup } from "./sections/startup.ts";
 import { roundtrip } from "./sections/roundtrip.ts";
+import { delivery } from "./sections/delivery.ts";
 
-const SECTIONS: Section[] = [startup, roundtrip];
+const SECTIONS: Section[] = [startup, roundtrip, delivery];
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
