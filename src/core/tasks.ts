@@ -120,6 +120,7 @@ export interface NewTask {
   from?: string;
   /** Entry id in tasks.toml, for idempotent `tt sync push`. */
   planId?: string;
+  parentId?: string;
   /** Creation in a terminal state (sync push of a finished entry). */
   state?: "completed" | "failed" | "cancelled";
   result?: string;
@@ -151,6 +152,7 @@ export async function createTask(t: Ctx, input: NewTask, placement: Placement): 
     completed_at: input.state ? iso : undefined,
     result: input.result,
     plan_id: input.planId,
+    parent_id: input.parentId,
     tags: input.tags ?? [],
   });
   const to = placement.kind === "assign" ? placement.to : undefined;
