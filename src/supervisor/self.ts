@@ -6,19 +6,20 @@ import { writeFileAtomic } from "../core/config.ts";
 import { shellQuote } from "./cli.ts";
 
 export function selfCommand(): string[] {
-  const main = Deno.mainModule;
-  if (!main.startsWith("file:")) {
-    // deno run https://…/tt.js: run the same URL with the same permissions.
-    return [Deno.execPath(), "run", "-q", "--no-prompt", ...grantedFlags(), main];
-  }
-  const path = decodeURIComponent(new URL(main).pathname);
   const exe = Deno.execPath();
   if (!/\/deno$/.test(exe)) return [exe]; // compiled: the executable is tt itself
-  if (path.endsWith(".ts")) {
-    const config = path.replace(/\/[^/]*$/, "/deno.json");
-    return [exe, "run", "-q", "-P", "--no-prompt", "--config", config, path];
+  // Not Deno.mainModule: under the library API that is the user's own script.
+  const here = import.meta.url;
+  if (!here.startsWith("file:")) {
+    // deno run https://…/tt.js: run the same URL with the same permissions.
+    return [exe, "run", "-q", "--no-prompt", ...grantedFlags(), here];
   }
-  // The bundle: its shebang line holds the permission flags.
+  if (here.endsWith("/src/supervisor/self.ts")) {
+    const root = decodeURIComponent(new URL("../..", here).pathname).replace(/\/$/, "");
+    return [exe, "run", "-q", "-P", "--no-prompt", "--config", `${root}/deno.json`, `${root}/main.ts`];
+  }
+  // The bundle: this module is inlined in it, and its shebang line holds the permission flags.
+  const path = decodeURIComponent(new URL(here).pathname);
   const first = Deno.readTextFileSync(path).split("\n", 1)[0];
   const flags = first.split(/\s+/).filter((a) => a.startsWith("--allow-"));
   return [exe, "run", "-q", "--no-prompt", ...flags, path];
