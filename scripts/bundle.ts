@@ -102,6 +102,14 @@ export async function buildBundle(out: string, flags: string[]): Promise<number>
       tmp,
       "main.ts",
     ]);
+    if (
+      !r.ok && /@esbuild|esbuild binary/.test(r.stderr) && /Failed loading|download/i.test(r.stderr)
+    ) {
+      throw new Error(
+        "deno bundle needs esbuild, which it fetches from npm once, and npm is unreachable: run " +
+          "scripts/test (or deno task bundle) once with network access; later builds work offline",
+      );
+    }
     if (!r.ok) throw new Error(`deno bundle failed:\n${r.stderr.trim()}`);
     let js = await Deno.readTextFile(tmp);
     // main.ts's own shebang (`-P`, i.e. "find deno.json") means nothing outside this repo.
