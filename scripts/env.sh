@@ -38,7 +38,10 @@ tt_ensure_redis() {
   command -v redis-server >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     tt_say "installing redis-server with apt-get (once)"
-    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; } >&2 || {
+    # dpkg refuses to run unless the sbin directories are on PATH (ldconfig, start-stop-daemon).
+    local path="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
+    { PATH="$path" apt-get update -q &&
+      PATH="$path" DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; } >&2 || {
       tt_say "apt-get could not install redis-server"
       exit 1
     }
