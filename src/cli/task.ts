@@ -1,4 +1,224 @@
-/** task commands (being written). */
+/** Task commands: assign, and task list/show/current/complete/fail/cancel. */
 import type { Command } from "@commander-js/extra-typings";
+import { type GlobalOptions, withTown } from "./context.ts";
+import { clip, color, output } from "./output.ts";
+import { UsageError } from "../core/errors.ts";
+import type { Task, TaskState } from "../core/schemas.ts";
+import type { TownContext } from "../core/town.ts";
 
-export function register(_program: Command) {}
+export const TASK_ICON: Record<TaskState, string> = {
+  pending: "⏳",
+  assigned: "📋",
+  running: "⚡",
+  completed: "✅",
+  failed: "❌",
+  cancelled: "🚫",
+};
+
+/** `<icon> <id8> <state> <description> [<assignee>|unassigned]` */
+export function taskLine(task: Task, who: (id: string) => string): string {
+  return `${TASK_ICON[task.state]} ${task.id.slice(0, 8)} ${task.state.padEnd(9)} ${
+    clip(task.description, 60)
+  } ${color.dim(`[${task.assigned_to ? who(task.assigned_to) : "unassigned"}]`)}`;
+}
+
+/** Labels of every agent (and the supervisor) by id, for task lines: one pipelined read. */
+export async function agentLabels(t: TownContext): Promise<(id: string) => string> {
+  const { listAgents, agentLabel, SUPERVISOR } = await import("../core/agents.ts");
+  const labels = new Map<string, string>([[SUPERVISOR.id, SUPERVISOR.label]]);
+  for (const a of await listAgents(t)) labels.set(a.id, agentLabel(a));
+  return (id) => labels.get(id) ?? id.slice(0, 8);
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Options of commands that hand work to agents: revive a dead supervisor first. */
+export const DELIVERS = { supervisor: true };
+const callerId = () => Deno.env.get("TINYTOWN_AGENT_ID")?.trim().toLowerCase() || undefined;
+
+export function register(program: Command) {
+  program.command("assign")
+    .description("create a task and assign it to an agent (it lands in the agent's inbox)")
+    .argument("<agent>", "agent name, nickname, 'Nick [role]', short id, or supervisor")
+    .argument("<description>", "what to do (up to 64 KiB)")
+    .option("--tag <tag>", "tag the task (repeatable; a,b also works)", collect)
+    .action(async (ref, description, opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { resolveRecipient } = await import("../core/agents.ts");
+        const { resolveSender } = await import("../core/messages.ts");
+        const { assignTask, checkDescription, parseTags } = await import("../core/tasks.ts");
+        checkDescription(description);
+        const to = await resolveRecipient(t, ref);
+        const from = await resolveSender(t, undefined, {
+          agentId: callerId(),
+          agentName: Deno.env.get("TINYTOWN_AGENT_NAME"),
+        });
+        const task = await assignTask(t, to, {
+          description,
+          tags: parseTags(opts.tag),
+          from: from.id,
+        });
+        output(
+          g.json,
+          task,
+          () => `Assigned task ${color.bold(task.id.slice(0, 8))} to ${to.label}`,
+        );
+      }, DELIVERS);
+    });
+
+  const task = program.command("task").description("list, inspect and finish tasks");
+
+  task.command("list")
+    .description("list tasks, oldest first")
+    .option("-s, --state <state>", "pending|assigned|running|completed|failed|cancelled")
+    .option("-a, --agent <agent>", "only tasks assigned to this agent")
+    .action(async (opts, cmd) => {
+      const state = parseState(opts.state);
+      await withTown(cmd, async (t, g) => {
+        const { resolveRecipient } = await import("../core/agents.ts");
+        const { listTasks } = await import("../core/tasks.ts");
+        const agentId = opts.agent ? (await resolveRecipient(t, opts.agent)).id : undefined;
+        const tasks = await listTasks(t, { state, agentId });
+        const who = await agentLabels(t);
+        output(
+          g.json,
+          tasks,
+          () =>
+            tasks.length
+              ? tasks.map((x) => taskLine(x, who))
+              : `No tasks${state || agentId ? " match" : ' yet: tt assign <agent> "<task>"'}`,
+        );
+      });
+    });
+
+  task.command("show")
+    .description("show one task in full")
+    .argument("<task>", "task id or a unique prefix (4+ characters)")
+    .action(async (ref, _opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { resolveTask } = await import("../core/tasks.ts");
+        const x = await resolveTask(t, ref);
+        const who = await agentLabels(t);
+        output(g.json, x, () => showLines(x, who));
+      });
+    });
+
+  task.command("current")
+    .description("the task an agent is working on, and the command that completes it")
+    .argument("[agent]", "agent (default: $TINYTOWN_AGENT_ID, else $TINYTOWN_AGENT_NAME)")
+    .action(async (ref, _opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { agentLabel } = await import("../core/agents.ts");
+        const { currentTask } = await import("../core/tasks.ts");
+        const agent = await currentAgent(t, ref);
+        const { task: cur, open } = await currentTask(t, agent.id);
+        const command = cur && `tt task complete ${cur.id} --result "..."`;
+        output(
+          g.json,
+          { agent: agent.id, name: agent.name, task: cur ?? null, open: open.length, command },
+          () =>
+            cur
+              ? [
+                `${TASK_ICON[cur.state]} ${cur.id.slice(0, 8)} ${cur.state}: ${cur.description}`,
+                `When done: ${command}`,
+              ]
+              : open.length
+              ? `${
+                agentLabel(agent)
+              } has ${open.length} open tasks and no current one: tt task list --agent ${agent.name}`
+              : `${agentLabel(agent)} has no current task`,
+        );
+      });
+    });
+
+  task.command("complete")
+    .description("mark a task completed")
+    .argument("<task>", "task id or a unique prefix (4+ characters)")
+    .option("-r, --result <text>", "what was done", "Completed")
+    .option("-f, --force", "complete a task assigned to another agent")
+    .action(async (ref, opts, cmd) => {
+      await finishCommand(cmd, ref, "complete", opts.result, opts.force);
+    });
+
+  task.command("fail")
+    .description("mark a task failed")
+    .argument("<task>", "task id or a unique prefix (4+ characters)")
+    .option("-r, --reason <text>", "why it failed", "Failed")
+    .option("-f, --force", "fail a task assigned to another agent")
+    .action(async (ref, opts, cmd) => {
+      await finishCommand(cmd, ref, "fail", opts.reason, opts.force);
+    });
+
+  task.command("cancel")
+    .description("cancel a task (it is dropped from the backlog if queued there)")
+    .argument("<task>", "task id or a unique prefix (4+ characters)")
+    .option("-r, --reason <text>", "why", "Cancelled")
+    .action(async (ref, opts, cmd) => {
+      await finishCommand(cmd, ref, "cancel", opts.reason, false);
+    });
+}
+
+function parseState(s: string | undefined): TaskState | undefined {
+  if (s === undefined) return undefined;
+  const v = s.trim().toLowerCase();
+  if (v in TASK_ICON) return v as TaskState;
+  throw new UsageError(`unknown task state '${s}': use ${Object.keys(TASK_ICON).join(", ")}`);
+}
+
+async function currentAgent(t: TownContext, ref: string | undefined) {
+  const { getAgent, resolveAgent } = await import("../core/agents.ts");
+  if (ref !== undefined) return await resolveAgent(t, ref);
+  const id = callerId();
+  const byId = id && await getAgent(t, id);
+  if (byId) return byId;
+  const name = Deno.env.get("TINYTOWN_AGENT_NAME");
+  if (name) return await resolveAgent(t, name);
+  throw new UsageError(
+    "no current agent: name one (tt task current <agent>) or set TINYTOWN_AGENT_ID",
+  );
+}
+
+async function finishCommand(
+  cmd: { optsWithGlobals(): unknown },
+  ref: string,
+  verb: "complete" | "fail" | "cancel",
+  text: string,
+  force: boolean | undefined,
+) {
+  await withTown(cmd, async (t, g: GlobalOptions) => {
+    const tasks = await import("../core/tasks.ts");
+    const { id } = await tasks.resolveTask(t, ref);
+    const opts = { result: text, by: callerId(), force };
+    const done = verb === "complete"
+      ? await tasks.completeTask(t, id, opts)
+      : verb === "fail"
+      ? await tasks.failTask(t, id, opts)
+      : await tasks.cancelTask(t, id, opts);
+    output(
+      g.json,
+      done,
+      () => `${TASK_ICON[done.state]} Task ${done.id.slice(0, 8)} ${done.state}: ${clip(text, 80)}`,
+    );
+  });
+}
+
+function showLines(x: Task, who: (id: string) => string): string[] {
+  const rows: [string, string | undefined][] = [
+    ["id", x.id],
+    ["state", `${TASK_ICON[x.state]} ${x.state}`],
+    ["assigned to", x.assigned_to ? who(x.assigned_to) : "unassigned"],
+    ["created by", x.created_by && who(x.created_by)],
+    ["created", x.created_at],
+    ["updated", x.updated_at],
+    ["started", x.started_at],
+    ["finished", x.completed_at],
+    ["result", x.result],
+    ["tags", x.tags.length ? x.tags.join(", ") : undefined],
+    ["plan entry", x.plan_id],
+    ["parent", x.parent_id],
+  ];
+  return [
+    color.bold(x.description),
+    ...rows.filter(([, v]) => v !== undefined).map(([k, v]) => `  ${k.padEnd(12)} ${v}`),
+  ];
+}
