@@ -44,7 +44,13 @@ import {
 } from "../core/tasks.ts";
 import { recentEvents } from "../core/events.ts";
 import { peekInbox, resolveSender, sendMessage, summarize, textMessage } from "../core/messages.ts";
-import type { Agent, Message, TaskState } from "../core/schemas.ts";
+import {
+  type Agent,
+  isTerminalAgent,
+  isTerminalTask,
+  type Message,
+  type TaskState,
+} from "../core/schemas.ts";
 import type { TownContext } from "../core/town.ts";
 import type { SendBody } from "./schemas.ts";
 
@@ -58,6 +64,20 @@ export function townInfo(t: TownContext) {
 export async function agentList(t: Ctx) {
   const agents = (await listAgents(t)).map(agentView);
   return { agents, count: agents.length };
+}
+
+/** Agents that are not stopped (MCP `agent.list_open`). */
+export async function agentListOpen(t: Ctx) {
+  const agents = (await listAgents(t)).filter((a) => !isTerminalAgent(a.state)).map(agentView);
+  return { agents, count: agents.length };
+}
+
+/** The agent's most recently completed task, with its result (MCP `agent.get_result`). */
+export async function agentResult(t: Ctx, ref: string) {
+  const a = await resolveAgent(t, ref);
+  const done = (await listTasks(t, { agentId: a.id, state: "completed" }))
+    .sort((x, y) => (y.completed_at ?? "").localeCompare(x.completed_at ?? ""));
+  return { agent: { id: a.id, name: a.name }, task: done[0] ?? null };
 }
 
 export async function agentDetail(t: Ctx, ref: string) {
@@ -117,6 +137,12 @@ const brief = (r: Recipient) => ({ id: r.id, name: r.name });
 
 export async function taskList(t: Ctx, q: { state?: TaskState; agent?: string }) {
   const tasks = await listTasks(t, { state: q.state, agentId: await agentIdOf(t, q.agent) });
+  return { tasks, count: tasks.length };
+}
+
+/** Tasks not finished yet: pending, assigned or running (MCP `task.list_pending`). */
+export async function taskListPending(t: Ctx) {
+  const tasks = (await listTasks(t)).filter((x) => !isTerminalTask(x.state));
   return { tasks, count: tasks.length };
 }
 

@@ -68,6 +68,13 @@ const manage = (
 export const TOOLS: readonly ToolDef[] = [
   read("town.get_status", "Town status: agents, mailboxes, tasks by state", none, ops.status),
   read("agent.list", "All agents, oldest first", none, ops.agentList),
+  read("agent.list_open", "Agents that are not stopped", none, ops.agentListOpen),
+  read(
+    "agent.get_result",
+    "An agent's most recently completed task and its result",
+    agentArg,
+    (t, a) => ops.agentResult(t, a.agent),
+  ),
   read(
     "agent.get",
     "One agent by name, nickname, label or id",
@@ -88,6 +95,7 @@ export const TOOLS: readonly ToolDef[] = [
     TaskListQuery.strict(),
     ops.taskList,
   ),
+  read("task.list_pending", "Tasks not finished yet", none, ops.taskListPending),
   read(
     "task.get",
     "Any task by id or id prefix, whatever its state",

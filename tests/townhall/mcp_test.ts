@@ -79,6 +79,10 @@ Deno.test("MCP over HTTP: tools list; send, assign, complete drive the core; err
       const done = await call(c, "task.complete", { task_id: id.slice(0, 8), result: "built" });
       assert.ok(done.success, done.error);
       assert.equal((await getTask(h.t, id))?.state, "completed");
+      const result = await call(c, "agent.get_result", { agent: "w1" });
+      assert.equal((result.data!.task as { result: string }).result, "built");
+      assert.equal((await call(c, "task.list_pending")).data!.count, 0);
+      assert.equal((await call(c, "agent.list_open")).data!.count, 1);
       const again = await call(c, "task.complete", { task_id: id });
       assert.equal(again.success, false);
       assert.match(again.error!, /already completed/);
