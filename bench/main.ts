@@ -15,8 +15,9 @@ import { type BenchContext, type Row, type Section, withRatios } from "./lib/typ
 import { startup } from "./sections/startup.ts";
 import { roundtrip } from "./sections/roundtrip.ts";
 import { delivery } from "./sections/delivery.ts";
+import { agents } from "./sections/agents.ts";
 
-const SECTIONS: Section[] = [startup, roundtrip, delivery];
+const SECTIONS: Section[] = [startup, roundtrip, delivery, agents];
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 

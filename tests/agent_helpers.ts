@@ -80,11 +80,4 @@ export async function waitUntil(cond: () => Promise<boolean> | boolean, limitMs 
   }
 }
 
-export function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) [ZX]/.test(stat);
-  } catch {
-    return false;
-  }
-}
+export { processAlive as alive } from "../src/redis/server.ts";

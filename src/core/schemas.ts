@@ -87,6 +87,8 @@ export const Task = z.object({
   parent_id: optionalString,
   plan_id: optionalString,
   tags: tagList,
+  /** Rounds that ended cleanly without reporting this task (it fails after a few). */
+  attempts: counter,
 });
 export type Task = z.infer<typeof Task>;
 

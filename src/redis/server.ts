@@ -174,26 +174,30 @@ export async function managedPid(root: string): Promise<number | undefined> {
   }
   const pid = Number(text.trim());
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  return processAlive(pid) ? pid : undefined;
+  return await processAlive(pid) ? pid : undefined;
 }
 
-/** True if a process with this pid exists and is not a zombie. */
-export function processAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
+/**
+ * True if a process with this pid exists and is not a zombie. Deno refuses /proc/<pid> without
+ * --allow-all, so this asks ps.
+ */
+export async function processAlive(pid: number): Promise<boolean> {
+  const out = await new Deno.Command("ps", {
+    args: ["-o", "stat=", "-p", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  })
+    .output();
+  const stat = new TextDecoder().decode(out.stdout).trim();
+  return stat !== "" && !stat.startsWith("Z") && !stat.startsWith("X");
 }
 
 /** Waits until a process is gone. */
 export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!processAlive(pid)) return true;
+    if (!(await processAlive(pid))) return true;
     await new Promise((r) => setTimeout(r, 20));
   }
-  return !processAlive(pid);
+  return !(await processAlive(pid));
 }

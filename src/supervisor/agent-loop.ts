@@ -18,7 +18,7 @@ import { endRound, notesOf, takeRound } from "../core/rounds.ts";
 import { emitEvent } from "../core/events.ts";
 import { ConflictError } from "../core/errors.ts";
 import { SUPERVISOR_ID } from "../core/keys.ts";
-import { getTask, returnTaskToAssigned, startTask } from "../core/tasks.ts";
+import { failTask, getTask, returnTaskToAssigned, startTask } from "../core/tasks.ts";
 import { backlogSnapshot, claimForAgent } from "../core/autoclaim.ts";
 import { buildPrompt } from "./prompt.ts";
 import { agentEnv, resolveCli, roundCommand } from "./cli.ts";
@@ -31,6 +31,8 @@ export interface LoopDeps {
 }
 
 const HEARTBEAT_MS = 10_000;
+/** Clean rounds that may end without reporting a task before the task is failed. */
+const MAX_UNREPORTED_ROUNDS = 3;
 
 export class AgentLoop {
   #blocker?: Redis;
@@ -262,14 +264,24 @@ export class AgentLoop {
     await Deno.remove(promptFile).catch(() => {});
 
     const assigns = messages.filter((m) => m.type === "task_assign" && m.task_id);
-    if (result.kind === "exited" && result.code === 0) {
+    let clean = result.kind === "exited" && result.code === 0;
+    if (clean) {
+      // A round that exits 0 without reporting its task gets a few more tries, then the task fails.
       const unfinished: string[] = [];
       for (const m of assigns) {
         const task = await getTask(town, m.task_id!);
-        if (task && !isTerminalTask(task.state) && task.assigned_to === agentId) {
+        if (!task || isTerminalTask(task.state) || task.assigned_to !== agentId) continue;
+        const tries = await town.redis.hincrby(town.keys.task(task.id), "attempts", 1);
+        if (tries >= MAX_UNREPORTED_ROUNDS) {
+          await failTask(town, task.id, {
+            by: agentId,
+            result: `${tries} rounds ended without 'tt task complete' or 'tt task fail'`,
+          });
+        } else {
           unfinished.push(m.id);
         }
       }
+      clean = unfinished.length === 0;
       await this.#returnTasks(
         assigns.filter((m) => unfinished.includes(m.id)),
         `round ${round} ended without 'tt task complete'`,
@@ -278,7 +290,9 @@ export class AgentLoop {
         town,
         agentId,
         { kind: "ok", requeue: unfinished },
-        `round ${round} completed`,
+        `round ${round} completed${
+          unfinished.length ? `; ${unfinished.length} task(s) unreported, requeued` : ""
+        }`,
       );
     } else if (result.kind === "killed") {
       await this.#returnTasks(assigns, `round ${round} killed`);
@@ -310,7 +324,7 @@ export class AgentLoop {
       message: `round ${round} ended`,
     })
       .catch(ignoreConflict);
-    return result.kind === "exited" && result.code === 0 || result.kind === "killed";
+    return clean || result.kind === "killed";
   }
 
   /** Marks the round's assigned tasks running; returns every task its messages reference. */

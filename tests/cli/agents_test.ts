@@ -61,9 +61,9 @@ Deno.test("kill stops a hanging round (SIGTERM to its group) and requeues its wo
     const task = await assign(at, "w1", "hang forever");
     await waitForEvent(at.t, (e) => e.type === "task_started" && e.task_id === task.id);
     const pgid = (await getAgent(at.t, (await resolveAgent(at.t, "w1")).id))?.round_pgid;
-    assert.ok(pgid && alive(pgid));
+    assert.ok(pgid && await alive(pgid));
     await at.sb.ok(["kill", "w1"]);
-    assert.equal(alive(pgid!), false);
+    assert.equal(await alive(pgid!), false);
     const agent = await resolveAgent(at.t, "w1");
     assert.equal(agent.state, "stopped");
     assert.equal((await getTask(at.t, task.id))?.state, "assigned");
@@ -82,7 +82,7 @@ Deno.test("a CLI that ignores SIGTERM is SIGKILLed after the grace period", asyn
     await waitForEvent(at.t, (e) => e.type === "task_started" && e.task_id === task.id);
     const pgid = (await resolveAgent(at.t, "w1")).round_pgid!;
     await at.sb.ok(["kill", "w1"]);
-    assert.equal(alive(pgid), false);
+    assert.equal(await alive(pgid), false);
     assert.equal((await resolveAgent(at.t, "w1")).state, "stopped");
   } finally {
     await at.cleanup();
@@ -153,11 +153,11 @@ Deno.test("supervisor SIGKILLed mid-round: the next tt command restarts it and t
     const sup = (await supervisorInfo(at.t))!;
     const pgid = (await resolveAgent(at.t, "w1")).round_pgid!;
     Deno.kill(sup.pid, "SIGKILL");
-    await waitUntil(() => !alive(sup.pid));
+    await waitUntil(async () => !(await alive(sup.pid)));
     await at.t.redis.del(at.t.keys.supervisor(sup.host)); // its heartbeat would expire in ≤10 s
     await at.sb.ok(["start"]);
     await at.sb.ok(["wait", "w1", "--timeout", "60"]);
-    assert.equal(alive(pgid), false, "the orphaned round was killed on adoption");
+    assert.equal(await alive(pgid), false, "the orphaned round was killed on adoption");
     const done = await getTask(at.t, task.id);
     assert.equal(done?.state, "completed");
     assert.equal(done?.result, "after restart");
@@ -270,7 +270,7 @@ Deno.test("recover stops agents whose supervisor is dead and requeues their roun
     await waitForEvent(at.t, (e) => e.type === "task_started" && e.task_id === task.id);
     const sup = (await supervisorInfo(at.t))!;
     Deno.kill(sup.pid, "SIGKILL");
-    await waitUntil(() => !alive(sup.pid));
+    await waitUntil(async () => !(await alive(sup.pid)));
     await at.t.redis.del(at.t.keys.supervisor(sup.host));
     const r = await at.sb.json<{ recovered: { name: string; why: string }[] }>(["recover"]);
     assert.deepEqual(r.recovered.map((x) => x.name), ["w1"]);
