@@ -62,6 +62,11 @@ export class AgentLoop {
       .ltrim(this.town.keys.wake(this.agentId), 0, 0).exec();
   }
 
+  /** Kills the running round's process group (signals only; needs no Redis). */
+  abortRound() {
+    this.#round?.abort();
+  }
+
   /** Stops the agent now: the running round is killed and its messages go back to the inbox. */
   async kill(reason: string) {
     this.#killReason = reason;

@@ -16,6 +16,7 @@ import { writeShim } from "./self.ts";
 import { VERSION } from "../version.ts";
 
 const HEARTBEAT_MS = 3000;
+const REDIS_LOST_MS = 60_000;
 
 /** Deletes the heartbeat only if no control message is waiting, so no request is ever dropped. */
 const RETIRE = defineScript(
@@ -89,10 +90,11 @@ class Supervisor {
       town.managed ? undefined : Deno.env.get("REDIS_URL") || town.config.redis.url,
     );
     await this.#beat();
-    const beat = setInterval(
-      () => this.#beat().catch((e) => this.log(`heartbeat failed: ${e}`)),
-      HEARTBEAT_MS,
-    );
+    let lastBeat = Date.now();
+    const beat = setInterval(() => {
+      if (Date.now() - lastBeat > REDIS_LOST_MS) this.#lostRedis();
+      this.#beat().then(() => lastBeat = Date.now(), (e) => this.log(`heartbeat failed: ${e}`));
+    }, HEARTBEAT_MS);
     const onSignal = () => {
       this.log("signal received: stopping agents now");
       this.#shutdown(true);
@@ -121,6 +123,17 @@ class Supervisor {
       this.log(`supervisor ${Deno.pid} exited`);
     }
     return 0;
+  }
+
+  /**
+   * Redis has been unreachable for a minute (stopped, or a test harness gone): nothing can be
+   * recorded any more, so stop the running CLIs (by signal only) and exit; the next supervisor
+   * requeues their rounds from Redis.
+   */
+  #lostRedis() {
+    this.log(`Redis unreachable for ${REDIS_LOST_MS / 1000} s: stopping running rounds and exiting`);
+    for (const loop of this.#loops.values()) loop.abortRound();
+    setTimeout(() => Deno.exit(1), 1000);
   }
 
   async #beat() {
