@@ -58,6 +58,13 @@ export function shebang(flags: string[]): string {
   return `#!/usr/bin/env -S deno run -q --no-prompt ${flags.join(" ")}`;
 }
 
+/** The permission flags (and --no-prompt) of a bundle, read back from its first line. */
+export function shebangFlags(bundleText: string): string[] {
+  const first = bundleText.slice(0, bundleText.indexOf("\n"));
+  if (!first.startsWith("#!")) throw new Error("the bundle has no shebang line");
+  return first.split(" ").filter((a) => /^--(allow|deny|ignore)-/.test(a) || a === "--no-prompt");
+}
+
 async function deno(args: string[], cwd = ROOT): Promise<{ ok: boolean; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args,

@@ -7,30 +7,26 @@ TT_TOOLS="${TT_TOOLS_DIR:-$TT_ROOT/.tools}"
 tt_say() { printf 'tt-setup: %s\n' "$*" >&2; }
 
 tt_ensure_deno() {
-  # Fast path, starts no process: the pinned Deno is already in .tools/.
-  local pkg="$TT_TOOLS/node_modules/deno/package.json"
-  if [ -x "$TT_TOOLS/node_modules/.bin/deno" ] && [ -f "$pkg" ] &&
+  local bin="$TT_TOOLS/node_modules/.bin" pkg="$TT_TOOLS/node_modules/deno/package.json"
+  # The pinned Deno in .tools/ (checked without starting a process), else the one on PATH.
+  if [ -x "$bin/deno" ] && [ -f "$pkg" ] &&
     [[ "$(<"$pkg")" == *"\"version\": \"$TT_DENO_VERSION\""* ]]; then
-    export PATH="$TT_TOOLS/node_modules/.bin:$PATH"
+    export PATH="$bin:$PATH"
     return 0
   fi
   if command -v deno >/dev/null 2>&1 &&
     [ "$(deno --version 2>/dev/null | head -1 | cut -d' ' -f2)" = "$TT_DENO_VERSION" ]; then
     return 0
   fi
-  local bin="$TT_TOOLS/node_modules/.bin"
-  if [ ! -x "$bin/deno" ] ||
-    [ "$("$bin/deno" --version 2>/dev/null | head -1 | cut -d' ' -f2)" != "$TT_DENO_VERSION" ]; then
-    if ! command -v npm >/dev/null 2>&1; then
-      tt_say "Deno $TT_DENO_VERSION is needed and npm is missing to install it: install Node.js/npm (apt-get install npm) or Deno $TT_DENO_VERSION"
-      exit 1
-    fi
-    tt_say "installing Deno $TT_DENO_VERSION into $TT_TOOLS (once)"
-    npm install --prefix "$TT_TOOLS" --no-audit --no-fund --loglevel=error "deno@$TT_DENO_VERSION" >&2 || {
-      tt_say "npm could not install deno@$TT_DENO_VERSION"
-      exit 1
-    }
+  if ! command -v npm >/dev/null 2>&1; then
+    tt_say "Deno $TT_DENO_VERSION is needed and npm is missing to install it: install Node.js/npm (apt-get install npm) or Deno $TT_DENO_VERSION"
+    exit 1
   fi
+  tt_say "installing Deno $TT_DENO_VERSION into $TT_TOOLS (once)"
+  npm install --prefix "$TT_TOOLS" --no-audit --no-fund --loglevel=error "deno@$TT_DENO_VERSION" >&2 || {
+    tt_say "npm could not install deno@$TT_DENO_VERSION"
+    exit 1
+  }
   export PATH="$bin:$PATH"
 }
 

@@ -6,6 +6,7 @@ import { connectRedis } from "../src/redis/connection.ts";
 import { townKeys } from "../src/core/keys.ts";
 import type { TownContext } from "../src/core/town.ts";
 import { TownConfig } from "../src/core/config.ts";
+import { shebangFlags as flagsOfBundle } from "../scripts/bundle.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -214,9 +215,7 @@ export async function townOf(name: string): Promise<TownContext> {
 
 /** The `deno run` flags in a bundle's shebang line (as TT_TEST_BUNDLE reads them). */
 export function shebangFlags(bundle: string): string[] {
-  const first = Deno.readTextFileSync(bundle).split("\n", 1)[0];
-  if (!first.startsWith("#!")) throw new Error(`${bundle} has no shebang line`);
-  return first.split(" ").filter((a) => /^--(allow|deny|ignore)-/.test(a) || a === "--no-prompt");
+  return flagsOfBundle(Deno.readTextFileSync(bundle));
 }
 
 /**

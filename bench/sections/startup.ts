@@ -6,6 +6,7 @@
  */
 import { type Cmd, runOnce, timeGroup } from "../lib/commands.ts";
 import type { BenchContext, Row, Section, SectionResult } from "../lib/types.ts";
+import { shebangFlags } from "../../scripts/bundle.ts";
 
 export const startup: Section = {
   id: "startup",
@@ -97,9 +98,7 @@ export const startup: Section = {
       if ((await Deno.stat(dist)).mtime! < await newestSource(ctx.root)) {
         notes.push("dist/tt.js is older than the source: `deno task bundle` refreshes it");
       }
-      const flags = (await Deno.readTextFile(bundle)).split("\n", 1)[0].split(" ")
-        .filter((a) => /^--(allow|deny|ignore)-/.test(a) || a === "--no-prompt");
-      const run = [deno, "run", "-q", ...flags, bundle];
+      const run = [deno, "run", "-q", ...shebangFlags(await Deno.readTextFile(bundle)), bundle];
       await runOnce({ cwd: town, env }, { name: "warm", argv: [...run, status] });
       cmds.push({ name: "help-bundle", argv: [...run, "--help"] });
       cmds.push({ name: "status-bundle", argv: [...run, status] });
