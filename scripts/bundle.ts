@@ -65,7 +65,8 @@ export function shebangFlags(bundleText: string): string[] {
   return first.split(" ").filter((a) => /^--(allow|deny|ignore)-/.test(a) || a === "--no-prompt");
 }
 
-async function deno(args: string[], cwd = ROOT): Promise<{ ok: boolean; stderr: string }> {
+/** Runs a deno subcommand in the repo; `output` is its stderr then stdout. */
+async function deno(args: string[], cwd = ROOT): Promise<{ ok: boolean; output: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args,
     cwd,
@@ -75,7 +76,7 @@ async function deno(args: string[], cwd = ROOT): Promise<{ ok: boolean; stderr: 
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
-  return { ok: out.success, stderr: text };
+  return { ok: out.success, output: text };
 }
 
 /** A path as the user would type it: relative to the current directory when inside it. */
@@ -110,19 +111,19 @@ export async function buildBundle(out: string, flags: string[]): Promise<number>
       "main.ts",
     ]);
     if (
-      !r.ok && /@esbuild|esbuild binary/.test(r.stderr) && /Failed loading|download/i.test(r.stderr)
+      !r.ok && /@esbuild|esbuild binary/.test(r.output) && /Failed loading|download/i.test(r.output)
     ) {
       throw new Error(
         "deno bundle needs esbuild, which it fetches from npm once, and npm is unreachable: run " +
           "scripts/test (or deno task bundle) once with network access; later builds work offline",
       );
     }
-    if (!r.ok) throw new Error(`deno bundle failed:\n${r.stderr.trim()}`);
+    if (!r.ok) throw new Error(`deno bundle failed:\n${r.output.trim()}`);
     let js = await Deno.readTextFile(tmp);
     // main.ts's own shebang (`-P`, i.e. "find deno.json") means nothing outside this repo.
     if (js.startsWith("#!")) js = js.slice(js.indexOf("\n") + 1);
     js = portableRequire(js);
-    await Deno.writeTextFile(tmp, `${line}\n${js}`, { mode: 0o755 });
+    await Deno.writeTextFile(tmp, `${line}\n${js}`);
     await Deno.chmod(tmp, 0o755);
     await Deno.rename(tmp, out);
     return (await Deno.stat(out)).size;
@@ -163,13 +164,13 @@ export async function compileBundle(bundle: string, exe: string, flags: string[]
     bundle,
   ]);
   if (r.ok) return;
-  if (isDenortDownloadFailure(r.stderr)) {
+  if (isDenortDownloadFailure(r.output)) {
     fail(
       "deno compile must download Deno's runtime (denort) from dl.deno.land, which this machine " +
         `cannot reach: build ${show(exe)} on a machine that can, or run ${show(bundle)} with deno`,
     );
   }
-  throw new Error(`deno compile failed:\n${r.stderr.trim()}`);
+  throw new Error(`deno compile failed:\n${r.output.trim()}`);
 }
 
 if (import.meta.main) {
