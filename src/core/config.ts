@@ -68,13 +68,24 @@ export function parseTomlFile(text: string, path: string): unknown {
   }
 }
 
+/**
+ * Error messages are one line, also when they quote a key or value from the file: line breaks
+ * in them are shown escaped.
+ */
+export function singleLine(s: string): string {
+  return s.replace(
+    /[\n\r\u2028\u2029]/g,
+    (c) => c === "\n" ? "\\n" : c === "\r" ? "\\r" : `\\u${c.charCodeAt(0).toString(16)}`,
+  );
+}
+
 /** Validates parsed data, naming the first bad field and the file. */
 export function validate<T extends z.ZodType>(schema: T, data: unknown, path: string): z.infer<T> {
   const r = schema.safeParse(data);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const where = issue.path.length ? issue.path.join(".") : "(top level)";
-  throw new TtError(`${path}: ${where}: ${issue.message}`);
+  throw new TtError(singleLine(`${path}: ${where}: ${issue.message}`));
 }
 
 export async function readTextIfExists(path: string): Promise<string | undefined> {
@@ -94,11 +105,11 @@ export async function loadTownConfig(root: string): Promise<TownConfig> {
   }
   const cfg = validate(TownConfig, parseTomlFile(text, path), path);
   if (sanitizeTownName(cfg.name) !== cfg.name) {
-    throw new TtError(
+    throw new TtError(singleLine(
       `${path}: name: '${cfg.name}' may only contain letters, digits, '.', '_' and '-' (try '${
         sanitizeTownName(cfg.name)
       }')`,
-    );
+    ));
   }
   return cfg;
 }

@@ -6,7 +6,7 @@
 import { stringify as stringifyToml } from "smol-toml";
 import { z } from "zod";
 import { isTerminalTask, type Task, TaskState } from "./schemas.ts";
-import { exists, parseTomlFile, readTextIfExists, writeFileAtomic } from "./config.ts";
+import { exists, parseTomlFile, readTextIfExists, singleLine, writeFileAtomic } from "./config.ts";
 import { ConflictError, TtError } from "./errors.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { type Ctx, listAgents, type Recipient, resolveRecipient } from "./agents.ts";
@@ -60,7 +60,9 @@ export function parsePlan(text: string, path: string): Plan {
   const key = "keys" in issue ? String(issue.keys[0]) : undefined;
   const where = [...issue.path, ...(key ? [key] : [])].join(".") || "(top level)";
   const at = locate(text, issue.path, key);
-  throw new TtError(`${path}${at ? `:${at.line}:${at.col}` : ""}: ${where}: ${issue.message}`);
+  throw new TtError(
+    singleLine(`${path}${at ? `:${at.line}:${at.col}` : ""}: ${where}: ${issue.message}`),
+  );
 }
 
 /** Best-effort line/column of a field, for `[meta]` / `[[tasks]]` tables written one per header. */
