@@ -115,8 +115,9 @@ function elapsed(t0: number): number {
   return Math.round((performance.now() - t0) / 100) / 10;
 }
 
-function fmtMs(ms: number): string {
-  return ms >= 10 ? `${ms.toFixed(1)} ms` : `${ms.toFixed(3)} ms`;
+function fmtValue(r: Row): string {
+  if (r.unit) return `${r.value.toFixed(1)} ${r.unit}`;
+  return r.value >= 10 ? `${r.value.toFixed(1)} ms` : `${r.value.toFixed(3)} ms`;
 }
 
 function printSection(title: string, rows: Row[], notes: string[]) {
@@ -128,7 +129,7 @@ function printSection(title: string, rows: Row[], notes: string[]) {
       ? r.ratios.map((x) => `${x.ratio.toFixed(2)}× ${x.vs}`).join(" · ")
       : "baseline";
     console.log(
-      `  ${name(r).padEnd(w)}  ${fmtMs(r.value).padStart(10)}   ${ratios}`,
+      `  ${name(r).padEnd(w)}  ${fmtValue(r).padStart(10)}   ${ratios}`,
     );
   }
   for (const n of notes) console.log(`  note: ${n}`);

@@ -19,8 +19,10 @@ export interface Row {
   label: string;
   /** How ratio texts name this row when it is a baseline ("hello", "raw PING"). */
   short?: string;
-  /** Milliseconds. */
+  /** Milliseconds, unless `unit` says otherwise. */
   value: number;
+  /** Unit of `value` when it is not a time ("MiB"). */
+  unit?: string;
   /** Which statistic `value` is: "median" (start-up) or "p50"/"p99" (latency). */
   stat: string;
   /** Ids of the rows this one is compared with. */
