@@ -33,10 +33,12 @@ export function parseEntry([id, fields]: RawEntry): TownEvent {
     data = JSON.parse(fields[i + 1] ?? "{}");
   } catch { /* a hand-written garbage entry: shown as unparseable below */ }
   const r = TownEvent.safeParse({ ...(data as object), id });
+  // An id written by hand (XADD 99999999999999999-1) can be past the largest Date.
+  const at = new Date(Number(id.split("-")[0]));
   return r.success ? r.data : {
     id,
     type: "unparseable",
-    ts: new Date(Number(id.split("-")[0])).toISOString(),
+    ts: (Number.isNaN(at.getTime()) ? new Date(0) : at).toISOString(),
     message: String(fields),
   };
 }

@@ -120,7 +120,9 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     peekInboxes(t, [...ids, SUPERVISOR_ID], PEEK),
   ]);
 
-  const agents = agentHashes.map(parseAgent).filter((a): a is Agent => !!a)
+  // A hash whose id is not the one it is filed under (edited by hand) is skipped like junk.
+  const agents = agentHashes.map((h, i) => h.id === ids[i] ? parseAgent(h) : undefined)
+    .filter((a): a is Agent => !!a)
     .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
   const tasks = taskIds.flatMap((id, i): TaskBrief[] => {
     const [state, assignedTo, description] = taskFields[i];
