@@ -41,6 +41,8 @@ export async function assertProperty<Ts extends [unknown, ...unknown[]]>(
  */
 export async function assertCatches<Ts extends [unknown, ...unknown[]]>(
   what: string,
+  /** What the property's own failure says (not a crash of the test's machinery). */
+  expected: RegExp,
   numRuns: number,
   arbs: { [K in keyof Ts]: fc.Arbitrary<Ts[K]> },
   predicate: (...args: Ts) => void | boolean | Promise<void | boolean>,
@@ -53,6 +55,10 @@ export async function assertCatches<Ts extends [unknown, ...unknown[]]>(
   });
   if (!r.failed) {
     throw new Error(`the property did not catch ${what} in ${numRuns} cases: it cannot fail`);
+  }
+  const why = r.errorInstance instanceof Error ? r.errorInstance.message : String(r.errorInstance);
+  if (!expected.test(why)) {
+    throw new Error(`the property failed for another reason than ${what}: ${why}`);
   }
   console.log(`fast-check: caught ${what} after ${r.numRuns} case(s) (as it must)`);
 }
