@@ -2,7 +2,7 @@
 /** Entry point: parse argv, run one command, map errors to one line on stderr and an exit code. */
 import { CommanderError } from "commander";
 import { buildProgram } from "./src/cli/program.ts";
-import { TtError } from "./src/core/errors.ts";
+import { singleLine, TtError } from "./src/core/errors.ts";
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -20,7 +20,8 @@ function reportError(e: unknown): number {
     return e.exitCode === 0 ? 0 : 2;
   }
   if (e instanceof TtError) {
-    console.error(`tt: ${e.message}`);
+    // One line, even when the message quotes an argument holding a line break.
+    console.error(`tt: ${singleLine(e.message)}`);
     return e.exitCode;
   }
   const msg = e instanceof Error ? e.message : String(e);

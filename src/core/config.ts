@@ -4,7 +4,7 @@
  */
 import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
 import { z } from "zod";
-import { TtError } from "./errors.ts";
+import { singleLine, TtError } from "./errors.ts";
 import { sanitizeTownName } from "./keys.ts";
 
 export const TOWN_FILE = "tinytown.toml";
@@ -66,17 +66,6 @@ export function parseTomlFile(text: string, path: string): unknown {
     }
     throw e;
   }
-}
-
-/**
- * Error messages are one line, also when they quote a key or value from the file: line breaks
- * in them are shown escaped.
- */
-export function singleLine(s: string): string {
-  return s.replace(
-    /[\n\r\u2028\u2029]/g,
-    (c) => c === "\n" ? "\\n" : c === "\r" ? "\\r" : `\\u${c.charCodeAt(0).toString(16)}`,
-  );
 }
 
 /** Validates parsed data, naming the first bad field and the file. */
@@ -175,8 +164,11 @@ export async function realPath(p: string): Promise<string> {
   try {
     return await Deno.realPath(p);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new TtError(`no such directory: ${p}`);
-    throw e;
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      throw new TtError(`no such directory: ${p}`);
+    }
+    // No permission, or a path Deno only opens with --allow-all (/dev, /proc…).
+    throw new TtError(`cannot use ${p}: ${(e as Error).message}`);
   }
 }
 
@@ -185,8 +177,8 @@ export async function exists(p: string): Promise<boolean> {
     await Deno.stat(p);
     return true;
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
+    throw new TtError(`cannot access ${p}: ${(e as Error).message}`);
   }
 }
 

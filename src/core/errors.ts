@@ -25,3 +25,14 @@ export class NotFoundError extends TtError {
 export class ConflictError extends TtError {
   override name = "ConflictError";
 }
+
+/**
+ * Messages are one line, also when they quote a key, value or argument that holds a line break:
+ * line breaks are shown escaped.
+ */
+export function singleLine(s: string): string {
+  return s.replace(
+    /[\n\r\u2028\u2029]/g,
+    (c) => c === "\n" ? "\\n" : c === "\r" ? "\\r" : `\\u${c.charCodeAt(0).toString(16)}`,
+  );
+}

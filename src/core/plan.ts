@@ -6,8 +6,8 @@
 import { stringify as stringifyToml } from "smol-toml";
 import { z } from "zod";
 import { isTerminalTask, type Task, TaskState } from "./schemas.ts";
-import { exists, parseTomlFile, readTextIfExists, singleLine, writeFileAtomic } from "./config.ts";
-import { ConflictError, TtError } from "./errors.ts";
+import { exists, parseTomlFile, readTextIfExists, writeFileAtomic } from "./config.ts";
+import { ConflictError, singleLine, TtError } from "./errors.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { type Ctx, listAgents, type Recipient, resolveRecipient } from "./agents.ts";
 import { checkDescription, createTask, getTasks, updateTask } from "./tasks.ts";

@@ -95,7 +95,8 @@ export async function readSnapshot(path: string): Promise<Snapshot> {
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new NotFoundError(`no such file: ${path}`);
     if (e instanceof Deno.errors.IsADirectory) throw new TtError(`${path} is a directory`);
-    throw e;
+    // An empty path, a NUL byte, a file used as a directory, no permission…
+    throw new TtError(`cannot read '${path}': ${(e as Error).message}`);
   }
   let data: unknown;
   try {
