@@ -335,7 +335,7 @@ Deno.test("parseEntry: any stream entry Redis can hold gives an event", async ()
 
 Deno.test("junk in a town's lists, hashes, indexes and stream never breaks a reader", async () => {
   await withTestTown(async (base) => {
-    await assertProperty("towns with junk in Redis", 150, [townSpec], async (spec) => {
+    await assertProperty("towns with junk in Redis", 300, [townSpec], async (spec) => {
       await readEverything(await build(base, spec));
     });
   });
