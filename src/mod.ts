@@ -17,12 +17,18 @@
  * ```
  */
 import { openTown, type TownContext } from "./core/town.ts";
-import { getAgent, listAgents, resolveAgent, resolveRecipient, toRecipient } from "./core/agents.ts";
+import {
+  getAgent,
+  listAgents,
+  resolveAgent,
+  resolveRecipient,
+  toRecipient,
+} from "./core/agents.ts";
 import * as lifecycle from "./core/lifecycle.ts";
 import { assignTask, getTask, listTasks, type TaskFilter } from "./core/tasks.ts";
 import { addToBacklog } from "./core/backlog.ts";
 import { sendMessage } from "./core/messages.ts";
-import { followEvents, recentEvents } from "./core/events.ts";
+import { followEvents, lastEventId, recentEvents } from "./core/events.ts";
 import { SUPERVISOR_ID } from "./core/keys.ts";
 import { TtError } from "./core/errors.ts";
 import type { Agent, Message, MessageKind, Task, TownEvent } from "./core/schemas.ts";
@@ -42,6 +48,13 @@ export interface SpawnOptions {
 
 export interface AssignOptions {
   tags?: string[];
+}
+
+export interface EventSubscription {
+  /** Stops following. */
+  stop(): void;
+  /** Settles when following has ended (rejects if the stream could not be read). */
+  done: Promise<void>;
 }
 
 export interface WaitOptions {
@@ -103,8 +116,15 @@ export class Town {
 
   /** Waits until every agent (or the given ones) is idle with nothing queued. */
   async waitForIdle(agents?: AgentHandle[], opts: WaitOptions = {}): Promise<Agent[]> {
-    const r = await lifecycle.waitForAgents(this.ctx, agents?.map((a) => a.id), "idle", opts.timeout);
-    if (!r.met) throw new TtError(`timed out after ${opts.timeout} ms waiting for agents to be idle`);
+    const r = await lifecycle.waitForAgents(
+      this.ctx,
+      agents?.map((a) => a.id),
+      "idle",
+      opts.timeout,
+    );
+    if (!r.met) {
+      throw new TtError(`timed out after ${opts.timeout} ms waiting for agents to be idle`);
+    }
     return r.agents;
   }
 
@@ -113,9 +133,20 @@ export class Town {
     return recentEvents(this.ctx, { count });
   }
 
-  /** Calls `onEvent` for every new event until `signal` aborts (blocking read, no polling). */
-  onEvent(onEvent: (ev: TownEvent) => void | Promise<void>, signal: AbortSignal): Promise<void> {
-    return followEvents(this.ctx, "$", onEvent, signal);
+  /**
+   * Calls `onEvent` for every event appended after this resolves (blocking read, no polling),
+   * until `stop()` or `signal`. `done` settles when following ends.
+   */
+  async onEvent(
+    onEvent: (ev: TownEvent) => void | Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<EventSubscription> {
+    const ac = new AbortController();
+    signal?.addEventListener("abort", () => ac.abort(), { once: true });
+    if (signal?.aborted) ac.abort();
+    // Fix the start point before returning, so an event caused right after is never missed.
+    const from = await lastEventId(this.ctx);
+    return { stop: () => ac.abort(), done: followEvents(this.ctx, from, onEvent, ac.signal) };
   }
 
   close(): Promise<void> {
@@ -136,7 +167,10 @@ export class AgentHandle {
 
   /** Assigns a task to this agent (it starts on it as soon as it is free). */
   async assign(description: string, opts: AssignOptions = {}): Promise<Task> {
-    return await assignTask(this.town.ctx, toRecipient(await this.info()), { description, tags: opts.tags });
+    return await assignTask(this.town.ctx, toRecipient(await this.info()), {
+      description,
+      tags: opts.tags,
+    });
   }
 
   /** Tasks assigned to this agent. */

@@ -51,8 +51,15 @@ export class AgentTown {
     at.name = await at.sb.init();
     if (agentSettings) {
       const path = `${at.sb.dir}/tinytown.toml`;
-      const text = await Deno.readTextFile(path);
-      await Deno.writeTextFile(path, text.replace(/^\[agent\]$/m, `[agent]\n${agentSettings}`));
+      let text = await Deno.readTextFile(path);
+      for (const line of agentSettings.split("\n")) {
+        const key = line.split("=")[0].trim();
+        const existing = new RegExp(`^${key}\\s*=.*$`, "m");
+        text = existing.test(text)
+          ? text.replace(existing, line)
+          : text.replace(/^\[agent\]$/m, `[agent]\n${line}`);
+      }
+      await Deno.writeTextFile(path, text);
     }
     at.t = await townOf(at.name);
     return at;

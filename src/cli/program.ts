@@ -27,7 +27,21 @@ export function buildProgram() {
     .showSuggestionAfterError()
     .exitOverride();
   program.configureHelp({ sortSubcommands: false });
-  for (const group of [town, agent, message, task, backlog, plan, events, admin, townhall, conductor, demo]) {
+  for (
+    const group of [
+      town,
+      agent,
+      message,
+      task,
+      backlog,
+      plan,
+      events,
+      admin,
+      townhall,
+      conductor,
+      demo,
+    ]
+  ) {
     group.register(program);
   }
   // Subcommands inherit exitOverride so usage errors come back to main() with an exit code.

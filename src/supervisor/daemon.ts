@@ -131,7 +131,9 @@ class Supervisor {
    * requeues their rounds from Redis.
    */
   #lostRedis() {
-    this.log(`Redis unreachable for ${REDIS_LOST_MS / 1000} s: stopping running rounds and exiting`);
+    this.log(
+      `Redis unreachable for ${REDIS_LOST_MS / 1000} s: stopping running rounds and exiting`,
+    );
     for (const loop of this.#loops.values()) loop.abortRound();
     setTimeout(() => Deno.exit(1), 1000);
   }

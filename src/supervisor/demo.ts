@@ -7,7 +7,7 @@ import { initTown, openTown } from "../core/town.ts";
 import { agentLabel, getAgent, listAgents, resolveRecipient } from "../core/agents.ts";
 import { spawnAgent, waitForAgents } from "../core/lifecycle.ts";
 import { assignTask, getTask } from "../core/tasks.ts";
-import { followEvents } from "../core/events.ts";
+import { followEvents, lastEventId } from "../core/events.ts";
 import type { TownEvent } from "../core/schemas.ts";
 
 async function run(cmd: string, args: string[], cwd: string) {
@@ -58,7 +58,8 @@ export async function runDemo(opts: DemoOptions): Promise<string> {
       say(`spawned ${agentLabel(a)} in ${a.workdir ?? t.root}`);
     }
     const labels = new Map((await listAgents(t)).map((a) => [a.id, agentLabel(a)]));
-    const live = followEvents(t, "$", (ev: TownEvent) => {
+    const from = await lastEventId(t); // fixed before assigning, so no event is missed
+    const live = followEvents(t, from, (ev: TownEvent) => {
       if (
         !["task_assigned", "round_completed", "task_completed", "round_failed"].includes(ev.type)
       ) return;

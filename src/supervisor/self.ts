@@ -16,7 +16,16 @@ export function selfCommand(): string[] {
   }
   if (here.endsWith("/src/supervisor/self.ts")) {
     const root = decodeURIComponent(new URL("../..", here).pathname).replace(/\/$/, "");
-    return [exe, "run", "-q", "-P", "--no-prompt", "--config", `${root}/deno.json`, `${root}/main.ts`];
+    return [
+      exe,
+      "run",
+      "-q",
+      "-P",
+      "--no-prompt",
+      "--config",
+      `${root}/deno.json`,
+      `${root}/main.ts`,
+    ];
   }
   // The bundle: this module is inlined in it, and its shebang line holds the permission flags.
   const path = decodeURIComponent(new URL(here).pathname);

@@ -1,11 +1,18 @@
 import assert from "node:assert/strict";
 import { AgentTown, alive, fakeCli, waitForEvent, waitUntil } from "../agent_helpers.ts";
-import { getAgent, resolveAgent } from "../../src/core/agents.ts";
+import { resolveAgent } from "../../src/core/agents.ts";
 import { getTask, listTasks } from "../../src/core/tasks.ts";
 import { supervisorInfo } from "../../src/core/control.ts";
 import { snapshotTown } from "../helpers.ts";
 
 type TaskJson = { id: string; state: string; result?: string; assigned_to?: string };
+
+/** Waits until the agent's round CLI has been started; returns its process group id. */
+async function runningRound(at: AgentTown, name: string): Promise<number> {
+  let pgid: number | undefined;
+  await waitUntil(async () => !!(pgid = (await resolveAgent(at.t, name)).round_pgid));
+  return pgid!;
+}
 
 async function assign(at: AgentTown, agent: string, desc: string): Promise<TaskJson> {
   return await at.sb.json<TaskJson>(["assign", agent, desc]);
@@ -59,9 +66,8 @@ Deno.test("kill stops a hanging round (SIGTERM to its group) and requeues its wo
   try {
     await at.sb.ok(["spawn", "w1", "--cli", fakeCli("hang")]);
     const task = await assign(at, "w1", "hang forever");
-    await waitForEvent(at.t, (e) => e.type === "task_started" && e.task_id === task.id);
-    const pgid = (await getAgent(at.t, (await resolveAgent(at.t, "w1")).id))?.round_pgid;
-    assert.ok(pgid && await alive(pgid));
+    const pgid = await runningRound(at, "w1");
+    assert.ok(await alive(pgid));
     await at.sb.ok(["kill", "w1"]);
     assert.equal(await alive(pgid!), false);
     const agent = await resolveAgent(at.t, "w1");
@@ -79,8 +85,7 @@ Deno.test("a CLI that ignores SIGTERM is SIGKILLed after the grace period", asyn
   try {
     await at.sb.ok(["spawn", "w1", "--cli", fakeCli("stubborn")]);
     const task = await assign(at, "w1", "ignore signals");
-    await waitForEvent(at.t, (e) => e.type === "task_started" && e.task_id === task.id);
-    const pgid = (await resolveAgent(at.t, "w1")).round_pgid!;
+    const pgid = await runningRound(at, "w1");
     await at.sb.ok(["kill", "w1"]);
     assert.equal(await alive(pgid), false);
     assert.equal((await resolveAgent(at.t, "w1")).state, "stopped");
@@ -149,7 +154,8 @@ Deno.test("supervisor SIGKILLed mid-round: the next tt command restarts it and t
   try {
     await at.sb.ok(["spawn", "w1", "--cli", fakeCli("hangonce", state)]);
     const task = await assign(at, "w1", "survive a crash");
-    await waitForEvent(at.t, (e) => e.type === "task_started" && e.task_id === task.id);
+    // The fake CLI marks the task before it hangs: from then on the round is really running.
+    await waitUntil(() => Deno.stat(`${state}/${task.id}`).then(() => true, () => false));
     const sup = (await supervisorInfo(at.t))!;
     const pgid = (await resolveAgent(at.t, "w1")).round_pgid!;
     Deno.kill(sup.pid, "SIGKILL");
@@ -267,7 +273,7 @@ Deno.test("recover stops agents whose supervisor is dead and requeues their roun
   try {
     await at.sb.ok(["spawn", "w1", "--cli", fakeCli("hang")]);
     const task = await assign(at, "w1", "stuck");
-    await waitForEvent(at.t, (e) => e.type === "task_started" && e.task_id === task.id);
+    await runningRound(at, "w1");
     const sup = (await supervisorInfo(at.t))!;
     Deno.kill(sup.pid, "SIGKILL");
     await waitUntil(async () => !(await alive(sup.pid)));

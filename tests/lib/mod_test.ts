@@ -6,7 +6,10 @@ import { AgentTown, fakeCli } from "../agent_helpers.ts";
 async function pinRedis(at: AgentTown): Promise<string> {
   const path = `${at.sb.dir}/tinytown.toml`;
   const text = await Deno.readTextFile(path);
-  await Deno.writeTextFile(path, text.replace(/^\[redis\]$/m, `[redis]\nurl = "${at.sb.redisUrl}"`));
+  await Deno.writeTextFile(
+    path,
+    text.replace(/^\[redis\]$/m, `[redis]\nurl = "${at.sb.redisUrl}"`),
+  );
   return at.sb.dir;
 }
 
@@ -41,14 +44,13 @@ Deno.test("library: waitForIdle rejects on timeout; onEvent delivers new events"
   const town = await Town.connect(await pinRedis(at));
   try {
     const w = await town.spawnAgent("slow", fakeCli("hang"));
-    const ac = new AbortController();
     const seen: string[] = [];
-    const following = town.onEvent((ev) => {
+    const sub = await town.onEvent((ev) => {
       seen.push(ev.type);
-      if (ev.type === "task_assigned") ac.abort();
-    }, ac.signal);
+      if (ev.type === "task_assigned") sub.stop();
+    });
     await w.assign("never finishes");
-    await following;
+    await sub.done;
     assert.ok(seen.includes("task_assigned"));
     await assert.rejects(waitForIdle(w, { timeout: 500 }), /timed out/);
     await w.kill();
