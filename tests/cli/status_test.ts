@@ -93,7 +93,7 @@ Deno.test("tt status --deep --tasks: per-agent details and events, tasks grouped
     ]);
 
     const human = (await sb.ok(["status", "--deep", "--tasks"])).stdout.split("\n");
-    const at = human.findIndex((l) => l.includes("[reviewer]"));
+    const at = human.findIndex((l) => l.includes("[reviewer]") && !l.includes("parent"));
     assert.match(
       human[at + 1],
       /^ {4}role reviewer, parent -, rounds 0, tasks done 0, up \d+s, heartbeat \d+s ago$/,
