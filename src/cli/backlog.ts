@@ -28,6 +28,7 @@ export function register(program: Command) {
     .description("queue a new task for any agent to claim")
     .argument("<description>", "what to do (up to 64 KiB)")
     .option("--tags <tags>", "comma-separated tags")
+    .option("--verify <command>", "done only when this shell command passes (see tt assign)")
     .action(async (description, opts, cmd) => {
       await withTown(cmd, async (t, g) => {
         const { addToBacklog } = await import("../core/backlog.ts");
@@ -36,6 +37,7 @@ export function register(program: Command) {
           description,
           tags: parseTags(opts.tags ? [opts.tags] : []),
           from: await sender(t),
+          verify: opts.verify,
         });
         output(g.json, task, () => `Added task ${color.bold(task.id.slice(0, 8))} to the backlog`);
       }, DELIVERS);

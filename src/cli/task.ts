@@ -2,7 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { type GlobalOptions, withTown } from "./context.ts";
 import { clip, color, output } from "./output.ts";
-import { UsageError } from "../core/errors.ts";
+import { ConflictError, UsageError } from "../core/errors.ts";
 import type { Task, TaskState } from "../core/schemas.ts";
 import type { TownContext } from "../core/town.ts";
 
@@ -30,6 +30,9 @@ export async function agentLabels(t: TownContext): Promise<(id: string) => strin
   return (id) => labels.get(id) ?? id.slice(0, 8);
 }
 
+/** Terminal states (schemas.ts has them too, but importing it here would load zod for --help). */
+const ENDED: TaskState[] = ["completed", "failed", "cancelled"];
+
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Options of commands that hand work to agents: revive a dead supervisor first. */
@@ -42,12 +45,19 @@ export function register(program: Command) {
     .argument("<agent>", "agent name, nickname, 'Nick [role]', short id, or supervisor")
     .argument("<description>", "what to do (up to 64 KiB)")
     .option("--tag <tag>", "tag the task (repeatable; a,b also works)", collect)
+    .option(
+      "--verify <command>",
+      "done only when this shell command passes in the agent's directory (run after it reports)",
+    )
     .action(async (ref, description, opts, cmd) => {
       await withTown(cmd, async (t, g) => {
         const { resolveRecipient } = await import("../core/agents.ts");
         const { resolveSender } = await import("../core/messages.ts");
-        const { assignTask, checkDescription, parseTags } = await import("../core/tasks.ts");
+        const { assignTask, checkDescription, checkVerify, parseTags } = await import(
+          "../core/tasks.ts"
+        );
         checkDescription(description);
+        checkVerify(opts.verify);
         const to = await resolveRecipient(t, ref);
         const from = await resolveSender(t, undefined, {
           agentId: callerId(),
@@ -57,11 +67,15 @@ export function register(program: Command) {
           description,
           tags: parseTags(opts.tag),
           from: from.id,
+          verify: opts.verify,
         });
         output(
           g.json,
           task,
-          () => `Assigned task ${color.bold(task.id.slice(0, 8))} to ${to.label}`,
+          () =>
+            `Assigned task ${color.bold(task.id.slice(0, 8))} to ${to.label}${
+              task.verify ? ` (done when \`${clip(task.verify, 50)}\` passes)` : ""
+            }`,
         );
       }, DELIVERS);
     });
@@ -136,8 +150,9 @@ export function register(program: Command) {
     .argument("<task>", "task id or a unique prefix (4+ characters)")
     .option("-r, --result <text>", "what was done", "Completed")
     .option("-f, --force", "complete a task assigned to another agent")
+    .option("--no-verify", "complete without running the task's --verify check (humans only)")
     .action(async (ref, opts, cmd) => {
-      await finishCommand(cmd, ref, "complete", opts.result, opts.force);
+      await finishCommand(cmd, ref, "complete", opts.result, opts.force, opts.verify);
     });
 
   task.command("fail")
@@ -184,22 +199,61 @@ async function finishCommand(
   verb: "complete" | "fail" | "cancel",
   text: string,
   force: boolean | undefined,
+  runCheck = true,
 ) {
   await withTown(cmd, async (t, g: GlobalOptions) => {
     const tasks = await import("../core/tasks.ts");
-    const { id } = await tasks.resolveTask(t, ref);
-    const opts = { result: text, by: callerId(), force };
+    const task = await tasks.resolveTask(t, ref);
+    const by = callerId();
+    if (by && !runCheck) {
+      throw new UsageError("--no-verify is for humans: agents' reports are checked by tt");
+    }
+    // An agent's report is checked by the supervisor after its round; a human's right here.
+    const verified = !runCheck || (verb === "complete" && !by && !!task.verify &&
+      !ENDED.includes(task.state) && await humanCheck(t, task));
+    const opts = { result: text, by, force, verified };
     const done = verb === "complete"
-      ? await tasks.completeTask(t, id, opts)
+      ? await tasks.completeTask(t, task.id, opts)
       : verb === "fail"
-      ? await tasks.failTask(t, id, opts)
-      : await tasks.cancelTask(t, id, opts);
+      ? await tasks.failTask(t, task.id, opts)
+      : await tasks.cancelTask(t, task.id, opts);
+    const held = done.state !== "completed" && verb === "complete";
     output(
       g.json,
       done,
-      () => `${TASK_ICON[done.state]} Task ${done.id.slice(0, 8)} ${done.state}: ${clip(text, 80)}`,
+      () =>
+        held
+          ? `${TASK_ICON[done.state]} Task ${done.id.slice(0, 8)} reported: ` +
+            `tt checks \`${
+              clip(done.verify ?? "", 50)
+            }\` after this round; only a pass completes it`
+          : `${TASK_ICON[done.state]} Task ${done.id.slice(0, 8)} ${done.state}: ${clip(text, 80)}`,
     );
   });
+}
+
+/** Runs a task's check for a human completing it; its output goes to stderr. Throws on failure. */
+async function humanCheck(t: TownContext, task: Task): Promise<true> {
+  const { getAgent } = await import("../core/agents.ts");
+  const { runCheck } = await import("../supervisor/verify.ts");
+  const agent = task.assigned_to ? await getAgent(t, task.assigned_to) : undefined;
+  const cwd = agent?.workdir ?? t.root;
+  const logFile = `${t.root}/.tt/logs/check_${task.id.slice(0, 8)}.log`;
+  await Deno.mkdir(`${t.root}/.tt/logs`, { recursive: true, mode: 0o700 });
+  console.error(`Checking task ${task.id.slice(0, 8)} in ${cwd}: ${task.verify}`);
+  const check = await runCheck({
+    command: task.verify!,
+    cwd,
+    env: Deno.env.toObject(),
+    logFile,
+    timeoutMs: t.config.agent.round_timeout_secs * 1000,
+  });
+  if (check.passed) return true;
+  if (check.tail) console.error(check.tail);
+  throw new ConflictError(
+    `task ${task.id.slice(0, 8)} not completed: its check failed (${check.detail}); ` +
+      `full output in ${logFile}, or pass --no-verify to complete it anyway`,
+  );
 }
 
 function showLines(x: Task, who: (id: string) => string): string[] {
@@ -213,6 +267,12 @@ function showLines(x: Task, who: (id: string) => string): string[] {
     ["started", x.started_at],
     ["finished", x.completed_at],
     ["result", x.result],
+    ["check", x.verify],
+    [
+      "reported",
+      x.claimed_result !== undefined ? `${x.claimed_result} (being checked)` : undefined,
+    ],
+    ["checks failed", x.verify_failures ? String(x.verify_failures) : undefined],
     ["tags", x.tags.length ? x.tags.join(", ") : undefined],
     ["plan entry", x.plan_id],
     ["parent", x.parent_id],

@@ -89,6 +89,14 @@ export const Task = z.object({
   tags: tagList,
   /** Rounds that ended cleanly without reporting this task (it fails after a few). */
   attempts: counter,
+  /** Shell command that must pass before the task counts as completed (`tt assign --verify`). */
+  verify: optionalString,
+  /** The result an agent reported, held until the supervisor has run `verify`. */
+  claimed_result: z.string().optional(),
+  /** Failed verifications so far (the task fails after a few). */
+  verify_failures: counter,
+  /** The end of the last failed verification's output, shown to the agent in its next round. */
+  verify_output: z.string().optional(),
 });
 export type Task = z.infer<typeof Task>;
 

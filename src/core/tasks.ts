@@ -28,6 +28,16 @@ export function checkDescription(description: string): string {
   return description;
 }
 
+/** A task's check command: undefined when not given; never empty or oversized. */
+export function checkVerify(command: string | undefined): string | undefined {
+  if (command === undefined) return undefined;
+  if (!command.trim()) {
+    throw new UsageError("--verify needs a command, e.g. --verify 'deno task test'");
+  }
+  checkSize(command);
+  return command;
+}
+
 /** Trimmed, non-empty, de-duplicated tags; each element may itself be `a,b`. */
 export function parseTags(raw: string[] = []): string[] {
   return [...new Set(raw.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean))];
@@ -124,6 +134,8 @@ export interface NewTask {
   /** Creation in a terminal state (sync push of a finished entry). */
   state?: "completed" | "failed" | "cancelled";
   result?: string;
+  /** Shell command that must pass before the task counts as completed. */
+  verify?: string;
 }
 
 export type Placement =
@@ -154,6 +166,7 @@ export async function createTask(t: Ctx, input: NewTask, placement: Placement): 
     plan_id: input.planId,
     parent_id: input.parentId,
     tags: input.tags ?? [],
+    verify: checkVerify(input.verify),
   });
   const to = placement.kind === "assign" ? placement.to : undefined;
   const msg = to
@@ -277,18 +290,25 @@ export async function currentTask(
 /** Lua: end a task (KEYS: events, task, backlog; ARGV documented on FINISH callers below). */
 const FINISH_LUA = `
 -- ARGV: now, id, result, caller ('' = a human), force, agent key prefix, event message.
-local function finish_task(state, event_type)
+-- The task's state and assignee if the caller may end it, else an error table.
+local function check_finish()
   local old = redis.call('HGET', KEYS[2], 'state')
-  if not old then return {error='not_found'} end
+  if not old then return nil, nil, {error='not_found'} end
   if old == 'completed' or old == 'failed' or old == 'cancelled' then
-    return {error='terminal', state=old}
+    return nil, nil, {error='terminal', state=old}
   end
   local assignee = redis.call('HGET', KEYS[2], 'assigned_to')
   if ARGV[4] ~= '' and ARGV[5] ~= '1' and assignee and assignee ~= ARGV[4] then
-    return {error='not_yours', assignee=assignee}
+    return nil, nil, {error='not_yours', assignee=assignee}
   end
+  return old, assignee, nil
+end
+local function finish_task(state, event_type)
+  local old, assignee, err = check_finish()
+  if err then return err end
   redis.call('HSET', KEYS[2], 'state', state, 'result', ARGV[3], 'completed_at', ARGV[1],
     'updated_at', ARGV[1])
+  redis.call('HDEL', KEYS[2], 'claimed_result')
   redis.call('LREM', KEYS[3], 0, ARGV[2])
   if assignee then
     local agent = ARGV[6] .. assignee
@@ -312,10 +332,22 @@ const COMPLETE = defineScript(
   "completeTask",
   3,
   PRELUDE + FINISH_LUA + `
+-- ARGV[8]: the task's check: 'done' (it passed), 'defer' (an agent reports: hold the result for
+-- the supervisor), 'required' (nobody ran it: refuse). ARGV[9]: event message of a held result.
+local verify = redis.call('HGET', KEYS[2], 'verify')
+if verify and verify ~= '' and ARGV[8] ~= 'done' then
+  local _, assignee, err = check_finish()
+  if err then return cjson.encode(err) end
+  if ARGV[8] ~= 'defer' then return cjson.encode({error='needs_verify', verify=verify}) end
+  redis.call('HSET', KEYS[2], 'claimed_result', ARGV[3], 'updated_at', ARGV[1])
+  local ev = {type='task_reported', task_id=ARGV[2], message=ARGV[9], actor=ARGV[4]}
+  if assignee then ev.agent_id = assignee end
+  emit(ev)
+  return cjson.encode({ok=true, task=hash_table(KEYS[2])})
+end
 return cjson.encode(finish_task('completed', 'task_completed'))
 `,
 );
-
 const END = defineScript(
   "endTask",
   3,
@@ -332,6 +364,8 @@ export interface FinishOptions {
   by?: string;
   /** End a task assigned to another agent than `by`. */
   force?: boolean;
+  /** Completing: the task's `verify` command has passed (or the caller chose to skip it). */
+  verified?: boolean;
 }
 
 async function finish(
@@ -355,14 +389,26 @@ async function finish(
     t.keys.agent(""),
     `task ${shortTaskId(id)} ${state}: ${oneLine(result)}`,
   ];
+  const check = opts.verified ? "done" : by ? "defer" : "required";
   const res = state === "completed"
-    ? await callScript(t, COMPLETE, [t.keys.events, t.keys.task(id), t.keys.backlog], args)
+    ? await callScript(t, COMPLETE, [t.keys.events, t.keys.task(id), t.keys.backlog], [
+      ...args,
+      check,
+      `task ${shortTaskId(id)} reported done, to be verified: ${oneLine(result)}`,
+    ])
     : await callScript(t, END, [t.keys.events, t.keys.task(id), t.keys.backlog], [...args, state]);
   if (res.error === "not_found") {
     throw new NotFoundError(`no task '${id}': 'tt task list' shows the tasks`);
   }
   if (res.error === "terminal") {
     throw new ConflictError(`task ${shortTaskId(id)} is already ${res.state}; nothing changed`);
+  }
+  if (res.error === "needs_verify") {
+    throw new ConflictError(
+      `task ${shortTaskId(id)} must pass its check first (${
+        oneLine(res.verify, 80)
+      }): 'tt task complete' runs it, or pass --no-verify to skip it`,
+    );
   }
   if (res.error === "not_yours") {
     const owner = await getAgent(t, res.assignee);
@@ -378,6 +424,8 @@ async function finish(
 /**
  * Completes a task: result (default "Completed"), completed_at; the assignee's tasks_completed is
  * counted once and its current_task cleared. A task already ended cannot be completed again.
+ * A task with a `verify` command completes only with `verified`; an agent's report without it is
+ * held as `claimed_result` (the task stays open) until the supervisor has run the check.
  */
 export async function completeTask(t: Ctx, id: string, opts: FinishOptions = {}): Promise<Task> {
   return await finish(t, id, "completed", opts);
@@ -441,7 +489,7 @@ const RETURN = defineScript(
 local state = redis.call('HGET', KEYS[2], 'state')
 if state ~= 'running' then return cjson.encode({ok=false, state=state}) end
 redis.call('HSET', KEYS[2], 'state', 'assigned', 'updated_at', ARGV[1])
-redis.call('HDEL', KEYS[2], 'started_at')
+redis.call('HDEL', KEYS[2], 'started_at', 'claimed_result')
 local ev = {type='task_requeued', task_id=ARGV[2], old_state='running', new_state='assigned',
   reason=ARGV[3], message=ARGV[4]}
 local assignee = redis.call('HGET', KEYS[2], 'assigned_to')
@@ -478,7 +526,7 @@ if not state or state == 'completed' or state == 'failed' or state == 'cancelled
 end
 local assignee = redis.call('HGET', KEYS[2], 'assigned_to')
 redis.call('HSET', KEYS[2], 'state', 'pending', 'updated_at', ARGV[1])
-redis.call('HDEL', KEYS[2], 'assigned_to', 'started_at')
+redis.call('HDEL', KEYS[2], 'assigned_to', 'started_at', 'claimed_result')
 if assignee and redis.call('HGET', ARGV[4] .. assignee, 'current_task') == ARGV[2] then
   redis.call('HDEL', ARGV[4] .. assignee, 'current_task')
 end

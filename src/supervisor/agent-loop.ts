@@ -18,11 +18,12 @@ import { endRound, notesOf, takeRound } from "../core/rounds.ts";
 import { emitEvent } from "../core/events.ts";
 import { ConflictError } from "../core/errors.ts";
 import { SUPERVISOR_ID } from "../core/keys.ts";
-import { failTask, getTask, returnTaskToAssigned, startTask } from "../core/tasks.ts";
+import { completeTask, failTask, getTask, returnTaskToAssigned, startTask } from "../core/tasks.ts";
 import { backlogSnapshot, claimForAgent } from "../core/autoclaim.ts";
 import { buildPrompt } from "./prompt.ts";
 import { agentEnv, resolveCli, roundCommand } from "./cli.ts";
 import { killGroup, runRoundProcess } from "./process.ts";
+import { MAX_VERIFY_FAILURES, runCheck } from "./verify.ts";
 
 export interface LoopDeps {
   /** Directory with the `tt` shim for agents' PATH. */
@@ -269,11 +270,18 @@ export class AgentLoop {
     await Deno.remove(promptFile).catch(() => {});
 
     const assigns = messages.filter((m) => m.type === "task_assign" && m.task_id);
+    const sentBack = result.kind === "exited"
+      ? await this.#verifyReports(assigns, { cwd: agent.workdir ?? town.root, env, logFile })
+      : new Set<string>();
     let clean = result.kind === "exited" && result.code === 0;
     if (clean) {
       // A round that exits 0 without reporting its task gets a few more tries, then the task fails.
       const unfinished: string[] = [];
       for (const m of assigns) {
+        if (sentBack.has(m.task_id!)) {
+          unfinished.push(m.id); // its check failed: the same agent gets it again, with the output
+          continue;
+        }
         const task = await getTask(town, m.task_id!);
         if (!task || isTerminalTask(task.state) || task.assigned_to !== agentId) continue;
         const tries = await town.redis.hincrby(town.keys.task(task.id), "attempts", 1);
@@ -330,6 +338,61 @@ export class AgentLoop {
     })
       .catch(ignoreConflict);
     return clean || result.kind === "killed";
+  }
+
+  /**
+   * Runs the check of each of the round's tasks that the agent reported done and that has a
+   * `verify` command. A pass completes the task with the reported result; a failure puts it back
+   * to assigned with the end of the output (for the next prompt), and fails it after a few.
+   * Returns the ids of the tasks sent back.
+   */
+  async #verifyReports(
+    assigns: Message[],
+    where: { cwd: string; env: Record<string, string>; logFile: string },
+  ): Promise<Set<string>> {
+    const { town, agentId } = this;
+    const sentBack = new Set<string>();
+    for (const m of assigns) {
+      const task = await getTask(town, m.task_id!);
+      if (!task?.verify || task.claimed_result === undefined || isTerminalTask(task.state)) {
+        continue;
+      }
+      this.#round = new AbortController();
+      const check = await runCheck({
+        command: task.verify,
+        ...where,
+        timeoutMs: town.config.agent.round_timeout_secs * 1000,
+        graceMs: town.config.agent.kill_grace_secs * 1000,
+        onStart: (pgid) =>
+          town.redis.hset(town.keys.agent(agentId), "round_pgid", pgid).then(() => {}),
+        signal: this.#round.signal,
+      }).finally(() => this.#round = undefined);
+      if (this.#killReason) break; // killed meanwhile: the round's work is requeued as a whole
+      if (check.passed) {
+        await completeTask(town, task.id, {
+          by: agentId,
+          force: true,
+          verified: true,
+          result: task.claimed_result,
+        }).catch(ignoreConflict);
+        continue;
+      }
+      const key = town.keys.task(task.id);
+      const [[, failures]] = (await town.redis.multi().hincrby(key, "verify_failures", 1)
+        .hset(key, "verify_output", check.tail).exec())! as [[unknown, number]];
+      const why = `check failed (${check.detail}): ${task.verify}`;
+      if (failures >= MAX_VERIFY_FAILURES) {
+        await failTask(town, task.id, {
+          by: agentId,
+          force: true,
+          result: `${why}, ${failures} times; output ends with:\n${check.tail}`,
+        }).catch(ignoreConflict);
+        continue;
+      }
+      await returnTaskToAssigned(town, task.id, why);
+      sentBack.add(task.id);
+    }
+    return sentBack;
   }
 
   /** Marks the round's assigned tasks running; returns every task its messages reference. */

@@ -26,6 +26,27 @@ const clip = (s: string, n: number) => {
   return one.length <= n ? one : one.slice(0, n - 1) + "…";
 };
 
+/** What a task's check means for the agent, and why its last report was sent back. */
+function checkLines(task: Task): string[] {
+  if (!task.verify) return [];
+  const lines = [
+    `   - Done means this check passes in your working directory: \`${task.verify}\` ` +
+    "(the supervisor runs it after you report; run it yourself first).",
+  ];
+  if (task.verify_output !== undefined) {
+    lines.push(
+      `   - Your last report was sent back: the check failed (${task.verify_failures} time(s) so far). ` +
+        "Its output ended with:",
+      "",
+      "```",
+      task.verify_output,
+      "```",
+      "",
+    );
+  }
+  return lines;
+}
+
 export function buildPrompt(p: PromptInput): string {
   const { agent } = p;
   const actionable = p.messages.filter((m) => ["task", "query"].includes(categoryOf(m)));
@@ -55,6 +76,7 @@ export function buildPrompt(p: PromptInput): string {
         `   - When done, run exactly: \`tt task complete ${m.task_id} --result "what was done"\``,
         `   - If you cannot do it: \`tt task fail ${m.task_id} --reason "why"\``,
         `   - Use this Task ID only; ignore other ids that appear inside the description.`,
+        ...(task ? checkLines(task) : []),
       );
     } else {
       out.push(`${i + 1}. ${prio} from ${from(m)}: ${summarize(m, 2000)}`);

@@ -2,6 +2,7 @@
  * The operations townhall offers, as plain functions over src/core: each REST route and each MCP
  * tool is one of these plus validation. Nothing here decides state: the core does.
  */
+import { UsageError } from "../core/errors.ts";
 import {
   agentLabel,
   type Ctx,
@@ -152,10 +153,14 @@ export async function taskShow(t: Ctx, ref: string) {
 
 export async function taskAssign(
   t: Ctx,
-  b: { agent: string; description: string; tags?: string[] },
+  b: { agent: string; description: string; tags?: string[]; verify?: string },
 ) {
   const to = await resolveRecipient(t, b.agent);
-  const task = await assignTask(t, to, { description: b.description, tags: parseTags(b.tags) });
+  const task = await assignTask(t, to, {
+    description: b.description,
+    tags: parseTags(b.tags),
+    verify: b.verify,
+  });
   return { task, agent: brief(to) };
 }
 
@@ -167,11 +172,21 @@ async function actor(t: Ctx, ref: string | undefined): Promise<string | undefine
 export async function taskComplete(
   t: Ctx,
   ref: string,
-  b: { result?: string; agent?: string; force?: boolean },
+  b: { result?: string; agent?: string; force?: boolean; skip_verify?: boolean },
 ) {
   const task = await resolveTask(t, ref);
   const by = await actor(t, b.agent);
-  return { task: await completeTask(t, task.id, { result: b.result, by, force: b.force }) };
+  if (by && b.skip_verify) {
+    throw new UsageError("skip_verify is for humans: an agent's report is checked by tt");
+  }
+  return {
+    task: await completeTask(t, task.id, {
+      result: b.result,
+      by,
+      force: b.force,
+      verified: b.skip_verify,
+    }),
+  };
 }
 
 export async function taskFail(
@@ -196,8 +211,17 @@ export async function backlogList(t: Ctx) {
   return { tasks, count: tasks.length };
 }
 
-export async function backlogAdd(t: Ctx, b: { description: string; tags?: string[] }) {
-  return { task: await addToBacklog(t, { description: b.description, tags: parseTags(b.tags) }) };
+export async function backlogAdd(
+  t: Ctx,
+  b: { description: string; tags?: string[]; verify?: string },
+) {
+  return {
+    task: await addToBacklog(t, {
+      description: b.description,
+      tags: parseTags(b.tags),
+      verify: b.verify,
+    }),
+  };
 }
 
 export async function backlogClaim(t: Ctx, ref: string, b: { agent: string }) {

@@ -153,10 +153,14 @@ export const TaskList = z.object({
   count: z.number().int(),
 }).openapi("TaskList");
 
+/** `tt assign --verify`: the task completes only when this command passes after the report. */
+const verify = text(64 * 1024).min(1).optional().openapi({ example: "deno task test" });
+
 export const AssignBody = z.strictObject({
   agent: agentRef.openapi({ example: "backend" }),
   description,
   tags,
+  verify,
 }).openapi("AssignTask");
 
 export const TaskResult = z.object({
@@ -169,6 +173,8 @@ export const CompleteBody = z.strictObject({
   /** The agent reporting; the task must be assigned to it unless `force`. */
   agent: agentRef.optional(),
   force: z.boolean().default(false),
+  /** Complete a task with a `verify` command without running it (humans; agents are checked). */
+  skip_verify: z.boolean().default(false),
 }).openapi("CompleteTask");
 
 export const FailBody = z.strictObject({
@@ -181,7 +187,7 @@ export const CancelBody = z.strictObject({
   reason: text(64 * 1024).optional(),
 }).openapi("CancelTask");
 
-export const BacklogAddBody = z.strictObject({ description, tags }).openapi("BacklogAdd");
+export const BacklogAddBody = z.strictObject({ description, tags, verify }).openapi("BacklogAdd");
 export const AgentBody = z.strictObject({ agent: agentRef }).openapi("AgentRef");
 
 export const AssignAllResult = z.object({

@@ -217,9 +217,32 @@ Deno.test("tasks: assign, list, show by prefix, complete/fail/cancel; 404, 409 o
       "body",
     );
 
+    // A task with a check: an agent's report is held; a human must skip the check explicitly.
+    const t4 = TaskResult.parse(
+      (await api(h, "POST", "/v1/tasks/assign", {
+        body: { agent: "w1", description: "d", verify: "deno task test" },
+      })).body,
+    ).task;
+    assert.equal(t4.verify, "deno task test");
+    const held = await api(h, "POST", `/v1/tasks/${t4.id}/complete`, {
+      body: { agent: "w1", result: "green" },
+    });
+    assert.equal(TaskResult.parse(held.body).task.claimed_result, "green");
+    assertError(await api(h, "POST", `/v1/tasks/${t4.id}/complete`), 409);
+    assertError(
+      await api(h, "POST", `/v1/tasks/${t4.id}/complete`, {
+        body: { agent: "w1", skip_verify: true },
+      }),
+      400,
+    );
+    const skipped = await api(h, "POST", `/v1/tasks/${t4.id}/complete`, {
+      body: { skip_verify: true },
+    });
+    assert.equal(TaskResult.parse(skipped.body).task.state, "completed");
+
     const st = StatusView.parse((await api(h, "GET", "/v1/status")).body);
-    assert.equal(st.tasks.total, 3);
-    assert.equal(st.tasks.by_state.completed, 1);
+    assert.equal(st.tasks.total, 4);
+    assert.equal(st.tasks.by_state.completed, 2);
     assert.equal(st.agents.length, 2);
   } finally {
     await closeHall(h);
