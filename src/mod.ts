@@ -48,6 +48,8 @@ export interface SpawnOptions {
 
 export interface AssignOptions {
   tags?: string[];
+  /** Shell command that must pass (in the agent's directory) before the task counts as done. */
+  verify?: string;
 }
 
 export interface EventSubscription {
@@ -105,7 +107,11 @@ export class Town {
 
   /** Adds a task to the backlog, where idle agents whose role matches claim it. */
   addToBacklog(description: string, opts: AssignOptions = {}): Promise<Task> {
-    return addToBacklog(this.ctx, { description, tags: opts.tags });
+    return addToBacklog(this.ctx, {
+      description,
+      tags: opts.tags,
+      verify: opts.verify,
+    });
   }
 
   /** Sends a message from the conductor (`to` may be an agent reference or "conductor"). */

@@ -22,6 +22,8 @@ const PlanEntry = z.object({
   tags: z.array(z.string()).default([]),
   /** The id of an earlier entry. */
   parent: z.string().optional(),
+  /** Shell command that must pass before the task counts as done (like `tt assign --verify`). */
+  verify: z.string().refine((s) => s.trim() !== "", "must not be empty").optional(),
 }).strict();
 export type PlanEntry = z.infer<typeof PlanEntry>;
 
@@ -116,6 +118,7 @@ status = "pending"            # pending | assigned | running | completed | faile
 tags = ["example"]
 # agent = "backend"           # assign to this agent; without one the task goes to the backlog
 # parent = "other-id"         # the id of an earlier entry
+# verify = "deno task test"   # done only when this command passes in the agent's directory
 `;
 
 /** Writes the template tasks.toml; refuses to overwrite one without `force`. */
@@ -164,10 +167,15 @@ export async function pushPlan(t: Ctx, plan: Plan, from = SUPERVISOR_ID): Promis
     const tags = planTags(e);
     const old = existing(e);
     if (old) {
-      if (old.description === e.description && JSON.stringify(old.tags) === JSON.stringify(tags)) {
+      if (
+        old.description === e.description && JSON.stringify(old.tags) === JSON.stringify(tags) &&
+        old.verify === e.verify
+      ) {
         result.unchanged++;
       } else {
-        result.updated.push(await updateTask(t, old.id, { description: e.description, tags }));
+        result.updated.push(
+          await updateTask(t, old.id, { description: e.description, tags, verify: e.verify }),
+        );
       }
       continue;
     }
@@ -181,6 +189,7 @@ export async function pushPlan(t: Ctx, plan: Plan, from = SUPERVISOR_ID): Promis
           tags,
           from,
           planId: e.id,
+          verify: e.verify,
           parentId: e.parent === undefined ? undefined : mapping[e.parent],
           state: terminal,
           result: terminal && SYNC_RESULT[terminal],

@@ -566,27 +566,30 @@ const UPDATE = defineScript(
   "updateTask",
   2,
   PRELUDE + `
--- KEYS: events, task. ARGV: now, id, event message, field/value…
+-- KEYS: events, task. ARGV: now, id, event message, verify ('' = none), field/value…
 if redis.call('EXISTS', KEYS[2]) == 0 then return cjson.encode({error='not_found'}) end
 local fields = {}
-for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[2], 'updated_at', ARGV[1], unpack(fields))
+if ARGV[4] == '' then redis.call('HDEL', KEYS[2], 'verify')
+else redis.call('HSET', KEYS[2], 'verify', ARGV[4]) end
 emit({type='task_updated', task_id=ARGV[2], message=ARGV[3]})
 return cjson.encode({ok=true, task=hash_table(KEYS[2])})
 `,
 );
 
-/** Changes the description and tags of an existing task (its state is left alone). */
+/** Changes the description, tags and check of an existing task (its state is left alone). */
 export async function updateTask(
   t: Ctx,
   id: string,
-  change: { description: string; tags: string[] },
+  change: { description: string; tags: string[]; verify?: string },
 ): Promise<Task> {
   const description = checkDescription(change.description);
   const res = await callScript(t, UPDATE, [t.keys.events, t.keys.task(id)], [
     new Date().toISOString(),
     id,
     `task ${shortTaskId(id)} updated: ${oneLine(description)}`,
+    checkVerify(change.verify) ?? "",
     "description",
     description,
     "tags",

@@ -122,7 +122,23 @@ Deno.test("pushPlan creates each entry in its place, and a second push duplicate
       [byPlan.docs.id, "write better docs", ["doc", "plan:docs"]],
     ]);
     assert.equal((await listTasks(t)).length, 4);
+
+    // A check added to an entry reaches its task; removing it drops it.
+    plan.tasks[0].verify = "deno task test";
+    const fourth = await pushPlan(t, plan);
+    assert.deepEqual(fourth.updated.map((x) => [x.id, x.verify]), [
+      [byPlan.api.id, "deno task test"],
+    ]);
+    delete plan.tasks[0].verify;
+    assert.equal((await pushPlan(t, plan)).updated[0].verify, undefined);
   });
+});
+
+Deno.test("a plan entry's verify must not be empty", () => {
+  assert.throws(
+    () => parsePlan(`[[tasks]]\nid = "a"\ndescription = "x"\nverify = " "\n`, "tasks.toml"),
+    /verify.*must not be empty/,
+  );
 });
 
 Deno.test("concurrent pushes of one plan create each task once", async () => {
