@@ -176,6 +176,7 @@ export class AgentHandle {
     return await assignTask(this.town.ctx, toRecipient(await this.info()), {
       description,
       tags: opts.tags,
+      verify: opts.verify,
     });
   }
 
