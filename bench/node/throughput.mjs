@@ -1,19 +1,22 @@
-// BullMQ throughput, the peer figure for bench/sections/throughput.ts (runs under Node).
+// BullMQ throughput, the peer of bench/fixtures/throughput_tt.ts (runs under Node; see
+// bench/sections/throughput.ts).
 //
-//   node throughput.mjs <redis unix socket> [jobs=5000] [concurrency=1]
+//   node throughput.mjs <redis unix socket> [jobs=5000] [concurrency=1] [window=50]
 //
-// Adds N jobs with addBulk (removeOnComplete), then times one Worker with a no-op processor at
-// concurrency C from its start until the last job completed. Prints one JSON line:
-// {"jobs", "concurrency", "seconds", "jobs_per_sec", "add_seconds"}.
+// One Worker with a no-op processor at concurrency C runs while a producer in the same process
+// adds the jobs one by one (at most `window` adds in flight; removeOnComplete), as the tt side
+// assigns its tasks. Timed from the first add until the last job completed. Prints one JSON
+// line: {"jobs", "concurrency", "seconds", "jobs_per_sec", "add_seconds"}.
 import { Queue, Worker } from "bullmq";
 
-const [socket, jobsArg = "5000", concurrencyArg = "1"] = process.argv.slice(2);
+const [socket, jobsArg = "5000", concurrencyArg = "1", windowArg = "50"] = process.argv.slice(2);
 if (!socket) {
-  console.error("usage: node throughput.mjs <redis unix socket> [jobs] [concurrency]");
+  console.error("usage: node throughput.mjs <redis unix socket> [jobs] [concurrency] [window]");
   process.exit(2);
 }
 const jobs = Number(jobsArg);
 const concurrency = Number(concurrencyArg);
+const window = Number(windowArg);
 const connection = { path: socket, maxRetriesPerRequest: null };
 const name = `tt-bench-${process.pid}-${Date.now()}`;
 
@@ -24,17 +27,8 @@ const timeout = setTimeout(() => {
   process.exit(1);
 }, 300_000);
 try {
-  const t0 = performance.now();
-  for (let i = 0; i < jobs; i += 1000) {
-    const n = Math.min(1000, jobs - i);
-    await queue.addBulk(Array.from({ length: n }, (_, k) => ({
-      name: "job",
-      data: { i: i + k },
-      opts: { removeOnComplete: true, removeOnFail: true },
-    })));
-  }
-  const addSeconds = (performance.now() - t0) / 1000;
-
+  await queue.waitUntilReady();
+  await worker.waitUntilReady();
   let done = 0;
   let failed = 0;
   const finished = new Promise((resolve) => {
@@ -48,10 +42,21 @@ try {
       check();
     });
   });
-  const t1 = performance.now();
   worker.run();
+  // Let the worker reach its blocking wait for jobs before the clock starts.
+  await new Promise((r) => setTimeout(r, 200));
+
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(window, jobs) }, async () => {
+    while (next < jobs) {
+      const i = next++;
+      await queue.add("job", { i }, { removeOnComplete: true, removeOnFail: true });
+    }
+  }));
+  const addSeconds = (performance.now() - t0) / 1000;
   await finished;
-  const seconds = (performance.now() - t1) / 1000;
+  const seconds = (performance.now() - t0) / 1000;
   if (failed) throw new Error(`${failed} jobs failed`);
   console.log(JSON.stringify({
     jobs,
