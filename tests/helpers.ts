@@ -4,6 +4,7 @@
  */
 import { connectRedis } from "../src/redis/connection.ts";
 import { townKeys } from "../src/core/keys.ts";
+import { createAgent, setAgentState } from "../src/core/agents.ts";
 import type { TownContext } from "../src/core/town.ts";
 import { TownConfig } from "../src/core/config.ts";
 import { shebangFlags as flagsOfBundle } from "../scripts/bundle.ts";
@@ -158,8 +159,13 @@ export class Sandbox {
 
 export async function runTt(args: string[], opts: TtOptions): Promise<TtResult> {
   const { cmd, args: pre } = ttCommand();
+  return await runProcess(cmd, [...pre, ...args], opts);
+}
+
+/** Runs a command to its end with `opts.stdin` (if any) written to it; captures its output. */
+async function runProcess(cmd: string, args: string[], opts: TtOptions): Promise<TtResult> {
   const child = new Deno.Command(cmd, {
-    args: [...pre, ...args],
+    args,
     cwd: opts.cwd,
     env: { ...opts.env, DENO_NO_UPDATE_CHECK: "1" },
     stdin: opts.stdin === undefined ? "null" : "piped",
@@ -179,7 +185,6 @@ export async function runTt(args: string[], opts: TtOptions): Promise<TtResult> 
   };
 }
 
-/** Every key of a town, with its type and content, to assert that a failed command changed nothing. */
 export async function snapshotTown(t: TownContext): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   let cursor = "0";
@@ -228,24 +233,41 @@ export class BundleSandbox extends Sandbox {
   }
 
   override async tt(args: string[], opts: Partial<TtOptions> = {}): Promise<TtResult> {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-q", ...shebangFlags(this.bundle), this.bundle, ...args],
-      cwd: opts.cwd ?? this.dir,
-      env: { ...this.env(opts.env), DENO_NO_UPDATE_CHECK: "1" },
-      stdin: opts.stdin === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    if (opts.stdin !== undefined) {
-      const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(opts.stdin));
-      await w.close();
+    return await runProcess(
+      Deno.execPath(),
+      ["run", "-q", ...shebangFlags(this.bundle), this.bundle, ...args],
+      { cwd: opts.cwd ?? this.dir, env: this.env(opts.env), stdin: opts.stdin },
+    );
+  }
+}
+
+export interface AgentSandbox {
+  sb: Sandbox;
+  t: TownContext;
+  /** Agent name → id. */
+  ids: Record<string, string>;
+}
+
+/**
+ * Runs `fn` in a sandboxed town with these agents, stopped so that no command starts a
+ * supervisor for them (for tests about records, not rounds).
+ */
+export async function withAgents(names: string[], fn: (x: AgentSandbox) => Promise<void>) {
+  const sb = new Sandbox();
+  try {
+    const t = await townOf(await sb.init());
+    try {
+      const ids: Record<string, string> = {};
+      for (const name of names) {
+        const a = await createAgent(t, { name, cli: "claude" });
+        await setAgentState(t, a.id, "stopped");
+        ids[name] = a.id;
+      }
+      await fn({ sb, t, ids });
+    } finally {
+      await t.close();
     }
-    const out = await child.output();
-    return {
-      code: out.code,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
+  } finally {
+    sb.cleanup();
   }
 }

@@ -1,32 +1,6 @@
 import assert from "node:assert/strict";
-import { createAgent, setAgentState } from "../../src/core/agents.ts";
 import type { Task } from "../../src/core/schemas.ts";
-import type { TownContext } from "../../src/core/town.ts";
-import { Sandbox, snapshotTown, townOf } from "../helpers.ts";
-
-/** A sandboxed town with these agents, stopped so no command starts a supervisor for them. */
-async function withAgents(
-  names: string[],
-  fn: (x: { sb: Sandbox; t: TownContext; ids: Record<string, string> }) => Promise<void>,
-) {
-  const sb = new Sandbox();
-  try {
-    const t = await townOf(await sb.init());
-    try {
-      const ids: Record<string, string> = {};
-      for (const name of names) {
-        const a = await createAgent(t, { name, cli: "claude" });
-        await setAgentState(t, a.id, "stopped");
-        ids[name] = a.id;
-      }
-      await fn({ sb, t, ids });
-    } finally {
-      await t.close();
-    }
-  } finally {
-    sb.cleanup();
-  }
-}
+import { snapshotTown, withAgents } from "../helpers.ts";
 
 Deno.test("backlog add/list/claim/remove through the CLI", async () => {
   await withAgents(["w1"], async ({ sb, t, ids }) => {

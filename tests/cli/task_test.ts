@@ -1,41 +1,9 @@
 import assert from "node:assert/strict";
-import { createAgent, setAgentState } from "../../src/core/agents.ts";
 import type { Task } from "../../src/core/schemas.ts";
 import type { TownContext } from "../../src/core/town.ts";
-import { Sandbox, snapshotTown, townOf } from "../helpers.ts";
+import { Sandbox, snapshotTown, withAgents } from "../helpers.ts";
 
 const TRICKY = `fix "auth" & $(rm -rf /); \`id\` 'x' | > /dev/null\n\ttabs — 日本語 🚀 \\n %s *`;
-
-interface AgentSandbox {
-  sb: Sandbox;
-  t: TownContext;
-  /** Agent name → id. */
-  ids: Record<string, string>;
-}
-
-/**
- * Runs `fn` in a sandboxed town with these agents, stopped so that no command starts a
- * supervisor for them (these tests are about task records, not rounds).
- */
-async function withAgents(names: string[], fn: (x: AgentSandbox) => Promise<void>) {
-  const sb = new Sandbox();
-  try {
-    const t = await townOf(await sb.init());
-    try {
-      const ids: Record<string, string> = {};
-      for (const name of names) {
-        const a = await createAgent(t, { name, cli: "claude" });
-        await setAgentState(t, a.id, "stopped");
-        ids[name] = a.id;
-      }
-      await fn({ sb, t, ids });
-    } finally {
-      await t.close();
-    }
-  } finally {
-    sb.cleanup();
-  }
-}
 
 /** Runs a failing command and checks it changed nothing and said one line. */
 async function refused(
