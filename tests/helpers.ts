@@ -271,3 +271,10 @@ export async function withAgents(names: string[], fn: (x: AgentSandbox) => Promi
     sb.cleanup();
   }
 }
+
+/** Runs `fn` in a sandboxed town with no agents. */
+export async function withSandboxTown(
+  fn: (sb: Sandbox, t: TownContext, name: string) => Promise<void>,
+) {
+  await withAgents([], ({ sb, t }) => fn(sb, t, t.name));
+}

@@ -4,22 +4,7 @@ import { emitEvent } from "../../src/core/events.ts";
 import { sendMessage, textMessage } from "../../src/core/messages.ts";
 import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import type { TownEvent } from "../../src/core/schemas.ts";
-import type { TownContext } from "../../src/core/town.ts";
-import { Sandbox, snapshotTown, townOf, ttCommand } from "../helpers.ts";
-
-async function withTown(fn: (sb: Sandbox, t: TownContext) => Promise<void>) {
-  const sb = new Sandbox();
-  try {
-    const t = await townOf(await sb.init());
-    try {
-      await fn(sb, t);
-    } finally {
-      await t.close();
-    }
-  } finally {
-    sb.cleanup();
-  }
-}
+import { Sandbox, snapshotTown, ttCommand, withSandboxTown as withTown } from "../helpers.ts";
 
 const TIME = "\\d\\d:\\d\\d:\\d\\d";
 

@@ -3,24 +3,10 @@ import { createAgent } from "../../src/core/agents.ts";
 import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import type { Message } from "../../src/core/schemas.ts";
 import type { TownContext } from "../../src/core/town.ts";
-import { Sandbox, snapshotTown, townOf } from "../helpers.ts";
+import { Sandbox, snapshotTown, withSandboxTown as withTown } from "../helpers.ts";
 
 /** No agent identity inherited from whoever runs the tests. */
 const NO_IDENTITY = { TINYTOWN_AGENT_ID: "", TINYTOWN_AGENT_NAME: "" };
-
-async function withTown(fn: (sb: Sandbox, t: TownContext) => Promise<void>) {
-  const sb = new Sandbox();
-  try {
-    const t = await townOf(await sb.init());
-    try {
-      await fn(sb, t);
-    } finally {
-      await t.close();
-    }
-  } finally {
-    sb.cleanup();
-  }
-}
 
 /** Runs a command that must fail: exit code, one line on stderr, Redis unchanged. */
 async function fails(sb: Sandbox, t: TownContext, args: string[], code: number, re: RegExp) {

@@ -4,23 +4,7 @@ import { assignTask, completeTask, createTask, startTask } from "../../src/core/
 import { sendMessage, textMessage } from "../../src/core/messages.ts";
 import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import type { TownStatus } from "../../src/core/status.ts";
-import type { TownContext } from "../../src/core/town.ts";
-import { Sandbox, snapshotTown, townOf } from "../helpers.ts";
-
-async function withTown(fn: (sb: Sandbox, t: TownContext, name: string) => Promise<void>) {
-  const sb = new Sandbox();
-  try {
-    const name = await sb.init();
-    const t = await townOf(name);
-    try {
-      await fn(sb, t, name);
-    } finally {
-      await t.close();
-    }
-  } finally {
-    sb.cleanup();
-  }
-}
+import { snapshotTown, withSandboxTown as withTown } from "../helpers.ts";
 
 Deno.test("tt status: agents with mailbox breakdown and current task, tasks by state, backlog", async () => {
   await withTown(async (sb, t, name) => {
