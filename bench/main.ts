@@ -5,8 +5,7 @@
  *   scripts/bench [--only startup,roundtrip] [--quick] [--no-save]
  *
  * Each section is one module in bench/sections/ exporting a `Section`; add new ones to SECTIONS.
- * Planned: agent delivery latency through the supervisor, throughput against BullMQ (a Node
- * script beside the Deno ones), townhall requests per second.
+ * Node-side peers (BullMQ, autocannon) live in bench/node/ and are installed with npm on first use.
  */
 import { parseArgs } from "node:util";
 import { findHyperfine } from "./lib/commands.ts";
@@ -16,8 +15,11 @@ import { startup } from "./sections/startup.ts";
 import { roundtrip } from "./sections/roundtrip.ts";
 import { delivery } from "./sections/delivery.ts";
 import { agents } from "./sections/agents.ts";
+import { throughput } from "./sections/throughput.ts";
+import { scale } from "./sections/scale.ts";
+import { townhall } from "./sections/townhall.ts";
 
-const SECTIONS: Section[] = [startup, roundtrip, delivery, agents];
+const SECTIONS: Section[] = [startup, roundtrip, delivery, throughput, agents, scale, townhall];
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -115,21 +117,28 @@ function elapsed(t0: number): number {
   return Math.round((performance.now() - t0) / 100) / 10;
 }
 
+/** Two decimals, or two significant digits below 0.1 (0.0031×). */
+function fmtRatio(x: number): string {
+  return x >= 0.1 ? x.toFixed(2) : x.toPrecision(2);
+}
+
 function fmtValue(r: Row): string {
-  if (r.unit) return `${r.value.toFixed(1)} ${r.unit}`;
+  if (r.unit) return `${r.value.toFixed(r.value >= 100 ? 0 : 1)} ${r.unit}`;
   return r.value >= 10 ? `${r.value.toFixed(1)} ms` : `${r.value.toFixed(3)} ms`;
 }
 
 function printSection(title: string, rows: Row[], notes: string[]) {
   console.log(`\n${title}`);
-  const name = (r: Row) => r.stat === "median" ? r.label : `${r.label} ${r.stat}`;
+  const name = (r: Row) => /^p\d+$/.test(r.stat) ? `${r.label} ${r.stat}` : r.label;
   const w = Math.max(...rows.map((r) => name(r).length));
   for (const r of rows) {
     const ratios = r.ratios?.length
-      ? r.ratios.map((x) => `${x.ratio.toFixed(2)}× ${x.vs}`).join(" · ")
+      ? r.ratios.map((x) => `${fmtRatio(x.ratio)}× ${x.vs}`).join(" · ")
+      : r.vs?.length
+      ? "-"
       : "baseline";
     console.log(
-      `  ${name(r).padEnd(w)}  ${fmtValue(r).padStart(10)}   ${ratios}`,
+      `  ${name(r).padEnd(w)}  ${fmtValue(r).padStart(13)}   ${ratios}`,
     );
   }
   for (const n of notes) console.log(`  note: ${n}`);

@@ -54,7 +54,8 @@ export function withRatios(rows: Row[]): Row[] {
     if (!r.vs?.length) return r;
     const ratios = r.vs.flatMap((id) => {
       const b = rows.find((x) => x.id === id);
-      return b ? [{ vs: b.short ?? b.label, ratio: r.value / b.value }] : [];
+      // A zero baseline (no CPU used while idle, say) gives no ratio.
+      return b && b.value > 0 ? [{ vs: b.short ?? b.label, ratio: r.value / b.value }] : [];
     });
     return { ...r, ratios };
   });

@@ -1,12 +1,18 @@
 /**
  * Start-up: every `tt` call is a fresh process, so its wall time is what users feel.
- * `tt --help` and `tt status` from source (as scripts/tt runs it) and from the bundle (when
- * dist/tt.js exists), against: `deno run` of a hello world; a script that only loads ioredis,
- * connects and PINGs; a raw `Deno.connect` PING. All on this run's private Redis.
+ * `tt --help`, `tt status` (a town of 10 agents and 1,000 tasks) and `tt assign` from source
+ * (as scripts/tt runs it) and from the bundle (built from the current source with
+ * scripts/bundle.ts, as `deno task bundle` builds dist/tt.js), against: `deno run` of a hello
+ * world; a script that only loads ioredis, connects and PINGs; a raw `Deno.connect` PING.
+ * All on this run's private Redis.
  */
 import { type Cmd, runOnce, timeGroup } from "../lib/commands.ts";
+import { benchTown, cliEnv, populate } from "../lib/town.ts";
 import type { BenchContext, Row, Section, SectionResult } from "../lib/types.ts";
-import { shebangFlags } from "../../scripts/bundle.ts";
+import { buildBundle, defaultPermissionFlags, shebangFlags } from "../../scripts/bundle.ts";
+
+const STATUS_AGENTS = 10;
+const STATUS_TASKS = 1000;
 
 export const startup: Section = {
   id: "startup",
@@ -14,17 +20,19 @@ export const startup: Section = {
   async run(ctx: BenchContext): Promise<SectionResult> {
     const deno = Deno.execPath();
     const notes: string[] = [];
-    const town = `${ctx.tmp}/town`;
-    await Deno.mkdir(town, { recursive: true });
-    const env = {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: ctx.tmp,
-      TT_HOME: `${ctx.tmp}/tt-home`,
-      REDIS_URL: ctx.redis.url,
-      BENCH_REDIS_SOCK: ctx.redis.socket,
-      NO_COLOR: "1",
-      DENO_NO_UPDATE_CHECK: "1",
-    };
+    const env = cliEnv(ctx);
+    // Agents of both towns live on a host no supervisor here serves: `tt assign` then finds
+    // nothing to revive and starts no supervisor, and no agent picks the tasks up.
+    const status = await benchTown(ctx, "bench-status");
+    const assign = await benchTown(ctx, "bench-assign");
+    try {
+      await populate(status.t, { agents: STATUS_AGENTS, tasks: STATUS_TASKS });
+      await populate(assign.t, { agents: 1, tasks: 0, prefix: "sink" });
+    } finally {
+      await status.t.close();
+      await assign.t.close();
+    }
+    const town = status.dir;
     const src = [
       deno,
       "run",
@@ -35,18 +43,13 @@ export const startup: Section = {
       `${ctx.root}/deno.json`,
       `${ctx.root}/main.ts`,
     ];
-    await runOnce({ cwd: town, env }, { name: "init", argv: [...src, "init", "--name", "bench"] });
-
-    // `tt status` is the everyday read command; until it exists, `tt start` (open the town,
-    // connect, check the server) stands in for it.
-    let status = "status";
-    try {
-      await runOnce({ cwd: town, env }, { name: "status", argv: [...src, "status"] });
-    } catch (e) {
-      if (!/unknown command/i.test(String(e))) throw e;
-      status = "start";
-      notes.push("`tt status` does not exist yet: `tt start` (connect + version check) stands in");
-    }
+    const assignArgs = [
+      "--town",
+      assign.dir,
+      "assign",
+      "sink0",
+      "Add a --dry-run flag to the importer, with a test",
+    ];
 
     const cmds: Cmd[] = [
       {
@@ -85,30 +88,27 @@ export const startup: Section = {
         ],
       },
       { name: "help-src", argv: [...src, "--help"] },
-      { name: "status-src", argv: [...src, status] },
+      { name: "status-src", argv: [...src, "status"] },
+      { name: "assign-src", argv: [...src, ...assignArgs] },
       { name: "help-wrapper", argv: [`${ctx.root}/scripts/tt`, "--help"] },
     ];
 
-    const dist = `${ctx.root}/dist/tt.js`;
-    let bundle: string | undefined = `${ctx.tmp}/tt.js`;
+    // The bundle, built now from the current source (what `deno task bundle` writes to
+    // dist/tt.js). A fresh path gets a fresh V8 code-cache entry; its first run is a real command
+    // (a first run with --help leaves a thin cache that keeps later runs ~40 ms slower).
+    const bundle = `${ctx.tmp}/tt.js`;
+    let bundled = false;
     try {
-      // A copy at a fresh path gets a fresh V8 code-cache entry; its first run is a real command
-      // (a first run with --help leaves a thin cache that keeps later runs ~40 ms slower).
-      await Deno.copyFile(dist, bundle);
-      if ((await Deno.stat(dist)).mtime! < await newestSource(ctx.root)) {
-        notes.push("dist/tt.js is older than the source: `deno task bundle` refreshes it");
-      }
+      const size = await buildBundle(bundle, await defaultPermissionFlags());
       const run = [deno, "run", "-q", ...shebangFlags(await Deno.readTextFile(bundle)), bundle];
-      await runOnce({ cwd: town, env }, { name: "warm", argv: [...run, status] });
+      await runOnce({ cwd: town, env }, { name: "warm", argv: [...run, "status"] });
       cmds.push({ name: "help-bundle", argv: [...run, "--help"] });
-      cmds.push({ name: "status-bundle", argv: [...run, status] });
+      cmds.push({ name: "status-bundle", argv: [...run, "status"] });
+      cmds.push({ name: "assign-bundle", argv: [...run, ...assignArgs] });
+      notes.push(`bundle: ${(size / 1024).toFixed(0)} KB, built from the current source`);
+      bundled = true;
     } catch (e) {
-      bundle = undefined;
-      if (e instanceof Deno.errors.NotFound) {
-        notes.push("no dist/tt.js: `deno task bundle` first to include the bundle");
-      } else {
-        notes.push(`bundle left out: ${String(e).split("\n")[0]}`);
-      }
+      notes.push(`bundle left out: ${String(e).split("\n")[0]}`);
     }
 
     const runs = ctx.quick ? 6 : 20;
@@ -160,13 +160,22 @@ export const startup: Section = {
       },
       {
         id: "status-src",
-        label: `tt ${status} (source)`,
+        label: `tt status, ${STATUS_AGENTS} agents, ${STATUS_TASKS} tasks (source)`,
+        short: "status (source)",
         value: med("status-src"),
         stat: "median",
-        vs: ["hello", "ioredis-ping", "raw-ping"],
+        vs: ["hello", "ioredis-ping"],
+      },
+      {
+        id: "assign-src",
+        label: "tt assign (source)",
+        short: "assign (source)",
+        value: med("assign-src"),
+        stat: "median",
+        vs: ["hello", "ioredis-ping"],
       },
     ];
-    if (bundle) {
+    if (bundled) {
       rows.push(
         {
           id: "help-bundle",
@@ -177,10 +186,17 @@ export const startup: Section = {
         },
         {
           id: "status-bundle",
-          label: `tt ${status} (bundle)`,
+          label: `tt status, ${STATUS_AGENTS} agents, ${STATUS_TASKS} tasks (bundle)`,
           value: med("status-bundle"),
           stat: "median",
           vs: ["hello", "ioredis-ping", "status-src"],
+        },
+        {
+          id: "assign-bundle",
+          label: "tt assign (bundle)",
+          value: med("assign-bundle"),
+          stat: "median",
+          vs: ["hello", "ioredis-ping", "assign-src"],
         },
       );
     }
@@ -190,27 +206,10 @@ export const startup: Section = {
       raw: {
         tool: ctx.hyperfine ? "hyperfine -N" : "internal loop",
         runs,
-        status_command: status,
+        status_town: { agents: STATUS_AGENTS, tasks: STATUS_TASKS },
         commands: Object.fromEntries(cmds.map((c) => [c.name, c.argv.join(" ")])),
         timings: t,
       },
     };
   },
 };
-
-/** Modification time of the newest file of main.ts and src/. */
-async function newestSource(root: string): Promise<Date> {
-  let newest = (await Deno.stat(`${root}/main.ts`)).mtime!;
-  const walk = async (dir: string) => {
-    for await (const e of Deno.readDir(dir)) {
-      const p = `${dir}/${e.name}`;
-      if (e.isDirectory) await walk(p);
-      else if (e.isFile) {
-        const m = (await Deno.stat(p)).mtime!;
-        if (m > newest) newest = m;
-      }
-    }
-  };
-  await walk(`${root}/src`);
-  return newest;
-}

@@ -1,0 +1,194 @@
+/**
+ * Townhall: requests/s and latency of `GET /v1/status` and `POST /v1/tasks/assign` on a real
+ * `tt townhall` (API-key auth on, rate limits off), against a hono hello-world served the same
+ * way (Deno.serve, its own process), in the same run and with the same load: autocannon
+ * (bench/node/http.mjs, under Node) with 10 keep-alive connections on loopback, for a bounded
+ * time after a warm-up.
+ */
+import { runNode } from "../lib/node.ts";
+import { benchTown, cliEnv, dropTown, populate } from "../lib/town.ts";
+import type { BenchContext, Row, Section, SectionResult } from "../lib/types.ts";
+
+const HELLO = `
+import { Hono } from "hono";
+const app = new Hono();
+app.get("/", (c) => c.json({ hello: "world" }));
+Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: (a) => console.log(JSON.stringify({ url: \`http://127.0.0.1:\${a.port}\` })) }, app.fetch);
+`;
+
+const CONNECTIONS = 10;
+
+interface Server {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a server process that prints one JSON line `{url}` when listening. */
+async function startServer(
+  argv: string[],
+  cwd: string,
+  env: Record<string, string>,
+): Promise<Server> {
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    cwd,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!out.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += value;
+  }
+  reader.releaseLock();
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+  };
+  if (!out.includes("\n")) {
+    await stop();
+    throw new Error(`server did not start: ${argv.join(" ")}`);
+  }
+  return { url: JSON.parse(out.split("\n")[0]).url, stop };
+}
+
+interface Load {
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+export const townhall: Section = {
+  id: "townhall",
+  title: "townhall HTTP (autocannon, vs a hono hello-world; req/s: higher is better)",
+  async run(ctx: BenchContext): Promise<SectionResult> {
+    const seconds = ctx.quick ? 2 : 8;
+    const warmup = ctx.quick ? 1 : 2;
+    const env = cliEnv(ctx);
+    const deno = Deno.execPath();
+    const tt = [
+      deno,
+      "run",
+      "-q",
+      "-P",
+      "--no-prompt",
+      "--config",
+      `${ctx.root}/deno.json`,
+      `${ctx.root}/main.ts`,
+    ];
+    const { dir, t } = await benchTown(
+      ctx,
+      "bench-townhall",
+      "[townhall.rate_limit]\nread_per_min = 0\nwrite_per_min = 0\n",
+    );
+    const run = async (args: string[]) => {
+      const out = await new Deno.Command(tt[0], {
+        args: [...tt.slice(1), ...args],
+        cwd: dir,
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (!out.success) {
+        throw new Error(`tt ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+      }
+      return new TextDecoder().decode(out.stdout).trim();
+    };
+    const servers: Server[] = [];
+    try {
+      const key = await run(["auth", "gen-key", "--name", "bench"]);
+      // Agent records with no process behind them (another host): assigned tasks just queue.
+      await populate(t, { agents: 1, tasks: 0, prefix: "sink" });
+      await populate(t, { agents: 5, tasks: 20, prefix: "idle" });
+
+      const helloFile = `${ctx.tmp}/hono_hello.ts`;
+      await Deno.writeTextFile(helloFile, HELLO);
+      const hall = await startServer([...tt, "townhall", "--port", "0", "--json"], dir, env);
+      servers.push(hall);
+      const hello = await startServer(
+        [
+          deno,
+          "run",
+          "-q",
+          "--no-prompt",
+          "--allow-net=127.0.0.1",
+          "--config",
+          `${ctx.root}/deno.json`,
+          helloFile,
+        ],
+        ctx.tmp,
+        env,
+      );
+      servers.push(hello);
+      const auth = { authorization: `Bearer ${key}` };
+      const targets = {
+        hello: { url: `${hello.url}/` },
+        status: { url: `${hall.url}/v1/status`, headers: auth },
+        assign: {
+          url: `${hall.url}/v1/tasks/assign`,
+          method: "POST",
+          headers: { ...auth, "content-type": "application/json" },
+          body: JSON.stringify({ agent: "sink0", description: "Bench task from townhall" }),
+        },
+      };
+      const results: Record<string, Load> = {};
+      for (const name of ["hello", "status", "assign"] as const) {
+        const r = await runNode<Load>(ctx.root, "http.mjs", [
+          JSON.stringify({ ...targets[name], connections: CONNECTIONS, seconds, warmup }),
+        ]);
+        if (r.non2xx || r.errors || r.timeouts || !r.requests) {
+          throw new Error(
+            `${name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts of ${r.requests}`,
+          );
+        }
+        results[name] = r;
+      }
+      const label = {
+        hello: "hono hello-world GET /",
+        status: "townhall GET /v1/status",
+        assign: "townhall POST /v1/tasks/assign",
+      };
+      const rows: Row[] = [];
+      for (const [stat, unit] of [["rps", "req/s"], ["p50", ""], ["p99", ""]] as const) {
+        for (const name of ["hello", "status", "assign"] as const) {
+          rows.push({
+            id: `${name}-${stat}`,
+            label: label[name],
+            short: name === "hello" ? `hello ${stat === "rps" ? "req/s" : stat}` : undefined,
+            value: results[name][stat],
+            unit: unit || undefined,
+            stat: stat === "rps" ? "req/s" : stat,
+            vs: name === "hello" ? undefined : [`hello-${stat}`],
+          });
+        }
+      }
+      return {
+        rows,
+        notes: [
+          `${CONNECTIONS} connections for ${seconds} s each after ${warmup} s of warm-up; ` +
+          "autocannon, both servers and Redis share the machine's cores",
+          "townhall checks the API key (one Redis read) per request; status reads 6 agents and " +
+          "20 tasks; each assign is one Lua script plus the audit event",
+        ],
+        raw: { connections: CONNECTIONS, seconds, warmup, results },
+      };
+    } finally {
+      for (const s of servers) await s.stop();
+      await dropTown(t);
+      await t.close();
+    }
+  },
+};
