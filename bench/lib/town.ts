@@ -63,16 +63,36 @@ export async function inFlight(n: number, width: number, fn: (i: number) => Prom
   }));
 }
 
-/** Stops the town's supervisor on this host (SIGTERM) and waits until it has gone. */
+/**
+ * Stops the town's supervisor on this host: SIGTERM, wait (up to 15 s) until its process has
+ * gone, else SIGKILL, so no benchmark leaves a daemon behind once its Redis is stopped.
+ */
 export async function stopSupervisor(t: Ctx) {
   const info = await supervisorInfo(t);
   if (!info) return;
   try {
     Deno.kill(info.pid, "SIGTERM");
   } catch { /* gone */ }
-  for (let i = 0; i < 400 && await supervisorInfo(t); i++) {
+  for (let i = 0; i < 600 && await alive(info.pid); i++) {
     await new Promise((r) => setTimeout(r, 25));
   }
+  if (await alive(info.pid)) {
+    console.log(`  (supervisor ${info.pid} ignored SIGTERM for 15 s: SIGKILL)`);
+    try {
+      Deno.kill(info.pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
+}
+
+/** Is the process running (a zombie is not)? Via ps: Deno refuses /proc without --allow-all. */
+async function alive(pid: number): Promise<boolean> {
+  const out = await new Deno.Command("ps", {
+    args: ["-o", "stat=", "-p", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const stat = new TextDecoder().decode(out.stdout).trim();
+  return stat !== "" && !stat.startsWith("Z");
 }
 
 /** Deletes every key of a town (SCAN + UNLINK), to keep the run's Redis small. */

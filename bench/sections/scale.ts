@@ -171,7 +171,7 @@ export const scale: Section = {
           ],
         })),
       ];
-      const runs = ctx.quick ? 6 : 16;
+      const runs = ctx.quick ? 4 : 16;
       const timing = await timeGroup(
         { cwd: ctx.tmp, env, cmds, runs, warmup: ctx.quick ? 1 : 2 },
         ctx.hyperfine,
@@ -202,9 +202,17 @@ export const scale: Section = {
         await x.t.close();
       }
     }
+    const steps = SUPERVISED.map((n, i) => {
+      const s = supervisor[n] as { start_cpu_ms: number };
+      const added = n - (SUPERVISED[i - 1] ?? 0);
+      return `${(s.start_cpu_ms / added).toFixed(0)} ms ${
+        i ? `(${SUPERVISED[i - 1]}→${n})` : "(the first, incl. the supervisor's own start)"
+      }`;
+    });
     return {
       rows,
       notes: [
+        `supervisor CPU per agent started: ${steps.join(", ")}`,
         `idle CPU is CPU time over ${
           windowMs / 1000
         } s of idling (utime+stime from /proc via cat, ` +
