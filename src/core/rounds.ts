@@ -54,6 +54,64 @@ export async function takeRound(t: Ctx, agentId: string): Promise<TakenRound> {
   return { messages, unreadable };
 }
 
+const DROP_STALE = defineScript(
+  "dropStaleAssignments",
+  2,
+  LUA_EMIT + `
+-- KEYS: events, processing. ARGV: now, task key prefix, agent id
+local dropped = {}
+for _, raw in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+  local ok, m = pcall(cjson.decode, raw)
+  if ok and type(m) == 'table' and m.type == 'task_assign' and type(m.task_id) == 'string' then
+    local task = ARGV[2] .. m.task_id
+    local state = redis.call('HGET', task, 'state')
+    if not state or state == 'completed' or state == 'failed' or state == 'cancelled'
+        or redis.call('HGET', task, 'assigned_to') ~= ARGV[3] then
+      redis.call('LREM', KEYS[2], 1, raw)
+      dropped[#dropped + 1] = m.id
+      local why = state and ('is ' .. state) or 'no longer exists'
+      if state and not (state == 'completed' or state == 'failed' or state == 'cancelled') then
+        why = 'is no longer assigned to this agent'
+      end
+      emit({type='assignment_dropped', agent_id=ARGV[3], task_id=m.task_id,
+        reason=state or 'missing',
+        message='task ' .. string.sub(m.task_id, 1, 8) .. ' ' .. why .. ': its assignment is not run again'})
+    end
+  end
+end
+if #dropped == 0 then return '[]' end
+return cjson.encode(dropped)
+`,
+);
+
+/**
+ * Removes from the round just taken the task assignments that are no longer this agent's work:
+ * the task has ended, vanished, or been handed to someone else. That happens when a round
+ * completes its task and is then cut off before it ends (supervisor killed, Redis restarted,
+ * CLI killed after `tt task complete`): its messages go back to the inbox, but running them
+ * again could only fail (`tt task complete` refuses an ended task), and a failed round puts them
+ * back again, forever, holding up the agent's other work. Returns the messages that remain.
+ */
+export async function dropStaleAssignments(
+  t: Ctx,
+  agentId: string,
+  messages: Message[],
+): Promise<Message[]> {
+  if (!messages.some((m) => m.type === "task_assign" && m.task_id)) return messages;
+  const dropped = new Set(
+    JSON.parse(
+      String(
+        await runScript(t.redis, DROP_STALE, [t.keys.events, t.keys.processing(agentId)], [
+          new Date().toISOString(),
+          t.keys.task(""),
+          agentId,
+        ]),
+      ),
+    ) as string[],
+  );
+  return dropped.size ? messages.filter((m) => !dropped.has(m.id)) : messages;
+}
+
 const END = defineScript(
   "endRound",
   6,

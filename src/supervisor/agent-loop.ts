@@ -14,7 +14,7 @@ import {
   type Task,
 } from "../core/schemas.ts";
 import { categoryOf, parseMessage } from "../core/messages.ts";
-import { endRound, notesOf, takeRound } from "../core/rounds.ts";
+import { dropStaleAssignments, endRound, notesOf, takeRound } from "../core/rounds.ts";
 import { emitEvent } from "../core/events.ts";
 import { ConflictError } from "../core/errors.ts";
 import { SUPERVISOR_ID } from "../core/keys.ts";
@@ -96,6 +96,7 @@ export class AgentLoop {
         return await this.#stop(agent, "agent_stopped", `reached its ${agent.max_rounds} rounds`);
       }
       const taken = await takeRound(town, agentId);
+      taken.messages = await dropStaleAssignments(town, agentId, taken.messages);
       if (taken.unreadable.length) {
         await emitEvent(town, {
           type: "messages_unreadable",
@@ -180,14 +181,18 @@ export class AgentLoop {
     if (agent.round_pgid) killGroup(agent.round_pgid, "SIGKILL");
     const inFlight = (await town.redis.lrange(town.keys.processing(agentId), 0, -1))
       .map(parseMessage).filter((m): m is Message => !!m);
-    if (!inFlight.length && !(await town.redis.exists(town.keys.processing(agentId)))) return;
-    await this.#returnTasks(inFlight, "round cut off: supervisor restarted");
-    await endRound(
-      town,
-      agentId,
-      { kind: "cutoff", reason: "supervisor restarted" },
-      `round ${agent.round} cut off`,
-    );
+    if (inFlight.length || await town.redis.exists(town.keys.processing(agentId))) {
+      await this.#returnTasks(inFlight, "round cut off: supervisor restarted");
+      await endRound(
+        town,
+        agentId,
+        { kind: "cutoff", reason: "supervisor restarted" },
+        `round ${agent.round} cut off`,
+      );
+    }
+    // Even with nothing in flight: a supervisor killed between ending a round and marking the
+    // agent idle leaves it "working", and a round only starts from idle (it would be put back
+    // and retried at once, forever).
     if (agent.state === "working") await this.#becomeIdle(agent);
   }
 

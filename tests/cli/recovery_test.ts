@@ -1,0 +1,77 @@
+/**
+ * Recovery after a crash at an awkward moment (found by the chaos runs, tests/chaos/): the state a
+ * kill leaves behind is set up by hand, then the real supervisor must carry on.
+ */
+import assert from "node:assert/strict";
+import { AgentTown, alive, fakeCli, waitUntil } from "../agent_helpers.ts";
+import { resolveAgent, setAgentState, toRecipient } from "../../src/core/agents.ts";
+import { assignTask, getTask } from "../../src/core/tasks.ts";
+import { buildMessage } from "../../src/core/messages.ts";
+import { recentEvents } from "../../src/core/events.ts";
+import { supervisorInfo } from "../../src/core/control.ts";
+import { SUPERVISOR_ID } from "../../src/core/keys.ts";
+
+type TaskJson = { id: string; state: string };
+
+async function assign(at: AgentTown, agent: string, desc: string): Promise<TaskJson> {
+  return await at.sb.json<TaskJson>(["assign", agent, desc]);
+}
+
+Deno.test("an assignment whose task has ended is dropped, not run again (a round cut off after tt task complete)", async () => {
+  const at = await AgentTown.create();
+  try {
+    await at.sb.ok(["spawn", "w1", "--cli", fakeCli("complete")]);
+    const first = await assign(at, "w1", "first");
+    await at.sb.ok(["wait", "w1", "--timeout", "60"]);
+    assert.equal((await getTask(at.t, first.id))?.state, "completed");
+    // What recovery does with a round cut off after its CLI completed the task (supervisor
+    // SIGKILLed, or Redis restarted, before the round ended): the assignment is back in the inbox.
+    const w1 = await resolveAgent(at.t, "w1");
+    const stale = buildMessage({
+      from: SUPERVISOR_ID,
+      to: w1.id,
+      type: "task_assign",
+      task_id: first.id,
+      body: "first",
+    });
+    await at.t.redis.lpush(at.t.keys.inbox(w1.id), JSON.stringify(stale));
+    const second = await assign(at, "w1", "second");
+    // Before the fix, the fake CLI failed on the ended task ('already completed'), the failed
+    // round put both messages back, and the second task never completed.
+    await at.sb.ok(["wait", "w1", "--timeout", "30"]);
+    assert.equal((await getTask(at.t, second.id))?.state, "completed");
+    const events = await recentEvents(at.t, { count: 1000 });
+    const dropped = events.filter((e) => e.type === "assignment_dropped");
+    assert.deepEqual(dropped.map((e) => [e.task_id, e.reason]), [[first.id, "completed"]]);
+    assert.equal(events.filter((e) => e.type === "round_failed").length, 0);
+    assert.equal(events.filter((e) => e.type === "task_completed").length, 2);
+    assert.equal((await resolveAgent(at.t, "w1")).tasks_completed, 2);
+  } finally {
+    await at.cleanup();
+  }
+});
+
+Deno.test("a supervisor killed between ending a round and marking the agent idle: the next one serves it", async () => {
+  const at = await AgentTown.create();
+  try {
+    await at.sb.ok(["spawn", "w1", "--cli", fakeCli("complete")]);
+    await at.sb.ok(["wait", "w1", "--timeout", "60"]);
+    const sup = (await supervisorInfo(at.t))!;
+    Deno.kill(sup.pid, "SIGKILL");
+    await waitUntil(async () => !(await alive(sup.pid)));
+    await at.t.redis.del(at.t.keys.supervisor(sup.host)); // its heartbeat would expire in ≤10 s
+    // What that kill leaves: the round ended (nothing in processing), the agent still working.
+    await setAgentState(at.t, (await resolveAgent(at.t, "w1")).id, "working");
+    // Before the fix, the new supervisor refused to start a round for a 'working' agent, put the
+    // message back, and tried again at once, forever.
+    // Work waiting when the next supervisor starts (assigned through the core: no revival yet).
+    const task = await assignTask(at.t, toRecipient(await resolveAgent(at.t, "w1")), {
+      description: "after the crash",
+    });
+    await at.sb.ok(["start"]);
+    await at.sb.ok(["wait", "w1", "--timeout", "30"]);
+    assert.equal((await getTask(at.t, task.id))?.state, "completed");
+  } finally {
+    await at.cleanup();
+  }
+});
