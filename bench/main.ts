@@ -123,7 +123,7 @@ function fmtRatio(x: number): string {
 }
 
 function fmtValue(r: Row): string {
-  if (r.unit) return `${r.value.toFixed(r.value >= 100 ? 0 : 1)} ${r.unit}`;
+  if (r.unit) return `${r.value.toFixed(r.value >= 100 ? 0 : r.value >= 10 ? 1 : 2)} ${r.unit}`;
   return r.value >= 10 ? `${r.value.toFixed(1)} ms` : `${r.value.toFixed(3)} ms`;
 }
 

@@ -105,22 +105,47 @@ export async function dropTown(t: Ctx) {
   } while (cursor !== "0");
 }
 
-/** Resident memory (MiB) and CPU time used so far (ms) of a process, via ps and /proc (cat). */
-export async function processUsage(pid: number): Promise<{ rssMiB: number; cpuMs: number }> {
+/**
+ * A process's resident memory (MiB, via ps) and CPU time so far: `cpuMs` from utime+stime of
+ * /proc/<pid>/stat (10 ms ticks; includes exited threads), `threadsNs` per live thread from its
+ * schedstat (ns resolution, for short windows: see cpuBetween). Deno refuses /proc without
+ * --allow-all, so cat and sh read it.
+ */
+export async function processUsage(
+  pid: number,
+): Promise<{ rssMiB: number; cpuMs: number; threadsNs: Map<string, number> }> {
   const run = async (cmd: string, args: string[]) =>
     new TextDecoder().decode(
       (await new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).output()).stdout,
     ).trim();
-  // Deno refuses /proc/<pid> without --allow-all; cat may read it. Fields after "(comm)":
-  // state is 3rd, utime 14th, stime 15th (clock ticks).
-  const [rss, stat, tck] = await Promise.all([
+  const [rss, stat, sched, tck] = await Promise.all([
     run("ps", ["-o", "rss=", "-p", String(pid)]),
     run("cat", [`/proc/${pid}/stat`]),
+    run("sh", [
+      "-c",
+      `for f in /proc/${pid}/task/*; do echo "\${f##*/} $(cat "$f/schedstat" 2>/dev/null)"; done`,
+    ]),
     run("getconf", ["CLK_TCK"]),
   ]);
+  // Fields after "(comm) ": state is the 3rd field, utime the 14th, stime the 15th.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]);
-  return { rssMiB: Number(rss) / 1024, cpuMs: ticks * 1000 / (Number(tck) || 100) };
+  const threadsNs = new Map<string, number>();
+  for (const line of sched.split("\n")) {
+    const [tid, ns] = line.split(" ");
+    if (tid && Number(ns) >= 0) threadsNs.set(tid, Number(ns));
+  }
+  return { rssMiB: Number(rss) / 1024, cpuMs: ticks * 1000 / (Number(tck) || 100), threadsNs };
+}
+
+/**
+ * CPU ms used between two samples by threads alive at the second one (a thread that started
+ * meanwhile counts whole). Threads that ended meanwhile are missed, so this is a lower bound.
+ */
+export function cpuBetween(a: Map<string, number>, b: Map<string, number>): number {
+  let ns = 0;
+  for (const [tid, v] of b) ns += v - (a.get(tid) ?? 0);
+  return ns / 1e6;
 }
 
 /**

@@ -12,6 +12,7 @@ import { type Cmd, timeGroup } from "../lib/commands.ts";
 import {
   benchTown,
   cliEnv,
+  cpuBetween,
   dropTown,
   populate,
   processUsage,
@@ -96,7 +97,7 @@ export const scale: Section = {
           start_seconds: startSecs,
           start_cpu_ms: usage.cpuStartMs - cpuBefore,
         };
-        cpuBefore = usage.cpuStartMs + usage.cpuMsPerSec * windowMs / 1000;
+        cpuBefore = usage.cpuEndMs;
         const n = target === 1 ? "1 idle agent" : `${target} idle agents`;
         rows.push(
           {
@@ -213,10 +214,8 @@ export const scale: Section = {
       rows,
       notes: [
         `supervisor CPU per agent started: ${steps.join(", ")}`,
-        `idle CPU is CPU time over ${
-          windowMs / 1000
-        } s of idling (utime+stime from /proc via cat, ` +
-        "10 ms ticks), in ms per s; RSS via ps",
+        `idle CPU: CPU time of the supervisor's threads over ${windowMs / 1000} s of idling ` +
+        "(schedstat of /proc/<pid>/task/*), in ms per s; RSS via ps",
         "status towns: tasks assigned round-robin to agents on another host (nothing runs them)",
       ],
       raw,
@@ -231,7 +230,8 @@ async function idleUsage(pid: number, windowMs: number) {
   const b = await processUsage(pid);
   return {
     rssMiB: b.rssMiB,
-    cpuMsPerSec: (b.cpuMs - a.cpuMs) / (windowMs / 1000),
+    cpuMsPerSec: cpuBetween(a.threadsNs, b.threadsNs) / (windowMs / 1000),
     cpuStartMs: a.cpuMs,
+    cpuEndMs: b.cpuMs,
   };
 }
