@@ -202,7 +202,10 @@ export class AgentLoop {
     const round = agent.round + 1;
     try {
       await setAgentState(town, agentId, "working", {
-        from: ["idle", "starting"],
+        // Only this loop makes an agent "working", so finding it so here means the end of an
+        // earlier round was not recorded (a write lost in a Redis restart): refusing would put
+        // the messages back and retry at once, forever.
+        from: ["idle", "starting", "working"],
         message: `round ${round} started with ${messages.length} message(s)`,
       });
     } catch (e) {

@@ -75,3 +75,24 @@ Deno.test("a supervisor killed between ending a round and marking the agent idle
     await at.cleanup();
   }
 });
+
+Deno.test("an agent left 'working' by a lost write (Redis restarted from an older AOF) is served by its live supervisor", async () => {
+  const at = await AgentTown.create();
+  try {
+    await at.sb.ok(["spawn", "w1", "--cli", fakeCli("complete")]);
+    await at.sb.ok(["wait", "w1", "--timeout", "60"]);
+    // The idle agent's last transition (working → idle) is what the lost second took back.
+    const w1 = await resolveAgent(at.t, "w1");
+    await setAgentState(at.t, w1.id, "working");
+    // Before the fix, every round was refused ('working' is not idle), put back and retried at
+    // once: a hot loop writing two events per turn, and the task never ran.
+    const task = await assign(at, "w1", "after the lost write");
+    await at.sb.ok(["wait", "w1", "--timeout", "30"]);
+    assert.equal((await getTask(at.t, task.id))?.state, "completed");
+    const cut = (await recentEvents(at.t, { count: 1000 }))
+      .filter((e) => e.type === "round_interrupted");
+    assert.equal(cut.length, 0);
+  } finally {
+    await at.cleanup();
+  }
+});
