@@ -2,7 +2,7 @@
 import { followEvents, recentEvents } from "../src/core/events.ts";
 import type { TownEvent } from "../src/core/schemas.ts";
 import type { TownContext } from "../src/core/town.ts";
-import { ROOT, Sandbox, townOf } from "./helpers.ts";
+import { ROOT, Sandbox, townOf, ttCommand } from "./helpers.ts";
 import { supervisorInfo } from "../src/core/control.ts";
 
 export const FAKE_AGENT = `${ROOT}/tests/fixtures/fake-agent.sh`;
@@ -88,3 +88,73 @@ export async function waitUntil(cond: () => Promise<boolean> | boolean, limitMs 
 }
 
 export { processAlive as alive } from "../src/redis/server.ts";
+
+/** A `tt` running in the background (logs -f, stop…): its output so far, and how it ended. */
+export class BackgroundTt {
+  #out = "";
+  #err = "";
+  #exited = false;
+  readonly child: Deno.ChildProcess;
+  readonly done: Promise<
+    { code: number; signal: Deno.Signal | null; stdout: string; stderr: string }
+  >;
+
+  constructor(sb: Sandbox, args: string[]) {
+    const { cmd, args: pre } = ttCommand();
+    this.child = new Deno.Command(cmd, {
+      args: [...pre, ...args],
+      cwd: sb.dir,
+      env: { ...sb.env(), DENO_NO_UPDATE_CHECK: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const read = async (s: ReadableStream<Uint8Array>, add: (t: string) => void) => {
+      const dec = new TextDecoder();
+      for await (const chunk of s) add(dec.decode(chunk, { stream: true }));
+    };
+    const pumps = Promise.all([
+      read(this.child.stdout, (s) => this.#out += s),
+      read(this.child.stderr, (s) => this.#err += s),
+    ]);
+    const child = this.child;
+    this.done = (async () => {
+      const st = await child.status;
+      await pumps;
+      this.#exited = true;
+      return { code: st.code, signal: st.signal, stdout: this.#out, stderr: this.#err };
+    })();
+  }
+
+  get stdout() {
+    return this.#out;
+  }
+
+  get stderr() {
+    return this.#err;
+  }
+
+  /** Whether it has exited and its output is read (without waiting). */
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  /** Its end, or an error if it is still running after `limitMs` (a bound for broken tests). */
+  async finished(limitMs = 30_000) {
+    try {
+      await waitUntil(() => this.#exited, limitMs);
+    } catch (e) {
+      await this.kill();
+      throw new Error(`tt is still running after ${limitMs} ms (killed): ${e}`);
+    }
+    return await this.done;
+  }
+
+  /** Ends it if still running (test cleanup). */
+  async kill() {
+    try {
+      this.child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await this.done;
+  }
+}

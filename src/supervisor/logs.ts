@@ -2,6 +2,8 @@
 import type { TownContext } from "../core/town.ts";
 import type { Agent } from "../core/schemas.ts";
 import { NotFoundError } from "../core/errors.ts";
+import { getAgent } from "../core/agents.ts";
+import { followEvents, lastEventId } from "../core/events.ts";
 
 export function roundLogPath(root: string, agent: string, round: number): string {
   return `${root}/.tt/logs/${agent}_round_${round}.log`;
@@ -22,7 +24,13 @@ export async function loggedRounds(root: string, agent: string): Promise<number[
   return rounds.sort((a, b) => a - b);
 }
 
-/** Copies a round's log to stdout; with `follow`, keeps copying as it grows (inotify). */
+/** Events that end a round (the log file is complete when they are written). */
+const ROUND_END = new Set(["round_completed", "round_failed", "round_interrupted"]);
+
+/**
+ * Copies a round's log to stdout. With `follow`, keeps copying as it grows (inotify) until the
+ * round ends (its end event) or SIGINT/SIGTERM; a round that has already ended is just copied.
+ */
 export async function showLog(
   t: TownContext,
   agent: Agent,
@@ -46,18 +54,36 @@ export async function showLog(
       await Deno.stdout.write(buf.subarray(0, r));
     }
   };
-  await drain();
   if (!follow) {
+    await drain();
     file.close();
     return;
   }
-  const watcher = Deno.watchFs(path);
-  const stop = () => watcher.close();
+  const done = new AbortController();
+  const stop = () => done.abort();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   try {
-    for await (const _ of watcher) await drain();
+    // The end event is looked for after this id, fixed before checking that the round runs.
+    const from = await lastEventId(t);
+    const now = await getAgent(t, agent.id);
+    const running = now?.round === n && !!now.round_started_at;
+    await drain();
+    if (running && !done.signal.aborted) {
+      const watcher = Deno.watchFs(path);
+      done.signal.addEventListener("abort", () => watcher.close(), { once: true });
+      let failed: unknown;
+      const ended = followEvents(t, from, (ev) => {
+        if (ev.agent_id === agent.id && ROUND_END.has(ev.type)) done.abort();
+      }, done.signal).catch((e) => failed = e).finally(() => done.abort());
+      for await (const _ of watcher) await drain();
+      await ended;
+      if (failed) throw failed;
+      await drain(); // what was written between the last change and the end event
+    }
   } finally {
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
     file.close();
   }
 }

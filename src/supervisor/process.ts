@@ -52,7 +52,11 @@ export async function terminateGroup(pgid: number, exited: Promise<unknown>, gra
 
 export async function runRoundProcess(opts: RunOptions): Promise<RoundProcessResult> {
   const log = await Deno.open(opts.logFile, { create: true, append: true, mode: 0o600 });
-  const writer = log.writable.getWriter();
+  // Straight to the file, not through log.writable: Deno buffers that stream's writes until it is
+  // closed, so `tt logs -f` would see nothing while the round runs.
+  const write = async (data: Uint8Array) => {
+    for (let off = 0; off < data.length;) off += await log.write(data.subarray(off));
+  };
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("sh", {
@@ -66,8 +70,8 @@ export async function runRoundProcess(opts: RunOptions): Promise<RoundProcessRes
       stderr: "piped",
     }).spawn();
   } catch (e) {
-    await writer.write(new TextEncoder().encode(`tt: could not start the agent CLI: ${e}\n`));
-    await writer.close();
+    await write(new TextEncoder().encode(`tt: could not start the agent CLI: ${e}\n`));
+    log.close();
     return {
       kind: "spawn_failed",
       code: null,
@@ -86,7 +90,7 @@ export async function runRoundProcess(opts: RunOptions): Promise<RoundProcessRes
   // Interleave stdout and stderr into the log as they arrive.
   let chain = Promise.resolve();
   const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) chain = chain.then(() => writer.write(chunk));
+    for await (const chunk of stream) chain = chain.then(() => write(chunk));
   };
   const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
   let ended: "timeout" | "killed" | undefined;
@@ -108,7 +112,7 @@ export async function runRoundProcess(opts: RunOptions): Promise<RoundProcessRes
   killGroup(pgid, "SIGKILL");
   await pumps.catch(() => {});
   await chain;
-  await writer.close();
+  log.close();
   if (ended === "timeout") {
     return {
       kind: "timeout",
