@@ -70,8 +70,18 @@ export function register(program: Command) {
       const { sendControl, supervisorInfo } = await import("../core/control.ts");
       const sup = await supervisorInfo(t);
       if (sup) {
-        if (!opts.now && sup.agents) {
-          console.error(`tt: waiting for running rounds to finish (--now kills them)`);
+        if (!opts.now) {
+          const { listAgents } = await import("../core/agents.ts");
+          const busy = (await listAgents(t)).filter((a) =>
+            (a.host ?? sup.host) === sup.host && a.round_started_at
+          );
+          if (busy.length) {
+            console.error(
+              `tt: waiting for running rounds to finish (${
+                busy.map((a) => a.name).join(", ")
+              }; --now kills them)`,
+            );
+          }
         }
         await sendControl(t, sup.host, { op: "shutdown", now: !!opts.now }, opts.now ? 120 : 7200);
         await waitForExit(sup.pid, 30_000);

@@ -159,9 +159,12 @@ class Supervisor {
     if (this.#loops.has(agentId)) return;
     const loop = new AgentLoop(this.town, agentId, { binDir: this.#binDir, log: this.log });
     this.#loops.set(agentId, loop);
+    // The heartbeat carries the number of agents (tt status, tt stop): refresh it now.
+    this.#beat().catch((e) => this.log(`heartbeat failed: ${e}`));
     loop.start().finally(() => {
       this.#loops.delete(agentId);
       this.log(`agent ${agentId} loop ended`);
+      if (!this.#stopping) this.#beat().catch((e) => this.log(`heartbeat failed: ${e}`));
       // Wake the control loop so it can notice that nothing is left to supervise.
       this.town.redis.rpush(
         this.town.keys.control(this.host),

@@ -24,6 +24,16 @@ export async function loggedRounds(root: string, agent: string): Promise<number[
   return rounds.sort((a, b) => a - b);
 }
 
+/**
+ * Deletes an agent name's round logs. Round numbers start at 1 again when an agent is restarted or
+ * a name is spawned again, and a new round must not append to (or be shadowed by) an old one.
+ */
+export async function removeRoundLogs(root: string, agent: string) {
+  for (const n of await loggedRounds(root, agent)) {
+    await Deno.remove(roundLogPath(root, agent, n)).catch(() => {});
+  }
+}
+
 /** Events that end a round (the log file is complete when they are written). */
 const ROUND_END = new Set(["round_completed", "round_failed", "round_interrupted"]);
 
