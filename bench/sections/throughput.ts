@@ -288,12 +288,13 @@ async function endToEnd(ctx: BenchContext, n: number) {
     // file edited since the last run is transpiled again by the first processes that load it).
     await runDirect(10);
     const seconds = { direct: 0, supervised: 0 };
+    const each: { kind: string; seconds: number }[] = [];
     for (const kind of order) {
-      seconds[kind as keyof typeof seconds] += kind === "direct"
-        ? await runDirect()
-        : await runSupervised();
+      const secs = kind === "direct" ? await runDirect() : await runSupervised();
+      seconds[kind as keyof typeof seconds] += secs;
+      each.push({ kind, seconds: secs });
     }
-    return { tasks: n * order.length / 2, order, ...seconds };
+    return { tasks: n * order.length / 2, runs: each, ...seconds };
   } finally {
     await stopSupervisor(e2e.t);
     for (const town of [direct, e2e]) {
