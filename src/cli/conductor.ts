@@ -1,6 +1,7 @@
 /** `tt conductor`: an interactive AI session that runs the town with the human. */
 import type { Command } from "@commander-js/extra-typings";
 import { withTown } from "./context.ts";
+import { TtError } from "../core/errors.ts";
 
 export function register(program: Command) {
   program.command("conductor")
@@ -10,28 +11,35 @@ export function register(program: Command) {
     .option("-c, --cli <cli>", "CLI to use instead of conductor_cli")
     .action(async (opts, cmd) => {
       const code = await withTown(cmd, async (t) => {
-        const { conductorCommand, conductorContext } = await import("../supervisor/conductor.ts");
+        const cond = await import("../supervisor/conductor.ts");
         const { writeShim } = await import("../supervisor/self.ts");
         const file = `${t.root}/.tt/conductor_context.md`;
-        await Deno.writeTextFile(file, await conductorContext(t), { mode: 0o600 });
         const binDir = `${t.root}/.tt/bin`;
+        const command = cond.conductorCommand(t, opts.cli, file);
+        const PATH = `${binDir}:${Deno.env.get("PATH") ?? ""}`;
+        // Say so in one line instead of leaving it to the shell's "not found" and exit 127.
+        const program = cond.programOf(command);
+        if (program && !(await cond.programExists(program, PATH))) {
+          throw new TtError(
+            `cannot start the conductor: '${program}' (CLI '${
+              cond.conductorCliName(t, opts.cli)
+            }') is not installed or not on PATH; install it, or choose another CLI with --cli or conductor_cli in tinytown.toml`,
+          );
+        }
+        await Deno.writeTextFile(file, await cond.conductorContext(t), { mode: 0o600 });
         await writeShim(
           binDir,
           t.managed ? undefined : Deno.env.get("REDIS_URL") || t.config.redis.url,
         );
-        const command = conductorCommand(t, opts.cli, file);
         console.error(`tt: conductor context in ${file}; running: ${command}`);
-        const env: Record<string, string> = {
-          ...Deno.env.toObject(),
-          TT_TOWN: t.root,
-          PATH: `${binDir}:${Deno.env.get("PATH") ?? ""}`,
-        };
+        const env: Record<string, string> = { ...Deno.env.toObject(), TT_TOWN: t.root, PATH };
         delete env.TINYTOWN_AGENT_ID;
         delete env.TINYTOWN_AGENT_NAME;
         const st = await new Deno.Command("sh", {
           args: ["-c", command],
           cwd: t.root,
           env,
+          clearEnv: true, // else `env` is merged into ours and the deleted variables come back
           stdin: "inherit",
           stdout: "inherit",
           stderr: "inherit",

@@ -23,13 +23,18 @@ const INTERACTIVE: Record<string, string> = {
   opencode: 'opencode --prompt "$(cat {prompt_file})"',
 };
 
+/** Which CLI the conductor runs: --cli, else conductor_cli, else default_cli. */
+export function conductorCliName(t: TownContext, cliRef: string | undefined): string {
+  return cliRef?.trim() || t.config.conductor_cli || t.config.default_cli;
+}
+
 /** The shell command for the conductor session. Custom commands get the file as an argument. */
 export function conductorCommand(
   t: TownContext,
   cliRef: string | undefined,
   contextFile: string,
 ): string {
-  const name = cliRef?.trim() || t.config.conductor_cli || t.config.default_cli;
+  const name = conductorCliName(t, cliRef);
   const custom = t.config.agent_clis[name]?.command;
   const template = custom ?? INTERACTIVE[name] ?? (CLI_PRESETS[name] ? `${name}` : name);
   const quoted = shellQuote(contextFile);
@@ -100,4 +105,31 @@ export async function conductorContext(t: TownContext): Promise<string> {
     "5. Report progress to the human in plain words, with task ids.",
   ];
   return lines.join("\n") + "\n";
+}
+
+/**
+ * The program a shell command starts (after leading VAR=value words), when that is plain to see;
+ * undefined for anything fancier (quotes, substitutions, redirections…), which is not checked.
+ */
+export function programOf(command: string): string | undefined {
+  const words = command.trim().split(/\s+/);
+  let i = 0;
+  while (i < words.length && /^[A-Za-z_][A-Za-z0-9_]*=\S*$/.test(words[i])) i++;
+  const word = words[i];
+  if (!word || /["'`$\\|&;<>(){}*?[\]~]/.test(word) || word === "exec") return undefined;
+  return word;
+}
+
+/** Whether `program` (a path, or a name looked up in `path`) is an executable file. */
+export async function programExists(program: string, path: string): Promise<boolean> {
+  const candidates = program.includes("/")
+    ? [program]
+    : path.split(":").filter(Boolean).map((dir) => `${dir}/${program}`);
+  for (const file of candidates) {
+    try {
+      const st = await Deno.stat(file);
+      if (st.isFile && ((st.mode ?? 0o111) & 0o111)) return true;
+    } catch { /* not there */ }
+  }
+  return false;
 }

@@ -3,7 +3,10 @@
  * shipped with tt (`tt demo-agent`), which does real, visible work: it writes files in its
  * worktree, commits them, and completes its task. No AI CLI needed.
  */
-import { initTown, openTown } from "../core/town.ts";
+import { initTown, openTown, stopManagedServer, type TownContext } from "../core/town.ts";
+import { sendControl, supervisorInfo } from "../core/control.ts";
+import { waitForExit } from "../redis/server.ts";
+import { TtError } from "../core/errors.ts";
 import { agentLabel, getAgent, listAgents, resolveRecipient } from "../core/agents.ts";
 import { spawnAgent, waitForAgents } from "../core/lifecycle.ts";
 import { assignTask, getTask } from "../core/tasks.ts";
@@ -42,10 +45,12 @@ export async function runDemo(opts: DemoOptions): Promise<string> {
     "-m",
     "Start",
   ], dir);
-  const init = await initTown({ dir, name: "demo" });
+  // A name of its own: with a shared Redis (REDIS_URL), a second demo must not meet the first.
+  const init = await initTown({ dir, name: `demo-${crypto.randomUUID().slice(0, 8)}` });
   say(`Demo town in ${init.root} (Redis: ${init.redisUrl})`);
   const t = await openTown({ town: init.root });
   const ac = new AbortController();
+  let stopped = false;
   try {
     const cli = "tt demo-agent";
     for (
@@ -79,8 +84,10 @@ export async function runDemo(opts: DemoOptions): Promise<string> {
     ac.abort();
     await live;
     say("");
+    let allDone = r.met;
     for (const id of [design.id, api.id, ui.id]) {
       const task = await getTask(t, id);
+      if (task?.state !== "completed") allDone = false;
       const who = task?.assigned_to ? await getAgent(t, task.assigned_to) : undefined;
       say(
         `${task?.state === "completed" ? "✓" : "✗"} ${task?.description} — ${who?.name}: ${
@@ -90,14 +97,35 @@ export async function runDemo(opts: DemoOptions): Promise<string> {
     }
     say("");
     say(r.met ? "All agents are idle." : "Timed out waiting for the agents.");
+    // Leave nothing running: the supervisor and the town's Redis (its data stays in .tt/).
+    await stopTown(t, false);
+    stopped = true;
+    say(`The demo town is stopped; tt commands in ${init.root} start it again.`);
     say(`Look around:  cd ${init.root} && tt status && tt history && tt logs backend`);
     say(`Their work:   git -C ${init.root} log --oneline --all`);
     say(`Clean up:     tt --town ${init.root} stop && rm -rf ${init.root}`);
+    if (!allDone) {
+      throw new TtError(`the demo did not complete: see ${init.root}/.tt/logs and 'tt history'`);
+    }
     return init.root;
   } finally {
     ac.abort();
-    await t.close();
+    if (!stopped) {
+      // The demo failed: stop what it started all the same, killing any running round.
+      await stopTown(t, true).catch((e) =>
+        say(`Could not stop the demo town (${e.message}): run 'tt --town ${init.root} stop'`)
+      );
+    }
   }
+}
+
+async function stopTown(t: TownContext, now: boolean) {
+  const sup = await supervisorInfo(t);
+  if (sup) {
+    await sendControl(t, sup.host, { op: "shutdown", now }, 120);
+    await waitForExit(sup.pid, 30_000);
+  }
+  if (await stopManagedServer(t) === "external") await t.close();
 }
 
 /** The demo agent CLI: reads the round prompt on stdin and does each assigned task for real. */
