@@ -1,6 +1,7 @@
 /**
- * The town's own redis-server: unix socket only (no TCP port), AOF in `.tt/`, started on first
- * need under a file lock so that concurrent `tt` processes start exactly one server.
+ * The town's own redis-server: unix socket only (no TCP port), AOF in `.tt/` (fsynced before each
+ * reply, see startServer), started on first need under a file lock so that concurrent `tt`
+ * processes start exactly one server.
  */
 import { TtError } from "../core/errors.ts";
 
@@ -126,8 +127,13 @@ async function startServer(paths: ManagedPaths): Promise<void> {
     paths.logFile,
     "--appendonly",
     "yes",
+    // Every write reaches the disk before Redis replies to it. With everysec, a redis-server
+    // killed while an fsync is slow (a busy disk: agents building and testing) loses writes it had
+    // already acknowledged: chaos runs (tests/chaos/) lost `tt assign`ed tasks and redid completed
+    // work. tt writes a few times per command or round: ~0.2 ms more per write on an idle disk, a
+    // few ms on a busy one, next to the ~200 ms start of every tt process.
     "--appendfsync",
-    "everysec",
+    "always",
     "--save",
     "",
     "--loglevel",
