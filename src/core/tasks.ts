@@ -111,7 +111,11 @@ end
 local fields = {}
 for i = 13, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[3], unpack(fields))
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+-- Creation order must be total: a task made in the same millisecond as the newest sorts after it.
+local score = tonumber(ARGV[3])
+local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
+if newest and tonumber(newest) >= score then score = tonumber(newest) + 0.001 end
+redis.call('ZADD', KEYS[2], string.format('%.3f', score), ARGV[2])
 if ARGV[4] == 'assign' then
   assign_task(KEYS[3], ARGV[2], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[1])
 else

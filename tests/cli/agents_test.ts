@@ -218,18 +218,29 @@ Deno.test("idle agents claim matching backlog work by themselves", async () => {
   }
 });
 
-Deno.test("idle timeout stops an agent; max rounds stop it too", async () => {
+Deno.test("idle timeout stops an idle agent", async () => {
   const at = await AgentTown.create("idle_timeout_secs = 1");
   try {
     await at.sb.ok(["spawn", "sleepy", "--cli", fakeCli("complete")]);
+    await at.sb.ok(["wait", "sleepy", "--until", "stopped", "--timeout", "60"]);
+    const ev = await waitForEvent(at.t, (e) => e.type === "agent_stopped");
+    assert.match(ev.message ?? "", /closed/);
+    assert.ok(await waitForEvent(at.t, (e) => /idle for 1 s/.test(e.message ?? "")));
+  } finally {
+    await at.cleanup();
+  }
+});
+
+// Without an idle timeout here: on a slow machine it could stop the agent before its task arrives.
+Deno.test("max rounds stop an agent after its last round", async () => {
+  const at = await AgentTown.create();
+  try {
     await at.sb.ok(["spawn", "short", "--rounds", "1", "--cli", fakeCli("forget")]);
     await assign(at, "short", "one");
-    await at.sb.ok(["wait", "sleepy", "short", "--until", "stopped", "--timeout", "60"]);
-    const ev = await waitForEvent(
-      at.t,
-      (e) => e.type === "agent_stopped" && /1 rounds/.test(e.message),
-    );
-    assert.ok(ev);
+    await at.sb.ok(["wait", "short", "--until", "stopped", "--timeout", "60"]);
+    const ev = await waitForEvent(at.t, (e) => e.type === "agent_stopped");
+    assert.match(ev.message ?? "", /reached its 1 rounds/);
+    assert.equal((await resolveAgent(at.t, "short")).rounds_completed, 1);
   } finally {
     await at.cleanup();
   }

@@ -105,6 +105,16 @@ Deno.test("listTasks: oldest first, filtered by state and assignee, in one pipel
   });
 });
 
+Deno.test("tasks made in the same millisecond list in creation order", async () => {
+  await withTestTown(async (t) => {
+    const made: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      made.push((await createTask(t, { description: `t${i}` }, { kind: "backlog" })).id);
+    }
+    assert.deepEqual((await listTasks(t)).map((x) => x.id), made);
+  });
+});
+
 Deno.test("resolveTask: full id, unique prefix; short, unknown and ambiguous refs are errors", async () => {
   await withTestTown(async (t) => {
     const w = await worker(t);
