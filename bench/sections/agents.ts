@@ -27,6 +27,7 @@ export const agents: Section = {
         const t0 = performance.now();
         const child = new Deno.Command("sh", {
           args: ["-c", marker],
+          detached: true, // its own session and process group, as the supervisor starts rounds
           stdin: "null",
           stdout: "null",
         }).spawn();

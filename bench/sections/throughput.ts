@@ -195,6 +195,10 @@ async function endToEnd(ctx: BenchContext, n: number) {
     await Promise.all(directAgents.map(async (a, k) => {
       const child = new Deno.Command("sh", {
         args: ["-c", fake],
+        // Its own session, as the supervisor starts rounds: with the kernel's autogroup
+        // scheduling, CPU is shared per session, so under load from other sessions 10 CLIs in
+        // one session got half the CPU of 10 supervised rounds (measured: 2× slower).
+        detached: true,
         cwd: direct.dir,
         env: {
           ...env,
