@@ -93,9 +93,58 @@ export async function ensureManagedRedis(root: string): Promise<string> {
   await Deno.chmod(paths.runtimeDir, 0o700);
   return await withFileLock(paths.lockFile, async () => {
     if (await pingSocket(paths.socket)) return paths.socket; // another process started it
+    // Alive but not answering (stalled on a busy disk, loading its AOF, stopped): starting a
+    // second server would unlink its socket and split the town in two, the supervisor's
+    // connections on the old server and every new tt on the new one, both writing one AOF.
+    if (await waitForLiveServer(paths, SLOW_SERVER_WAIT_MS)) return paths.socket;
     await startServer(paths);
     return paths.socket;
   });
+}
+
+/** How long a live but unresponsive managed server is waited for before tt gives up. */
+const SLOW_SERVER_WAIT_MS = 30_000;
+
+/**
+ * The pid of the town's redis-server if one runs, answering or not: the pid file's process, if
+ * its command line names our socket (after a crash the pid file stays, and its pid may be reused).
+ */
+async function serverPid(paths: ManagedPaths): Promise<number | undefined> {
+  let pid: number;
+  try {
+    pid = Number((await Deno.readTextFile(paths.pidFile)).trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const out = await new Deno.Command("ps", {
+    args: ["-ww", "-o", "stat=,args=", "-p", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const line = new TextDecoder().decode(out.stdout).trim();
+  return line && !/^[ZX]/.test(line) && line.includes(paths.socket) ? pid : undefined;
+}
+
+/**
+ * True once a running server answers; false if none runs (or it died meanwhile), so that one may
+ * be started. A server that runs but does not answer within `limitMs` is an error.
+ */
+async function waitForLiveServer(paths: ManagedPaths, limitMs: number): Promise<boolean> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const pid = await serverPid(paths);
+    if (pid === undefined) return false;
+    if (await pingSocket(paths.socket, 1000)) return true;
+    if (Date.now() > deadline) {
+      throw new TtError(
+        `the town's redis-server (pid ${pid}) runs but has not answered on ${paths.socket} for ${
+          limitMs / 1000
+        } s: see ${paths.logFile}; stop it (kill ${pid}) to have tt start a new one`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function startServer(paths: ManagedPaths): Promise<void> {

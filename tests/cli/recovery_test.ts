@@ -1,6 +1,6 @@
 /**
- * Recovery after a crash at an awkward moment (found by the chaos runs, tests/chaos/): the state a
- * kill leaves behind is set up by hand, then the real supervisor must carry on.
+ * Recovery after a crash or stall at an awkward moment (found by the chaos runs, tests/chaos/): the
+ * state a kill leaves behind is set up by hand, then the real supervisor or tt must carry on.
  */
 import assert from "node:assert/strict";
 import { AgentTown, alive, fakeCli, waitUntil } from "../agent_helpers.ts";
@@ -10,6 +10,7 @@ import { buildMessage } from "../../src/core/messages.ts";
 import { recentEvents } from "../../src/core/events.ts";
 import { supervisorInfo } from "../../src/core/control.ts";
 import { SUPERVISOR_ID } from "../../src/core/keys.ts";
+import { Sandbox } from "../helpers.ts";
 
 type TaskJson = { id: string; state: string };
 
@@ -94,5 +95,45 @@ Deno.test("an agent left 'working' by a lost write (Redis restarted from an olde
     assert.equal(cut.length, 0);
   } finally {
     await at.cleanup();
+  }
+});
+
+Deno.test("a managed redis-server that stalls gets no twin: tt waits for it; a stale pid file does not block a restart", async () => {
+  const sb = new Sandbox(null);
+  const servers = async () =>
+    new TextDecoder().decode(
+      (await new Deno.Command("pgrep", {
+        args: ["-f", `${sb.dir}/.tt/redis.sock`],
+        stdout: "piped",
+      })
+        .output()).stdout,
+    ).trim().split("\n").filter(Boolean).map(Number);
+  try {
+    await sb.ok(["init", "--name", "stall"]);
+    const [pid] = await servers();
+    // Stopped longer than tt's ping timeout: before the fix tt took it for dead, unlinked its
+    // socket and started a second server on the same AOF (the supervisor stayed on the first).
+    Deno.kill(pid, "SIGSTOP");
+    const status = sb.tt(["status"]);
+    await new Promise((r) => setTimeout(r, 2500));
+    Deno.kill(pid, "SIGCONT");
+    assert.equal((await status).code, 0);
+    assert.deepEqual(await servers(), [pid]);
+    // Killed: its pid file stays behind, naming a pid that may be reused by another process.
+    Deno.kill(pid, "SIGKILL");
+    await waitUntil(async () => !(await alive(pid)));
+    await Deno.writeTextFile(`${sb.dir}/.tt/redis.pid`, `${Deno.pid}\n`);
+    await sb.ok(["status"]);
+    const restarted = await servers();
+    assert.equal(restarted.length, 1);
+    assert.notEqual(restarted[0], pid);
+  } finally {
+    for (const p of await servers()) {
+      try {
+        Deno.kill(p, "SIGCONT");
+        Deno.kill(p, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    sb.cleanup();
   }
 });
