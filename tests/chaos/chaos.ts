@@ -11,6 +11,13 @@
  * - no message left in a processing list, inbox or urgent list once the agents are idle;
  * - no agent in a live state without a live supervisor, nor with a round whose process is gone.
  *
+ * The invariants are strict even across Redis kills, because the managed redis-server fsyncs its
+ * AOF before it replies (appendfsync always, src/redis/server.ts): a write tt was told about is
+ * never lost. With everysec, a kill during a slow fsync (busy disk) did lose acknowledged writes:
+ * assigned tasks vanished and agents completed the same task twice. What a kill may still cost is
+ * a write that happened but whose reply was lost; tt's scripts are written so that redoing the
+ * work then is safe, and such tasks show up as re-run, not as duplicated.
+ *
  * The seed fixes the driver's decisions (order and spacing of assignments and faults, which agent
  * or kind, when Redis and the supervisor come back); process scheduling is the OS's, so a replay
  * reproduces the fault schedule, not every interleaving.
