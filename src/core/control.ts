@@ -27,7 +27,6 @@ export const ControlMessage = z.discriminatedUnion("op", [
   }),
   z.object({ op: z.literal("wake"), agent_id: z.string(), reply: z.string().optional() }),
   z.object({ op: z.literal("shutdown"), now: z.boolean(), reply: z.string().optional() }),
-  z.object({ op: z.literal("verify"), task_id: z.string(), reply: z.string().optional() }),
 ]);
 export type ControlMessage = z.infer<typeof ControlMessage>;
 

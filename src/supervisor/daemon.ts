@@ -233,12 +233,6 @@ class Supervisor {
         await this.#shutdown(msg.now);
         return await sendReply(this.town, msg.reply, "ok");
       }
-      case "verify":
-        return await sendReply(
-          this.town,
-          msg.reply,
-          "error: verify is handled by tt task complete",
-        );
     }
   }
 
