@@ -403,8 +403,10 @@ class ChaosTown {
 
   /** Pids of every process whose command line names the town dir (supervisor, rounds, redis). */
   async processes(): Promise<number[]> {
-    const out = await new Deno.Command("pgrep", { args: ["-f", this.root], stdout: "piped" })
-      .output();
+    const out = await new Deno.Command("pgrep", {
+      args: ["-f", `${this.root}([/ ]|$)`],
+      stdout: "piped",
+    }).output();
     return new TextDecoder().decode(out.stdout).split("\n").map(Number)
       .filter((p) => p > 0 && p !== Deno.pid);
   }
