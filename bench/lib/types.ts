@@ -60,3 +60,33 @@ export function withRatios(rows: Row[]): Row[] {
     return { ...r, ratios };
   });
 }
+
+/** `deno run` arguments for a script of this repository, with the permissions of its deno.json. */
+export function denoArgs(ctx: BenchContext, script: string): string[] {
+  return [
+    "run",
+    "-q",
+    "-P",
+    "--no-prompt",
+    "--config",
+    `${ctx.root}/deno.json`,
+    `${ctx.root}/${script}`,
+  ];
+}
+
+/** A script that only loads ioredis, connects and PINGs: the floor of any Redis command. */
+export function ioredisPingArgv(ctx: BenchContext): string[] {
+  return [
+    Deno.execPath(),
+    "run",
+    "-q",
+    "--no-prompt",
+    "--config",
+    `${ctx.root}/deno.json`,
+    "--allow-read",
+    "--allow-write",
+    "--allow-net",
+    "--allow-env",
+    `${ctx.root}/bench/fixtures/ping_ioredis.ts`,
+  ];
+}

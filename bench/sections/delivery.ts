@@ -9,7 +9,13 @@ import { townKeys } from "../../src/core/keys.ts";
 import { createAgent } from "../../src/core/agents.ts";
 import { sendMessage } from "../../src/core/messages.ts";
 import { quantile, summarize } from "../lib/stats.ts";
-import type { BenchContext, Row, Section, SectionResult } from "../lib/types.ts";
+import {
+  type BenchContext,
+  denoArgs,
+  type Row,
+  type Section,
+  type SectionResult,
+} from "../lib/types.ts";
 
 export const delivery: Section = {
   id: "delivery",
@@ -27,13 +33,7 @@ export const delivery: Section = {
     const measure = async (mode: "raw" | "tt") => {
       const child = new Deno.Command(Deno.execPath(), {
         args: [
-          "run",
-          "-q",
-          "-P",
-          "--no-prompt",
-          "--config",
-          `${ctx.root}/deno.json`,
-          `${ctx.root}/bench/fixtures/echo.ts`,
+          ...denoArgs(ctx, "bench/fixtures/echo.ts"),
           ctx.redis.url,
           mode,
           town,

@@ -18,7 +18,14 @@ import {
   processUsage,
   stopSupervisor,
 } from "../lib/town.ts";
-import type { BenchContext, Row, Section, SectionResult } from "../lib/types.ts";
+import {
+  type BenchContext,
+  denoArgs,
+  ioredisPingArgv,
+  type Row,
+  type Section,
+  type SectionResult,
+} from "../lib/types.ts";
 
 const SUPERVISED = [1, 10, 50, 200];
 const STATUS_TOWNS = [
@@ -45,13 +52,7 @@ export const scale: Section = {
       const readyKey = `${t.keys.prefix}bench-idle`;
       const idle = new Deno.Command(Deno.execPath(), {
         args: [
-          "run",
-          "-q",
-          "-P",
-          "--no-prompt",
-          "--config",
-          `${ctx.root}/deno.json`,
-          `${ctx.root}/bench/fixtures/idle.ts`,
+          ...denoArgs(ctx, "bench/fixtures/idle.ts"),
           ctx.redis.url,
           readyKey,
         ],
@@ -141,31 +142,13 @@ export const scale: Section = {
       const cmds: Cmd[] = [
         {
           name: "ioredis-ping",
-          argv: [
-            deno,
-            "run",
-            "-q",
-            "--no-prompt",
-            "--config",
-            `${ctx.root}/deno.json`,
-            "--allow-read",
-            "--allow-write",
-            "--allow-net",
-            "--allow-env",
-            `${ctx.root}/bench/fixtures/ping_ioredis.ts`,
-          ],
+          argv: ioredisPingArgv(ctx),
         },
         ...towns.map((x) => ({
           name: x.id,
           argv: [
             deno,
-            "run",
-            "-q",
-            "-P",
-            "--no-prompt",
-            "--config",
-            `${ctx.root}/deno.json`,
-            `${ctx.root}/main.ts`,
+            ...denoArgs(ctx, "main.ts"),
             "--town",
             x.dir,
             "status",

@@ -8,7 +8,14 @@
  */
 import { type Cmd, runOnce, timeGroup } from "../lib/commands.ts";
 import { benchTown, cliEnv, populate } from "../lib/town.ts";
-import type { BenchContext, Row, Section, SectionResult } from "../lib/types.ts";
+import {
+  type BenchContext,
+  denoArgs,
+  ioredisPingArgv,
+  type Row,
+  type Section,
+  type SectionResult,
+} from "../lib/types.ts";
 import { buildBundle, defaultPermissionFlags, shebangFlags } from "../../scripts/bundle.ts";
 
 const STATUS_AGENTS = 10;
@@ -35,13 +42,7 @@ export const startup: Section = {
     const town = status.dir;
     const src = [
       deno,
-      "run",
-      "-q",
-      "-P",
-      "--no-prompt",
-      "--config",
-      `${ctx.root}/deno.json`,
-      `${ctx.root}/main.ts`,
+      ...denoArgs(ctx, "main.ts"),
     ];
     const assignArgs = [
       "--town",
@@ -73,19 +74,7 @@ export const startup: Section = {
       },
       {
         name: "ioredis-ping",
-        argv: [
-          deno,
-          "run",
-          "-q",
-          "--no-prompt",
-          "--config",
-          `${ctx.root}/deno.json`,
-          "--allow-read",
-          "--allow-write",
-          "--allow-net",
-          "--allow-env",
-          `${ctx.root}/bench/fixtures/ping_ioredis.ts`,
-        ],
+        argv: ioredisPingArgv(ctx),
       },
       { name: "help-src", argv: [...src, "--help"] },
       { name: "status-src", argv: [...src, "status"] },

@@ -22,7 +22,13 @@ import { waitForAgents } from "../../src/core/lifecycle.ts";
 import { townKeys } from "../../src/core/keys.ts";
 import { connectRedis } from "../../src/redis/connection.ts";
 import { writeShim } from "../../src/supervisor/self.ts";
-import type { BenchContext, Row, Section, SectionResult } from "../lib/types.ts";
+import {
+  type BenchContext,
+  denoArgs,
+  type Row,
+  type Section,
+  type SectionResult,
+} from "../lib/types.ts";
 
 interface Run {
   seconds: number;
@@ -49,13 +55,7 @@ export const throughput: Section = {
       const name = `bench-tp-${town++}`;
       const out = await new Deno.Command(Deno.execPath(), {
         args: [
-          "run",
-          "-q",
-          "-P",
-          "--no-prompt",
-          "--config",
-          `${ctx.root}/deno.json`,
-          `${ctx.root}/bench/fixtures/throughput_tt.ts`,
+          ...denoArgs(ctx, "bench/fixtures/throughput_tt.ts"),
           ctx.redis.url,
           name,
           String(tasks),
@@ -228,13 +228,7 @@ async function endToEnd(ctx: BenchContext, n: number) {
   const e2e = await benchTown(ctx, "bench-e2e");
   const tt = [
     Deno.execPath(),
-    "run",
-    "-q",
-    "-P",
-    "--no-prompt",
-    "--config",
-    `${ctx.root}/deno.json`,
-    `${ctx.root}/main.ts`,
+    ...denoArgs(ctx, "main.ts"),
     "--town",
     e2e.dir,
   ];

@@ -7,7 +7,13 @@
  */
 import { runNode } from "../lib/node.ts";
 import { benchTown, cliEnv, dropTown, populate } from "../lib/town.ts";
-import type { BenchContext, Row, Section, SectionResult } from "../lib/types.ts";
+import {
+  type BenchContext,
+  denoArgs,
+  type Row,
+  type Section,
+  type SectionResult,
+} from "../lib/types.ts";
 import type { Ctx } from "../../src/core/agents.ts";
 
 const HELLO = `
@@ -94,13 +100,7 @@ export const townhall: Section = {
     const deno = Deno.execPath();
     const tt = [
       deno,
-      "run",
-      "-q",
-      "-P",
-      "--no-prompt",
-      "--config",
-      `${ctx.root}/deno.json`,
-      `${ctx.root}/main.ts`,
+      ...denoArgs(ctx, "main.ts"),
     ];
     const { dir, t } = await benchTown(
       ctx,
