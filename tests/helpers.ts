@@ -278,3 +278,13 @@ export async function withSandboxTown(
 ) {
   await withAgents([], ({ sb, t }) => fn(sb, t, t.name));
 }
+
+/**
+ * A figure worth seeing in scripts/test's output (cases tried, seeds): `deno test -q` hides what
+ * tests print, so scripts/test also collects these lines (TT_TEST_REPORT) and prints them last.
+ */
+export function report(line: string) {
+  console.log(line);
+  const file = Deno.env.get("TT_TEST_REPORT");
+  if (file) Deno.writeTextFileSync(file, line + "\n", { append: true });
+}

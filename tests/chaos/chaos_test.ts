@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { checkInvariants, parseAgentLog, randomSeed, runChaos, summary } from "./chaos.ts";
-import { withTestTown } from "../helpers.ts";
+import { report as printFigure, withTestTown } from "../helpers.ts";
 import { createAgent, setAgentState, toRecipient } from "../../src/core/agents.ts";
 import { assignTask, completeTask, getTask } from "../../src/core/tasks.ts";
 import { emitEvent } from "../../src/core/events.ts";
@@ -23,7 +23,9 @@ Deno.test("chaos: tasks through fake agents while rounds, the supervisor and Red
     faults: 6,
     log: (l) => lines.push(l),
   });
-  // scripts/test runs deno test -q, which hides console output: the figures go in a step's name.
+  // scripts/test runs deno test -q, which hides console output: the figures go in a step's name
+  // and into the figures scripts/test prints at the end.
+  printFigure(`chaos: ${summary(report)}`);
   await ctx.step(summary(report), () => {
     assert.deepEqual(
       report.violations,

@@ -14,7 +14,7 @@ import { parseMessage } from "../../src/core/messages.ts";
 import { NotFoundError } from "../../src/core/errors.ts";
 import { type Keys, townKeys } from "../../src/core/keys.ts";
 import { duplicateConnection, type Redis } from "../../src/redis/connection.ts";
-import { uniqueName, withTestTown } from "../helpers.ts";
+import { report, uniqueName, withTestTown } from "../helpers.ts";
 import { assertCatches, assertProperty, fc } from "./prop.ts";
 
 const AGENTS = 3;
@@ -182,7 +182,7 @@ Deno.test("backlog: racing add/claim/assign-all/remove clients never assign a ta
       stats.refused += o.refused;
       stats.removed += o.removed.size;
     });
-    console.log(`  ${stats.wins} claims won, ${stats.refused} refused, ${stats.removed} removed`);
+    report(`  ${stats.wins} claims won, ${stats.refused} refused, ${stats.removed} removed`);
     // Races must actually happen: many refusals mean clients went for the same tasks.
     assert.ok(stats.wins > 100 && stats.refused > 100 && stats.removed > 50);
   });

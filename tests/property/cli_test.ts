@@ -9,7 +9,7 @@
  * environment, which test files running in parallel share.
  */
 import assert from "node:assert/strict";
-import { ROOT } from "../helpers.ts";
+import { report as printFigure, ROOT } from "../helpers.ts";
 import { seed } from "./prop.ts";
 
 const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
@@ -71,10 +71,10 @@ async function fuzz(runs: number, plant: boolean): Promise<{ report: Report; cwd
 
 Deno.test("CLI: random argv without a town ends in usage errors or TtErrors, never a crash", async () => {
   const { report, cwd } = await fuzz(1000, false);
-  console.log(
+  printFigure(
     `fast-check: ${report.cases} cases (tt argv, ${report.tableSize} commands, ${report.seconds} s)`,
   );
-  console.log(`  outcomes: ${JSON.stringify(report.outcomes)}`);
+  printFigure(`  outcomes: ${JSON.stringify(report.outcomes)}`);
   assert.equal(report.failure, undefined, JSON.stringify(report.failure));
   assert.ok(report.cases >= 1000);
   // The commands' actions must actually be reached, not only commander's parsing.
@@ -88,7 +88,7 @@ Deno.test("the CLI property can fail: a planted TypeError in a command is found"
   const { report } = await fuzz(300, true);
   assert.ok(report.failure, "the planted bug was not found");
   assert.match(report.failure.error, /unexpected TypeError: planted bug/);
-  console.log(
+  printFigure(
     `fast-check: caught the planted TypeError after ${report.cases} case(s) (as it must)`,
   );
 });

@@ -2,6 +2,7 @@
  * tinytown.toml and tasks.toml parsing, for any text: either a valid value, or a TtError whose
  * message is one line starting with the file's path. Never another exception, never two lines.
  */
+import { report } from "../helpers.ts";
 import assert from "node:assert/strict";
 import { parse as parseTomlRaw } from "smol-toml";
 import { z } from "zod";
@@ -181,7 +182,7 @@ Deno.test("tinytown.toml: any text is a valid config or a one-line TtError namin
   await assertProperty("tinytown.toml text", 3000, [townTexts], (t) => {
     seen[outcome(TOWN_PATH, () => parseTown(t))]++;
   });
-  console.log(`  valid: ${seen.ok}, refused: ${seen.error}`);
+  report(`  valid: ${seen.ok}, refused: ${seen.error}`);
   // Both outcomes must be common, or the generators test only one path.
   assert.ok(seen.ok > 100, `only ${seen.ok} valid configs generated`);
   assert.ok(seen.error > 100, `only ${seen.error} invalid configs generated`);
@@ -204,7 +205,7 @@ Deno.test("tasks.toml: any text is a valid plan or a one-line TtError naming the
   await assertProperty("tasks.toml text", 3000, [planTexts], (t) => {
     seen[outcome(PLAN_PATH, () => parsePlanText(t))]++;
   });
-  console.log(`  valid: ${seen.ok}, refused: ${seen.error}`);
+  report(`  valid: ${seen.ok}, refused: ${seen.error}`);
   assert.ok(seen.ok > 100, `only ${seen.ok} valid plans generated`);
   assert.ok(seen.error > 100, `only ${seen.error} invalid plans generated`);
 });

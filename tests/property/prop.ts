@@ -2,6 +2,7 @@
  * Shared pieces of the property tests: a runner that prints how many cases were tried, a check
  * that a property *can* fail (run against a deliberately broken subject), and TOML-ish inputs.
  */
+import { report } from "../helpers.ts";
 import fc from "fast-check";
 import { stringify as stringifyToml } from "smol-toml";
 
@@ -31,7 +32,7 @@ export async function assertProperty<Ts extends [unknown, ...unknown[]]>(
   };
   const prop = fc.asyncProperty(...arbs, counted as never);
   await fc.assert(prop as fc.IAsyncProperty<unknown>, { numRuns, seed: seed() });
-  console.log(`fast-check: ${n} cases (${what})`);
+  report(`fast-check: ${n} cases (${what})`);
   return n;
 }
 
@@ -60,7 +61,7 @@ export async function assertCatches<Ts extends [unknown, ...unknown[]]>(
   if (!expected.test(why)) {
     throw new Error(`the property failed for another reason than ${what}: ${why}`);
   }
-  console.log(`fast-check: caught ${what} after ${r.numRuns} case(s) (as it must)`);
+  report(`fast-check: caught ${what} after ${r.numRuns} case(s) (as it must)`);
 }
 
 /** One line, no matter what. */

@@ -14,7 +14,7 @@ import { endRound, MAX_ROUND_MESSAGES, takeRound } from "../../src/core/rounds.t
 import { SUPERVISOR_ID, townKeys } from "../../src/core/keys.ts";
 import type { Priority } from "../../src/core/schemas.ts";
 import type { TownContext } from "../../src/core/town.ts";
-import { uniqueName, withTestTown } from "../helpers.ts";
+import { report, uniqueName, withTestTown } from "../helpers.ts";
 import { assertCatches, assertProperty, fc } from "./prop.ts";
 
 /** Notes kept after a parked round (LTRIM -50 -1 in rounds.ts). */
@@ -261,7 +261,7 @@ Deno.test("round hand-off: no message lost or duplicated, requeued ones keep the
         stats.trimmed += m.trimmed.length;
         stats.full += m.fullTakes;
       });
-      console.log(
+      report(
         `  ${stats.sent} messages sent, ${stats.acked} acknowledged, ${stats.trimmed} trimmed from notes`,
       );
       // The sequences must reach the round limit and the notes bound, not only short lists.

@@ -8,7 +8,7 @@ import { recentEvents } from "../../src/core/events.ts";
 import { addToBacklog } from "../../src/core/backlog.ts";
 import { assignTask } from "../../src/core/tasks.ts";
 import { resolveRecipient } from "../../src/core/agents.ts";
-import { snapshotTown } from "../helpers.ts";
+import { report, snapshotTown } from "../helpers.ts";
 import { closeHall, type Hall, startHall } from "./helpers.ts";
 
 /** mulberry32: a small seeded PRNG, so a failure can be replayed. */
@@ -222,7 +222,7 @@ Deno.test("fuzz: malformed requests never give 500 and never change Redis", asyn
         }
       });
     }
-    console.log(
+    report(
       `fuzz: ${tried} cases (seed ${SEED}); statuses ${
         JSON.stringify(Object.fromEntries(statuses))
       }`,
@@ -277,7 +277,7 @@ Deno.test("fuzz: with keys, garbage credentials always get 401 and change nothin
         assert.equal(s, 401, JSON.stringify(cases[i]).slice(0, 300));
       });
     }
-    console.log(`fuzz (credentials): ${tried} cases (seed ${SEED + 1})`);
+    report(`fuzz (credentials): ${tried} cases (seed ${SEED + 1})`);
     assert.ok(tried >= 300);
     const after = await snapshotTown(h.t);
     delete before[h.t.keys.events];
