@@ -387,7 +387,9 @@ export class AgentLoop {
       }
       const key = town.keys.task(task.id);
       const [[, failures]] = (await town.redis.multi().hincrby(key, "verify_failures", 1)
-        .hset(key, "verify_output", check.tail).exec())! as [[unknown, number]];
+        .hset(key, "verify_output", check.tail).hdel(key, "claimed_result").exec())! as [
+          [unknown, number],
+        ];
       const why = `check failed (${check.detail}): ${task.verify}`;
       if (failures >= MAX_VERIFY_FAILURES) {
         await failTask(town, task.id, {
