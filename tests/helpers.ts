@@ -63,30 +63,25 @@ export interface TtResult {
   stderr: string;
 }
 
+/** `deno run` arguments for a script of this repository, with the permissions of its deno.json. */
+export function denoRunArgs(script: string): string[] {
+  return [
+    "run",
+    "-q",
+    "-P",
+    "--no-prompt",
+    "--frozen",
+    "--config",
+    `${ROOT}/deno.json`,
+    `${ROOT}/${script}`,
+  ];
+}
+
 /** The command that runs tt: source by default, or the bundle when TT_TEST_BUNDLE is set. */
 export function ttCommand(): { cmd: string; args: string[] } {
   const bundle = Deno.env.get("TT_TEST_BUNDLE");
-  if (bundle) {
-    return { cmd: Deno.execPath(), args: ["run", "-q", ...bundlePermissionFlags(), bundle] };
-  }
-  return {
-    cmd: Deno.execPath(),
-    args: [
-      "run",
-      "-q",
-      "-P",
-      "--no-prompt",
-      "--frozen",
-      "--config",
-      `${ROOT}/deno.json`,
-      `${ROOT}/main.ts`,
-    ],
-  };
-}
-
-function bundlePermissionFlags(): string[] {
-  const first = Deno.readTextFileSync(Deno.env.get("TT_TEST_BUNDLE")!).split("\n", 1)[0];
-  return first.split(" ").filter((a) => a.startsWith("--allow-") || a === "--no-prompt");
+  if (bundle) return { cmd: Deno.execPath(), args: ["run", "-q", ...shebangFlags(bundle), bundle] };
+  return { cmd: Deno.execPath(), args: denoRunArgs("main.ts") };
 }
 
 /** The Deno cache of this test process, shared with every tt it runs. */

@@ -9,7 +9,7 @@
  * environment, which test files running in parallel share.
  */
 import assert from "node:assert/strict";
-import { report as printFigure, ROOT } from "../helpers.ts";
+import { denoRunArgs, report as printFigure } from "../helpers.ts";
 import { seed } from "./prop.ts";
 
 const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
@@ -29,14 +29,7 @@ async function fuzz(runs: number, plant: boolean): Promise<{ report: Report; cwd
     const out = `${home}/report.json`;
     const child = new Deno.Command(Deno.execPath(), {
       args: [
-        "run",
-        "-q",
-        "-P",
-        "--no-prompt",
-        "--frozen",
-        "--config",
-        `${ROOT}/deno.json`,
-        `${ROOT}/tests/property/fixtures/cli_fuzz.ts`,
+        ...denoRunArgs("tests/property/fixtures/cli_fuzz.ts"),
         out,
         String(runs),
         String(seed() ?? Date.now()),
