@@ -8,7 +8,14 @@ import { assignTask } from "../../src/core/tasks.ts";
 import { addToBacklog } from "../../src/core/backlog.ts";
 import { ErrorBody } from "../../src/townhall/schemas.ts";
 import { snapshotTown } from "../helpers.ts";
-import { api, closeHall, type Hall, type Reply, startHall } from "../townhall/helpers.ts";
+import {
+  api,
+  BODY_FIELDS,
+  closeHall,
+  type Hall,
+  type Reply,
+  startHall,
+} from "../townhall/helpers.ts";
 import { assertCatches, assertProperty, fc } from "./prop.ts";
 
 /** Write routes that start no processes; `{a}` is a real agent, `{t}` a real task. */
@@ -27,31 +34,12 @@ const ROUTES = [
   "POST /v1/reclaim/orphan-tasks",
 ];
 
-/** Field names the bodies of these routes use, so generated objects get close to valid ones. */
-const FIELDS = [
-  "to",
-  "message",
-  "kind",
-  "from",
-  "urgent",
-  "agent",
-  "description",
-  "tags",
-  "result",
-  "reason",
-  "force",
-  "verify",
-  "skip_verify",
-  "to_backlog",
-  "action",
-];
-
 const value = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),
   fc.constantFrom("w1", "W1", "supervisor", "", " ", "ghost", "x".repeat(70_000)),
 );
 const body = fc.oneof(
-  fc.dictionary(fc.constantFrom(...FIELDS), value, { maxKeys: 5 }),
+  fc.dictionary(fc.constantFrom(...BODY_FIELDS), value, { maxKeys: 5 }),
   fc.jsonValue({ maxDepth: 3 }),
   fc.string({ maxLength: 40 }).map((s) => `{${s}`), // not JSON at all
 );

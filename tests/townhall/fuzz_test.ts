@@ -9,7 +9,7 @@ import { addToBacklog } from "../../src/core/backlog.ts";
 import { assignTask } from "../../src/core/tasks.ts";
 import { resolveRecipient } from "../../src/core/agents.ts";
 import { report, snapshotTown } from "../helpers.ts";
-import { closeHall, type Hall, startHall } from "./helpers.ts";
+import { BODY_FIELDS, closeHall, type Hall, startHall } from "./helpers.ts";
 
 /** mulberry32: a small seeded PRNG, so a failure can be replayed. */
 function rng(seed: number) {
@@ -97,26 +97,6 @@ function makeCase(r: () => number) {
       junk(),
       "x".repeat(70_000),
     ]);
-  const fields = [
-    "to",
-    "message",
-    "kind",
-    "from",
-    "urgent",
-    "agent",
-    "description",
-    "tags",
-    "result",
-    "reason",
-    "force",
-    "name",
-    "cli",
-    "rounds",
-    "all",
-    "to_backlog",
-    "action",
-    "parent",
-  ];
   /** A body that is never valid: malformed text, a non-object, or an object with a bad field. */
   const badBody = (): { text: string; type: string } => {
     const k = Math.floor(r() * 8);
@@ -140,7 +120,7 @@ function makeCase(r: () => number) {
       };
     }
     const obj: Record<string, unknown> = {};
-    for (let i = 0; i < 1 + Math.floor(r() * 3); i++) obj[pick(fields)] = wrong();
+    for (let i = 0; i < 1 + Math.floor(r() * 3); i++) obj[pick(BODY_FIELDS)] = wrong();
     // An unknown field makes every (strict) body invalid, whatever the others hold.
     obj[`zz_${junk(4)}`] = wrong();
     return {

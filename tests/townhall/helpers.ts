@@ -143,3 +143,27 @@ export async function api<T = Record<string, unknown>>(
   } catch { /* not JSON (metrics) */ }
   return { status: res.status, body: parsed as T, headers: res.headers };
 }
+
+/** Field names used by the request bodies of the write routes (for fuzz and property tests). */
+export const BODY_FIELDS = [
+  "to",
+  "message",
+  "kind",
+  "from",
+  "urgent",
+  "agent",
+  "description",
+  "tags",
+  "result",
+  "reason",
+  "force",
+  "verify",
+  "skip_verify",
+  "name",
+  "cli",
+  "rounds",
+  "all",
+  "to_backlog",
+  "action",
+  "parent",
+];
