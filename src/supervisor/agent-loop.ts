@@ -259,18 +259,13 @@ export class AgentLoop {
         () => {},
       );
     }, HEARTBEAT_MS);
-    this.#round = new AbortController();
     const result = await runRoundProcess({
       command,
       cwd: agent.workdir ?? town.root,
       env,
       stdin: stdin ? new TextEncoder().encode(prompt) : undefined,
       logFile,
-      timeoutMs: town.config.agent.round_timeout_secs * 1000,
-      graceMs: town.config.agent.kill_grace_secs * 1000,
-      onStart: (pgid) =>
-        town.redis.hset(town.keys.agent(agentId), "round_pgid", pgid).then(() => {}),
-      signal: this.#round.signal,
+      ...this.#killable(),
     }).finally(() => {
       clearInterval(beat);
       this.#round = undefined;
@@ -365,16 +360,8 @@ export class AgentLoop {
       if (!task?.verify || task.claimed_result === undefined || isTerminalTask(task.state)) {
         continue;
       }
-      this.#round = new AbortController();
-      const check = await runCheck({
-        command: task.verify,
-        ...where,
-        timeoutMs: town.config.agent.round_timeout_secs * 1000,
-        graceMs: town.config.agent.kill_grace_secs * 1000,
-        onStart: (pgid) =>
-          town.redis.hset(town.keys.agent(agentId), "round_pgid", pgid).then(() => {}),
-        signal: this.#round.signal,
-      }).finally(() => this.#round = undefined);
+      const check = await runCheck({ command: task.verify, ...where, ...this.#killable() })
+        .finally(() => this.#round = undefined);
       if (this.#killReason) break; // killed meanwhile: the round's work is requeued as a whole
       if (check.passed) {
         await completeTask(town, task.id, {
@@ -403,6 +390,22 @@ export class AgentLoop {
       sentBack.add(task.id);
     }
     return sentBack;
+  }
+
+  /**
+   * How a round's processes (the CLI, then any checks) run: the round timeout and kill grace,
+   * the process group recorded on the agent (for recovery), and a fresh abort for kill/shutdown.
+   */
+  #killable() {
+    const { town, agentId } = this;
+    this.#round = new AbortController();
+    return {
+      timeoutMs: town.config.agent.round_timeout_secs * 1000,
+      graceMs: town.config.agent.kill_grace_secs * 1000,
+      onStart: (pgid: number) =>
+        town.redis.hset(town.keys.agent(agentId), "round_pgid", pgid).then(() => {}),
+      signal: this.#round.signal,
+    };
   }
 
   /** Marks the round's assigned tasks running; returns every task its messages reference. */
