@@ -61,20 +61,33 @@ export interface EscapeOptions {
  * escapeText("hi\x1b]52;c;aGk=\x07") // => "hi\\x1b]52;c;aGk=\\x07"
  */
 export function escapeText(s: string, opts: EscapeOptions = {}): string {
-  const multiline = opts.multiline ?? true;
-  return s.replace(UNSAFE, (c, at: number) => {
-    if (multiline && (c === "\n" || c === "\t" || (c === "\r" && s[at + 1] === "\n"))) return c;
-    if (c === "\u200d") { // zero-width joiner: kept inside emoji sequences (👩‍💻)
-      if (
-        EMOJI_BEFORE.test(s.slice(Math.max(0, at - 8), at)) && EMOJI_AFTER.test(s.slice(at + 1))
-      ) {
-        return c;
-      }
-    } else if (c === "\u200c" && ZWNJ_SCRIPT.test(s.slice(Math.max(0, at - 4), at))) {
-      return c; // zero-width non-joiner, where a script's spelling uses it
+  return escapeFrom(s, 0, opts.multiline ?? true);
+}
+
+/** `s.slice(from)` escaped, with what precedes `from` as context (for a stream's next piece). */
+function escapeFrom(s: string, from: number, multiline: boolean): string {
+  let out = "";
+  let last = from;
+  UNSAFE.lastIndex = from;
+  for (let m = UNSAFE.exec(s); m; m = UNSAFE.exec(s)) {
+    const [c] = m;
+    const at = m.index;
+    if (!keep(s, c, at, multiline)) {
+      out += s.slice(last, at) + escapeChar(c);
+      last = at + c.length;
     }
-    return escapeChar(c);
-  });
+  }
+  return out + s.slice(last);
+}
+
+/** Whether an unsafe-class character is fine where it stands. */
+function keep(s: string, c: string, at: number, multiline: boolean): boolean {
+  if (c === "\n" || c === "\t" || (c === "\r" && s[at + 1] === "\n")) return multiline;
+  if (c === "\u200d") { // zero-width joiner: kept inside emoji sequences (👩‍💻)
+    return EMOJI_BEFORE.test(s.slice(Math.max(0, at - 8), at)) && EMOJI_AFTER.test(s.slice(at + 1));
+  }
+  // Zero-width non-joiner: kept where a script's spelling uses it.
+  return c === "\u200c" && ZWNJ_SCRIPT.test(s.slice(Math.max(0, at - 4), at));
 }
 
 /** Characters JSON.stringify leaves raw that a terminal may act on or that hide text. */
@@ -106,18 +119,21 @@ const NONCE = Array.from(
 const marker = (i: number) => `\uf8ff${NONCE}${String.fromCharCode(0xf8f0 + i)}`;
 const MARKER = new RegExp(`\uf8ff${NONCE}([\uf8f0-\uf8f7])`, "u");
 
-const paint = (i: number) => (s: string) =>
-  useColor ? `${marker(i)}${s}${marker(SGR.length - 1)}` : s;
+/** The colour functions, painting when `on` (`color` is the one for this process's stdout). */
+export function palette(on: boolean) {
+  const paint = (i: number) => (s: string) => on ? `${marker(i)}${s}${marker(SGR.length - 1)}` : s;
+  return {
+    bold: paint(0),
+    dim: paint(1),
+    red: paint(2),
+    green: paint(3),
+    yellow: paint(4),
+    blue: paint(5),
+    cyan: paint(6),
+  };
+}
 
-export const color = {
-  bold: paint(0),
-  dim: paint(1),
-  red: paint(2),
-  green: paint(3),
-  yellow: paint(4),
-  blue: paint(5),
-  cyan: paint(6),
-};
+export const color = palette(useColor);
 
 /**
  * Human text as it goes to the terminal: the data between colour markers escaped, the markers
@@ -171,6 +187,8 @@ export function note(message: string) {
 export class TerminalEscaper {
   #decoder = new TextDecoder();
   #held = "";
+  /** The last characters handed out, as context for the next piece (an emoji before a ZWJ). */
+  #tail = "";
 
   /** The printable text for the complete lines so far (and very long unfinished ones). */
   push(bytes: Uint8Array): string {
@@ -181,9 +199,10 @@ export class TerminalEscaper {
     return this.#take(cut);
   }
 
-  /** Everything held, except a last \r that may start a \r\n. */
+  /** Everything held, except a last \r or ZWJ whose meaning depends on the next character. */
   flush(): string {
-    return this.#take(this.#held.endsWith("\r") ? this.#held.length - 1 : this.#held.length);
+    const n = this.#held.length;
+    return this.#take(/[\r\u200d]$/.test(this.#held) ? n - 1 : n);
   }
 
   /** Everything, the decoder's last bytes included (an unfinished UTF-8 sequence shows as �). */
@@ -193,9 +212,11 @@ export class TerminalEscaper {
   }
 
   #take(n: number): string {
-    const text = this.#held.slice(0, n);
+    const text = this.#tail + this.#held.slice(0, n);
     this.#held = this.#held.slice(n);
-    return escapeText(text);
+    const from = this.#tail.length;
+    this.#tail = text.slice(-16);
+    return escapeFrom(text, from, true);
   }
 }
 
