@@ -17,23 +17,33 @@
 /** The private-use block the colour markers use; data holding these characters is escaped. */
 const RESERVED = "\uf8e0-\uf8ff";
 
-/**
- * Characters that must not reach a terminal raw: C0 controls (the caller decides about \n, \t
- * and the \r of \r\n), DEL and C1 controls, format characters (bidi overrides and isolates,
- * zero-width space and joiners, soft hyphen, BOM, tags, …), line/paragraph separators,
- * lone surrogates, the Hangul fillers that render as nothing, and the colour markers' block.
- */
-const UNSAFE = new RegExp(
-  `[\\0-\\x1f\\x7f-\\x9f\\p{Cf}\\p{Cs}\\u2028\\u2029\\u115f\\u1160\\u3164\\uffa0${RESERVED}]`,
-  "gu",
-);
+/** Built on first use: a Unicode property class costs up to a millisecond or two to build. */
+const lazy = <T>(make: () => T) => {
+  let v: T | undefined;
+  return () => v ??= make();
+};
 
+/**
+ * What must not reach a terminal raw: C0 controls (the caller decides about \n, \t and the \r
+ * of \r\n), DEL and C1 controls, format characters (bidi overrides and isolates, zero-width
+ * space and joiners, soft hyphen, BOM, tags, …), line/paragraph separators, lone surrogates,
+ * the Hangul fillers that render as nothing, and the colour markers' block.
+ */
+const unsafe = lazy(() =>
+  new RegExp(
+    `[\\0-\\x1f\\x7f-\\x9f\\p{Cf}\\p{Cs}\\u2028\\u2029\\u115f\\u1160\\u3164\\uffa0${RESERVED}]`,
+    "gu",
+  )
+);
 /** An emoji (with its modifiers) just before, and one just after: a ZWJ emoji sequence. */
-const EMOJI_BEFORE = /\p{Extended_Pictographic}[\p{M}\u{1f3fb}-\u{1f3ff}]*$/u;
-const EMOJI_AFTER = /^\p{Extended_Pictographic}/u;
-/** ZWNJ is part of spelling in Persian, Arabic and Indic scripts (not in Latin, Greek, Cyrillic). */
-const ZWNJ_SCRIPT =
-  /[\p{sc=Arabic}\p{sc=Syriac}\p{sc=Devanagari}\p{sc=Bengali}\p{sc=Gurmukhi}\p{sc=Gujarati}\p{sc=Oriya}\p{sc=Tamil}\p{sc=Telugu}\p{sc=Kannada}\p{sc=Malayalam}\p{sc=Sinhala}][\p{M}]*$/u;
+const emojiBefore = lazy(() => /\p{Extended_Pictographic}[\p{M}\u{1f3fb}-\u{1f3ff}]*$/u);
+const emojiAfter = lazy(() => /^\p{Extended_Pictographic}/u);
+/** ZWNJ is spelling in Persian, Arabic and Indic scripts (not in Latin, Greek, Cyrillic). */
+const zwnjScript = lazy(() =>
+  /[\p{sc=Arabic}\p{sc=Syriac}\p{sc=Devanagari}\p{sc=Bengali}\p{sc=Gurmukhi}\p{sc=Gujarati}\p{sc=Oriya}\p{sc=Tamil}\p{sc=Telugu}\p{sc=Kannada}\p{sc=Malayalam}\p{sc=Sinhala}][\p{M}]*$/u
+);
+/** What JSON.stringify leaves raw that a terminal may act on or that hides text. */
+const jsonUnsafe = lazy(() => /[\x7f-\x9f\p{Cf}\u2028\u2029\u115f\u1160\u3164\uffa0]/gu);
 
 /** How one unsafe character is shown: `\0`, `\r`, `\x1b`, `\u202e`, `\u{e0041}`. */
 export function escapeChar(c: string): string {
@@ -68,8 +78,9 @@ export function escapeText(s: string, opts: EscapeOptions = {}): string {
 function escapeFrom(s: string, from: number, multiline: boolean): string {
   let out = "";
   let last = from;
-  UNSAFE.lastIndex = from;
-  for (let m = UNSAFE.exec(s); m; m = UNSAFE.exec(s)) {
+  const re = unsafe();
+  re.lastIndex = from;
+  for (let m = re.exec(s); m; m = re.exec(s)) {
     const [c] = m;
     const at = m.index;
     if (!keep(s, c, at, multiline)) {
@@ -84,21 +95,16 @@ function escapeFrom(s: string, from: number, multiline: boolean): string {
 function keep(s: string, c: string, at: number, multiline: boolean): boolean {
   if (c === "\n" || c === "\t" || (c === "\r" && s[at + 1] === "\n")) return multiline;
   if (c === "\u200d") { // zero-width joiner: kept inside emoji sequences (👩‍💻)
-    return EMOJI_BEFORE.test(s.slice(Math.max(0, at - 8), at)) && EMOJI_AFTER.test(s.slice(at + 1));
+    return emojiBefore().test(s.slice(Math.max(0, at - 8), at)) &&
+      emojiAfter().test(s.slice(at + 1));
   }
   // Zero-width non-joiner: kept where a script's spelling uses it.
-  return c === "\u200c" && ZWNJ_SCRIPT.test(s.slice(Math.max(0, at - 4), at));
+  return c === "\u200c" && zwnjScript().test(s.slice(Math.max(0, at - 4), at));
 }
-
-/** Characters JSON.stringify leaves raw that a terminal may act on or that hide text. */
-const JSON_UNSAFE = new RegExp(
-  `[\\x7f-\\x9f\\p{Cf}\\u2028\\u2029\\u115f\\u1160\\u3164\\uffa0]`,
-  "gu",
-);
 
 /** `JSON.stringify`, with every such character written as `\uXXXX`: it parses to the same data. */
 export function jsonText(data: unknown, indent?: number): string {
-  return JSON.stringify(data, null, indent).replace(JSON_UNSAFE, (c) => {
+  return JSON.stringify(data, null, indent).replace(jsonUnsafe(), (c) => {
     let out = "";
     for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, "0")}`;
     return out;
