@@ -244,6 +244,11 @@ export function escapedStdout() {
 
 // --- formatting ----------------------------------------------------------------------------
 
+/** `s` kept on one line: its line breaks and tabs show as `\n`, `\r`, `\t` (for one-line rows). */
+export function inline(s: string): string {
+  return s.replace(/[\n\r\t\u2028\u2029]/g, escapeChar);
+}
+
 /** Truncates to `n` characters with an ellipsis, on one line. */
 export function clip(s: string, n: number): string {
   const one = s.replace(/\s+/g, " ").trim();

@@ -14,7 +14,14 @@ import { addToBacklog } from "../../src/core/backlog.ts";
 import { sendMessage } from "../../src/core/messages.ts";
 import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import type { Message, Task } from "../../src/core/schemas.ts";
-import { escapeText, jsonText, palette, render, TerminalEscaper } from "../../src/cli/output.ts";
+import {
+  escapeText,
+  inline,
+  jsonText,
+  palette,
+  render,
+  TerminalEscaper,
+} from "../../src/cli/output.ts";
 
 const OSC52 = "\x1b]52;c;aGFja2Vk\x07"; // sets the clipboard to "hacked"
 const CLEAR = "\x1b[2J";
@@ -191,6 +198,44 @@ Deno.test("human output of every command shows hostile text escaped, never raw; 
   }
 });
 
+Deno.test("logs -f escapes a round's output as it arrives, an unfinished line included", async () => {
+  const at = await AgentTown.create();
+  const dir = await Deno.makeTempDir();
+  let follow: BackgroundTt | undefined;
+  try {
+    // Prints the payload with no line end, waits for the gate, then ends the line and completes.
+    await Deno.writeTextFile(
+      `${dir}/gate.sh`,
+      `prompt=$(cat)
+ids=$(printf '%s\\n' "$prompt" | sed -n 's/^ *- Task ID: \\([0-9a-f-]*\\)$/\\1/p')
+printf 'before ${PRINTF_FULL}'
+while [ ! -e '${dir}/open' ]; do sleep 0.05; done
+printf ' after\\n'
+for id in $ids; do tt task complete "$id" || exit 3; done
+`,
+    );
+    await at.sb.ok(["spawn", "w1", "--cli", `sh '${dir}/gate.sh'`]);
+    await at.sb.ok(["assign", "w1", "print and wait"]);
+    const path = `${at.sb.dir}/.tt/logs/w1_round_1.log`;
+    await waitUntil(async () => (await Deno.readTextFile(path).catch(() => "")).includes("F"));
+    follow = new BackgroundTt(at.sb, ["logs", "w1", "-f"]);
+    await waitUntil(() => follow!.stdout.includes(`before ${FULL_SHOWN}`));
+    assert.equal(follow.exited, false, "the round is still running");
+    noRaw("logs -f (unfinished line)", follow);
+    await Deno.writeTextFile(`${dir}/open`, "");
+    const r = await follow.finished();
+    assert.equal(r.code, 0, r.stderr);
+    const log = await Deno.readTextFile(path);
+    assert.ok(log.startsWith(`before ${FULL} after\n`), JSON.stringify(log));
+    assert.equal(r.stdout, escapeText(log), "everything the round wrote, once, escaped");
+  } finally {
+    await follow?.kill();
+    await Deno.writeTextFile(`${dir}/open`, "").catch(() => {});
+    await at.cleanup();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("errors that quote hostile input show it escaped on one line", async () => {
   const at = await AgentTown.create();
   try {
@@ -255,6 +300,11 @@ Deno.test("escapeText: printable text, line breaks, tabs and emoji sequences are
   const text = 'héllo 日本語 🚀 👩‍💻 ❤️‍🔥 👍🏽 می‌خواهم "q" \\x1b C:\\dir\n\tindented';
   assert.equal(escapeText(text), text);
   assert.equal(escapeText("a\nb\tc", { multiline: false }), "a\\nb\\tc");
+  // A one-line row (an event) cannot forge a second row.
+  assert.equal(
+    inline("x\n12:00:00 [task_completed]\r\t\u2028"),
+    "x\\n12:00:00 [task_completed]\\r\\t\\u2028",
+  );
   // A joiner outside an emoji sequence, or a non-joiner in Latin text, disguises a word.
   assert.equal(escapeText("ad\u200dmin"), "ad\\u200dmin");
   assert.equal(escapeText("ad\u200cmin"), "ad\\u200cmin");
