@@ -1,7 +1,7 @@
 /** Agent commands: spawn, kill, interrupt, resume, close, wait, restart, prune, recover, logs. */
 import { type Command, Option } from "@commander-js/extra-typings";
 import { globals, withTown } from "./context.ts";
-import { color, note, output } from "./output.ts";
+import { color, escapedStdout, note, output } from "./output.ts";
 import { TtError, UsageError } from "../core/errors.ts";
 
 const positiveInt = (what: string) => (v: string) => {
@@ -298,7 +298,6 @@ export function register(program: Command) {
         const { resolveAgent } = await import("../core/agents.ts");
         const { showLog } = await import("../supervisor/logs.ts");
         const a = await resolveAgent(t, ref);
-        const { escapedStdout } = await import("./output.ts");
         await showLog(t, a, opts.round, !!opts.follow, opts.raw ? undefined : escapedStdout());
       });
     });
