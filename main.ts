@@ -3,6 +3,7 @@
 import { CommanderError } from "commander";
 import { buildProgram } from "./src/cli/program.ts";
 import { singleLine, TtError } from "./src/core/errors.ts";
+import { escapeText } from "./src/cli/output.ts";
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -14,6 +15,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** One line on stderr; what it quotes (arguments, task text, Redis replies) shows escaped. */
+const fail = (line: string) => console.error(escapeText(singleLine(line), { multiline: false }));
+
 function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
     // commander already printed its message; help and --version are successes.
@@ -21,22 +25,24 @@ function reportError(e: unknown): number {
   }
   if (e instanceof TtError) {
     // One line, even when the message quotes an argument holding a line break.
-    console.error(`tt: ${singleLine(e.message)}`);
+    fail(`tt: ${e.message}`);
     return e.exitCode;
   }
   const msg = e instanceof Error ? e.message : String(e);
   if (/Connection is closed|ECONNRESET|EPIPE|Stream isn't writeable/i.test(msg)) {
-    console.error(`tt: lost the connection to Redis (${msg}): is it running? 'tt start' starts it`);
+    fail(`tt: lost the connection to Redis (${msg}): is it running? 'tt start' starts it`);
     return 1;
   }
   if (e instanceof Deno.errors.PermissionDenied) {
-    console.error(`tt: permission denied: ${msg}`);
+    fail(`tt: permission denied: ${msg}`);
     return 1;
   }
-  console.error(
+  fail(
     `tt: internal error: ${msg}${Deno.env.get("TT_DEBUG") ? "" : " (set TT_DEBUG=1 for details)"}`,
   );
-  if (Deno.env.get("TT_DEBUG")) console.error(e);
+  if (Deno.env.get("TT_DEBUG")) {
+    console.error(escapeText(e instanceof Error ? e.stack ?? msg : msg));
+  }
   return 1;
 }
 

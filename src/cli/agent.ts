@@ -1,7 +1,7 @@
 /** Agent commands: spawn, kill, interrupt, resume, close, wait, restart, prune, recover, logs. */
 import { type Command, Option } from "@commander-js/extra-typings";
 import { globals, withTown } from "./context.ts";
-import { color, output } from "./output.ts";
+import { color, escapedStdout, note, output } from "./output.ts";
 import { TtError, UsageError } from "../core/errors.ts";
 
 const positiveInt = (what: string) => (v: string) => {
@@ -64,7 +64,7 @@ export function register(program: Command) {
             binDir,
             t.managed ? undefined : Deno.env.get("REDIS_URL") || t.config.redis.url,
           );
-          const loop = new AgentLoop(t, agent.id, { binDir, log: (l) => console.error(l) });
+          const loop = new AgentLoop(t, agent.id, { binDir, log: note });
           const stop = () => loop.kill("interrupted in the foreground");
           Deno.addSignalListener("SIGINT", stop);
           await loop.start();
@@ -289,12 +289,16 @@ export function register(program: Command) {
     .argument("<agent>", "agent reference")
     .option("--round <n>", "round number", positiveInt("--round"))
     .option("-f, --follow", "keep printing as the round writes")
+    .option(
+      "--raw",
+      "print the log's bytes unchanged (by default control characters show escaped, e.g. \\x1b)",
+    )
     .action(async (ref, opts, cmd) => {
       await withTown(cmd, async (t) => {
         const { resolveAgent } = await import("../core/agents.ts");
         const { showLog } = await import("../supervisor/logs.ts");
         const a = await resolveAgent(t, ref);
-        await showLog(t, a, opts.round, !!opts.follow);
+        await showLog(t, a, opts.round, !!opts.follow, opts.raw ? undefined : escapedStdout());
       });
     });
 

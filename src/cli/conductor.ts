@@ -2,6 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { withTown } from "./context.ts";
 import { TtError } from "../core/errors.ts";
+import { note } from "./output.ts";
 
 export function register(program: Command) {
   program.command("conductor")
@@ -31,7 +32,7 @@ export function register(program: Command) {
           binDir,
           t.managed ? undefined : Deno.env.get("REDIS_URL") || t.config.redis.url,
         );
-        console.error(`tt: conductor context in ${file}; running: ${command}`);
+        note(`tt: conductor context in ${file}; running: ${command}`);
         const env: Record<string, string> = { ...Deno.env.toObject(), TT_TOWN: t.root, PATH };
         delete env.TINYTOWN_AGENT_ID;
         delete env.TINYTOWN_AGENT_NAME;

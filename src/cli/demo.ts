@@ -9,7 +9,8 @@ export function register(program: Command) {
     .option("--dir <dir>", "where to create the demo town (default: a new temp dir)")
     .action(async (opts) => {
       const { runDemo } = await import("../supervisor/demo.ts");
-      await runDemo({ dir: opts.dir, out: (l) => console.log(l) });
+      const { print } = await import("./output.ts");
+      await runDemo({ dir: opts.dir, out: print });
     });
 
   program.command("demo-agent", { hidden: true })

@@ -1,7 +1,7 @@
 /** Event commands: history (a readable story), events (raw lines, and --follow). */
 import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { withTown } from "./context.ts";
-import { clip, color, output } from "./output.ts";
+import { clip, color, inline, output, print as printLine, printJson } from "./output.ts";
 import type { TownContext } from "../core/town.ts";
 import type { TownEvent } from "../core/schemas.ts";
 
@@ -116,12 +116,12 @@ export function register(program: Command) {
             : ev.task_id
             ? `task:${ev.task_id.slice(0, 8)}`
             : "town";
-          return `${clock(ev.ts)} ${color.cyan(`[${ev.type}]`)} ${scope} — ${ev.message}`;
+          return `${clock(ev.ts)} ${color.cyan(`[${ev.type}]`)} ${scope} — ${inline(ev.message)}`;
         };
         const print = async (ev: TownEvent) => {
           if (agentId && ev.agent_id !== agentId) return;
           await learn(ev);
-          console.log(g.json ? JSON.stringify(ev) : line(ev));
+          g.json ? printJson(ev) : printLine(line(ev));
         };
         if (!opts.follow) {
           for (const ev of evs) await learn(ev);

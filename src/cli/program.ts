@@ -1,6 +1,7 @@
 /** The command table. Group modules only define commands; each action loads what it needs. */
 import { Command } from "@commander-js/extra-typings";
 import { VERSION } from "../version.ts";
+import { escapeText } from "./output.ts";
 import * as town from "./town.ts";
 import * as agent from "./agent.ts";
 import * as message from "./message.ts";
@@ -25,6 +26,8 @@ export function buildProgram() {
     )
     .option("--json", "print machine-readable JSON")
     .showSuggestionAfterError()
+    // Usage errors quote the arguments: shown escaped like every other human text.
+    .configureOutput({ outputError: (s, write) => write(escapeText(s)) })
     .exitOverride();
   program.configureHelp({ sortSubcommands: false });
   for (

@@ -1,7 +1,7 @@
 /** Task commands: assign, and task list/show/current/complete/fail/cancel. */
 import type { Command } from "@commander-js/extra-typings";
 import { type GlobalOptions, withTown } from "./context.ts";
-import { clip, color, output } from "./output.ts";
+import { clip, color, note, output } from "./output.ts";
 import { ConflictError, UsageError } from "../core/errors.ts";
 import type { Task, TaskState } from "../core/schemas.ts";
 import type { TownContext } from "../core/town.ts";
@@ -240,7 +240,7 @@ async function humanCheck(t: TownContext, task: Task): Promise<true> {
   const cwd = agent?.workdir ?? t.root;
   const logFile = `${t.root}/.tt/logs/check_${task.id.slice(0, 8)}.log`;
   await Deno.mkdir(`${t.root}/.tt/logs`, { recursive: true, mode: 0o700 });
-  console.error(`Checking task ${task.id.slice(0, 8)} in ${cwd}: ${task.verify}`);
+  note(`Checking task ${task.id.slice(0, 8)} in ${cwd}: ${task.verify}`);
   const check = await runCheck({
     command: task.verify!,
     cwd,
@@ -249,7 +249,7 @@ async function humanCheck(t: TownContext, task: Task): Promise<true> {
     timeoutMs: t.config.agent.round_timeout_secs * 1000,
   });
   if (check.passed) return true;
-  if (check.tail) console.error(check.tail);
+  if (check.tail) note(check.tail);
   throw new ConflictError(
     `task ${task.id.slice(0, 8)} not completed: its check failed (${check.detail}); ` +
       `full output in ${logFile}, or pass --no-verify to complete it anyway`,

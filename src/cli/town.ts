@@ -1,7 +1,7 @@
 /** Town commands: init, start, stop, towns, config. */
 import type { Command } from "@commander-js/extra-typings";
 import { globals, withTown } from "./context.ts";
-import { color, output } from "./output.ts";
+import { color, note, output } from "./output.ts";
 import { UsageError } from "../core/errors.ts";
 import { redactUrl as redact } from "../redis/url.ts";
 
@@ -76,7 +76,7 @@ export function register(program: Command) {
             (a.host ?? sup.host) === sup.host && a.round_started_at
           );
           if (busy.length) {
-            console.error(
+            note(
               `tt: waiting for running rounds to finish (${
                 busy.map((a) => a.name).join(", ")
               }; --now kills them)`,

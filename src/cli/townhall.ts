@@ -1,7 +1,7 @@
 /** Townhall commands: the REST + MCP server, MCP over stdio, and its API keys. */
 import type { Command } from "@commander-js/extra-typings";
 import { globals, withTown } from "./context.ts";
-import { color, note, output } from "./output.ts";
+import { color, note, output, print, printJson } from "./output.ts";
 import { UsageError } from "../core/errors.ts";
 
 function parsePort(v: string): number {
@@ -30,7 +30,7 @@ export function register(program: Command) {
         force: opts.force,
         // --json: one line, so a supervising program can read it as soon as it is listening.
         onListen: (i) =>
-          g.json ? console.log(JSON.stringify(i)) : output(
+          g.json ? printJson(i) : output(
             false,
             i,
             () =>
@@ -78,7 +78,7 @@ export function register(program: Command) {
           output(true, { ...shown, key }, () => "");
           return;
         }
-        console.log(key);
+        print(key);
         note(
           `Created key ${record.id} (${record.name}) with scopes ${record.scopes.join(", ")}.\n` +
             `It is shown only this once: store it now. Use it as 'Authorization: Bearer <key>'.`,

@@ -38,7 +38,24 @@ export async function removeRoundLogs(root: string, agent: string) {
 const ROUND_END = new Set(["round_completed", "round_failed", "round_interrupted"]);
 
 /**
- * Copies a round's log to stdout. With `follow`, keeps copying as it grows (inotify) until the
+ * Where a log's bytes go: `write` gets each chunk read, `idle` is called whenever the reader has
+ * caught up with the file, and `end` once at the end. The default copies the bytes unchanged to
+ * stdout; the CLI passes one that escapes control characters unless `--raw`.
+ */
+export interface LogSink {
+  write(bytes: Uint8Array): Promise<unknown>;
+  idle?(): Promise<unknown>;
+  end?(): Promise<unknown>;
+}
+
+const RAW_STDOUT: LogSink = {
+  write: async (bytes) => {
+    for (let off = 0; off < bytes.length;) off += await Deno.stdout.write(bytes.subarray(off));
+  },
+};
+
+/**
+ * Copies a round's log to `sink` (stdout by default). With `follow`, keeps copying as it grows (inotify) until the
  * round ends (its end event) or SIGINT/SIGTERM; a round that has already ended is just copied.
  */
 export async function showLog(
@@ -46,6 +63,7 @@ export async function showLog(
   agent: Agent,
   round: number | undefined,
   follow: boolean,
+  sink: LogSink = RAW_STDOUT,
 ) {
   const rounds = await loggedRounds(t.root, agent.name);
   const n = round ?? rounds.at(-1);
@@ -61,11 +79,13 @@ export async function showLog(
   const buf = new Uint8Array(64 * 1024);
   const drain = async () => {
     for (let r = await file.read(buf); r !== null && r > 0; r = await file.read(buf)) {
-      await Deno.stdout.write(buf.subarray(0, r));
+      await sink.write(buf.subarray(0, r));
     }
+    await sink.idle?.();
   };
   if (!follow) {
     await drain();
+    await sink.end?.();
     file.close();
     return;
   }
@@ -91,6 +111,7 @@ export async function showLog(
       if (failed) throw failed;
       await drain(); // what was written between the last change and the end event
     }
+    await sink.end?.();
   } finally {
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
