@@ -18,7 +18,7 @@ export function register(program: Command) {
       const { initTown } = await import("../core/town.ts");
       const r = await initTown({ dir: g.town ?? Deno.cwd(), name: opts.name, force: opts.force });
       output(g.json, r, () => [
-        `Initialized town ${color.bold(r.name)} in ${r.root}`,
+        `Initialized town ${color.bold(r.name)} in ${r.root} (id ${r.id})`,
         r.managed ? `Redis: managed by tt on ${r.redisUrl}` : `Redis: external ${r.redisUrl}`,
         `Next: tt spawn <name> --cli claude, then tt assign <name> "<task>"`,
       ]);
