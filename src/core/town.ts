@@ -259,15 +259,15 @@ export async function initTown(opts: InitOptions): Promise<InitResult> {
     parseTomlFile(renderTownConfig(name, global.default_cli, url, NO_ID), file),
     file,
   );
-  await Deno.mkdir(`${root}/${RUNTIME_DIR}/logs`, { recursive: true, mode: 0o700 });
-  await Deno.chmod(`${root}/${RUNTIME_DIR}`, 0o700);
-  // Connect and claim the name before writing the file, so a bad REDIS_URL or a name held by
+  // Connect and claim the name before writing anything, so a bad REDIS_URL or a name held by
   // another town leaves no half-made town behind.
   const town = await connectTown(root, { ...draft, id: previousId }, {}, {
     init: true,
     takeStale: opts.force,
   });
   try {
+    await Deno.mkdir(`${root}/${RUNTIME_DIR}/logs`, { recursive: true, mode: 0o700 });
+    await Deno.chmod(`${root}/${RUNTIME_DIR}`, 0o700);
     await writeFileAtomic(file, renderTownConfig(name, global.default_cli, url, town.id!));
   } finally {
     await town.close();

@@ -45,6 +45,7 @@ Deno.test("tt init gives the town an id and claims its name; a second town with 
     assert.ok(r.stderr.includes(Deno.hostname()), r.stderr);
     assert.match(r.stderr, /--name/);
     await assert.rejects(Deno.stat(`${b.dir}/tinytown.toml`)); // nothing half-made
+    await assert.rejects(Deno.stat(`${b.dir}/.tt`));
     assert.equal((await owner(name))?.id, id);
   } finally {
     a.cleanup();
@@ -134,7 +135,9 @@ Deno.test("tt reset --force keeps the name's claim and never touches a town whos
       await tb.close();
     }
     assert.equal((await a.json<unknown[]>(["backlog", "list"])).length, 0);
-    assert.equal((await owner(name))?.id, await fileId(a));
+    const id = await fileId(a);
+    assert.match(id ?? "", UUID);
+    assert.equal((await owner(name))?.id, id);
   } finally {
     a.cleanup();
     b.cleanup();
@@ -222,6 +225,7 @@ Deno.test("a tinytown.toml that lost its id line takes back the id its directory
   try {
     await a.init();
     const id = await fileId(a);
+    assert.match(id ?? "", UUID);
     const file = `${a.dir}/tinytown.toml`;
     await Deno.writeTextFile(file, (await Deno.readTextFile(file)).replace(/^id = .*\n/m, ""));
     await a.ok(["status"]);
@@ -270,5 +274,22 @@ Deno.test("an owner key that is not an owner record is refused, not overwritten"
     }
   } finally {
     a.cleanup();
+  }
+});
+
+Deno.test("racing tt inits of one name in four directories: exactly one wins", async () => {
+  const name = uniqueName("race");
+  const boxes = [1, 2, 3, 4].map(() => new Sandbox());
+  try {
+    const rs = await Promise.all(boxes.map((b) => b.tt(["init", "--name", name])));
+    const won = rs.flatMap((r, i) => r.code === 0 ? [i] : []);
+    assert.equal(won.length, 1, rs.map((r) => r.stderr).join("\n"));
+    for (const r of rs.filter((r) => r.code !== 0)) {
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /taken on this Redis by another town/);
+    }
+    assert.equal((await owner(name))?.path, await Deno.realPath(boxes[won[0]].dir));
+  } finally {
+    for (const b of boxes) b.cleanup();
   }
 });

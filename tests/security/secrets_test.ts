@@ -48,7 +48,12 @@ Deno.test("tt init never writes the password of ~/.tt/config.toml into tinytown.
   const redis = await passwordRedis();
   const sb = new Sandbox(null); // no REDIS_URL: the URL comes from the user's config
   try {
-    await sb.ok(["config", "redis_url", redis.url]);
+    const set = await sb.ok(["config", "redis_url", redis.url, "--json"]);
+    for (const args of [["config"], ["config", "redis_url"]]) {
+      const shown = await sb.ok([...args, "--json"]);
+      assert.match(shown.stdout, /\*\*\*\*/);
+      assert.doesNotMatch(set.stdout + shown.stdout + shown.stderr, new RegExp(PASSWORD));
+    }
     const name = uniqueName("sec");
     const init = await sb.ok(["init", "--name", name]);
     assert.doesNotMatch(init.stdout + init.stderr, new RegExp(PASSWORD));
