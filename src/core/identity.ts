@@ -100,6 +100,15 @@ export function heldByOther(name: string, holder: OwnerRecord, init: boolean, st
   ));
 }
 
+/** The error for a copy of a town's directory on the host where the town already is. */
+export function copiedTown(name: string, holder: OwnerRecord, root: string) {
+  return new ConflictError(singleLine(
+    `town '${name}' (id ${holder.id}) already lives in ${holder.path} on this host; ${root} ` +
+      `is a copy of it and cannot be a second one: make it its own town with ` +
+      `tt init --force --name <other-name>`,
+  ));
+}
+
 /**
  * Writes `id = "<id>"` into an existing tinytown.toml, keeping every other line and comment: after
  * the top-level `name = …` line, else at the top. The result must parse to the same settings.

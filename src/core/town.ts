@@ -21,6 +21,7 @@ import { ConflictError, TtError } from "./errors.ts";
 import { type Keys, townKeys } from "./keys.ts";
 import {
   chooseTownName,
+  copiedTown,
   heldByOther,
   isStaleClaim,
   newTownId,
@@ -202,7 +203,15 @@ async function checkOwner(
     }
     return id;
   }
-  if (holder.id === id) return id;
+  if (holder.id === id) {
+    // The same town: from this directory, or from another machine serving it. A second directory
+    // on this host would share its supervisor and worktrees: refused, unless the town moved.
+    if (holder.path === root || holder.host !== mine.host) return id;
+    if (!(await isStaleClaim(holder, config.name))) throw copiedTown(config.name, holder, root);
+    await redis.set(keys.owner, JSON.stringify({ ...holder, path: root }), "XX");
+    warnOnce(`town ${config.name} moved from ${holder.path} to ${root}: its claim now says so`);
+    return id;
+  }
   if (!config.id && holder.path === root && holder.host === mine.host) {
     // No id in the file yet, but this directory claimed the name before: take its id.
     return holder.id;
@@ -252,8 +261,10 @@ export async function initTown(opts: InitOptions): Promise<InitResult> {
   const name = chooseTownName(opts.name, await defaultTownName(root));
   const global = await loadGlobalConfig();
   const url = global.redis_url ? withoutPassword(global.redis_url) : undefined;
-  // Re-init (--force) keeps the town's id, so it stays the owner of its name.
-  const previousId = opts.force ? await idInFile(file) : undefined;
+  // Re-init (--force) of the same name keeps the town's id, so it stays the owner of its name;
+  // another name is another namespace, so a new town with a new id.
+  const previous = opts.force ? await idInFile(file) : undefined;
+  const previousId = previous?.name === name ? previous.id : undefined;
   const draft = validate(
     TownConfig,
     parseTomlFile(renderTownConfig(name, global.default_cli, url, NO_ID), file),
@@ -291,13 +302,14 @@ export async function initTown(opts: InitOptions): Promise<InitResult> {
 /** A placeholder id for validating the rendered file before the real id is known. */
 const NO_ID = "00000000-0000-4000-8000-000000000000";
 
-/** The `id` of an existing tinytown.toml, if it has a valid one. */
-async function idInFile(file: string): Promise<string | undefined> {
+/** The name and `id` of an existing tinytown.toml, if it has a valid id. */
+async function idInFile(file: string): Promise<{ name: unknown; id: string } | undefined> {
   try {
     const text = await readTextIfExists(file);
     if (text === undefined) return undefined;
-    const id = (parseTomlFile(text, file) as Record<string, unknown>).id;
-    return TownConfig.shape.id.safeParse(id).data;
+    const data = parseTomlFile(text, file) as Record<string, unknown>;
+    const id = TownConfig.shape.id.safeParse(data.id).data;
+    return id === undefined ? undefined : { name: data.name, id };
   } catch {
     return undefined;
   }

@@ -293,3 +293,43 @@ Deno.test("racing tt inits of one name in four directories: exactly one wins", a
     for (const b of boxes) b.cleanup();
   }
 });
+
+Deno.test("a copy of a town's directory on the same host is not a second town; a moved town follows", async () => {
+  const a = new Sandbox();
+  const base = Deno.makeTempDirSync({ prefix: "tt-copies-" });
+  try {
+    const name = await a.init();
+    const id = await fileId(a);
+    await a.ok(["backlog", "add", "A's task"]);
+    const copy = `${base}/copy`;
+    await Deno.mkdir(copy);
+    await Deno.copyFile(`${a.dir}/tinytown.toml`, `${copy}/tinytown.toml`);
+    const r = await a.tt(["backlog", "list"], { cwd: copy });
+    assert.equal(r.code, 1);
+    oneLine(r.stderr);
+    assert.match(r.stderr, /already lives in .* on this host.*is a copy/);
+    assert.ok(r.stderr.includes(await Deno.realPath(a.dir)), r.stderr);
+    // Made its own town: a new name and a new id.
+    await a.ok(["init", "--force", "--name", `${name}-copy`], { cwd: copy });
+    const copyId = /^id = "([^"]+)"/m.exec(await Deno.readTextFile(`${copy}/tinytown.toml`))?.[1];
+    assert.match(copyId ?? "", UUID);
+    assert.notEqual(copyId, id);
+    assert.equal((await a.json<unknown[]>(["backlog", "list"], { cwd: copy })).length, 0);
+    assert.equal((await a.json<unknown[]>(["backlog", "list"])).length, 1);
+
+    // Moving the directory keeps the town: the claim follows it.
+    const moved = `${base}/moved`;
+    await Deno.rename(a.dir, moved);
+    try {
+      const m = await a.ok(["backlog", "list", "--json"], { cwd: moved });
+      assert.equal(JSON.parse(m.stdout).length, 1);
+      assert.match(m.stderr, /^tt: warning: town .* moved from /);
+      assert.equal((await owner(name))?.path, moved);
+    } finally {
+      await Deno.rename(moved, a.dir);
+    }
+  } finally {
+    a.cleanup();
+    Deno.removeSync(base, { recursive: true });
+  }
+});
