@@ -180,6 +180,7 @@ async function runProcess(cmd: string, args: string[], opts: TtOptions): Promise
   };
 }
 
+/** Every key of the town's state and its value; not the owner key (the town's claim of its name). */
 export async function snapshotTown(t: TownContext): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   let cursor = "0";
@@ -187,6 +188,7 @@ export async function snapshotTown(t: TownContext): Promise<Record<string, unkno
     const [next, keys] = await t.redis.scan(cursor, "MATCH", `${t.keys.prefix}*`, "COUNT", 500);
     cursor = next;
     for (const k of keys) {
+      if (k === t.keys.owner) continue;
       const type = await t.redis.type(k);
       out[k] = type === "string"
         ? await t.redis.get(k)

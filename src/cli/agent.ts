@@ -62,7 +62,7 @@ export function register(program: Command) {
           const binDir = `${t.root}/.tt/bin`;
           await writeShim(
             binDir,
-            t.managed ? undefined : Deno.env.get("REDIS_URL") || t.config.redis.url,
+            t.connectUrl,
           );
           const loop = new AgentLoop(t, agent.id, { binDir, log: note });
           const stop = () => loop.kill("interrupted in the foreground");

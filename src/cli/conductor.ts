@@ -30,7 +30,7 @@ export function register(program: Command) {
         await Deno.writeTextFile(file, await cond.conductorContext(t), { mode: 0o600 });
         await writeShim(
           binDir,
-          t.managed ? undefined : Deno.env.get("REDIS_URL") || t.config.redis.url,
+          t.connectUrl,
         );
         note(`tt: conductor context in ${file}; running: ${command}`);
         const env: Record<string, string> = { ...Deno.env.toObject(), TT_TOWN: t.root, PATH };

@@ -12,13 +12,16 @@ export function register(program: Command) {
       "-n, --name <name>",
       "town name (default: <git repo>-<branch>, else the directory name)",
     )
-    .option("-f, --force", "overwrite an existing tinytown.toml")
+    .option(
+      "-f, --force",
+      "overwrite an existing tinytown.toml (keeping its id); take over a name whose town was deleted from this host",
+    )
     .action(async (opts, cmd) => {
       const g = globals(cmd);
       const { initTown } = await import("../core/town.ts");
       const r = await initTown({ dir: g.town ?? Deno.cwd(), name: opts.name, force: opts.force });
       output(g.json, r, () => [
-        `Initialized town ${color.bold(r.name)} in ${r.root}`,
+        `Initialized town ${color.bold(r.name)} in ${r.root} (id ${r.id})`,
         r.managed ? `Redis: managed by tt on ${r.redisUrl}` : `Redis: external ${r.redisUrl}`,
         `Next: tt spawn <name> --cli claude, then tt assign <name> "<task>"`,
       ]);
@@ -136,7 +139,12 @@ export function register(program: Command) {
       if (key === undefined) {
         output(
           g.json,
-          { path: `${cfgMod.ttHome()}/config.toml`, ...cfg, presets: CLI_PRESETS },
+          {
+            path: `${cfgMod.ttHome()}/config.toml`,
+            ...cfg,
+            ...(cfg.redis_url ? { redis_url: redact(cfg.redis_url) } : {}),
+            presets: CLI_PRESETS,
+          },
           () => [
             `${color.bold("config")} ${cfgMod.ttHome()}/config.toml`,
             `default_cli = ${cfg.default_cli}`,
@@ -157,12 +165,10 @@ export function register(program: Command) {
         );
       }
       if (value === undefined) {
-        const v = clis ? cfg.agent_clis[clis] : (cfg as Record<string, unknown>)[key];
-        output(
-          g.json,
-          { key, value: v ?? null },
-          () => v === undefined ? "" : String(key === "redis_url" ? redact(String(v)) : v),
-        );
+        const raw = clis ? cfg.agent_clis[clis] : (cfg as Record<string, unknown>)[key];
+        // The password stays in the file (0600): it is never printed, --json included.
+        const v = raw !== undefined && key === "redis_url" ? redact(String(raw)) : raw;
+        output(g.json, { key, value: v ?? null }, () => v === undefined ? "" : String(v));
         return;
       }
       const next = structuredClone(cfg) as Record<string, unknown> & typeof cfg;
@@ -175,6 +181,7 @@ export function register(program: Command) {
       } else next[key] = value;
       const valid = cfgMod.validate(cfgMod.GlobalConfig, next, "config");
       const path = await cfgMod.saveGlobalConfig(valid);
-      output(g.json, { key, value, path }, () => `Set ${key} in ${path}`);
+      const shown = key === "redis_url" ? redact(value) : value;
+      output(g.json, { key, value: shown, path }, () => `Set ${key} in ${path}`);
     });
 }

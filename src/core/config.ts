@@ -5,7 +5,9 @@
 import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
 import { z } from "zod";
 import { singleLine, TtError } from "./errors.ts";
-import { sanitizeTownName } from "./keys.ts";
+import { isValidTownName, sanitizeTownName, TOWN_NAME_RULE } from "./keys.ts";
+import { urlPassword } from "./secrets.ts";
+import { warnOnce } from "./warnings.ts";
 
 export const TOWN_FILE = "tinytown.toml";
 export const RUNTIME_DIR = ".tt";
@@ -18,6 +20,9 @@ const AgentCli = z.object({
 
 export const TownConfig = z.object({
   name: z.string().min(1),
+  /** The town's identity on its Redis (a uuid, written by `tt init`; see identity.ts). */
+  id: z.uuid("id must be a uuid (tt init writes it; remove the line to get a new one)")
+    .optional(),
   default_cli: z.string().min(1).default("claude"),
   conductor_cli: z.string().min(1).optional(),
   redis: z.object({
@@ -93,26 +98,46 @@ export async function loadTownConfig(root: string): Promise<TownConfig> {
     throw new TtError(`no ${TOWN_FILE} in ${root}: run 'tt init' there first`);
   }
   const cfg = validate(TownConfig, parseTomlFile(text, path), path);
-  if (sanitizeTownName(cfg.name) !== cfg.name) {
+  if (!isValidTownName(cfg.name)) {
     throw new TtError(singleLine(
-      `${path}: name: '${cfg.name}' may only contain letters, digits, '.', '_' and '-' (try '${
-        sanitizeTownName(cfg.name)
+      `${path}: name: '${cfg.name}' is not a valid town name: use ${TOWN_NAME_RULE} (try '${
+        sanitizeTownName(cfg.name) ?? "tinytown"
       }')`,
     ));
+  }
+  if (cfg.redis.url && urlPassword(cfg.redis.url) !== undefined) {
+    warnOnce(
+      `${path} holds a Redis password in [redis] url, and this file is meant to be committed: ` +
+        `move the password to REDIS_URL (or ~/.tt/config.toml redis_url) and drop it from the file`,
+      "password-in-town-file",
+    );
   }
   return cfg;
 }
 
-/** The text of a new tinytown.toml: every setting shown, with comments. */
-export function renderTownConfig(name: string, defaultCli: string, redisUrl?: string): string {
+/**
+ * The text of a new tinytown.toml: every setting shown, with comments. `redisUrl` must come
+ * without a password (see secrets.ts `withoutPassword`): this file is committed.
+ */
+export function renderTownConfig(
+  name: string,
+  defaultCli: string,
+  redisUrl: string | undefined,
+  id: string,
+): string {
+  if (redisUrl && urlPassword(redisUrl) !== undefined) {
+    throw new TtError("internal: a Redis password must not be written into tinytown.toml");
+  }
   return `# Tinytown town. Commit this file; runtime state lives in .tt/ (git-ignored).
 name = ${JSON.stringify(name)}
+id = ${JSON.stringify(id)}   # this town's identity on its Redis (tt init)
 default_cli = ${JSON.stringify(defaultCli)}   # a preset (tt config shows them) or any command
 # conductor_cli = "claude"
 
 [redis]
 # Unset: tt runs its own redis-server on a unix socket in .tt/ (AOF, started on first use).
-# Set (or export REDIS_URL) to use an existing Redis; keep passwords in REDIS_URL, not here.
+# Set (or export REDIS_URL) to use an existing Redis. No password here: it comes from REDIS_URL,
+# or from ~/.tt/config.toml redis_url when that names the same host, port and user.
 ${redisUrl ? `url = ${JSON.stringify(redisUrl)}` : '# url = "redis://user@host:6379/0"'}
 
 [agent]
@@ -215,12 +240,27 @@ export async function loadGlobalConfig(): Promise<GlobalConfig> {
   return validate(GlobalConfig, text === undefined ? {} : parseTomlFile(text, path), path);
 }
 
-export async function saveGlobalConfig(cfg: GlobalConfig): Promise<string> {
+/**
+ * `~/.tt` holds a Redis password (config.toml redis_url): the directory is 0700 and its files
+ * 0600, also when they were made by an older tt with the umask's 0755/0644.
+ */
+async function privateHome(): Promise<string> {
   const dir = ttHome();
-  await Deno.mkdir(dir, { recursive: true });
-  const path = `${dir}/config.toml`;
-  await writeFileAtomic(path, stringifyToml(cfg) + "\n");
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await Deno.chmod(dir, 0o700);
+  return dir;
+}
+
+/** Writes a file of `~/.tt` (0600, atomically: a 0644 file it replaces goes away). */
+async function writePrivate(name: string, text: string): Promise<string> {
+  const path = `${await privateHome()}/${name}`;
+  await writeFileAtomic(path, text, 0o600);
+  await Deno.chmod(path, 0o600); // the umask may have cleared bits, never added: make it exact
   return path;
+}
+
+export async function saveGlobalConfig(cfg: GlobalConfig): Promise<string> {
+  return await writePrivate("config.toml", stringifyToml(cfg) + "\n");
 }
 
 const TownsFile = z.object({
@@ -237,6 +277,5 @@ export async function loadTownRegistry(): Promise<RegisteredTown[]> {
 export async function registerTown(town: RegisteredTown): Promise<void> {
   const towns = (await loadTownRegistry()).filter((t) => t.path !== town.path);
   towns.push(town);
-  await Deno.mkdir(ttHome(), { recursive: true });
-  await writeFileAtomic(`${ttHome()}/towns.toml`, stringifyToml({ towns }) + "\n");
+  await writePrivate("towns.toml", stringifyToml({ towns }) + "\n");
 }

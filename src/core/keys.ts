@@ -7,9 +7,25 @@
 export const SUPERVISOR_ID = "00000000-0000-0000-0000-000000000001";
 
 /** Town names go into keys verbatim, so they are restricted to a safe alphabet. */
-export function sanitizeTownName(raw: string): string {
-  const cleaned = raw.trim().replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "");
-  return cleaned.slice(0, 64) || "tinytown";
+export const TOWN_NAME_RULE =
+  "1 to 64 letters, digits, '.', '_' or '-', not starting or ending with '-'";
+const VALID_TOWN_NAME = /^[A-Za-z0-9._](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9._])?$/;
+
+/** Is `name` usable as a town name as it is (no normalisation)? */
+export function isValidTownName(name: string): boolean {
+  return VALID_TOWN_NAME.test(name);
+}
+
+/**
+ * A valid town name made from `raw` (a directory or branch name), or `undefined` when nothing
+ * usable is left. Accents are dropped (`café` → `cafe`), runs of other characters become `-`.
+ * Only for names tt derives itself: an explicit `--name` is used verbatim or refused, so two
+ * different names the user typed never become one.
+ */
+export function sanitizeTownName(raw: string): string | undefined {
+  const cleaned = raw.normalize("NFKD").replace(/\p{M}+/gu, "").trim()
+    .replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+/, "").slice(0, 64).replace(/-+$/, "");
+  return isValidTownName(cleaned) ? cleaned : undefined;
 }
 
 export type Keys = ReturnType<typeof townKeys>;
@@ -18,12 +34,18 @@ export function townKeys(town: string) {
   const p = `tt:{${town}}:`;
   return {
     prefix: p,
-    /** Pattern matching every key of the town (for SCAN in reset/save). */
-    all: `${p}*`,
+    /** Pattern matching every key of the town (for SCAN in reset/save); glob-safe. */
+    all: `${p.replace(/[*?[\]\\]/g, "\\$&")}*`,
     /** Set of agent ids. */
     agents: `${p}agents`,
     /** Hash canonical-name (lower case) → agent id, for names in use. */
     agentNames: `${p}agent-names`,
+    /**
+     * Which town holds this name on this Redis: JSON {id, path, host, created_at} (OwnerRecord in
+     * identity.ts), set with SET NX by `tt init` and checked by every command that opens the town.
+     * Kept by `tt reset`, left out of snapshots.
+     */
+    owner: `${p}owner`,
     /** Hash API key id → JSON record (townhall auth; the key text itself is never stored). */
     authKeys: `${p}auth:keys`,
     agent: (id: string) => `${p}agent:${id}`,

@@ -8,13 +8,18 @@ import type { Ctx } from "./agents.ts";
 
 const BATCH = 500;
 
-/** Every key of the town, in SCAN batches. A full sweep: only for reset and save. */
+/**
+ * Every key of the town's state, in SCAN batches. A full sweep: only for reset and save. Only
+ * keys with the town's exact prefix `tt:{<name>}:` are yielded, and never the owner key (the
+ * town's claim of its name, identity.ts): a reset keeps it, a snapshot does not carry it.
+ */
 export async function* townKeyBatches(t: Ctx): AsyncGenerator<string[]> {
   let cursor = "0";
   do {
     const [next, keys] = await t.redis.scan(cursor, "MATCH", t.keys.all, "COUNT", BATCH);
     cursor = next;
-    if (keys.length) yield keys;
+    const ours = keys.filter((k) => k.startsWith(t.keys.prefix) && k !== t.keys.owner);
+    if (ours.length) yield ours;
   } while (cursor !== "0");
 }
 
@@ -32,7 +37,10 @@ export interface ResetPreview {
   keys: number;
 }
 
-/** Which town keys a reset deletes (the per-agent ones, or all). */
+/**
+ * Which town keys a reset deletes (the per-agent ones, or all but the owner key: the town keeps
+ * its name on this Redis, so no other town can take it between the reset and its next use).
+ */
 function selector(t: Ctx, opts: ResetOptions): (key: string) => boolean {
   if (!opts.agentsOnly) return () => true;
   return (k) => k === t.keys.agents || k === t.keys.agentNames || isAgentKey(t.keys, k);

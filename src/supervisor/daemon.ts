@@ -87,7 +87,7 @@ class Supervisor {
     this.#control = await duplicateConnection(town.redis);
     await writeShim(
       this.#binDir,
-      town.managed ? undefined : Deno.env.get("REDIS_URL") || town.config.redis.url,
+      town.connectUrl,
     );
     await this.#beat();
     let lastBeat = Date.now();

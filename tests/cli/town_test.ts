@@ -4,9 +4,10 @@ import { Sandbox } from "../helpers.ts";
 Deno.test("tt init writes tinytown.toml, .tt/, .gitignore once, and registers the town", async () => {
   const sb = new Sandbox();
   try {
-    await sb.ok(["init", "--name", "My Town!"]);
+    await sb.ok(["init", "--name", "My-Town"]);
     const toml = await Deno.readTextFile(`${sb.dir}/tinytown.toml`);
     assert.match(toml, /^name = "My-Town"$/m);
+    assert.match(toml, /^id = "[0-9a-f-]{36}"/m);
     assert.equal((await Deno.stat(`${sb.dir}/.tt`)).mode! & 0o777, 0o700);
     assert.equal((await Deno.readTextFile(`${sb.dir}/.gitignore`)).match(/^\.tt\/$/gm)?.length, 1);
     const towns = await sb.json<{ name: string; path: string }[]>(["towns"]);
