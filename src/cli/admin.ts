@@ -111,12 +111,21 @@ export function register(program: Command) {
         output(
           g.json,
           { file, town: t.name, from_town: s.town, created_at: s.created_at, ...r },
-          () =>
+          () => [
             `Restored ${r.restored} keys into town ${
               color.bold(t.name)
             } from ${file} (saved ${s.created_at}${
               s.town === t.name ? "" : ` from town '${s.town}'`
             })`,
+            ...(r.skipped
+              ? [`Left out ${r.skipped} liveness key(s) (heartbeats, locks, control queues)`]
+              : []),
+            ...(r.active_agents
+              ? [
+                `${r.active_agents} agent(s) were active when saved and nothing runs them now: 'tt start' resumes them, 'tt recover' stops them and requeues their work`,
+              ]
+              : []),
+          ],
         );
       });
     });
