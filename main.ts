@@ -10,11 +10,11 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: "user" });
     return 0;
   } catch (e) {
-    return reportError(e);
+    return await reportError(e);
   }
 }
 
-function reportError(e: unknown): number {
+async function reportError(e: unknown): Promise<number> {
   if (e instanceof CommanderError) {
     // commander already printed its message; help and --version are successes.
     return e.exitCode === 0 ? 0 : 2;
@@ -25,8 +25,11 @@ function reportError(e: unknown): number {
     return e.exitCode;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  if (/Connection is closed|ECONNRESET|EPIPE|Stream isn't writeable/i.test(msg)) {
-    console.error(`tt: lost the connection to Redis (${msg}): is it running? 'tt start' starts it`);
+  // Redis refused to persist (disk full) or the connection to it was lost: say which, where.
+  const { describeRedisFailure } = await import("./src/redis/diagnose.ts");
+  const redis = await describeRedisFailure(e);
+  if (redis) {
+    console.error(`tt: ${singleLine(redis)}`);
     return 1;
   }
   if (e instanceof Deno.errors.PermissionDenied) {
