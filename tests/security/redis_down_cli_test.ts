@@ -35,7 +35,7 @@ function oneLine(r: TtResult, re: RegExp) {
   assert.equal(r.code, 1, `exit ${r.code}: ${r.stderr}`);
   assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   assert.match(r.stderr, re);
-  assert.doesNotMatch(r.stderr, /s3cret|internal error|    at /);
+  assert.doesNotMatch(r.stderr, /s3cret|internal error|\n\s+at /);
 }
 
 /** A town whose tinytown.toml exists (made with the test Redis), then pointed elsewhere. */
