@@ -89,8 +89,7 @@ export function register(program: Command) {
         const snap = await import("../core/snapshot.ts");
         const s = await snap.takeSnapshot(t);
         const path = file ?? snap.defaultSnapshotPath(t.root, t.name);
-        if (!file) await Deno.mkdir(path.replace(/\/[^/]*$/, ""), { recursive: true });
-        await snap.writeSnapshot(path, s);
+        await snap.writeSnapshot(path, s, { mkdir: !file });
         output(
           g.json,
           { path, town: s.town, keys: s.keys.length, created_at: s.created_at },
@@ -119,6 +118,11 @@ export function register(program: Command) {
             })`,
             ...(r.skipped
               ? [`Left out ${r.skipped} liveness key(s) (heartbeats, locks, control queues)`]
+              : []),
+            ...(s.town !== t.name
+              ? [
+                `Townhall API keys: ${t.name}'s own were kept; those of '${s.town}' were not restored`,
+              ]
               : []),
             ...(r.active_agents
               ? [

@@ -134,9 +134,14 @@ const isDiskFull = (e: unknown) => /No space left on device|os error 28|quota/i.
  * Writes a snapshot atomically (temp file, then rename), readable by the owner only (it holds
  * every message). On failure the temp file is removed and nothing is left behind.
  */
-export async function writeSnapshot(path: string, snap: Snapshot): Promise<void> {
+export async function writeSnapshot(
+  path: string,
+  snap: Snapshot,
+  opts: { mkdir?: boolean } = {},
+): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}`;
   try {
+    if (opts.mkdir) await Deno.mkdir(path.replace(/\/[^/]*$/, ""), { recursive: true });
     await Deno.writeTextFile(tmp, JSON.stringify(snap, null, 1) + "\n", { mode: 0o600 });
     await Deno.rename(tmp, path);
   } catch (e) {
@@ -222,6 +227,8 @@ export interface RestoreResult {
   deleted: number;
   /** Liveness keys found in the file (version 1) and left out. */
   skipped: number;
+  /** A snapshot of another town: this town kept its own townhall API keys (not the file's). */
+  kept_api_keys: boolean;
   /** Agents that were active when saved: nothing runs them now (`tt recover` / `tt start`). */
   active_agents: number;
 }
@@ -244,7 +251,12 @@ export async function restoreSnapshot(
   const current = await townKeyNames(t);
   await refuseWhileSupervised(t, current);
   const all = snap.version === 1 ? await decodeV1(t, snap) : snap.keys;
-  const keys = all.filter((k) => !isLivenessKey(k.key));
+  // Another town's API keys would open this town's townhall to whoever holds them: this town
+  // keeps its own.
+  const foreign = snap.town !== t.name;
+  const authKeys = t.keys.authKeys.slice(t.keys.prefix.length);
+  const kept = (rel: string) => isLivenessKey(rel) || (foreign && rel === authKeys);
+  const keys = all.filter((k) => !kept(k.key));
   for (const k of keys) {
     const bad = checkKey(k);
     if (bad) throw new TtError(`snapshot key ${bad}: nothing was changed`);
@@ -264,7 +276,7 @@ export async function restoreSnapshot(
     }
     k.value.workdir = dir;
   }
-  const doomed = current.filter((k) => !isLivenessKey(k.slice(t.keys.prefix.length)));
+  const doomed = current.filter((k) => !kept(k.slice(t.keys.prefix.length)));
   const tx = t.redis.multi();
   for (let i = 0; i < doomed.length; i += 500) tx.unlink(...doomed.slice(i, i + 500));
   for (const k of keys) writeKey(tx, t.keys.prefix + k.key, k);
@@ -276,7 +288,8 @@ export async function restoreSnapshot(
   return {
     restored: keys.length,
     deleted: doomed.length,
-    skipped: all.length - keys.length,
+    skipped: all.filter((k) => isLivenessKey(k.key)).length,
+    kept_api_keys: foreign && current.includes(t.keys.authKeys),
     active_agents: active,
   };
 }

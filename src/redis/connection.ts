@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import { TtError } from "../core/errors.ts";
 
 import { redactUrl } from "./url.ts";
-import { noteRedisUrl } from "./diagnose.ts";
+import { noteRedisProbe, noteRedisUrl, type PersistenceInfo } from "./diagnose.ts";
 
 export type { Redis };
 export { redactUrl };
@@ -97,10 +97,14 @@ export async function connectRedis(url: string, opts: ConnectOptions = {}): Prom
     await Promise.race([
       (async () => {
         await client.connect();
-        await client.ping();
+        // A server that cannot persist refuses PING (MISCONF) but still answers reads.
+        await client.ping().catch((e: Error) => {
+          if (!/^MISCONF/.test(e.message)) throw e;
+        });
       })(),
       silent,
     ]);
+    if (!opts.persistent) noteRedisProbe(() => probePersistence(url));
     return client;
   } catch (e) {
     client.disconnect();
@@ -131,6 +135,22 @@ export class ConnectError extends TtError {
         }`,
     );
     this.code = code;
+  }
+}
+
+/** Where and whether the server at `url` persists (for naming a MISCONF), bounded to ~2 s. */
+async function probePersistence(url: string): Promise<PersistenceInfo> {
+  const c = await connectRedis(url, { name: "tt-diagnose", connectTimeoutMs: 1000 });
+  try {
+    const info = await c.info("persistence");
+    const dir = await c.config("GET", "dir").then((r) => (r as string[])[1], () => undefined);
+    return {
+      dir,
+      aofFailing: /aof_last_write_status:err/.test(info),
+      rdbFailing: /rdb_last_bgsave_status:err/.test(info),
+    };
+  } finally {
+    c.disconnect();
   }
 }
 

@@ -11,6 +11,15 @@ interface Target {
   url?: string;
   /** The managed server's files, when tt runs it. */
   managed?: { runtimeDir: string; socket: string; logFile: string; pidFile: string };
+  /** Asks the server (on a fresh connection) where and how it persists. */
+  probe?: () => Promise<PersistenceInfo>;
+}
+
+/** From INFO persistence and CONFIG GET dir (which a server may refuse). */
+export interface PersistenceInfo {
+  dir?: string;
+  aofFailing: boolean;
+  rdbFailing: boolean;
 }
 
 const target: Target = {};
@@ -18,6 +27,11 @@ const target: Target = {};
 /** Called by connectRedis: the Redis this process talks to. */
 export function noteRedisUrl(url: string) {
   target.url = redactUrl(url);
+}
+
+/** Called by connectRedis: how to ask that server about its persistence after a failure. */
+export function noteRedisProbe(probe: () => Promise<PersistenceInfo>) {
+  target.probe = probe;
 }
 
 /** Called by ensureManagedRedis: this process uses the town's own redis-server. */
@@ -119,9 +133,22 @@ export async function describeRedisFailure(e: unknown): Promise<string | undefin
   if (/^MISCONF\b/.test(msg) || (name === "ReplyError" && DISK_RE.test(msg))) {
     const managed = await managedDiskMessage();
     if (managed) return managed;
+    // A script's error carries its sha and line: not the user's business.
+    const why = msg.replace(/^MISCONF\s*/, "").replace(/\s*script: [0-9a-f]{40}.*$/, "");
     const dir = target.managed?.runtimeDir;
-    if (dir) return diskLine(dir, msg.replace(/^MISCONF\s*/, ""), target.managed?.logFile);
-    return `Redis at ${target.url ?? "its URL"} cannot write to its disk: ${msg}`;
+    if (dir) return diskLine(dir, why, target.managed?.logFile);
+    const p = target.probe
+      ? await Promise.race([
+        target.probe().catch(() => undefined),
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 2500)),
+      ])
+      : undefined;
+    const what = p?.aofFailing || /AOF/.test(msg) ? "AOF" : p?.rdbFailing ? "RDB snapshot" : "data";
+    const where = p?.dir ? ` in ${p.dir}` : "";
+    const full = DISK_RE.test(msg) ? "disk full" : "it cannot persist";
+    return `Redis at ${
+      target.url ?? "its URL"
+    } cannot write its ${what}${where}: ${full} (${why}); writes are refused until it can`;
   }
   if (!LOST_RE.test(msg)) return undefined;
   const m = target.managed;

@@ -126,3 +126,64 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "disk full under an external Redis (AOF everysec): its MISCONF refusal is named with the server's directory, not 'internal error'",
+  ignore: !!skip,
+  fn: async () => {
+    const disk = await Deno.makeTempDir({ prefix: "tt-ext-disk-" });
+    const logs = await Deno.makeTempDir({ prefix: "tt-ext-log-" });
+    const mounted = await run("mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", disk]);
+    assert.ok(mounted.ok, mounted.err);
+    const sock = `${disk}/r.sock`;
+    const sb = new Sandbox(`unix://${sock}`);
+    try {
+      const started = await run("redis-server", [
+        "--port",
+        "0",
+        "--unixsocket",
+        sock,
+        "--dir",
+        disk,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+        "--daemonize",
+        "yes",
+        "--pidfile",
+        `${logs}/r.pid`,
+        "--logfile",
+        `${logs}/r.log`,
+      ]);
+      assert.ok(started.ok, started.err);
+      for (let i = 0; i < 200 && (await run("redis-cli", ["-s", sock, "ping"])).err; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await sb.init();
+      await fill(`${disk}/filler`);
+      let failed: TtResult | undefined;
+      for (let i = 0; i < 50 && !failed; i++) {
+        const r = await sb.tt(["backlog", "add", `write ${i}`]);
+        if (r.code !== 0) failed = r;
+      }
+      assert.ok(failed, "50 writes went through on a full disk");
+      oneLine(
+        failed,
+        new RegExp(
+          `^tt: Redis at unix://${sock} cannot write its AOF in ${disk}: disk full \\(Errors writing to the AOF file: No space left on device\\)`,
+        ),
+      );
+      assert.equal((await sb.tt(["status"])).code, 0); // reads still work
+    } finally {
+      await run("redis-cli", ["-s", sock, "shutdown", "nosave"]);
+      await run("umount", ["-l", disk]);
+      await Deno.remove(disk, { recursive: true }).catch(() => {});
+      await Deno.remove(logs, { recursive: true }).catch(() => {});
+      sb.cleanup();
+    }
+  },
+});

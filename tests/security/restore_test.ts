@@ -8,6 +8,7 @@ import { assignTask, getTask } from "../../src/core/tasks.ts";
 import { buildMessage } from "../../src/core/messages.ts";
 import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import { thisHost } from "../../src/core/control.ts";
+import { generateKey, verifyKey } from "../../src/core/auth.ts";
 import { alive, waitUntil } from "../agent_helpers.ts";
 import { denoRunArgs, Sandbox, snapshotTown, townOf, type TtResult } from "../helpers.ts";
 import type { TownContext } from "../../src/core/town.ts";
@@ -83,6 +84,9 @@ Deno.test("another town's snapshot: no liveness keys, no paths or process groups
       await ta.redis.rpush(ta.keys.ready("nonce-1"), "ok");
       await ta.redis.set(`${ta.keys.prefix}owner`, "town-a-id");
       await tb.redis.set(`${tb.keys.prefix}owner`, "town-b-id");
+      const { key: keyOfA } = await generateKey(ta, { name: "a-ci", scopes: ["admin"] });
+      await generateKey(tb, { name: "b-ci", scopes: ["town.read"] });
+      const bKeys = await tb.redis.hgetall(tb.keys.authKeys);
 
       await a.ok(["save", "a.json"]);
       const text = await Deno.readTextFile(`${a.dir}/a.json`);
@@ -99,6 +103,9 @@ Deno.test("another town's snapshot: no liveness keys, no paths or process groups
       assert.equal(await tb.redis.exists(tb.keys.supervisor(thisHost())), 0);
       assert.equal(await tb.redis.exists(tb.keys.control(thisHost())), 0);
       assert.equal(await tb.redis.get(`${tb.keys.prefix}owner`), "town-b-id");
+      // Town A's API keys do not open town B's townhall.
+      assert.deepEqual(await tb.redis.hgetall(tb.keys.authKeys), bKeys);
+      assert.equal(await verifyKey(tb, keyOfA), undefined);
 
       // Nothing runs B's copy of the agent: recover stops it and puts its work back.
       const rec = await b.json<{ recovered: { name: string }[] }>(["recover"]);
