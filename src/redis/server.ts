@@ -174,7 +174,7 @@ async function pathExists(path: string): Promise<boolean> {
 }
 
 /** A restart after a crash this soon after the previous start continues a crash loop. */
-const QUICK_CRASH_MS = 5_000;
+const QUICK_CRASH_MS = 10_000;
 /** Quick crash restarts in a row before tt stops restarting and says why. */
 const MAX_QUICK_CRASHES = 5;
 /**

@@ -135,3 +135,34 @@ Deno.test("managed Redis: a deleted socket is named as such at once; a server ki
     sb.cleanup();
   }
 });
+
+Deno.test("a managed redis-server that keeps dying is restarted with a growing back-off, then refused with its log named", async () => {
+  const sb = new Sandbox(null);
+  const pid = async () => Number((await Deno.readTextFile(`${sb.dir}/.tt/redis.pid`)).trim());
+  try {
+    await sb.ok(["init", "--name", "crashy"]);
+    const took: number[] = [];
+    let refused: TtResult | undefined;
+    for (let i = 0; i < 8 && !refused; i++) {
+      const p = await pid();
+      Deno.kill(p, "SIGKILL"); // its pid file and socket stay behind, as after a crash
+      await waitUntil(async () => !(await alive(p)));
+      const r = await ttTimed(sb, ["status"]);
+      if (r.code === 0) took.push(r.ms);
+      else refused = r;
+    }
+    assert.ok(refused, `restarted every time: ${took.map(Math.round)} ms`);
+    oneLine(
+      refused,
+      /redis-server exited soon after each of its last 5 starts: not starting it again .*\.tt\/redis\.log/,
+    );
+    assert.equal(took.length, 5);
+    // Waits of 0, 0.25, 0.5, 1 and 2 s before the restarts: the last took longer than the first.
+    assert.ok(took[4] - took[0] > 1500, `${took.map(Math.round)} ms`);
+    // After the back-off window it starts again by itself.
+    await waitUntil(async () => (await sb.tt(["status"])).code === 0, 60_000);
+  } finally {
+    await sb.tt(["stop"]);
+    sb.cleanup();
+  }
+});
