@@ -124,6 +124,13 @@ export function register(program: Command) {
                 `Townhall API keys: ${t.name}'s own were kept; those of '${s.town}' were not restored`,
               ]
               : []),
+            ...(r.missing_workdirs.length
+              ? [
+                `No work directory here yet for ${
+                  r.missing_workdirs.join(", ")
+                } (a worktree of the saved town): create it, or 'tt prune' and 'tt spawn' the agent again`,
+              ]
+              : []),
             ...(r.active_agents
               ? [
                 `${r.active_agents} agent(s) were active when saved and nothing runs them now: 'tt start' resumes them, 'tt recover' stops them and requeues their work`,

@@ -231,6 +231,8 @@ export interface RestoreResult {
   kept_api_keys: boolean;
   /** Agents that were active when saved: nothing runs them now (`tt recover` / `tt start`). */
   active_agents: number;
+  /** Agents whose (rebased) work directory does not exist in this town (yet). */
+  missing_workdirs: string[];
 }
 
 /**
@@ -262,6 +264,7 @@ export async function restoreSnapshot(
     if (bad) throw new TtError(`snapshot key ${bad}: nothing was changed`);
   }
   let active = 0;
+  const missing: string[] = [];
   for (const k of keys) {
     if (k.type !== "hash" || !k.key.startsWith("agent:")) continue;
     // A process group of the saving time is never this town's (a later kill must not hit it).
@@ -275,6 +278,9 @@ export async function restoreSnapshot(
       );
     }
     k.value.workdir = dir;
+    if (!(await Deno.stat(dir).then((st) => st.isDirectory, () => false))) {
+      missing.push(k.value.name);
+    }
   }
   const doomed = current.filter((k) => !kept(k.slice(t.keys.prefix.length)));
   const tx = t.redis.multi();
@@ -291,6 +297,7 @@ export async function restoreSnapshot(
     skipped: all.filter((k) => isLivenessKey(k.key)).length,
     kept_api_keys: foreign && current.includes(t.keys.authKeys),
     active_agents: active,
+    missing_workdirs: missing,
   };
 }
 

@@ -128,6 +128,9 @@ export function diskLine(dir: string, why: string, logFile?: string): string {
  * explained from the managed server's state when tt runs it.
  */
 export async function describeRedisFailure(e: unknown): Promise<string | undefined> {
+  // A MULTI whose queued commands were refused (MISCONF…): EXECABORT, the cause inside.
+  const inner = (e as { previousErrors?: unknown[] })?.previousErrors?.[0];
+  if (inner && /^EXECABORT/.test((e as Error).message)) return await describeRedisFailure(inner);
   const msg = e instanceof Error ? e.message : String(e);
   const name = (e as { name?: string })?.name;
   if (/^MISCONF\b/.test(msg) || (name === "ReplyError" && DISK_RE.test(msg))) {

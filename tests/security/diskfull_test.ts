@@ -178,6 +178,12 @@ Deno.test({
         ),
       );
       assert.equal((await sb.tt(["status"])).code, 0); // reads still work
+      // tt save only reads (its script is declared no-writes); a restore's MULTI is refused whole.
+      await sb.ok(["save", "s.json"]);
+      oneLine(
+        await sb.tt(["restore", "s.json"]),
+        new RegExp(`^tt: Redis at unix://${sock} cannot write its AOF in ${disk}: disk full`),
+      );
     } finally {
       await run("redis-cli", ["-s", sock, "shutdown", "nosave"]);
       await run("umount", ["-l", disk]);

@@ -97,6 +97,7 @@ Deno.test("another town's snapshot: no liveness keys, no paths or process groups
 
       const r = await b.ok(["restore", `${a.dir}/a.json`, "--force"]);
       assert.match(r.stdout, /1 agent\(s\) were active when saved.*'tt recover'/);
+      assert.match(r.stdout, /No work directory here yet for w1/);
       const agent = await tb.redis.hgetall(tb.keys.agent(w.id));
       assert.equal(agent.workdir, `${bRoot}/.tt/worktrees/w1`);
       assert.equal(agent.round_pgid, undefined);
