@@ -11,14 +11,14 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: "user" });
     return 0;
   } catch (e) {
-    return reportError(e);
+    return await reportError(e);
   }
 }
 
 /** One line on stderr; what it quotes (arguments, task text, Redis replies) shows escaped. */
 const fail = (line: string) => console.error(escapeText(singleLine(line), { multiline: false }));
 
-function reportError(e: unknown): number {
+async function reportError(e: unknown): Promise<number> {
   if (e instanceof CommanderError) {
     // commander already printed its message; help and --version are successes.
     return e.exitCode === 0 ? 0 : 2;
@@ -29,8 +29,11 @@ function reportError(e: unknown): number {
     return e.exitCode;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  if (/Connection is closed|ECONNRESET|EPIPE|Stream isn't writeable/i.test(msg)) {
-    fail(`tt: lost the connection to Redis (${msg}): is it running? 'tt start' starts it`);
+  // Redis refused to persist (disk full) or the connection to it was lost: say which, where.
+  const { describeRedisFailure } = await import("./src/redis/diagnose.ts");
+  const redis = await describeRedisFailure(e);
+  if (redis) {
+    fail(`tt: ${redis}`);
     return 1;
   }
   if (e instanceof Deno.errors.PermissionDenied) {

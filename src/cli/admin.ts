@@ -89,8 +89,7 @@ export function register(program: Command) {
         const snap = await import("../core/snapshot.ts");
         const s = await snap.takeSnapshot(t);
         const path = file ?? snap.defaultSnapshotPath(t.root, t.name);
-        if (!file) await Deno.mkdir(path.replace(/\/[^/]*$/, ""), { recursive: true });
-        await snap.writeSnapshot(path, s);
+        await snap.writeSnapshot(path, s, { mkdir: !file });
         output(
           g.json,
           { path, town: s.town, keys: s.keys.length, created_at: s.created_at },
@@ -111,12 +110,33 @@ export function register(program: Command) {
         output(
           g.json,
           { file, town: t.name, from_town: s.town, created_at: s.created_at, ...r },
-          () =>
+          () => [
             `Restored ${r.restored} keys into town ${
               color.bold(t.name)
             } from ${file} (saved ${s.created_at}${
               s.town === t.name ? "" : ` from town '${s.town}'`
             })`,
+            ...(r.skipped
+              ? [`Left out ${r.skipped} liveness key(s) (heartbeats, locks, control queues)`]
+              : []),
+            ...(s.town !== t.name
+              ? [
+                `Townhall API keys: ${t.name}'s own were kept; those of '${s.town}' were not restored`,
+              ]
+              : []),
+            ...(r.missing_workdirs.length
+              ? [
+                `No work directory here yet for ${
+                  r.missing_workdirs.join(", ")
+                } (a worktree of the saved town): create it, or 'tt prune' and 'tt spawn' the agent again`,
+              ]
+              : []),
+            ...(r.active_agents
+              ? [
+                `${r.active_agents} agent(s) were active when saved and nothing runs them now: 'tt start' resumes them, 'tt recover' stops them and requeues their work`,
+              ]
+              : []),
+          ],
         );
       });
     });

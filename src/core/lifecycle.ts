@@ -245,32 +245,67 @@ async function removeAgentRecords(t: Ctx, agents: Agent[]) {
 export interface RecoverResult {
   checked: number;
   recovered: { agent: Agent; why: string }[];
+  /** Agents that look stuck but whose supervisor is alive: left running, with the reason. */
+  skipped: { agent: Agent; why: string }[];
 }
 
 /**
- * An agent is dead only when its supervisor's heartbeat has expired, or its round has outlived
- * the round timeout (plus a minute of grace). Dead agents are stopped and their work requeued.
+ * True while a supervisor of the town at `root` runs on this machine: it holds
+ * `.tt/supervisor.lock` (src/supervisor/daemon.ts) for its whole life, whether or not it can
+ * write its heartbeat (a Redis that cannot persist refuses the write, and the heartbeat expires).
+ */
+export async function localSupervisorRunning(root: string): Promise<boolean> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(`${root}/.tt/supervisor.lock`, { read: true, write: true });
+  } catch {
+    return false; // no lock file: no supervisor ever ran here
+  }
+  try {
+    if (!(await file.tryLock(true))) return true;
+    await file.unlock();
+    return false;
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * An agent is dead only when its supervisor is: its heartbeat has expired and (on this host) no
+ * supervisor process holds the town's supervisor lock. Dead agents are stopped and their work
+ * requeued. Agents of a live supervisor are never stopped here, even when their round has run
+ * past the round timeout (that supervisor enforces the timeout; 'tt kill' stops one by hand).
  */
 export async function recoverAgents(t: TownContext): Promise<RecoverResult> {
   const agents = (await listAgents(t)).filter((a) => ACTIVE.includes(a.state));
   const recovered: RecoverResult["recovered"] = [];
+  const skipped: RecoverResult["skipped"] = [];
   const limitMs = (t.config.agent.round_timeout_secs + 60) * 1000;
   const alive = new Map<string, boolean>();
   for (const a of agents) {
     const host = a.host ?? thisHost();
-    if (!alive.has(host)) alive.set(host, !!(await supervisorInfo(t, host)));
-    let why: string | undefined;
-    if (!alive.get(host)) why = `its supervisor on ${host} is not running`;
-    else if (a.round_started_at && Date.now() - Date.parse(a.round_started_at) > limitMs) {
-      why =
-        `its round ${a.round} has run longer than the ${t.config.agent.round_timeout_secs} s timeout`;
+    if (!alive.has(host)) {
+      alive.set(
+        host,
+        !!(await supervisorInfo(t, host)) ||
+          (host === thisHost() && await localSupervisorRunning(t.root)),
+      );
     }
-    if (!why) continue;
-    if (alive.get(host)) await killAgent(t, a, `recovered: ${why}`);
-    else await stopWithoutSupervisor(t, a, `recovered: ${why}`);
+    if (alive.get(host)) {
+      if (a.round_started_at && Date.now() - Date.parse(a.round_started_at) > limitMs) {
+        skipped.push({
+          agent: a,
+          why:
+            `its round ${a.round} has run longer than the ${t.config.agent.round_timeout_secs} s timeout, but its supervisor on ${host} is alive: 'tt kill ${a.name}' stops it`,
+        });
+      }
+      continue;
+    }
+    const why = `its supervisor on ${host} is not running`;
+    await stopWithoutSupervisor(t, a, `recovered: ${why}`);
     recovered.push({ agent: a, why });
   }
-  return { checked: agents.length, recovered };
+  return { checked: agents.length, recovered, skipped };
 }
 
 export type WaitCondition = "idle" | "stopped";

@@ -1,72 +1,125 @@
 /**
- * `tt save` / `tt restore`: a town's whole Redis state as a JSON file of DUMP payloads, and back.
- * Works the same on the managed server and on any external Redis (no AOF or RDB files involved).
+ * `tt save` / `tt restore`: a town's Redis state as a JSON file of typed keys, and back. Works the
+ * same on the managed server and on any external Redis (no AOF or RDB files involved). The file
+ * format and the checks every key passes are in snapshot_format.ts.
  */
 import { Buffer } from "node:buffer";
-import { z } from "zod";
 import { ConflictError, NotFoundError, TtError } from "./errors.ts";
 import { restoreCheckKey } from "./keys.ts";
-import { validate, writeFileAtomic } from "./config.ts";
+import { validate } from "./config.ts";
 import { townKeyBatches } from "./reset.ts";
+import { isTerminalAgent } from "./schemas.ts";
+import { parseSupervisorInfo } from "./control.ts";
+import { localSupervisorRunning } from "./lifecycle.ts";
+import {
+  AnySnapshot,
+  checkKey,
+  isLivenessKey,
+  MAX_SNAPSHOT_BYTES,
+  rebaseWorkdir,
+  relativeWorkdir,
+  Snapshot,
+  SNAPSHOT_VERSION,
+  type SnapshotV1,
+  TypedKey,
+} from "./snapshot_format.ts";
 import type { Ctx } from "./agents.ts";
 
-export const SNAPSHOT_VERSION = 1;
+export { MAX_SNAPSHOT_BYTES, Snapshot, SNAPSHOT_VERSION, type SnapshotV1, TypedKey };
 
-const SnapshotKey = z.object({
-  /** Key name without the town prefix (`agent:<id>`, `events`…), so it can move between towns. */
-  key: z.string().min(1),
-  /** Time to live left when saved (ms); 0 = none. */
-  ttl_ms: z.number().int().nonnegative(),
-  /** DUMP payload, base64. */
-  dump: z.base64(),
-}).strict();
+/** A town as save and restore need it: keys, connection, name and root directory. */
+export type SnapshotTown = Ctx & { name: string; root: string };
 
-export const Snapshot = z.object({
-  format: z.literal("tt-snapshot"),
-  version: z.literal(SNAPSHOT_VERSION),
-  town: z.string().min(1),
-  created_at: z.iso.datetime(),
-  keys: z.array(SnapshotKey).superRefine((keys, ctx) => {
-    const seen = new Set<string>();
-    for (const [i, k] of keys.entries()) {
-      if (seen.has(k.key)) {
-        ctx.addIssue({ code: "custom", path: [i, "key"], message: `duplicate key '${k.key}'` });
-      }
-      seen.add(k.key);
-    }
-  }),
-}).strict();
-export type Snapshot = z.infer<typeof Snapshot>;
+/**
+ * Reads the given keys in one atomic step, without writing (so it also runs on a Redis that
+ * cannot persist).
+ * KEYS: the keys to read (all of one town, so they share its hash tag). ARGV: none.
+ * Returns per key {type, pttl, value}: value is GET, HGETALL, LRANGE 0 -1, SMEMBERS,
+ * ZRANGE 0 -1 WITHSCORES or XRANGE - +, by type; false for a key gone meanwhile.
+ */
+const READ_KEYS_LUA = `#!lua flags=no-writes
+local out = {}
+for i, key in ipairs(KEYS) do
+  local kind = redis.call('TYPE', key).ok
+  local value = false
+  if kind == 'string' then value = redis.call('GET', key)
+  elseif kind == 'hash' then value = redis.call('HGETALL', key)
+  elseif kind == 'list' then value = redis.call('LRANGE', key, 0, -1)
+  elseif kind == 'set' then value = redis.call('SMEMBERS', key)
+  elseif kind == 'zset' then value = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+  elseif kind == 'stream' then value = redis.call('XRANGE', key, '-', '+')
+  end
+  out[i] = {kind, redis.call('PTTL', key), value}
+end
+return out`;
 
-const values = (res: [Error | null, unknown][] | null) =>
-  (res ?? []).map(([err, v]) => {
-    if (err) throw err;
-    return v;
-  });
+type RawKey = [type: string, pttl: number, value: unknown];
 
-/** Every key of the town, dumped in one MULTI so that the keys agree with each other. */
-export async function takeSnapshot(t: Ctx & { name: string }): Promise<Snapshot> {
+async function readKeys(t: Ctx, keys: string[]): Promise<RawKey[]> {
+  const out: RawKey[] = [];
+  // Batches bound one script's reply; the snapshot is consistent per batch of 2000 keys.
+  for (let i = 0; i < keys.length; i += 2000) {
+    const batch = keys.slice(i, i + 2000);
+    out.push(...(await t.redis.eval(READ_KEYS_LUA, batch.length, ...batch)) as RawKey[]);
+  }
+  return out;
+}
+
+const pairs = (flat: string[]) => {
+  const out: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
+  return out;
+};
+
+/** A key as read by READ_KEYS_LUA, typed; undefined when it is gone or of a type tt never uses. */
+function typed(rel: string, [type, pttl, value]: RawKey): TypedKey | undefined {
+  const ttl_ms = Math.max(pttl, 0);
+  if (value === null || value === undefined) return undefined;
+  switch (type) {
+    case "string":
+      return { key: rel, ttl_ms, type, value: value as string };
+    case "hash":
+      return { key: rel, ttl_ms, type, value: Object.fromEntries(pairs(value as string[])) };
+    case "list":
+    case "set":
+      return { key: rel, ttl_ms, type, value: value as string[] };
+    case "zset":
+      return { key: rel, ttl_ms, type, value: pairs(value as string[]) };
+    case "stream":
+      return { key: rel, ttl_ms, type, value: value as [string, string[]][] };
+  }
+  return undefined;
+}
+
+async function townKeyNames(t: Ctx): Promise<string[]> {
   const names = new Set<string>();
   for await (const batch of townKeyBatches(t)) for (const k of batch) names.add(k);
-  const list = [...names].sort();
-  const tx = t.redis.multi();
-  for (const k of list) tx.dumpBuffer(k).pttl(k);
-  const res = list.length ? values(await tx.exec()) : [];
+  return [...names].sort();
+}
+
+/**
+ * Every key of the town except liveness keys, read atomically. Agents' work directories are
+ * stored relative to the town root; process groups of running rounds are left out.
+ */
+export async function takeSnapshot(t: SnapshotTown): Promise<Snapshot> {
+  const rel = (k: string) => k.slice(t.keys.prefix.length);
+  const list = (await townKeyNames(t)).filter((k) => !isLivenessKey(rel(k)));
+  const raw = await readKeys(t, list);
+  const keys = list.flatMap((k, i) => {
+    const key = typed(rel(k), raw[i]);
+    if (!key) return [];
+    if (key.type === "hash" && key.key.startsWith("agent:")) {
+      delete key.value.round_pgid;
+      if (key.value.workdir) key.value.workdir = relativeWorkdir(t.root, key.value.workdir);
+    }
+    return [key];
+  });
   return Snapshot.parse({
     format: "tt-snapshot",
     version: SNAPSHOT_VERSION,
     town: t.name,
     created_at: new Date().toISOString(),
-    keys: list.flatMap((k, i) => {
-      const dump = res[2 * i] as Buffer | null;
-      const pttl = res[2 * i + 1] as number;
-      if (!dump) return []; // deleted between SCAN and MULTI
-      return [{
-        key: k.slice(t.keys.prefix.length),
-        ttl_ms: Math.max(pttl, 0),
-        dump: dump.toString("base64"),
-      }];
-    }),
+    keys,
   });
 }
 
@@ -75,39 +128,93 @@ export function defaultSnapshotPath(root: string, town: string, now = new Date()
   return `${root}/.tt/snapshots/${town}-${now.toISOString().replace(/[:.]/g, "-")}.json`;
 }
 
-/** Writes a snapshot atomically, readable by the owner only (it holds every message). */
-export async function writeSnapshot(path: string, snap: Snapshot): Promise<void> {
+const isDiskFull = (e: unknown) => /No space left on device|os error 28|quota/i.test(String(e));
+
+/**
+ * Writes a snapshot atomically (temp file, then rename), readable by the owner only (it holds
+ * every message). On failure the temp file is removed and nothing is left behind.
+ */
+export async function writeSnapshot(
+  path: string,
+  snap: Snapshot,
+  opts: { mkdir?: boolean } = {},
+): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}`;
   try {
-    await writeFileAtomic(path, JSON.stringify(snap, null, 1) + "\n", 0o600);
+    if (opts.mkdir) await Deno.mkdir(path.replace(/\/[^/]*$/, ""), { recursive: true });
+    await Deno.writeTextFile(tmp, JSON.stringify(snap, null, 1) + "\n", { mode: 0o600 });
+    await Deno.rename(tmp, path);
   } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
     if (e instanceof Deno.errors.NotFound) {
       throw new NotFoundError(`cannot write ${path}: its directory does not exist`);
     }
-    throw e;
+    if (isDiskFull(e)) {
+      throw new TtError(`cannot write ${path}: the disk is full; nothing was saved`);
+    }
+    throw new TtError(`cannot write ${path}: ${(e as Error).message}; nothing was saved`);
   }
 }
 
-/** Reads and fully validates a snapshot file; throws a one-line error naming what is wrong. */
-export async function readSnapshot(path: string): Promise<Snapshot> {
-  let text: string;
+const mib = (n: number) => `${Math.round(n / 1024 / 1024)} MiB`;
+
+/** The file's bytes, refusing anything larger than `limit` before and while reading it. */
+async function readBounded(path: string, limit: number): Promise<Uint8Array> {
+  let file: Deno.FsFile;
   try {
-    text = await Deno.readTextFile(path);
+    file = await Deno.open(path, { read: true });
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new NotFoundError(`no such file: ${path}`);
     if (e instanceof Deno.errors.IsADirectory) throw new TtError(`${path} is a directory`);
     // An empty path, a NUL byte, a file used as a directory, no permission…
     throw new TtError(`cannot read '${path}': ${(e as Error).message}`);
   }
+  const tooBig = () =>
+    new TtError(
+      `${path} is larger than ${mib(limit)}, the most 'tt restore' reads: not a snapshot`,
+    );
+  try {
+    const st = await file.stat();
+    if (st.isDirectory) throw new TtError(`${path} is a directory`);
+    if (!st.isFile && !st.isFifo) {
+      throw new TtError(`${path} is not a regular file (a device?): not a snapshot`);
+    }
+    if (st.size > limit) throw tooBig();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const buf = new Uint8Array(1 << 20);
+    for (;;) {
+      const n = await file.read(buf);
+      if (n === null) break;
+      total += n;
+      if (total > limit) throw tooBig();
+      chunks.push(buf.slice(0, n));
+    }
+    return Buffer.concat(chunks);
+  } catch (e) {
+    if (e instanceof TtError) throw e;
+    throw new TtError(`cannot read '${path}': ${(e as Error).message}`);
+  } finally {
+    file.close();
+  }
+}
+
+/** Reads and fully validates a snapshot file; throws a one-line error naming what is wrong. */
+export async function readSnapshot(
+  path: string,
+  limit = MAX_SNAPSHOT_BYTES,
+): Promise<Snapshot | SnapshotV1> {
+  const bytes = await readBounded(path, limit);
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
     throw new TtError(`${path}: not a tt snapshot (invalid JSON: ${(e as Error).message})`);
   }
   if ((data as { format?: unknown })?.format !== "tt-snapshot") {
     throw new TtError(`${path}: not a tt snapshot (those are written by 'tt save')`);
   }
-  return validate(Snapshot, data, path);
+  return validate(AnySnapshot, data, path);
 }
 
 export interface RestoreOptions {
@@ -115,51 +222,151 @@ export interface RestoreOptions {
   force?: boolean;
 }
 
+export interface RestoreResult {
+  restored: number;
+  deleted: number;
+  /** Liveness keys found in the file (version 1) and left out. */
+  skipped: number;
+  /** A snapshot of another town: this town kept its own townhall API keys (not the file's). */
+  kept_api_keys: boolean;
+  /** Agents that were active when saved: nothing runs them now (`tt recover` / `tt start`). */
+  active_agents: number;
+  /** Agents whose (rebased) work directory does not exist in this town (yet). */
+  missing_workdirs: string[];
+}
+
 /**
- * Replaces the town's keys with the snapshot's. Redis first checks every payload on a scratch
- * key (a MULTI does not roll back a RESTORE that fails), then one MULTI/EXEC deletes the current
- * keys and restores the saved ones with their TTLs.
+ * Replaces the town's keys with the snapshot's. Refused while a supervisor of this town runs.
+ * Every key is checked (kind, type, shape) before anything is written; then one MULTI/EXEC
+ * deletes the current keys (liveness keys stay) and writes the saved ones with their TTLs.
  */
 export async function restoreSnapshot(
-  t: Ctx & { name: string },
-  snap: Snapshot,
+  t: SnapshotTown,
+  snap: Snapshot | SnapshotV1,
   opts: RestoreOptions = {},
-): Promise<{ restored: number; deleted: number }> {
+): Promise<RestoreResult> {
   if (snap.town !== t.name && !opts.force) {
     throw new ConflictError(
       `the snapshot is of town '${snap.town}', this is '${t.name}': pass --force to restore it here`,
     );
   }
-  const payloads = snap.keys.map((k) => Buffer.from(k.dump, "base64"));
-  await checkPayloads(t, snap, payloads);
-
-  const current = new Set<string>();
-  for await (const batch of townKeyBatches(t)) for (const k of batch) current.add(k);
-  const doomed = [...current];
+  const current = await townKeyNames(t);
+  await refuseWhileSupervised(t, current);
+  const all = snap.version === 1 ? await decodeV1(t, snap) : snap.keys;
+  // Another town's API keys would open this town's townhall to whoever holds them: this town
+  // keeps its own.
+  const foreign = snap.town !== t.name;
+  const authKeys = t.keys.authKeys.slice(t.keys.prefix.length);
+  const kept = (rel: string) => isLivenessKey(rel) || (foreign && rel === authKeys);
+  const keys = all.filter((k) => !kept(k.key));
+  for (const k of keys) {
+    const bad = checkKey(k);
+    if (bad) throw new TtError(`snapshot key ${bad}: nothing was changed`);
+  }
+  let active = 0;
+  const missing: string[] = [];
+  for (const k of keys) {
+    if (k.type !== "hash" || !k.key.startsWith("agent:")) continue;
+    // A process group of the saving time is never this town's (a later kill must not hit it).
+    delete k.value.round_pgid;
+    if (!isTerminalAgent(k.value.state as never)) active++;
+    if (k.value.workdir === undefined) continue;
+    const dir = rebaseWorkdir(t.root, k.value.workdir);
+    if (!dir) {
+      throw new TtError(
+        `snapshot key '${k.key}' has work directory '${k.value.workdir}', outside any tt town: nothing was changed`,
+      );
+    }
+    k.value.workdir = dir;
+    if (!(await Deno.stat(dir).then((st) => st.isDirectory, () => false))) {
+      missing.push(k.value.name);
+    }
+  }
+  const doomed = current.filter((k) => !kept(k.slice(t.keys.prefix.length)));
   const tx = t.redis.multi();
   for (let i = 0; i < doomed.length; i += 500) tx.unlink(...doomed.slice(i, i + 500));
-  snap.keys.forEach((k, i) => tx.restore(t.keys.prefix + k.key, k.ttl_ms, payloads[i], "REPLACE"));
+  for (const k of keys) writeKey(tx, t.keys.prefix + k.key, k);
   const res = (await tx.exec()) ?? [];
   const failed = res.find(([err]) => err);
   if (failed) {
     throw new TtError(`restore failed part-way (${failed[0]!.message}): run 'tt restore' again`);
   }
-  return { restored: snap.keys.length, deleted: current.size };
+  return {
+    restored: keys.length,
+    deleted: doomed.length,
+    skipped: all.filter((k) => isLivenessKey(k.key)).length,
+    kept_api_keys: foreign && current.includes(t.keys.authKeys),
+    active_agents: active,
+    missing_workdirs: missing,
+  };
 }
 
-async function checkPayloads(t: Ctx, snap: Snapshot, payloads: Buffer[]) {
-  if (!payloads.length) return;
+type Multi = ReturnType<Ctx["redis"]["multi"]>;
+
+function writeKey(tx: Multi, key: string, k: TypedKey) {
+  const chunks = <T>(xs: T[]) => {
+    const out: T[][] = [];
+    for (let i = 0; i < xs.length; i += 1000) out.push(xs.slice(i, i + 1000));
+    return out;
+  };
+  switch (k.type) {
+    case "string":
+      tx.set(key, k.value);
+      break;
+    case "hash":
+      tx.hset(key, k.value);
+      break;
+    case "list":
+      for (const c of chunks(k.value)) tx.rpush(key, ...c);
+      break;
+    case "set":
+      for (const c of chunks(k.value)) tx.sadd(key, ...c);
+      break;
+    case "zset":
+      for (const c of chunks(k.value)) tx.zadd(key, ...c.flatMap(([m, s]) => [s, m]));
+      break;
+    case "stream":
+      for (const [id, fields] of k.value) tx.xadd(key, id, ...fields);
+      break;
+  }
+  if (k.ttl_ms > 0 && !(k.type === "stream" && k.value.length === 0)) tx.pexpire(key, k.ttl_ms);
+}
+
+/** Refuses while a supervisor of this town runs (its heartbeat is fresh, or it holds its lock). */
+async function refuseWhileSupervised(t: SnapshotTown, current: string[]) {
+  const beats = current.filter((k) => k.startsWith(t.keys.prefix + "supervisor:"));
+  const infos = beats.length ? await t.redis.mget(...beats) : [];
+  const live = infos.map(parseSupervisorInfo).find((x) => x);
+  const here = live ? undefined : await localSupervisorRunning(t.root);
+  if (!live && !here) return;
+  throw new ConflictError(
+    `the supervisor of town '${t.name}' is running (${
+      live ? `pid ${live.pid} on ${live.host}` : `it holds ${t.root}/.tt/supervisor.lock`
+    }): stop it first ('tt stop'), then restore; nothing was changed`,
+  );
+}
+
+/** A version 1 file's DUMP payloads, decoded by Redis on a scratch key into typed keys. */
+async function decodeV1(t: Ctx, snap: SnapshotV1): Promise<TypedKey[]> {
+  if (!snap.keys.length) return [];
   const scratch = restoreCheckKey(t.keys);
   const pipe = t.redis.pipeline();
-  for (const p of payloads) pipe.restore(scratch, 0, p, "REPLACE");
+  for (const k of snap.keys) {
+    pipe.restore(scratch, 0, Buffer.from(k.dump, "base64"), "REPLACE");
+    pipe.eval(READ_KEYS_LUA, 1, scratch);
+  }
   pipe.unlink(scratch);
   const res = (await pipe.exec()) ?? [];
-  const bad = res.findIndex(([err]) => err);
-  if (bad >= 0) {
-    throw new TtError(
-      `snapshot key '${snap.keys[bad].key}' was refused by Redis (${
-        res[bad][0]!.message
-      }): the file is damaged or comes from a newer Redis; nothing was changed`,
-    );
-  }
+  return snap.keys.map((k, i) => {
+    const err = res[2 * i][0] ?? res[2 * i + 1][0];
+    if (err) {
+      throw new TtError(
+        `snapshot key '${k.key}' was refused by Redis (${err.message}): the file is damaged or comes from a newer Redis; nothing was changed`,
+      );
+    }
+    const [[type, , value]] = res[2 * i + 1][1] as RawKey[];
+    const key = typed(k.key, [type, -1, value]);
+    if (!key) throw new TtError(`snapshot key '${k.key}' is a ${type}: nothing was changed`);
+    return { ...key, ttl_ms: k.ttl_ms } as TypedKey;
+  });
 }

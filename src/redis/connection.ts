@@ -6,6 +6,7 @@ import { Redis } from "ioredis";
 import { TtError } from "../core/errors.ts";
 
 import { redactUrl } from "./url.ts";
+import { noteRedisProbe, noteRedisUrl, type PersistenceInfo } from "./diagnose.ts";
 
 export type { Redis };
 export { redactUrl };
@@ -68,28 +69,49 @@ export function isNotListening(e: unknown): boolean {
 /** Connects and verifies with PING; rejects with the real cause (not "Connection is closed"). */
 export async function connectRedis(url: string, opts: ConnectOptions = {}): Promise<Redis> {
   let lastError: Error | undefined;
+  const connectTimeout = opts.connectTimeoutMs ?? 2000;
   const client = new Redis({
     ...clientOptions(url),
     lazyConnect: true,
     connectionName: opts.name,
-    connectTimeout: opts.connectTimeoutMs ?? 2000,
+    connectTimeout,
     maxRetriesPerRequest: opts.persistent ? null : 0,
     enableOfflineQueue: !!opts.persistent,
     retryStrategy: opts.persistent ? (n: number) => Math.min(50 * 2 ** n, 2000) : () => null,
     reconnectOnError: () => false,
   });
+  noteRedisUrl(url);
   client.on("error", (e: Error) => {
     lastError = e;
   });
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await client.connect();
-    await client.ping();
+    // A server that accepts the connection but never answers (stopped, a wrong port, a proxy
+    // whose backend is gone) must not hang the command: the first PING is bounded too.
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer to PING within ${connectTimeout / 1000} s`)),
+        connectTimeout * 2,
+      );
+    });
+    await Promise.race([
+      (async () => {
+        await client.connect();
+        // A server that cannot persist refuses PING (MISCONF) but still answers reads.
+        await client.ping().catch((e: Error) => {
+          if (!/^MISCONF/.test(e.message)) throw e;
+        });
+      })(),
+      silent,
+    ]);
+    if (!opts.persistent) noteRedisProbe(() => probePersistence(url));
     return client;
   } catch (e) {
     client.disconnect();
     const cause = lastError ?? (e as Error);
-    const err = new ConnectError(url, cause);
-    throw err;
+    throw new ConnectError(url, cause);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -98,13 +120,37 @@ export class ConnectError extends TtError {
   readonly code?: string;
   constructor(readonly url: string, override readonly cause: Error) {
     const msg = cause.message || String(cause);
+    const code = (cause as { code?: string }).code;
     const auth = /WRONGPASS|NOAUTH|NOPERM/.test(msg);
+    const path = (cause as { address?: string }).address ?? /connect \w+ (\/\S+)/.exec(msg)?.[1];
     super(
       auth
         ? `Redis authentication failed at ${redactUrl(url)}: ${msg}`
-        : `Failed to connect to configured Redis at ${redactUrl(url)}: ${msg}`,
+        : code === "ENOENT" && path
+        ? `Failed to connect to configured Redis at ${
+          redactUrl(url)
+        }: socket ${path} does not exist (is Redis running there?)`
+        : `Failed to connect to configured Redis at ${redactUrl(url)}: ${msg}${
+          code === "ECONNREFUSED" ? " (is Redis running there?)" : ""
+        }`,
     );
-    this.code = (cause as { code?: string }).code;
+    this.code = code;
+  }
+}
+
+/** Where and whether the server at `url` persists (for naming a MISCONF), bounded to ~2 s. */
+async function probePersistence(url: string): Promise<PersistenceInfo> {
+  const c = await connectRedis(url, { name: "tt-diagnose", connectTimeoutMs: 1000 });
+  try {
+    const info = await c.info("persistence");
+    const dir = await c.config("GET", "dir").then((r) => (r as string[])[1], () => undefined);
+    return {
+      dir,
+      aofFailing: /aof_last_write_status:err/.test(info),
+      rdbFailing: /rdb_last_bgsave_status:err/.test(info),
+    };
+  } finally {
+    c.disconnect();
   }
 }
 

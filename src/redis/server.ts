@@ -4,6 +4,14 @@
  * processes start exactly one server.
  */
 import { TtError } from "../core/errors.ts";
+import {
+  aofWriteFailure,
+  diskLine,
+  freeKiB,
+  MIN_FREE_KIB,
+  noteManagedServer,
+  shownPath,
+} from "./diagnose.ts";
 
 /** sun_path is 108 bytes on Linux; leave room for the terminating NUL. */
 const MAX_SOCKET_PATH = 100;
@@ -88,6 +96,7 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promi
  */
 export async function ensureManagedRedis(root: string): Promise<string> {
   const paths = managedPaths(root);
+  noteManagedServer(paths);
   if (await pingSocket(paths.socket)) return paths.socket;
   await Deno.mkdir(paths.runtimeDir, { recursive: true, mode: 0o700 });
   await Deno.chmod(paths.runtimeDir, 0o700);
@@ -136,6 +145,14 @@ async function waitForLiveServer(paths: ManagedPaths, limitMs: number): Promise<
     const pid = await serverPid(paths);
     if (pid === undefined) return false;
     if (await pingSocket(paths.socket, 1000)) return true;
+    if (!(await pathExists(paths.socket))) {
+      // Deleted under a running server (a cleanup script, rm -rf .tt/*): nobody can reach it.
+      throw new TtError(
+        `socket ${
+          shownPath(paths.socket, paths.runtimeDir)
+        } is gone but the town's redis-server (pid ${pid}) still runs: stop it (kill ${pid}; it saves its AOF first) and run tt again to start a new one`,
+      );
+    }
     if (Date.now() > deadline) {
       throw new TtError(
         `the town's redis-server (pid ${pid}) runs but has not answered on ${paths.socket} for ${
@@ -147,7 +164,69 @@ async function waitForLiveServer(paths: ManagedPaths, limitMs: number): Promise<
   }
 }
 
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A restart after a crash this soon after the previous start continues a crash loop. */
+const QUICK_CRASH_MS = 10_000;
+/** Quick crash restarts in a row before tt stops restarting and says why. */
+const MAX_QUICK_CRASHES = 5;
+/**
+ * Before starting a server whose predecessor died (its socket or pid file is left over): if it
+ * died because its AOF could not be written and the disk is still full, say so instead of
+ * starting one that dies on its first write; and back off when it keeps dying (the caller holds
+ * the start lock, so concurrent tt commands wait here instead of each starting a server).
+ */
+async function guardCrashRestart(paths: ManagedPaths): Promise<void> {
+  const crashed = await pathExists(paths.pidFile) || await pathExists(paths.socket);
+  const historyFile = `${paths.runtimeDir}/redis.restarts`;
+  let history: number[] = [];
+  try {
+    const parsed = JSON.parse(await Deno.readTextFile(historyFile));
+    if (Array.isArray(parsed)) history = parsed.filter((x) => typeof x === "number");
+  } catch { /* none yet */ }
+  const now = Date.now();
+  history = history.filter((t) => now - t < QUICK_CRASH_MS * (MAX_QUICK_CRASHES + 1));
+  // Its last words may be missing from the log: the full disk could not take them either.
+  const aof = await aofWriteFailure(paths.logFile);
+  const free = await freeKiB(paths.runtimeDir);
+  if (free !== undefined && free < MIN_FREE_KIB) {
+    throw new TtError(
+      diskLine(
+        paths.runtimeDir,
+        `${aof ?? "No space left on device"}; ${free} KiB free`,
+        paths.logFile,
+      ),
+    );
+  }
+  if (!crashed) return;
+  // How many restarts in a row came each within QUICK_CRASH_MS of the one before (up to now).
+  let streak = 0;
+  for (let i = history.length - 1, next = now; i >= 0 && next - history[i] < QUICK_CRASH_MS; i--) {
+    streak++;
+    next = history[i];
+  }
+  if (streak >= MAX_QUICK_CRASHES) {
+    throw new TtError(
+      `the town's redis-server exited soon after each of its last ${streak} starts: not starting it again for ${
+        QUICK_CRASH_MS / 1000
+      } s; see ${paths.logFile}${aof ? ` (it cannot write its AOF: ${aof})` : ""}`,
+    );
+  }
+  // 0.25 s before the second quick restart, 0.5 s before the third…
+  if (streak) await new Promise((r) => setTimeout(r, 250 * 2 ** (streak - 1)));
+  history.push(Date.now());
+  await Deno.writeTextFile(historyFile, JSON.stringify(history), { mode: 0o600 }).catch(() => {});
+}
+
 async function startServer(paths: ManagedPaths): Promise<void> {
+  await guardCrashRestart(paths);
   if (paths.shortened) {
     const dir = paths.socket.replace(/\/[^/]*$/, "");
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });

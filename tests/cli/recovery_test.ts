@@ -137,3 +137,33 @@ Deno.test("a managed redis-server that stalls gets no twin: tt waits for it; a s
     sb.cleanup();
   }
 });
+
+Deno.test("tt recover never stops agents whose supervisor is alive, even when its heartbeat is gone (Redis refused the write)", async () => {
+  const at = await AgentTown.create();
+  let stopped: number | undefined;
+  try {
+    await at.sb.ok(["spawn", "w1", "--cli", fakeCli("complete")]);
+    await at.sb.ok(["spawn", "w2", "--cli", fakeCli("complete")]);
+    await at.sb.ok(["wait", "--timeout", "60"]);
+    const sup = (await supervisorInfo(at.t))!;
+    // Alive but unable to beat: stopped, as if each heartbeat write were refused (disk full).
+    Deno.kill(sup.pid, "SIGSTOP");
+    stopped = sup.pid;
+    await at.t.redis.del(at.t.keys.supervisor(sup.host));
+    const r = await at.sb.json<{ checked: number; recovered: unknown[] }>(["recover"]);
+    assert.equal(r.checked, 2);
+    assert.deepEqual(r.recovered, []);
+    for (const name of ["w1", "w2"]) {
+      assert.equal((await resolveAgent(at.t, name)).state, "idle", name);
+    }
+    Deno.kill(sup.pid, "SIGCONT");
+    stopped = undefined;
+    // And it still serves them.
+    const task = await assign(at, "w2", "after the scare");
+    await at.sb.ok(["wait", "w2", "--timeout", "30"]);
+    assert.equal((await getTask(at.t, task.id))?.state, "completed");
+  } finally {
+    if (stopped) Deno.kill(stopped, "SIGCONT");
+    await at.cleanup();
+  }
+});

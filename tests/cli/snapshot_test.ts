@@ -104,12 +104,12 @@ Deno.test("tt restore refuses bad files and other towns' snapshots with one line
       const good = JSON.parse(await Deno.readTextFile(theirs));
       await Deno.writeTextFile(
         `${sb.dir}/truncated.json`,
-        JSON.stringify({ ...good, keys: [{ key: "x", ttl_ms: 0 }] }),
+        JSON.stringify({ ...good, keys: [{ key: "agents", ttl_ms: 0, type: "set" }] }),
       );
       await fails(["restore", "missing.json"], /^tt: no such file: missing\.json\n$/);
       await fails(["restore", "garbage.json"], /garbage\.json: not a tt snapshot \(invalid JSON/);
       await fails(["restore", "other.json"], /other\.json: not a tt snapshot/);
-      await fails(["restore", "truncated.json"], /truncated\.json: keys\.0\.dump: /);
+      await fails(["restore", "truncated.json"], /truncated\.json: keys\.0\.value: /);
       await fails(["restore", theirs], /snapshot is of town '.*', this is '.*': pass --force/);
       await fails(["save", "no/such/dir/s.json"], /cannot write .*: its directory does not exist/);
       const r = await sb.tt(["restore"]);

@@ -6,6 +6,7 @@ import {
   readSnapshot,
   restoreSnapshot,
   type Snapshot,
+  type SnapshotV1,
   takeSnapshot,
   writeSnapshot,
 } from "../../src/core/snapshot.ts";
@@ -19,9 +20,10 @@ async function populate(t: TownContext) {
   const a = await createAgent(t, { name: "alpha", cli: "claude", role: "worker" });
   await sendMessage(t, textMessage(SUPERVISOR_ID, a.id, "héllo $(rm -rf /) 🚀", "task"));
   await sendMessage(t, textMessage(a.id, SUPERVISOR_ID, "ok", "ack"), { urgent: true });
-  await t.redis.zadd(t.keys.tasks, 5, "t1", 7, "t2");
-  await t.redis.sadd(`${t.keys.prefix}some-set`, "x", "y");
-  await t.redis.set(`${t.keys.prefix}bin`, Buffer.from([0, 255, 10, 13]));
+  await t.redis.zadd(t.keys.tasks, 5, "t1", 7.25, "t2");
+  await t.redis.rpush(t.keys.backlog, "t1");
+  await t.redis.hset(t.keys.plan, "entry-1", "t2");
+  await t.redis.rpush(t.keys.wake(a.id), "1");
   return a;
 }
 
@@ -43,21 +45,21 @@ Deno.test("take → change → restore gives back exactly the saved town, stream
     assert.equal(r.restored, snap.keys.length);
     assert.deepEqual(await snapshotTown(t), saved);
     assert.deepEqual(await t.redis.xrange(t.keys.events, "-", "+"), savedEvents);
-    assert.deepEqual(await t.redis.getBuffer(`${t.keys.prefix}bin`), Buffer.from([0, 255, 10, 13]));
   });
 });
 
 Deno.test("TTLs survive a save and restore; keys without one stay persistent", async () => {
   await withTestTown(async (t) => {
-    await t.redis.set(`${t.keys.prefix}lease`, "me", "PX", 600_000);
-    await t.redis.set(`${t.keys.prefix}forever`, "1");
+    await t.redis.rpush(t.keys.backlog, "t1");
+    await t.redis.pexpire(t.keys.backlog, 600_000);
+    await t.redis.hset(t.keys.plan, "p", "t1");
     const snap = await takeSnapshot(t);
-    const lease = snap.keys.find((k) => k.key === "lease")!;
+    const lease = snap.keys.find((k) => k.key === "backlog")!;
     assert.ok(lease.ttl_ms > 590_000 && lease.ttl_ms <= 600_000, `${lease.ttl_ms}`);
     await restoreSnapshot(t, snap);
-    const ttl = await t.redis.pttl(`${t.keys.prefix}lease`);
+    const ttl = await t.redis.pttl(t.keys.backlog);
     assert.ok(ttl > 580_000 && ttl <= 600_000, `${ttl}`);
-    assert.equal(await t.redis.pttl(`${t.keys.prefix}forever`), -1);
+    assert.equal(await t.redis.pttl(t.keys.plan), -1);
   });
 });
 
@@ -84,13 +86,28 @@ Deno.test("a snapshot of another town is refused unless forced, then lands in th
   }
 });
 
-Deno.test("a damaged payload is caught before anything changes", async () => {
+/** The same town as a version 1 file (tt before typed snapshots): DUMP payloads. */
+async function asVersion1(t: TownContext, snap: Snapshot): Promise<SnapshotV1> {
+  const keys = [];
+  for (const k of snap.keys) {
+    const dump = await t.redis.dumpBuffer(t.keys.prefix + k.key);
+    keys.push({ key: k.key, ttl_ms: k.ttl_ms, dump: dump!.toString("base64") });
+  }
+  return { ...snap, version: 1, keys };
+}
+
+Deno.test("a version 1 snapshot (DUMP payloads) still restores; a damaged payload is caught before anything changes", async () => {
   await withTestTown(async (t) => {
     await populate(t);
-    const snap = await takeSnapshot(t);
+    const saved = await snapshotTown(t);
+    const v1 = await asVersion1(t, await takeSnapshot(t));
+    await createAgent(t, { name: "later", cli: "claude" });
+    await restoreSnapshot(t, v1);
+    assert.deepEqual(await snapshotTown(t), saved);
+
     await createAgent(t, { name: "later", cli: "claude" });
     const before = await snapshotTown(t);
-    const bad: Snapshot = structuredClone(snap);
+    const bad: SnapshotV1 = structuredClone(v1);
     const last = bad.keys.at(-1)!;
     const bytes = Buffer.from(last.dump, "base64");
     bytes[0] ^= 0xff;
@@ -129,10 +146,14 @@ Deno.test("snapshot files: written owner-only and read back; bad files are one c
       const cases: [string, RegExp][] = [
         ["{not json", /s\.json: not a tt snapshot \(invalid JSON/],
         ['{"hello": 1}', /not a tt snapshot/],
-        [JSON.stringify({ ...snap, version: 2 }), /s\.json: version: /],
+        [JSON.stringify({ ...snap, version: 3 }), /s\.json: version: /],
         [JSON.stringify({ ...snap, created_at: "yesterday" }), /created_at/],
         [
-          JSON.stringify({ ...snap, keys: [{ ...snap.keys[0], dump: "@@not base64@@" }] }),
+          JSON.stringify({
+            ...snap,
+            version: 1,
+            keys: [{ key: "agents", ttl_ms: 0, dump: "@@not base64@@" }],
+          }),
           /keys\.0\.dump/,
         ],
         [JSON.stringify({ ...snap, keys: [{ ...snap.keys[0], ttl_ms: -5 }] }), /keys\.0\.ttl_ms/],
