@@ -160,8 +160,10 @@ async function withPassword(url: string): Promise<string> {
 }
 
 /**
- * Claims or checks the town's name on its Redis in one round trip: `SET owner NX GET`, pipelined
- * with the version check an external server gets anyway. Returns the town's id (for a town
+ * Checks the town's name on its Redis in one round trip (`GET owner`, pipelined with the version
+ * check an external server gets anyway), and claims it with `SET owner NX GET` only when missing,
+ * so a command that only reads never writes (a Redis refusing writes on a full disk still serves
+ * reads). Returns the town's id (for a town
  * without one yet, the id it now has in tinytown.toml). See identity.ts for the rules.
  */
 async function checkOwner(
@@ -177,15 +179,16 @@ async function checkOwner(
   const mine = ownerRecord(id, root);
   const p = redis.pipeline();
   if (!managed) p.info("server");
-  p.set(keys.owner, JSON.stringify(mine), "NX", "GET");
+  p.get(keys.owner);
   const res = (await p.exec()) ?? [];
   if (!managed) {
     const [err, info] = res[0];
     if (err) throw err;
     checkVersion(info as string, url);
   }
-  const [err, held] = res[res.length - 1];
+  const [err, got] = res[res.length - 1];
   if (err) throw err;
+  const held = got ?? await redis.set(keys.owner, JSON.stringify(mine), "NX", "GET");
   let holder: OwnerRecord | undefined = held === null
     ? undefined
     : parseOwner(held as string, keys.owner);

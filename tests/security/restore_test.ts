@@ -82,8 +82,9 @@ Deno.test("another town's snapshot: no liveness keys, no paths or process groups
       await ta.redis.set(ta.keys.supervisor(thisHost()), beat, "EX", 600);
       await ta.redis.rpush(ta.keys.control(thisHost()), '{"op":"wake","agent_id":""}');
       await ta.redis.rpush(ta.keys.ready("nonce-1"), "ok");
-      await ta.redis.set(`${ta.keys.prefix}owner`, "town-a-id");
-      await tb.redis.set(`${tb.keys.prefix}owner`, "town-b-id");
+      // Each town's claim on the shared Redis (tt init made it) is never carried by a snapshot.
+      const ownerOfB = await tb.redis.get(tb.keys.owner);
+      assert.ok(ownerOfB, "town B has claimed its name");
       const { key: keyOfA } = await generateKey(ta, { name: "a-ci", scopes: ["admin"] });
       await generateKey(tb, { name: "b-ci", scopes: ["town.read"] });
       const bKeys = await tb.redis.hgetall(tb.keys.authKeys);
@@ -103,7 +104,7 @@ Deno.test("another town's snapshot: no liveness keys, no paths or process groups
       assert.equal(agent.round_pgid, undefined);
       assert.equal(await tb.redis.exists(tb.keys.supervisor(thisHost())), 0);
       assert.equal(await tb.redis.exists(tb.keys.control(thisHost())), 0);
-      assert.equal(await tb.redis.get(`${tb.keys.prefix}owner`), "town-b-id");
+      assert.equal(await tb.redis.get(tb.keys.owner), ownerOfB);
       // Town A's API keys do not open town B's townhall.
       assert.deepEqual(await tb.redis.hgetall(tb.keys.authKeys), bKeys);
       assert.equal(await verifyKey(tb, keyOfA), undefined);
