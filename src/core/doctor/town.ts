@@ -1,0 +1,170 @@
+/**
+ * Checks of the town: its tinytown.toml, its Redis, this host's supervisor, townhall's API keys,
+ * and secrets in the files meant to be committed.
+ */
+import { parseSupervisorInfo } from "../control.ts";
+import { PLAN_FILE } from "../plan.ts";
+import { TOWN_FILE } from "../config.ts";
+import { isTerminalAgent } from "../schemas.ts";
+import { run } from "./host.ts";
+import { type Check, fail, needsRedis, ok, skip, warn } from "./types.ts";
+
+export const townCheck: Check = {
+  name: "town",
+  run(ctx) {
+    return Promise.resolve(
+      ctx.town ? ok("town", `${ctx.town.config.name} at ${ctx.town.root}`) : fail(
+        "town",
+        ctx.townError ?? "no town",
+        "run 'tt init' in the project, or pass --town <dir> (or set TT_TOWN)",
+      ),
+    );
+  },
+};
+
+export const redisCheck: Check = {
+  name: "redis",
+  run(ctx) {
+    return Promise.resolve(ctx.redisProbe ?? skip("redis", "not checked: no town"));
+  },
+};
+
+export const supervisorCheck: Check = {
+  name: "supervisor",
+  timeoutMs: 2000,
+  async run(ctx) {
+    const name = "supervisor";
+    const missing = needsRedis(name, ctx);
+    if (missing) return missing;
+    const { redis, town, host } = { ...ctx, redis: ctx.redis!, town: ctx.town! };
+    const key = town.keys.supervisor(host);
+    const [raw, ttlMs] = await Promise.all([redis.get(key), redis.pttl(key)]);
+    const info = parseSupervisorInfo(raw);
+    const active = (ctx.agents ?? []).filter((a) =>
+      (a.host ?? host) === host && !isTerminalAgent(a.state)
+    );
+    if (!info) {
+      if (raw) {
+        return fail(
+          name,
+          `the heartbeat of host ${host} is not valid JSON of a supervisor`,
+          `delete it (it expires on its own) and run 'tt start'`,
+        );
+      }
+      return active.length
+        ? fail(
+          name,
+          `not running on ${host}, with ${active.length} active agent(s) (${
+            active.map((a) => a.name).join(", ")
+          }): their work waits`,
+          "'tt start' starts it (it re-adopts the agents and requeues cut-off rounds)",
+        )
+        : ok(name, `not running on ${host} (not needed: no active agents here)`);
+    }
+    const ps = await run("ps", ["-ww", "-o", "stat=,args=", "-p", String(info.pid)]);
+    const line = ps?.out ?? "";
+    const alive = line !== "" && !/^[ZX]/.test(line);
+    if (!alive || !/\bsupervise\b/.test(line)) {
+      const expires = ttlMs > 0 ? `it expires within ${Math.ceil(ttlMs / 1000)} s` : "it stays";
+      return fail(
+        name,
+        `the supervisor of ${host} (pid ${info.pid}) is ${
+          alive ? "gone (that pid is now another process)" : "dead"
+        } but its heartbeat is still in Redis (${expires}): agents on ${host} are not served`,
+        ttlMs > 0
+          ? `wait for the heartbeat to expire, then run 'tt start' (the new supervisor re-adopts the agents)`
+          : `delete the key ${key}, then run 'tt start'`,
+      );
+    }
+    return ok(
+      name,
+      `pid ${info.pid} on ${host}, up since ${info.started_at}, serving ${info.agents} agent(s)`,
+    );
+  },
+};
+
+export const townhallKeysCheck: Check = {
+  name: "townhall keys",
+  timeoutMs: 2000,
+  async run(ctx) {
+    const name = "townhall keys";
+    const missing = needsRedis(name, ctx);
+    if (missing) return missing;
+    const { countKeys } = await import("../auth.ts");
+    const n = await countKeys({ redis: ctx.redis!, keys: ctx.town!.keys });
+    const mode = ctx.town!.config.townhall.auth;
+    if (mode === "none") {
+      return warn(
+        name,
+        `[townhall] auth = "none": townhall serves anyone who reaches it, with or without a key`,
+        `remove auth = "none" from tinytown.toml and create a key with 'tt auth gen-key'`,
+      );
+    }
+    if (n === 0) {
+      return mode === "api_key"
+        ? fail(
+          name,
+          `[townhall] auth = "api_key" but the town has no API key: townhall refuses every request`,
+          "create one with 'tt auth gen-key'",
+        )
+        : warn(
+          name,
+          "no API key: townhall (when started) is open to every local process on its loopback port",
+          "create one with 'tt auth gen-key'; from then on townhall requires a key",
+        );
+    }
+    return ok(name, `${n} API key(s); townhall requires one`);
+  },
+};
+
+/** Values that look like credentials (never shown: only where they are). */
+const TOKEN_PATTERNS: [RegExp, string][] = [
+  [/\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/"']*:[^\s@/"']+@/i, "a password in a URL"],
+  [/\bsk-[A-Za-z0-9_-]{20,}/, "an API key (sk-…)"],
+  [/\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})/, "a GitHub token"],
+  [/\bAKIA[0-9A-Z]{16}\b/, "an AWS access key"],
+  [/\bAIza[0-9A-Za-z_-]{35}/, "a Google API key"],
+  [/\bxox[abprs]-[A-Za-z0-9-]{10,}/, "a Slack token"],
+  [/\btt_[A-Za-z0-9_-]{43}\b/, "a townhall API key"],
+];
+/** `KEY = "value"` where KEY names a credential. */
+const SECRET_ASSIGN =
+  /(?:^|[\s{,])"?([A-Za-z0-9_.-]*(?:password|passwd|secret|token|api_?key|_key|credential)s?)"?\s*=\s*["']([^"'$][^"']*)["']/i;
+
+/** Where a TOML text holds something that looks like a secret: `line N: what`. */
+export function findSecrets(text: string): string[] {
+  const found: string[] = [];
+  text.split("\n").forEach((raw, i) => {
+    const line = raw.replace(/^\s*#.*$/, "");
+    const what = TOKEN_PATTERNS.find(([re]) => re.test(line))?.[1] ??
+      (SECRET_ASSIGN.exec(line) ? `a value for ${SECRET_ASSIGN.exec(line)![1]}` : undefined);
+    if (what) found.push(`line ${i + 1}: ${what}`);
+  });
+  return found;
+}
+
+export const secretsCheck: Check = {
+  name: "secrets",
+  async run(ctx) {
+    const name = "secrets";
+    if (!ctx.town) return skip(name, "not checked: no town");
+    const problems: string[] = [];
+    const files = [TOWN_FILE, PLAN_FILE];
+    for (const f of files) {
+      let text: string;
+      try {
+        text = await Deno.readTextFile(`${ctx.town.root}/${f}`);
+      } catch {
+        continue;
+      }
+      problems.push(...findSecrets(text).map((p) => `${f} ${p}`));
+    }
+    return problems.length
+      ? fail(
+        name,
+        `${problems.join("; ")} (these files are meant to be committed)`,
+        "move the secret to the environment (REDIS_URL, or the variable the CLI reads; [agent] pass_env passes extra ones to agents) and rotate it if the file was ever pushed",
+      )
+      : ok(name, `no secrets in ${files.join(" or ")}`);
+  },
+};
