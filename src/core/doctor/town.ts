@@ -117,9 +117,8 @@ export const townhallKeysCheck: Check = {
   },
 };
 
-/** Values that look like credentials (never shown: only where they are). */
+/** Text that looks like a credential wherever it stands, comments included (never shown). */
 const TOKEN_PATTERNS: [RegExp, string][] = [
-  [/\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/"']*:[^\s@/"']+@/i, "a password in a URL"],
   [/\bsk-[A-Za-z0-9_-]{20,}/, "an API key (sk-…)"],
   [/\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})/, "a GitHub token"],
   [/\bAKIA[0-9A-Z]{16}\b/, "an AWS access key"],
@@ -127,7 +126,8 @@ const TOKEN_PATTERNS: [RegExp, string][] = [
   [/\bxox[abprs]-[A-Za-z0-9-]{10,}/, "a Slack token"],
   [/\btt_[A-Za-z0-9_-]{43}\b/, "a townhall API key"],
 ];
-/** `KEY = "value"` where KEY names a credential. */
+/** In settings only (a comment may show an example): a URL's password, `*_KEY = "value"`. */
+const URL_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/"']*:[^\s@/"']+@/i;
 const SECRET_ASSIGN =
   /(?:^|[\s{,])"?([A-Za-z0-9_.-]*(?:password|passwd|secret|token|api_?key|_key|credential)s?)"?\s*=\s*["']([^"'$][^"']*)["']/i;
 
@@ -135,9 +135,11 @@ const SECRET_ASSIGN =
 export function findSecrets(text: string): string[] {
   const found: string[] = [];
   text.split("\n").forEach((raw, i) => {
-    const line = raw.replace(/^\s*#.*$/, "");
-    const what = TOKEN_PATTERNS.find(([re]) => re.test(line))?.[1] ??
-      (SECRET_ASSIGN.exec(line) ? `a value for ${SECRET_ASSIGN.exec(line)![1]}` : undefined);
+    const setting = raw.replace(/^\s*#.*$/, "");
+    const assigned = SECRET_ASSIGN.exec(setting)?.[1];
+    const what = TOKEN_PATTERNS.find(([re]) => re.test(raw))?.[1] ??
+      (URL_PASSWORD.test(setting) ? "a password in a URL" : undefined) ??
+      (assigned ? `a value for ${assigned}` : undefined);
     if (what) found.push(`line ${i + 1}: ${what}`);
   });
   return found;
