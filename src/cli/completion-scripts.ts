@@ -255,7 +255,7 @@ _tt() {
       vals=(\${(f)"$(\${words[1]} $town __complete \${kind#@} 2>/dev/null)"})
       compadd -- $vals
       ;;
-    =*) compadd -- \${(s:,:)\${kind#=}} ;;
+    '='*) compadd -- \${(s:,:)\${kind#=}} ;;
   esac
 }
 
