@@ -322,3 +322,26 @@ Deno.test("doctor: the program of an agent command line", () => {
   assert.equal(programOf('env FOO=1 "/opt/my tools/cli" -x'), "/opt/my tools/cli");
   assert.equal(programOf("  "), undefined);
 });
+
+Deno.test("tt doctor outside a town fails 'town' with 'tt init' and skips the town's checks; a bad tinytown.toml is named", async () => {
+  const sb = new Sandbox();
+  try {
+    let d = await doctor(sb);
+    assert.equal(d.code, 1);
+    assert.match(d.stderr, /^tt: 1 of 10 checks failed: town$/m);
+    assert.match(d.by("town").message, /^no town here: no tinytown\.toml in /);
+    assert.match(d.by("town").fix!, /^run 'tt init'/);
+    for (
+      const c of d.report.checks.filter((c) => !["deno", "redis-server", "town"].includes(c.name))
+    ) {
+      assert.equal(c.status, "skip", c.name);
+    }
+    await Deno.writeTextFile(`${sb.dir}/tinytown.toml`, 'name = "x"\nbogus = 1\n');
+    d = await doctor(sb);
+    assert.equal(d.code, 1);
+    assert.match(d.by("town").message, /tinytown\.toml: .*"bogus"/);
+    assert.match(d.by("town").fix!, /^correct tinytown\.toml/);
+  } finally {
+    sb.cleanup();
+  }
+});

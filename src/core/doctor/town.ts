@@ -12,12 +12,17 @@ import { type Check, fail, needsRedis, ok, skip, warn } from "./types.ts";
 export const townCheck: Check = {
   name: "town",
   run(ctx) {
+    if (ctx.town) return Promise.resolve(ok("town", `${ctx.town.config.name} at ${ctx.town.root}`));
+    const why = ctx.townError ?? "no town";
+    // Not found: the error's own advice ("Run 'tt init'…") is the fix. Else tinytown.toml is bad.
     return Promise.resolve(
-      ctx.town ? ok("town", `${ctx.town.config.name} at ${ctx.town.root}`) : fail(
-        "town",
-        ctx.townError ?? "no town",
-        "run 'tt init' in the project, or pass --town <dir> (or set TT_TOWN)",
-      ),
+      /^no (town here|tinytown\.toml)/.test(why)
+        ? fail(
+          "town",
+          why.split(/\. Run |: run '/)[0],
+          "run 'tt init' in the project, or pass --town <dir> (or set TT_TOWN)",
+        )
+        : fail("town", why, "correct tinytown.toml ('tt init --force' rewrites it with defaults)"),
     );
   },
 };
