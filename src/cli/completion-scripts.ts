@@ -44,8 +44,6 @@ export interface Node {
   args: Kind[];
 }
 
-type AnyCommand = Command;
-
 function optionKind(path: string, o: Option): Kind | undefined {
   if (!o.required && !o.optional) return undefined;
   for (const flag of [o.long, o.short]) {
@@ -57,11 +55,11 @@ function optionKind(path: string, o: Option): Kind | undefined {
 }
 
 /** Every visible command of the tree, depth first, with its flags and arguments' kinds. */
-export function completionModel(program: AnyCommand): Node[] {
+export function completionModel(program: Command): Node[] {
   const help = program.createHelp();
   const globals = program.options.filter((o) => o.long !== "--version");
   const nodes: Node[] = [];
-  const walk = (cmd: AnyCommand, path: string) => {
+  const walk = (cmd: Command, path: string) => {
     const subs = help.visibleCommands(cmd);
     const options = [...help.visibleOptions(cmd), ...(cmd === program ? [] : globals)];
     const values: Record<string, Kind> = {};
@@ -102,7 +100,7 @@ function safe(word: string): string {
   return word;
 }
 
-export function completionScript(shell: Shell, program: AnyCommand): string {
+export function completionScript(shell: Shell, program: Command): string {
   const nodes = completionModel(program);
   return shell === "bash" ? bash(nodes) : shell === "zsh" ? zsh(nodes) : fish(nodes);
 }

@@ -173,11 +173,11 @@ Deno.test("tt __complete: silent and empty when it cannot answer, never starts t
 
 Deno.test({
   name:
-    "tt __complete presets loads no Redis client (ioredis cannot even be imported without unscoped env access)",
+    "tt __complete presets and tt --help load no Redis client (ioredis cannot even be imported without unscoped env access)",
   ignore: !!Deno.env.get("TT_TEST_BUNDLE"),
   fn: async () => {
     await withAgents(["backend"], async ({ sb }) => {
-      const run = async (kind: string, env: string) => {
+      const run = async (args: string[], env: string) => {
         const out = await new Deno.Command(Deno.execPath(), {
           args: [
             "run",
@@ -193,8 +193,7 @@ Deno.test({
             "--allow-sys",
             env,
             `${ROOT}/main.ts`,
-            "__complete",
-            kind,
+            ...args,
           ],
           cwd: sb.dir,
           env: { ...sb.env(), REDIS_URL: testRedisUrl() },
@@ -203,11 +202,14 @@ Deno.test({
         }).output();
         return new TextDecoder().decode(out.stdout).trim();
       };
-      const scoped = "--allow-env=HOME,TT_HOME,TT_TOWN,REDIS_URL,NO_COLOR,TT_DEBUG,DENO_DIR";
-      assert.equal((await run("presets", scoped)).split("\n")[0], "claude");
+      const scoped =
+        "--allow-env=HOME,TT_HOME,TT_TOWN,REDIS_URL,NO_COLOR,TT_DEBUG,DENO_DIR,CLICOLOR_FORCE,FORCE_COLOR";
+      assert.equal((await run(["__complete", "presets"], scoped)).split("\n")[0], "claude");
+      assert.match(await run(["--help"], scoped), /^ {2}doctor .*\n {2}completion <shell> /m);
+      assert.match(await run(["doctor", "--help"], scoped), /^Usage: tt doctor/);
       // The control: names need ioredis, which the same restriction stops (and full env allows).
-      assert.equal(await run("agents", scoped), "");
-      assert.equal(await run("agents", "--allow-env"), "backend");
+      assert.equal(await run(["__complete", "agents"], scoped), "");
+      assert.equal(await run(["__complete", "agents"], "--allow-env"), "backend");
     });
   },
 });
