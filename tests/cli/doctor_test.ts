@@ -180,6 +180,42 @@ Deno.test("tt doctor: a SIGKILLed supervisor whose heartbeat is left behind fail
   }
 });
 
+Deno.test("tt doctor: a supervisor stopped by SIGSTOP fails with 'kill -CONT', also once its heartbeat is gone", async () => {
+  const at = await AgentTown.create();
+  let stopped: number | undefined;
+  try {
+    await at.sb.ok(["spawn", "w1", "--cli", fakeCli("complete")]);
+    await at.sb.ok(["wait", "w1", "--timeout", "60"]);
+    const sup = (await supervisorInfo(at.t))!;
+    Deno.kill(sup.pid, "SIGSTOP");
+    stopped = sup.pid;
+    let d = await doctor(at.sb);
+    assert.equal(d.code, 1);
+    assert.match(
+      d.by("supervisor").message,
+      new RegExp(`\\(pid ${sup.pid}\\) is stopped by a signal`),
+    );
+    assert.equal(d.by("supervisor").fix, `resume it with 'kill -CONT ${sup.pid}'`);
+    // Its heartbeat expires while it is stopped: the process is still found, and named.
+    await at.t.redis.del(at.t.keys.supervisor(sup.host));
+    d = await doctor(at.sb);
+    assert.equal(d.code, 1);
+    assert.match(
+      d.by("supervisor").message,
+      new RegExp(`\\(pid ${sup.pid}\\) runs on .* but has no heartbeat`),
+    );
+    assert.match(d.by("supervisor").fix!, /kill -CONT/);
+    Deno.kill(sup.pid, "SIGCONT");
+    stopped = undefined;
+    await waitUntil(async () => !!(await supervisorInfo(at.t)));
+    d = await doctor(at.sb);
+    assert.equal(d.by("supervisor").status, "ok", d.by("supervisor").message);
+  } finally {
+    if (stopped) Deno.kill(stopped, "SIGCONT");
+    await at.cleanup();
+  }
+});
+
 Deno.test("tt doctor: an agent whose CLI is missing fails with the fix; a preset CLI without a login warns", async () => {
   const sb = new Sandbox();
   const bin = Deno.makeTempDirSync({ prefix: "tt-bin-" });

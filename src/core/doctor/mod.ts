@@ -10,7 +10,8 @@ import { townKeys } from "../keys.ts";
 import { agentClisCheck, worktreesCheck } from "./agents.ts";
 import { denoCheck, diskCheck, redisServerCheck } from "./host.ts";
 import { probeRedis, type RedisProbe } from "./probe.ts";
-import { redisCheck, secretsCheck, supervisorCheck, townCheck, townhallKeysCheck } from "./town.ts";
+import { supervisorCheck } from "./supervisor.ts";
+import { redisCheck, secretsCheck, townCheck, townhallKeysCheck } from "./town.ts";
 import {
   type Check,
   type CheckResult,

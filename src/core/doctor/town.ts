@@ -1,12 +1,9 @@
 /**
- * Checks of the town: its tinytown.toml, its Redis, this host's supervisor, townhall's API keys,
- * and secrets in the files meant to be committed.
+ * Checks of the town: its tinytown.toml, its Redis, townhall's API keys, and secrets in the files
+ * meant to be committed.
  */
-import { parseSupervisorInfo } from "../control.ts";
 import { PLAN_FILE } from "../plan.ts";
 import { TOWN_FILE } from "../config.ts";
-import { isTerminalAgent } from "../schemas.ts";
-import { run } from "./host.ts";
 import { type Check, fail, needsRedis, ok, skip, warn } from "./types.ts";
 
 export const townCheck: Check = {
@@ -31,60 +28,6 @@ export const redisCheck: Check = {
   name: "redis",
   run(ctx) {
     return Promise.resolve(ctx.redisProbe ?? skip("redis", "not checked: no town"));
-  },
-};
-
-export const supervisorCheck: Check = {
-  name: "supervisor",
-  timeoutMs: 2000,
-  async run(ctx) {
-    const name = "supervisor";
-    const missing = needsRedis(name, ctx);
-    if (missing) return missing;
-    const { redis, town, host } = { ...ctx, redis: ctx.redis!, town: ctx.town! };
-    const key = town.keys.supervisor(host);
-    const [raw, ttlMs] = await Promise.all([redis.get(key), redis.pttl(key)]);
-    const info = parseSupervisorInfo(raw);
-    const active = (ctx.agents ?? []).filter((a) =>
-      (a.host ?? host) === host && !isTerminalAgent(a.state)
-    );
-    if (!info) {
-      if (raw) {
-        return fail(
-          name,
-          `the heartbeat of host ${host} is not valid JSON of a supervisor`,
-          `delete it (it expires on its own) and run 'tt start'`,
-        );
-      }
-      return active.length
-        ? fail(
-          name,
-          `not running on ${host}, with ${active.length} active agent(s) (${
-            active.map((a) => a.name).join(", ")
-          }): their work waits`,
-          "'tt start' starts it (it re-adopts the agents and requeues cut-off rounds)",
-        )
-        : ok(name, `not running on ${host} (not needed: no active agents here)`);
-    }
-    const ps = await run("ps", ["-ww", "-o", "stat=,args=", "-p", String(info.pid)]);
-    const line = ps?.out ?? "";
-    const alive = line !== "" && !/^[ZX]/.test(line);
-    if (!alive || !/\bsupervise\b/.test(line)) {
-      const expires = ttlMs > 0 ? `it expires within ${Math.ceil(ttlMs / 1000)} s` : "it stays";
-      return fail(
-        name,
-        `the supervisor of ${host} (pid ${info.pid}) is ${
-          alive ? "gone (that pid is now another process)" : "dead"
-        } but its heartbeat is still in Redis (${expires}): agents on ${host} are not served`,
-        ttlMs > 0
-          ? `wait for the heartbeat to expire, then run 'tt start' (the new supervisor re-adopts the agents)`
-          : `delete the key ${key}, then run 'tt start'`,
-      );
-    }
-    return ok(
-      name,
-      `pid ${info.pid} on ${host}, up since ${info.started_at}, serving ${info.agents} agent(s)`,
-    );
   },
 };
 
