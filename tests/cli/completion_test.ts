@@ -273,7 +273,10 @@ complete -C 'tt spawn x --cli cod'`,
           bin,
         );
         assert.equal(r.code, 0, r.stderr);
-        assert.deepEqual(r.stdout.split(`${SEP}\n`).map((b) => b.trim().split("\n").sort()), [
+        const blocks = r.stdout.split(`${SEP}\n`).map((b) => b.trim().split("\n").sort());
+        // Commands come with their description after a tab.
+        assert.match(blocks[0][0], /^assign\tcreate a task and assign it to an agent/);
+        assert.deepEqual(blocks.map((b) => b.map((l) => l.split("\t")[0])), [
           ["assign"],
           ["backend", "docs"],
           ["codex", "codex-mini"],
