@@ -13,6 +13,8 @@ import * as admin from "./admin.ts";
 import * as townhall from "./townhall.ts";
 import * as conductor from "./conductor.ts";
 import * as demo from "./demo.ts";
+import * as doctor from "./doctor.ts";
+import * as completion from "./completion.ts";
 
 export function buildProgram() {
   const program = new Command("tt")
@@ -43,6 +45,8 @@ export function buildProgram() {
       townhall,
       conductor,
       demo,
+      doctor,
+      completion,
     ]
   ) {
     group.register(program);
