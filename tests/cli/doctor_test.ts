@@ -47,6 +47,7 @@ Deno.test("tt doctor: a healthy town with a running agent exits 0; --json lists 
       "redis-server",
       "town",
       "redis",
+      "identity",
       "supervisor",
       "default cli",
       "agent w1",
@@ -364,7 +365,7 @@ Deno.test("tt doctor outside a town fails 'town' with 'tt init' and skips the to
   try {
     let d = await doctor(sb);
     assert.equal(d.code, 1);
-    assert.match(d.stderr, /^tt: 1 of 10 checks failed: town$/m);
+    assert.match(d.stderr, /^tt: 1 of 11 checks failed: town$/m);
     assert.match(d.by("town").message, /^no town here: no tinytown\.toml in /);
     assert.match(d.by("town").fix!, /^run 'tt init'/);
     for (
@@ -377,6 +378,42 @@ Deno.test("tt doctor outside a town fails 'town' with 'tt init' and skips the to
     assert.equal(d.code, 1);
     assert.match(d.by("town").message, /tinytown\.toml: .*"bogus"/);
     assert.match(d.by("town").fix!, /^correct tinytown\.toml/);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+Deno.test("tt doctor: a name claimed by another town on the shared Redis fails 'identity'; a lost claim warns", async () => {
+  const sb = new Sandbox();
+  try {
+    const name = await sb.init();
+    const t = await townOf(name);
+    try {
+      assert.equal((await doctor(sb)).by("identity").status, "ok");
+      const other = {
+        id: crypto.randomUUID(),
+        path: "/elsewhere/other-town",
+        host: "other-host",
+        created_at: new Date().toISOString(),
+      };
+      await t.redis.set(t.keys.owner, JSON.stringify(other));
+      const d = await doctor(sb);
+      assert.equal(d.code, 1);
+      const c = d.by("identity");
+      assert.equal(c.status, "fail");
+      assert.match(c.message, /belongs to another town.*\/elsewhere\/other-town on other-host/);
+      assert.match(c.fix ?? "", /tt init --force --name/);
+      // The doctor only reads: the other town's claim is untouched.
+      assert.equal(await t.redis.get(t.keys.owner), JSON.stringify(other));
+
+      await t.redis.del(t.keys.owner);
+      const lost = (await doctor(sb)).by("identity");
+      assert.equal(lost.status, "warn");
+      assert.match(lost.message, /not claimed/);
+      assert.equal(await t.redis.get(t.keys.owner), null, "the doctor claimed the name itself");
+    } finally {
+      await t.close();
+    }
   } finally {
     sb.cleanup();
   }

@@ -11,7 +11,7 @@ import { agentClisCheck, worktreesCheck } from "./agents.ts";
 import { denoCheck, diskCheck, redisServerCheck } from "./host.ts";
 import { probeRedis, type RedisProbe } from "./probe.ts";
 import { supervisorCheck } from "./supervisor.ts";
-import { redisCheck, secretsCheck, townCheck, townhallKeysCheck } from "./town.ts";
+import { identityCheck, redisCheck, secretsCheck, townCheck, townhallKeysCheck } from "./town.ts";
 import {
   type Check,
   type CheckResult,
@@ -30,6 +30,7 @@ export const CHECKS: readonly Check[] = [
   redisServerCheck,
   townCheck,
   redisCheck,
+  identityCheck,
   supervisorCheck,
   agentClisCheck,
   townhallKeysCheck,

@@ -118,3 +118,56 @@ export const secretsCheck: Check = {
       : ok(name, `no secrets in ${files.join(" or ")}`);
   },
 };
+
+/** The town's claim on its Redis (tt:{<name>}:owner) against the id in tinytown.toml. */
+export const identityCheck: Check = {
+  name: "identity",
+  timeoutMs: 2000,
+  async run(ctx) {
+    const name = "identity";
+    const missing = needsRedis(name, ctx);
+    if (missing) return missing;
+    const { config, root, keys } = ctx.town!;
+    const { describeOwner, OwnerRecord } = await import("../identity.ts");
+    const raw = await ctx.redis!.get(keys.owner);
+    if (!config.id) {
+      return warn(
+        name,
+        `tinytown.toml has no town id yet`,
+        "run any tt command (e.g. 'tt status'): it adds the id line; then commit tinytown.toml",
+      );
+    }
+    if (raw === null) {
+      return warn(
+        name,
+        `the name ${config.name} is not claimed on this Redis (flushed, or its data was lost)`,
+        "run any tt command (e.g. 'tt status'): it claims the name again",
+      );
+    }
+    let holder;
+    try {
+      holder = OwnerRecord.parse(JSON.parse(raw));
+    } catch {
+      return fail(
+        name,
+        `${keys.owner} holds something that is not a town claim`,
+        `delete it (redis-cli DEL ${keys.owner}) if no other town uses the name ${config.name}`,
+      );
+    }
+    if (holder.id !== config.id) {
+      return fail(
+        name,
+        `the name ${config.name} belongs to another town on this Redis: ${describeOwner(holder)}`,
+        "give this town its own name: tt init --force --name <other-name>",
+      );
+    }
+    if (holder.host === ctx.host && holder.path !== root) {
+      return fail(
+        name,
+        `this directory is a copy of town ${config.name}, which lives in ${holder.path}`,
+        "make it its own town: tt init --force --name <other-name>",
+      );
+    }
+    return ok(name, `${config.name} (id ${config.id}) owns its name on this Redis`);
+  },
+};
