@@ -57,7 +57,7 @@ export function register(program: Command) {
       const g = globals(cmd);
       const { findTownRoot, loadTownConfig } = await import("../core/config.ts");
       const { redisTarget, openTown, stopManagedServer } = await import("../core/town.ts");
-      const { pingSocket, managedPaths, waitForExit } = await import("../redis/server.ts");
+      const { pingSocket, managedPaths } = await import("../redis/server.ts");
       const root = await findTownRoot(g.town);
       const config = await loadTownConfig(root);
       const target = redisTarget(root, config);
@@ -70,8 +70,9 @@ export function register(program: Command) {
         return;
       }
       const t = await openTown({ town: root });
-      const { sendControl, supervisorInfo } = await import("../core/control.ts");
+      const { stopSupervisor, supervisorInfo } = await import("../core/control.ts");
       const sup = await supervisorInfo(t);
+      let stopped: "stopped" | "was dead" | undefined;
       if (sup) {
         if (!opts.now) {
           const { listAgents } = await import("../core/agents.ts");
@@ -86,16 +87,18 @@ export function register(program: Command) {
             );
           }
         }
-        await sendControl(t, sup.host, { op: "shutdown", now: !!opts.now }, opts.now ? 120 : 7200);
-        await waitForExit(sup.pid, 30_000);
+        stopped = await stopSupervisor(t, sup, !!opts.now);
       }
       const r = await stopManagedServer(t);
       if (r === "external") await t.close();
       output(
         g.json,
-        { town: t.name, supervisor: sup ? "stopped" : "not running", redis: r },
+        { town: t.name, supervisor: stopped === "stopped" ? "stopped" : "not running", redis: r },
         () => [
-          ...(sup ? [`Stopped the supervisor (pid ${sup.pid})`] : []),
+          ...(stopped === "stopped" ? [`Stopped the supervisor (pid ${sup!.pid})`] : []),
+          ...(stopped === "was dead"
+            ? [`The supervisor (pid ${sup!.pid}) was not running; removed its stale heartbeat`]
+            : []),
           r === "stopped"
             ? `Stopped the Redis of ${t.name} (data saved in ${t.root}/.tt)`
             : `Redis of ${t.name} is external (${t.redisUrl}); tt does not stop it`,

@@ -85,3 +85,54 @@ export async function sendReply(t: Ctx, nonce: string | undefined, value: string
   if (!nonce) return;
   await t.redis.multi().lpush(t.keys.ready(nonce), value).expire(t.keys.ready(nonce), 60).exec();
 }
+
+/**
+ * Asks this host's supervisor to shut down and waits until its process is gone. A heartbeat whose
+ * process is dead (kill -9 leaves one behind for up to its TTL) is removed instead, and no shutdown
+ * is queued, so a supervisor started later does not obey it; the same when the process dies
+ * while `tt stop` waits for its reply.
+ */
+export async function stopSupervisor(
+  t: Ctx,
+  sup: SupervisorInfo,
+  now: boolean,
+): Promise<"stopped" | "was dead"> {
+  const { processAlive, waitForExit } = await import("../redis/server.ts");
+  const heartbeat = t.keys.supervisor(sup.host);
+  if (!(await processAlive(sup.pid))) {
+    await t.redis.del(heartbeat);
+    return "was dead";
+  }
+  const reply = crypto.randomUUID();
+  const msg = JSON.stringify({ op: "shutdown", now, reply });
+  await t.redis.rpush(t.keys.control(sup.host), msg);
+  const waitSecs = now ? 120 : 7200;
+  const conn = await duplicateConnection(t.redis);
+  let exitedFirst = false;
+  try {
+    let replied = false;
+    const answered = conn.blpop(t.keys.ready(reply), waitSecs).then(
+      () => (replied = true),
+      () => (replied = true), // disconnected below
+    );
+    // The supervisor may die instead of answering: look at its process now and then meanwhile.
+    const died = (async () => {
+      const deadline = Date.now() + waitSecs * 1000;
+      while (!replied && Date.now() < deadline) {
+        if (!(await processAlive(sup.pid))) return true;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      return false;
+    })();
+    exitedFirst = await Promise.race([answered.then(() => false), died]);
+  } finally {
+    conn.disconnect();
+  }
+  if (exitedFirst) {
+    await t.redis.lrem(t.keys.control(sup.host), 1, msg);
+    await t.redis.del(heartbeat);
+    return "was dead";
+  }
+  await waitForExit(sup.pid, 30_000);
+  return "stopped";
+}
