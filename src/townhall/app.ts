@@ -2,8 +2,8 @@
  * The townhall app: a list of routes over src/core. Cross-cutting concerns are applied here, in
  * this order:
  *
- *   guard (Host, Origin, JSON content type: every route) → Redis gate (503, all but /health and
- *   /ready) → audit (mutating /v1 calls) → identify (API key) → rate limit → auth gate (all but
+ *   guard (Host, Origin, JSON content type: every route) → CORS (allowed_origins only) → Redis
+ *   gate (503, all but /health and /ready) → audit (mutating /v1 calls) → identify (API key) → rate limit → auth gate (all but
  *   /health and /ready) → body limit → route (scope check → validation → handler)
  *
  * Without a key only /health and /ready answer; /metrics and /api/scaling need town.read, and
@@ -23,7 +23,7 @@ import * as health from "./routes/health.ts";
 import * as lifecycle from "./routes/lifecycle.ts";
 import * as tasks from "./routes/tasks.ts";
 import { handleMcp } from "./mcp_http.ts";
-import { emptyJsonBody, guard } from "./guard.ts";
+import { corsFor, emptyJsonBody, guard } from "./guard.ts";
 import { redisGate } from "./redis_gate.ts";
 import { documentResponses } from "./openapi.ts";
 
@@ -52,7 +52,7 @@ export function buildApp(deps: TownhallDeps) {
 
   const tooLarge = (c: Context) =>
     c.json(body(413, `request body is larger than ${deps.maxBodyBytes} bytes`), 413);
-  app.use("*", guard(deps.guard), exceptOpen(redisGate(deps.health)));
+  app.use("*", guard(deps.guard), corsFor(deps.guard), exceptOpen(redisGate(deps.health)));
   app.use("/v1/*", audit(deps));
   app.use("*", exceptOpen(identify(deps)), rateLimit(deps), exceptOpen(authGate));
   for (const path of ["/v1/*", "/mcp"]) {

@@ -6,6 +6,7 @@
  * Checked first, on every route (SSE and /mcp included), before anything touches Redis.
  */
 import type { MiddlewareHandler } from "hono";
+import { cors } from "hono/cors";
 import { HttpError } from "./errors.ts";
 import type { AppEnv } from "./env.ts";
 
@@ -67,6 +68,11 @@ export class RequestGuard {
     const v = value.trim();
     if (this.origins.has(v)) return true;
     return [...this.names].some((n) => v.toLowerCase() === `http://${n}:${this.port}`);
+  }
+
+  /** For CORS: the Origin itself when it is one of `allowed_origins` (others get no CORS headers). */
+  corsOrigin(origin: string): string | null {
+    return this.origins.has(origin) ? origin : null;
   }
 
   /** The exact Host values accepted (for the MCP SDK's own DNS-rebinding protection). */
@@ -132,3 +138,17 @@ export const emptyJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   await next();
 };
+
+/**
+ * CORS for the pages at `allowed_origins` (a browser dashboard elsewhere): their preflights are
+ * answered without a key, and their calls may carry the key header. Others get no CORS headers.
+ */
+export function corsFor(g: RequestGuard): MiddlewareHandler<AppEnv> {
+  return cors({
+    origin: (origin) => g.corsOrigin(origin),
+    allowMethods: ["GET", "POST", "DELETE"],
+    allowHeaders: ["Authorization", "X-API-Key", "Content-Type", "Last-Event-ID", "Accept"],
+    exposeHeaders: ["Retry-After", "WWW-Authenticate"],
+    maxAge: 600,
+  });
+}

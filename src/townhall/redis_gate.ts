@@ -20,7 +20,7 @@ const FRESH_MS = 500;
 /** A PING not answered within this is "Redis is not answering". */
 const PROBE_MS = 700;
 /** How often a running request re-checks Redis. */
-const CHECK_MS = 1000;
+const CHECK_MS = 800;
 
 export class RedisHealth {
   private lastOk = 0;

@@ -80,6 +80,7 @@ export function keyBanner(key: string, id: string, url: string): string {
     "",
     "Use it as a header on every request:",
     `    curl -H 'Authorization: Bearer ${key}' ${url}/v1/status`,
+    "    (calls that change state also need -H 'Content-Type: application/json')",
     `    MCP client: URL ${url}/mcp, header 'Authorization: Bearer ${key}'`,
     "'tt auth gen-key --scope town.read' makes narrower keys.",
     "",

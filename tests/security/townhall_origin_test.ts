@@ -107,6 +107,28 @@ Deno.test("a foreign Origin gets 403 (REST, SSE, MCP); the server's own and allo
     }
     const named = await raw(h, "GET", "/v1/status", { host: "tt.internal", headers: key });
     assert.equal(named.status, 200, "allowed_hosts");
+
+    // A page at an allowed origin may call with the key (CORS); its preflight needs no key.
+    const dash = "https://dash.example.com";
+    const pre = await raw(h, "OPTIONS", "/v1/backlog", {
+      headers: {
+        origin: dash,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type",
+      },
+    });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers["access-control-allow-origin"], dash);
+    assert.match(pre.headers["access-control-allow-headers"], /Authorization/i);
+    const fromDash = await api(h, "GET", "/v1/status", { headers: { origin: dash } });
+    assert.equal(fromDash.headers.get("access-control-allow-origin"), dash);
+    const own = await api(h, "GET", "/v1/status", { headers: { origin: h.url } });
+    assert.equal(own.headers.get("access-control-allow-origin"), null, "same-origin: no CORS");
+    const evilPre = await raw(h, "OPTIONS", "/v1/backlog", {
+      headers: { origin: EVIL.origin, "access-control-request-method": "POST" },
+    });
+    assert.equal(evilPre.status, 403);
+    assert.equal(evilPre.headers["access-control-allow-origin"], undefined);
   } finally {
     await closeHall(h);
   }

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { ErrorBody } from "../../src/townhall/schemas.ts";
+import { report } from "../helpers.ts";
 import { api, closeHall, HallSandbox, type Reply, startHall } from "../townhall/helpers.ts";
 
 class PrivateRedis {
@@ -113,6 +114,12 @@ Deno.test("Redis stopped or killed: every route answers 503 within 2 s, /health 
           assert.equal(ErrorBody.parse(r.body).code, "unavailable", what);
         }
       });
+      const slowest = Math.max(...got.map((g) => g.ms));
+      report(
+        `townhall with Redis ${
+          how === "kill" ? "killed" : "SIGSTOPped"
+        }: ${routes.length} routes answered 503 in at most ${Math.round(slowest)} ms`,
+      );
       const health = await timed(() => call("GET", "/health"));
       assert.equal(health.r.status, 200);
       assert.ok(health.ms < 2000);

@@ -328,3 +328,31 @@ Deno.test("events and history: recent with count and agent filter, newest-first 
     await closeHall(h);
   }
 });
+
+Deno.test("REST errors name the request fields (skip_verify, force, to_backlog), not CLI flags", async () => {
+  const h = await startHall();
+  try {
+    await createAgent(h.t, { name: "w1", cli: "claude" });
+    await createAgent(h.t, { name: "w2", cli: "claude" });
+    const checked = await api<{ task: { id: string } }>(h, "POST", "/v1/tasks/assign", {
+      body: { agent: "w1", description: "x", verify: "true" },
+    });
+    assert.equal(checked.status, 201);
+    const id = checked.body.task.id;
+    const unverified = await api(h, "POST", `/v1/tasks/${id}/complete`, { body: {} });
+    assert.equal(unverified.status, 409);
+    const e1 = ErrorBody.parse(unverified.body).error;
+    assert.match(e1, /"skip_verify": true/);
+    const notYours = await api(h, "POST", `/v1/tasks/${id}/complete`, {
+      body: { agent: "w2", result: "mine" },
+    });
+    const e2 = ErrorBody.parse(notYours.body).error;
+    assert.match(e2, /"force": true/);
+    const both = await api(h, "POST", "/v1/reclaim", { body: { to: "w1", to_backlog: true } });
+    const e3 = ErrorBody.parse(both.body).error;
+    assert.match(e3, /to or to_backlog/);
+    for (const e of [e1, e2, e3]) assert.doesNotMatch(e, /--[a-z]/, e);
+  } finally {
+    await closeHall(h);
+  }
+});
