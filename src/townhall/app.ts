@@ -2,9 +2,10 @@
  * The townhall app: a list of routes over src/core. Cross-cutting concerns are applied here, in
  * this order:
  *
- *   guard (Host, Origin, JSON content type: every route) → CORS (allowed_origins only) → Redis
- *   gate (503, all but /health and /ready) → audit (mutating /v1 calls) → identify (API key) → rate limit → auth gate (all but
- *   /health and /ready) → body limit → route (scope check → validation → handler)
+ *   guard (Host, Origin, JSON content type: every route) → CORS (allowed_origins only)
+ *   → Redis gate (503; all but /health and /ready) → audit (mutating /v1 calls)
+ *   → identify (API key) → rate limit → auth gate (all but /health and /ready)
+ *   → body limit → route (scope check [+ exec check] → validation → handler)
  *
  * Without a key only /health and /ready answer; /metrics and /api/scaling need town.read, and
  * /openapi.json any valid key.

@@ -3,7 +3,7 @@
  * serves the app with Deno.serve until SIGTERM/SIGINT, then shuts down gracefully (event streams
  * end, in-flight requests finish, the Redis connection closes).
  */
-import { countKeys, ensureFirstKey } from "../core/auth.ts";
+import { countKeys, ensureFirstKey, revokeKey } from "../core/auth.ts";
 import { TtError, UsageError } from "../core/errors.ts";
 import { openTown, type TownContext } from "../core/town.ts";
 import { buildApp } from "./app.ts";
@@ -166,6 +166,8 @@ export async function runTownhall(opts: ServeOptions = {}): Promise<void> {
       }, (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }));
     } catch (e) {
       for (const s of signals) Deno.removeSignalListener(s, onSignal);
+      // A key nobody was shown must not stay behind: the next start creates (and shows) one.
+      if (created) await revokeKey(town, created.record.id).catch(() => {});
       if (e instanceof Deno.errors.AddrInUse) {
         throw new TtError(
           `port ${port} on ${hostname} is already in use: pick another with --port`,

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { countKeys, listKeys, revokeKey } from "../../src/core/auth.ts";
 import { snapshotTown } from "../helpers.ts";
-import { api, closeHall, startHall } from "../townhall/helpers.ts";
+import { api, closeHall, HallSandbox, startHall } from "../townhall/helpers.ts";
 
 /** Every documented operation, with its path parameters filled in. */
 async function operations(url: string, key: string): Promise<[string, string][]> {
@@ -64,6 +64,18 @@ Deno.test("a fresh town: the first townhall creates one admin key, prints it onc
     }
     assert.equal(refused, ops.length); // the two open ones out, /openapi.json and /mcp in
     assert.equal((await api(h, "GET", "/v1/status")).status, 200, "the printed key works");
+
+    // A start that cannot listen leaves no key behind that nobody was shown.
+    const other = new HallSandbox();
+    try {
+      await other.init();
+      const busy = await other.tt(["townhall", "--port", new URL(h.url).port]);
+      assert.equal(busy.code, 1);
+      assert.doesNotMatch(busy.stderr, /tt_[A-Za-z0-9_-]{43}/);
+      assert.deepEqual(await other.json(["auth", "list"]), []);
+    } finally {
+      other.cleanup();
+    }
   } finally {
     await closeHall(h);
   }
