@@ -16,7 +16,9 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function register(program: Command) {
   program.command("townhall")
-    .description("serve the town's REST API, live events and MCP over HTTP (Ctrl-C stops it)")
+    .description(
+      "serve the town's REST API, live events and MCP over HTTP, API key required (Ctrl-C stops it)",
+    )
     .option("-b, --bind <host>", "address to listen on (default: [townhall] bind, 127.0.0.1)")
     .option("-p, --port <port>", "port (default: [townhall] port, 8080; 0 = any free)", parsePort)
     .action(async (opts, cmd) => {
