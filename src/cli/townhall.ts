@@ -16,10 +16,11 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function register(program: Command) {
   program.command("townhall")
-    .description("serve the town's REST API, live events and MCP over HTTP (Ctrl-C stops it)")
+    .description(
+      "serve the town's REST API, live events and MCP over HTTP, API key required (Ctrl-C stops it)",
+    )
     .option("-b, --bind <host>", "address to listen on (default: [townhall] bind, 127.0.0.1)")
     .option("-p, --port <port>", "port (default: [townhall] port, 8080; 0 = any free)", parsePort)
-    .option("--force", "allow a non-loopback address without authentication")
     .action(async (opts, cmd) => {
       const g = globals(cmd);
       const { runTownhall } = await import("../townhall/server.ts");
@@ -27,15 +28,16 @@ export function register(program: Command) {
         town: g.town,
         bind: opts.bind,
         port: opts.port,
-        force: opts.force,
         // --json: one line, so a supervising program can read it as soon as it is listening.
         onListen: (i) =>
           g.json ? printJson(i) : output(
             false,
             i,
             () =>
-              `Townhall for ${color.bold(i.town)} listening on ${i.url} (auth: ${
-                i.auth === "auto" ? (i.keys ? "api_key" : "none until a key exists") : i.auth
+              `Townhall for ${color.bold(i.town)} listening on ${i.url} (${
+                i.auth === "none"
+                  ? "auth: NONE, no key checked"
+                  : `every request needs an API key; the town has ${i.keys}`
               }); API at ${i.url}/v1, MCP at ${i.url}/mcp, OpenAPI at ${i.url}/openapi.json`,
           ),
       });
@@ -63,7 +65,7 @@ export function register(program: Command) {
     .description("create an API key; it is printed once, on stdout")
     .option(
       "-s, --scope <scope>",
-      "town.read | town.write | agent.manage | admin (repeatable; default admin)",
+      "town.read | town.write | agent.manage | exec | admin (repeatable; default admin)",
       collect,
     )
     .option("-n, --name <name>", "a label to recognise the key by")
@@ -100,7 +102,8 @@ export function register(program: Command) {
               ? keys.map((k) =>
                 `${k.id}  ${k.name.padEnd(16)}  ${k.scopes.join(",").padEnd(24)}  ${k.created_at}`
               )
-              : "No API keys: townhall is open on loopback. 'tt auth gen-key' creates one.",
+              : "No API keys: townhall answers 401 to everything (but /health and /ready) until " +
+                "'tt auth gen-key' creates one (the next 'tt townhall' creates one itself).",
         );
       });
     });

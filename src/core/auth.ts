@@ -13,8 +13,13 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { NotFoundError, UsageError } from "./errors.ts";
 import type { Ctx } from "./agents.ts";
+import { defineScript, runScript } from "../redis/script.ts";
 
-export const SCOPES = ["town.read", "town.write", "agent.manage", "admin"] as const;
+/**
+ * `exec` (running a command on the host: a raw agent command, a task's `verify`) is its own scope,
+ * on top of `agent.manage` / `town.write`; `admin` implies every scope.
+ */
+export const SCOPES = ["town.read", "town.write", "agent.manage", "exec", "admin"] as const;
 export const Scope = z.enum(SCOPES);
 export type Scope = z.infer<typeof Scope>;
 
@@ -72,11 +77,8 @@ export interface NewKey {
   scopes?: readonly Scope[];
 }
 
-/** Creates a key: 32 random bytes, base64url, `tt_` prefix. The text is returned once, never stored. */
-export async function generateKey(
-  t: Ctx,
-  input: NewKey = {},
-): Promise<{ key: string; record: ApiKey }> {
+/** A new key and its record (not stored yet). */
+function newKey(input: NewKey): { key: string; record: ApiKey } {
   const key = KEY_PREFIX + base64url(crypto.getRandomValues(new Uint8Array(32)));
   const id = randomHex(6);
   const name = input.name?.trim() || `key-${id}`;
@@ -89,8 +91,45 @@ export async function generateKey(
     scopes,
     created_at: new Date().toISOString(),
   });
-  await t.redis.hset(t.keys.authKeys, id, JSON.stringify(record));
   return { key, record };
+}
+
+/** Creates a key: 32 random bytes, base64url, `tt_` prefix. The text is returned once, never stored. */
+export async function generateKey(
+  t: Ctx,
+  input: NewKey = {},
+): Promise<{ key: string; record: ApiKey }> {
+  const made = newKey(input);
+  await t.redis.hset(t.keys.authKeys, made.record.id, JSON.stringify(made.record));
+  return made;
+}
+
+const ADD_IF_NONE = defineScript(
+  "addFirstKey",
+  1,
+  `
+-- Stores a key only when the town has none (two townhalls starting at once make one key).
+-- KEYS[1]: the auth:keys hash. ARGV[1]: key id, ARGV[2]: the key record (JSON).
+if redis.call('HLEN', KEYS[1]) > 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`,
+);
+
+/**
+ * The town's first key (admin), created atomically when it has none; undefined when it already
+ * has one. `tt townhall` calls this at start so the API is never served without a key.
+ */
+export async function ensureFirstKey(
+  t: Ctx,
+  name = "townhall-first",
+): Promise<{ key: string; record: ApiKey } | undefined> {
+  const made = newKey({ name, scopes: ["admin"] });
+  const added = await runScript(t.redis, ADD_IF_NONE, [t.keys.authKeys], [
+    made.record.id,
+    JSON.stringify(made.record),
+  ]);
+  return added === 1 ? made : undefined;
 }
 
 /** Every stored key record (never the key text, which is not stored), oldest first. */
@@ -109,7 +148,7 @@ export async function listKeys(t: Ctx): Promise<ApiKey[]> {
     .sort((a, b) => a.created_at.localeCompare(b.created_at));
 }
 
-/** How many keys the town has (a town with keys requires one, unless auth = "none"). */
+/** How many keys the town has. */
 export async function countKeys(t: Ctx): Promise<number> {
   return await t.redis.hlen(t.keys.authKeys);
 }

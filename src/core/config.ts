@@ -44,10 +44,18 @@ export const TownConfig = z.object({
     bind: z.string().default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(8080),
     /**
-     * `auto`: a town with at least one API key (tt auth gen-key) requires one, else it is open
-     * (loopback only). `api_key`: always require a key. `none`: never (explicit opt-out).
+     * `auto`: every request needs an API key; the first `tt townhall` of a town without one
+     * creates one (admin) and prints it once. `api_key`: the same, but never creates one.
+     * `none`: no key at all (explicit opt-out; refused on a non-loopback bind).
      */
     auth: z.enum(["auto", "none", "api_key"]).default("auto"),
+    /**
+     * `Host` header values accepted besides the bind address, localhost, 127.0.0.1 and [::1]
+     * (a name, or name:port; a name alone also matches with the listening port).
+     */
+    allowed_hosts: z.array(z.string().trim().min(1).max(255)).default([]),
+    /** `Origin`s allowed to call (besides the server's own http://<host>:<port>); others get 403. */
+    allowed_origins: z.array(z.string().trim().min(1).max(255)).default([]),
     /** Largest request body accepted (413 beyond). */
     max_body_bytes: z.number().int().positive().default(256 * 1024),
     /** Token buckets per API key (or client address without one); 0 disables a limit. */
@@ -149,7 +157,10 @@ worktrees = true           # in a git repo, each agent works in its own worktree
 [townhall]
 bind = "127.0.0.1"
 port = 8080
-# auth = "auto"           # auto: require an API key once one exists (tt auth gen-key); none | api_key
+# auth = "auto"           # every request needs an API key; auto creates the first one (printed once)
+#                         # api_key: never create one; none: no key (loopback only, dangerous)
+# allowed_hosts = []      # Host names besides 127.0.0.1, localhost, [::1] (e.g. behind a proxy)
+# allowed_origins = []    # browser Origins allowed to call, e.g. "https://dash.example.com"
 # max_body_bytes = 262144
 # [townhall.rate_limit]   # per API key (or client address); 0 disables
 # read_per_min = 600

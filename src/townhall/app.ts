@@ -1,14 +1,17 @@
 /**
  * The townhall app: a list of routes over src/core. Cross-cutting concerns are applied here, in
- * this order, for everything under /v1 and /mcp:
+ * this order:
  *
- *   audit (mutating calls) → identify (API key) → rate limit → auth gate → body limit → route
- *   (scope check → validation → handler)
+ *   guard (Host, Origin, JSON content type: every route) → CORS (allowed_origins only)
+ *   → Redis gate (503; all but /health and /ready) → audit (mutating /v1 calls)
+ *   → identify (API key) → rate limit → auth gate (all but /health and /ready)
+ *   → body limit → route (scope check [+ exec check] → validation → handler)
  *
- * Public: /health, /ready, /metrics, /api/scaling, /openapi.json (rate limited by address).
+ * Without a key only /health and /ready answer; /metrics and /api/scaling need town.read, and
+ * /openapi.json any valid key.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { VERSION } from "../version.ts";
 import type { AppEnv, TownhallDeps } from "./env.ts";
@@ -21,6 +24,15 @@ import * as health from "./routes/health.ts";
 import * as lifecycle from "./routes/lifecycle.ts";
 import * as tasks from "./routes/tasks.ts";
 import { handleMcp } from "./mcp_http.ts";
+import { corsFor, emptyJsonBody, guard } from "./guard.ts";
+import { redisGate } from "./redis_gate.ts";
+import { documentResponses } from "./openapi.ts";
+
+/** Answer without a key (and without the Redis gate: they report on Redis themselves). */
+const OPEN_PATHS = new Set(["/health", "/ready"]);
+
+const exceptOpen = (mw: MiddlewareHandler<AppEnv>): MiddlewareHandler<AppEnv> => (c, next) =>
+  OPEN_PATHS.has(c.req.path) ? next() : mw(c, next);
 
 export function buildApp(deps: TownhallDeps) {
   const app = new OpenAPIHono<AppEnv>({
@@ -41,11 +53,11 @@ export function buildApp(deps: TownhallDeps) {
 
   const tooLarge = (c: Context) =>
     c.json(body(413, `request body is larger than ${deps.maxBodyBytes} bytes`), 413);
-  app.use("/v1/*", audit(deps), identify(deps));
-  app.use("/mcp", identify(deps));
-  app.use("*", rateLimit(deps));
+  app.use("*", guard(deps.guard), corsFor(deps.guard), exceptOpen(redisGate(deps.health)));
+  app.use("/v1/*", audit(deps));
+  app.use("*", exceptOpen(identify(deps)), rateLimit(deps), exceptOpen(authGate));
   for (const path of ["/v1/*", "/mcp"]) {
-    app.use(path, authGate, bodyLimit({ maxSize: deps.maxBodyBytes, onError: tooLarge }));
+    app.use(path, bodyLimit({ maxSize: deps.maxBodyBytes, onError: tooLarge }), emptyJsonBody);
   }
 
   health.register(app, deps);
@@ -71,13 +83,17 @@ export function buildApp(deps: TownhallDeps) {
     info: {
       title: "Townhall API",
       version: VERSION,
-      description: "Control plane of a tt town. Scopes: town.read, town.write, agent.manage, " +
-        "admin (implies all). Errors: `{error, code, status, field?}`.",
+      description: "Control plane of a tt town. Every route but /health and /ready needs an " +
+        "API key. Scopes: town.read, town.write, agent.manage, exec (run commands on the " +
+        "host: a raw agent `cli`, a task `verify`), admin (implies all). State-changing " +
+        "requests need `Content-Type: application/json`, also without a body. " +
+        "Errors: `{error, code, status, field?}`.",
     },
     tags: ["Health", "Town", "Agents", "Messages", "Tasks", "Backlog", "Events", "Lifecycle"].map(
       (name) => ({ name }),
     ),
   });
+  documentResponses(app);
   return app;
 }
 

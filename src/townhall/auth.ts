@@ -1,7 +1,9 @@
 /**
  * Authentication and authorization middleware. Keys come in `Authorization: Bearer <key>` or
  * `X-API-Key: <key>` and are checked by src/core/auth.ts (SHA-256, constant-time). Scopes:
- * town.read, town.write, agent.manage, admin (admin implies all).
+ * town.read, town.write, agent.manage, exec, admin (admin implies all). Unless the town is served
+ * with `auth = "none"`, every request needs a key: a town with no key at all answers 401 (revoking
+ * the last key, or `tt reset`, never opens the API).
  */
 import type { MiddlewareHandler } from "hono";
 import { hasScope, listKeys, matchKey, type Scope } from "../core/auth.ts";
@@ -9,7 +11,7 @@ import type { Ctx } from "../core/agents.ts";
 import { HttpError } from "./errors.ts";
 import type { AppEnv, AuthMode, Principal, TownhallDeps } from "./env.ts";
 
-/** The caller when no key is needed: every scope. */
+/** The caller when no key is needed (`auth = "none"`, `tt mcp`): every scope. */
 export const OPEN: Principal = { id: "local", name: "local", scopes: ["admin"], via: "open" };
 
 const CHALLENGE = { "WWW-Authenticate": 'Bearer realm="townhall"' };
@@ -43,13 +45,20 @@ export async function authenticate(
 ): Promise<{ principal: Principal } | { error: HttpError }> {
   if (mode === "none") return { principal: OPEN };
   const keys = await listKeys(t);
-  if (mode === "auto" && keys.length === 0) return { principal: OPEN };
   const cred = credential(authorization, apiKey);
   if (cred.error) return { error: cred.error };
   if (!cred.key) {
     return {
       error: unauthorized(
         "authentication required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' ('tt auth gen-key' makes one)",
+      ),
+    };
+  }
+  if (keys.length === 0) {
+    return {
+      error: unauthorized(
+        "this town has no API key any more: create one with 'tt auth gen-key' (the server " +
+          "picks it up at once)",
       ),
     };
   }

@@ -68,6 +68,26 @@ function isRedisDown(e: unknown): boolean {
     /Connection is closed|ECONNREFUSED|ECONNRESET|ENOENT|EPIPE|Stream isn't writeable/.test(msg);
 }
 
+/** CLI wording in core messages → the request fields a REST or MCP caller sets instead. */
+const REST_WORDS: [RegExp, string][] = [
+  [
+    /'tt task complete' runs it, or pass --no-verify to skip it/g,
+    'send "skip_verify": true to complete it without running the check',
+  ],
+  [/pass --force to/g, 'send "force": true to'],
+  [/use --force to/g, 'send "force": true to'],
+  [/--verify needs a command, e\.g\. --verify '([^']*)'/g, 'verify needs a command, e.g. "$1"'],
+  [/choose one destination: --to or --to-backlog/g, "choose one destination: to or to_backlog"],
+  [/--rounds must/g, "rounds must"],
+];
+
+/** A core error message as a REST/MCP caller should read it (fields, not CLI flags). */
+export function restWording(message: string): string {
+  let m = message;
+  for (const [re, to] of REST_WORDS) m = m.replace(re, to);
+  return m;
+}
+
 /** Maps any thrown value to a status and body; `internal` is true for genuine bugs. */
 export function toHttp(e: unknown): {
   status: ContentfulStatusCode;
@@ -84,9 +104,9 @@ export function toHttp(e: unknown): {
   if (e instanceof HttpError) {
     return out(e.status, body(e.status, e.message, e.field, e.code), e.headers);
   }
-  if (e instanceof UsageError) return out(400, body(400, e.message));
-  if (e instanceof NotFoundError) return out(404, body(404, e.message));
-  if (e instanceof ConflictError) return out(409, body(409, e.message));
+  if (e instanceof UsageError) return out(400, body(400, restWording(e.message)));
+  if (e instanceof NotFoundError) return out(404, body(404, restWording(e.message)));
+  if (e instanceof ConflictError) return out(409, body(409, restWording(e.message)));
   if (e instanceof ZodError) {
     const { field, message } = zodIssue(e);
     return out(400, body(400, message, field));
@@ -101,6 +121,6 @@ export function toHttp(e: unknown): {
   if (isRedisDown(e)) {
     return out(503, body(503, "Redis is unavailable; try again shortly"), { "Retry-After": "1" });
   }
-  if (e instanceof TtError) return out(422, body(422, e.message));
+  if (e instanceof TtError) return out(422, body(422, restWording(e.message)));
   return out(500, body(500, "internal error"), {}, true);
 }

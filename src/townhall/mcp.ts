@@ -13,6 +13,7 @@ import {
   CallToolRequestSchema,
   type CallToolResult,
   ErrorCode,
+  type JSONRPCMessage,
   McpError,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "@hono/zod-openapi";
@@ -25,7 +26,8 @@ import { toHttp, zodIssue } from "./errors.ts";
 import type { TokenBuckets } from "./ratelimit.ts";
 import { recordAudit } from "./middleware.ts";
 import { scopeError } from "./auth.ts";
-import { type ToolDef, TOOLS } from "./tools.ts";
+import { findTool, type ToolDef, TOOLS } from "./tools.ts";
+import { execDenied } from "./exec.ts";
 import * as ops from "./ops.ts";
 
 export interface McpContext {
@@ -37,7 +39,8 @@ export interface McpContext {
 
 const INSTRUCTIONS =
   `Tinytown (tt) control plane: agents, messages, tasks and the backlog of one town.
-Tools are named <noun>.<verb> (town.get_status, agent.list, message.send, task.assign, backlog.claim…).
+Tools are named <noun>_<verb> (town_get_status, agent_list, message_send, task_assign, backlog_claim…);
+only the tools this API key may call are listed.
 Every tool returns JSON text {"success": true, "data": …} or {"success": false, "error": "…"}.
 Resources: tinytown://town/current, tinytown://agents, tinytown://agents/{name},
 tinytown://tasks/{id}, tinytown://backlog. Prompts: conductor.startup_context, agent.role_hint.`;
@@ -78,6 +81,8 @@ async function run(
   if (!parsed.success) {
     return { status: 400, result: fail(zodIssue(parsed.error, "arguments").message) };
   }
+  const noExec = execDenied(ctx.principal, d.exec?.(ctx.town, parsed.data));
+  if (noExec) return { status: 403, result: fail(noExec.message) };
   try {
     return {
       status: 200,
@@ -120,9 +125,8 @@ export function buildMcpServer(ctx: McpContext): McpServer {
     { name: "tinytown-mcp", version: VERSION },
     { instructions: INSTRUCTIONS },
   );
-  const byName = new Map<string, ToolDef>();
-  for (const d of TOOLS) {
-    byName.set(d.name, d);
+  // tools/list shows what this key may call; a call of any other tool names the missing scope.
+  for (const d of TOOLS.filter((d) => hasScope(ctx.principal.scopes, d.scope))) {
     server.registerTool(d.name, {
       description: `${d.description} (scope: ${d.scope})`,
       inputSchema: d.input,
@@ -132,7 +136,7 @@ export function buildMcpServer(ctx: McpContext): McpServer {
   // Our own tools/call: the SDK's would answer invalid arguments with plain text; ours always
   // answers {success:false, error} naming the field, after the scope check.
   server.server.setRequestHandler(CallToolRequestSchema, async (req) => {
-    const d = byName.get(req.params.name);
+    const d = findTool(req.params.name);
     if (!d) throw new McpError(ErrorCode.InvalidParams, `Tool ${req.params.name} not found`);
     return await callTool(ctx, d, req.params.arguments);
   });
@@ -189,13 +193,44 @@ export function buildMcpServer(ctx: McpContext): McpServer {
   return server;
 }
 
+/**
+ * The SDK puts "MCP error <code>: " into the message of the errors it throws, and its client adds
+ * it again: strip it from what goes out, so a client shows it once.
+ */
+function plainErrors(transport: { send: (m: JSONRPCMessage, o?: never) => Promise<void> }) {
+  const send = transport.send.bind(transport);
+  transport.send = (m, o) => {
+    if ("error" in m && typeof m.error?.message === "string") {
+      m = {
+        ...m,
+        error: { ...m.error, message: m.error.message.replace(/^(MCP error -?\d+: )+/, "") },
+      };
+    }
+    return send(m, o);
+  };
+}
+
+export interface HttpOptions {
+  /** Exact Host header values and Origins accepted (the SDK's DNS-rebinding protection). */
+  allowedHosts: string[];
+  allowedOrigins: string[];
+}
+
 /** Serves one streamable-HTTP request statelessly (a fresh server per request). */
-export async function serveHttp(req: Request, ctx: McpContext): Promise<Response> {
+export async function serveHttp(
+  req: Request,
+  ctx: McpContext,
+  opts: HttpOptions,
+): Promise<Response> {
   const server = buildMcpServer(ctx);
   const transport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: undefined,
     enableJsonResponse: true,
+    enableDnsRebindingProtection: true,
+    allowedHosts: opts.allowedHosts,
+    allowedOrigins: opts.allowedOrigins,
   });
+  plainErrors(transport as never);
   await server.connect(transport);
   try {
     return await transport.handleRequest(req);
@@ -212,6 +247,7 @@ export async function serveStdio(town: TownContext, principal: Principal): Promi
   );
   const server = buildMcpServer({ town, principal });
   const transport = new StdioServerTransport();
+  plainErrors(transport as never);
   const closed = new Promise<void>((resolve) => {
     transport.onclose = () => resolve();
   });

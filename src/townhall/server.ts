@@ -1,21 +1,21 @@
 /**
- * `tt townhall`: opens the town, decides the auth mode, refuses unsafe binds, serves the app with
- * Deno.serve until SIGTERM/SIGINT, then shuts down gracefully (event streams end, in-flight
- * requests finish, the Redis connection closes).
+ * `tt townhall`: opens the town, makes sure it has an API key (auto), refuses unsafe settings,
+ * serves the app with Deno.serve until SIGTERM/SIGINT, then shuts down gracefully (event streams
+ * end, in-flight requests finish, the Redis connection closes).
  */
-import { countKeys } from "../core/auth.ts";
-import { TtError } from "../core/errors.ts";
+import { countKeys, ensureFirstKey, revokeKey } from "../core/auth.ts";
+import { TtError, UsageError } from "../core/errors.ts";
 import { openTown, type TownContext } from "../core/town.ts";
 import { buildApp } from "./app.ts";
 import type { AuthMode, TownhallDeps } from "./env.ts";
+import { RequestGuard } from "./guard.ts";
 import { TokenBuckets } from "./ratelimit.ts";
+import { RedisHealth } from "./redis_gate.ts";
 
 export interface ServeOptions {
   town?: string;
   bind?: string;
   port?: number;
-  /** Allow a non-loopback bind without authentication. */
-  force?: boolean;
   /** Called once listening (the CLI prints the URL). */
   onListen?: (info: ListenInfo) => void;
 }
@@ -25,8 +25,11 @@ export interface ListenInfo {
   hostname: string;
   port: number;
   town: string;
+  /** As served: `api_key` (every request needs a key) or `none`. */
   auth: AuthMode;
   keys: number;
+  /** Id of the key this start created (its text went to stderr, once). */
+  created_key_id?: string;
 }
 
 export function isLoopback(host: string): boolean {
@@ -35,44 +38,68 @@ export function isLoopback(host: string): boolean {
 }
 
 /**
- * The auth mode to serve with. `auto` on a non-loopback address becomes `api_key` (so revoking
- * the last key can never open the town to the network); with no key there, refuse unless forced.
+ * The auth mode to serve with: `api_key`, or `none` when explicitly configured on a loopback
+ * bind. `none` on any other address is refused (there is no override).
  */
 export function decideAuth(
   configured: AuthMode,
   bind: string,
   keys: number,
-  force = false,
 ): { mode: AuthMode; warning?: string } {
-  if (isLoopback(bind)) {
-    if (configured === "api_key" && keys === 0) {
-      return {
-        mode: configured,
-        warning: 'auth = "api_key" but the town has no API key: every request will get 401 ' +
-          "until 'tt auth gen-key' makes one",
-      };
+  if (configured === "none") {
+    if (!isLoopback(bind)) {
+      throw new UsageError(
+        `refusing to serve ${bind} with [townhall] auth = "none": remove that line (a key is ` +
+          `then required and created for you) or bind 127.0.0.1`,
+      );
     }
-    return { mode: configured };
+    return {
+      mode: "none",
+      warning: 'auth = "none": NO API KEY IS CHECKED. Any local user, process or web page ' +
+        "that gets past the Host/Origin checks controls this town. Remove [townhall] auth " +
+        '"none" to require a key.',
+    };
   }
-  const open = configured === "none" || (configured === "auto" && keys === 0);
-  if (open && !force) {
-    throw new TtError(
-      `refusing to serve ${bind} without authentication: create a key with 'tt auth gen-key' ` +
-        `(and keep [townhall] auth unset or "api_key"), bind 127.0.0.1, or pass --force`,
-    );
+  if (keys === 0) {
+    return {
+      mode: "api_key",
+      warning: 'auth = "api_key" but the town has no API key: every request will get 401 ' +
+        "until 'tt auth gen-key' makes one",
+    };
   }
-  if (open) {
-    return { mode: "none", warning: `serving ${bind} WITHOUT authentication (--force)` };
-  }
-  return { mode: configured === "auto" ? "api_key" : configured };
+  return { mode: "api_key" };
 }
 
-export function depsFor(town: TownContext, auth: AuthMode, shutdown: AbortSignal): TownhallDeps {
+/** The stderr text shown once for a key this start created. */
+export function keyBanner(key: string, id: string, url: string): string {
+  return [
+    `townhall: this town had no API key, so one was created (id ${id}, scope admin).`,
+    "It is shown only this once; store it now (tt auth revoke " + id + " deletes it):",
+    "",
+    `    ${key}`,
+    "",
+    "Use it as a header on every request:",
+    `    curl -H 'Authorization: Bearer ${key}' ${url}/v1/status`,
+    "    (calls that change state also need -H 'Content-Type: application/json')",
+    `    MCP client: URL ${url}/mcp, header 'Authorization: Bearer ${key}'`,
+    "'tt auth gen-key --scope town.read' makes narrower keys.",
+    "",
+  ].join("\n");
+}
+
+export function depsFor(
+  town: TownContext,
+  auth: AuthMode,
+  shutdown: AbortSignal,
+  guard = new RequestGuard(town.config.townhall.bind, town.config.townhall),
+): TownhallDeps {
   const cfg = town.config.townhall;
   const rl = cfg.rate_limit;
   return {
     town,
     auth,
+    guard,
+    health: new RedisHealth(town.redis),
     limits: {
       read: new TokenBuckets({ perMinute: rl.read_per_min, burst: rl.burst }),
       write: new TokenBuckets({ perMinute: rl.write_per_min, burst: rl.burst }),
@@ -91,10 +118,13 @@ export async function runTownhall(opts: ServeOptions = {}): Promise<void> {
     const cfg = town.config.townhall;
     const hostname = opts.bind ?? cfg.bind;
     const port = opts.port ?? cfg.port;
+    if (cfg.auth === "none") decideAuth(cfg.auth, hostname, 0); // refuse before any write
+    const created = cfg.auth === "auto" ? await ensureFirstKey(town) : undefined;
     const keys = await countKeys(town);
-    const { mode, warning } = decideAuth(cfg.auth, hostname, keys, opts.force);
+    const { mode, warning } = decideAuth(cfg.auth, hostname, keys);
     if (warning) console.error(`townhall: warning: ${warning}`);
-    const app = buildApp(depsFor(town, mode, stop.signal));
+    const guard = new RequestGuard(hostname, cfg);
+    const app = buildApp(depsFor(town, mode, stop.signal, guard));
 
     const onSignal = () => stop.abort();
     const signals = ["SIGTERM", "SIGINT"] as const;
@@ -106,14 +136,24 @@ export async function runTownhall(opts: ServeOptions = {}): Promise<void> {
         port,
         signal: stop.signal,
         onListen: (addr) => {
-          const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+          // A wildcard bind is reached (and allowed by the Host check) as loopback here.
+          const name = addr.hostname === "0.0.0.0"
+            ? "127.0.0.1"
+            : addr.hostname === "::"
+            ? "::1"
+            : addr.hostname;
+          const host = name.includes(":") ? `[${name}]` : name;
+          const url = `http://${host}:${addr.port}`;
+          guard.listening(addr.port);
+          if (created) console.error(keyBanner(created.key, created.record.id, url));
           opts.onListen?.({
-            url: `http://${host}:${addr.port}`,
+            url,
             hostname: addr.hostname,
             port: addr.port,
             town: town.name,
             auth: mode,
             keys,
+            ...(created ? { created_key_id: created.record.id } : {}),
           });
         },
         onError: (e) => {
@@ -126,6 +166,8 @@ export async function runTownhall(opts: ServeOptions = {}): Promise<void> {
       }, (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }));
     } catch (e) {
       for (const s of signals) Deno.removeSignalListener(s, onSignal);
+      // A key nobody was shown must not stay behind: the next start creates (and shows) one.
+      if (created) await revokeKey(town, created.record.id).catch(() => {});
       if (e instanceof Deno.errors.AddrInUse) {
         throw new TtError(
           `port ${port} on ${hostname} is already in use: pick another with --port`,

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import {
   countKeys,
+  ensureFirstKey,
   generateKey,
   hashKey,
   hasScope,
@@ -71,11 +72,14 @@ Deno.test("credentials: Bearer (any case) or X-API-Key; other Authorization sche
   assert.deepEqual(credential(undefined, undefined), {});
 });
 
-Deno.test("auth modes: auto is open until a key exists; api_key always needs one; none never", async () => {
+Deno.test("auth modes: auto and api_key always need a key (none at all: 401); none never", async () => {
   await withTestTown(async (t) => {
-    assert.deepEqual(await authenticate(t, "auto", undefined, undefined), { principal: OPEN });
-    const r0 = await authenticate(t, "api_key", undefined, undefined);
-    assert.ok("error" in r0 && r0.error.status === 401);
+    for (const mode of ["auto", "api_key"] as const) {
+      const r0 = await authenticate(t, mode, undefined, undefined);
+      assert.ok("error" in r0 && r0.error.status === 401, mode);
+      const forged = await authenticate(t, mode, `Bearer tt_${"A".repeat(43)}`, undefined);
+      assert.ok("error" in forged && /no API key any more/.test(forged.error.message), mode);
+    }
     const { key, record } = await generateKey(t, { scopes: ["town.read"] });
     const r1 = await authenticate(t, "auto", undefined, undefined);
     assert.ok("error" in r1 && /authentication required/.test(r1.error.message));
@@ -88,16 +92,29 @@ Deno.test("auth modes: auto is open until a key exists; api_key always needs one
   });
 });
 
-Deno.test("bind safety: non-loopback without auth is refused unless forced; auto becomes api_key", () => {
+Deno.test("first key: created only when the town has none, atomically (one of many racers wins)", async () => {
+  await withTestTown(async (t) => {
+    const made = await Promise.all(Array.from({ length: 8 }, () => ensureFirstKey(t)));
+    const won = made.filter((m) => m !== undefined);
+    assert.equal(won.length, 1);
+    assert.deepEqual(won[0]!.record.scopes, ["admin"]);
+    assert.equal(await countKeys(t), 1);
+    assert.equal((await verifyKey(t, won[0]!.key))?.id, won[0]!.record.id);
+    assert.equal(await ensureFirstKey(t), undefined);
+  });
+});
+
+Deno.test("bind safety: auth none is refused off loopback (no override); everything else needs keys", () => {
   for (const h of ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"]) {
     assert.ok(isLoopback(h), h);
   }
   for (const h of ["0.0.0.0", "::", "10.0.0.1", "example.com"]) assert.ok(!isLoopback(h), h);
-  assert.deepEqual(decideAuth("auto", "127.0.0.1", 0), { mode: "auto" });
-  assert.throws(() => decideAuth("auto", "0.0.0.0", 0), TtError);
-  assert.throws(() => decideAuth("none", "0.0.0.0", 5), /refusing to serve 0\.0\.0\.0/);
-  assert.equal(decideAuth("none", "0.0.0.0", 0, true).mode, "none");
+  assert.deepEqual(decideAuth("auto", "127.0.0.1", 1), { mode: "api_key" });
   assert.equal(decideAuth("auto", "0.0.0.0", 1).mode, "api_key");
+  assert.throws(() => decideAuth("none", "0.0.0.0", 5), /refusing to serve 0\.0\.0\.0/);
+  assert.throws(() => decideAuth("none", "10.0.0.1", 0), TtError);
+  assert.equal(decideAuth("none", "127.0.0.1", 0).mode, "none");
+  assert.match(decideAuth("none", "127.0.0.1", 0).warning ?? "", /NO API KEY IS CHECKED/);
   assert.equal(decideAuth("api_key", "0.0.0.0", 0).mode, "api_key");
   assert.match(decideAuth("api_key", "127.0.0.1", 0).warning ?? "", /no API key/);
 });

@@ -18,6 +18,8 @@ export interface Hall {
   sb: Sandbox;
   name: string;
   t: TownContext;
+  /** The key the server created at start (printed once on stderr); api() uses it by default. */
+  createdKey?: string;
   /** Everything the server wrote to stderr so far (read after stop()). */
   stderr: () => string;
   /** SIGTERM, then waits for the exit; returns the exit code. */
@@ -40,6 +42,8 @@ export interface StartedHall extends Hall {
   /** The key texts created by `keys`, in order. */
   keys: string[];
 }
+
+const KEY_IN_TEXT = /\btt_[A-Za-z0-9_-]{43}\b/;
 
 /** Starts `tt townhall --port 0 --json` and waits for its listening line. */
 export async function startHall(opts: HallOptions = {}): Promise<StartedHall> {
@@ -93,13 +97,26 @@ export async function startHall(opts: HallOptions = {}): Promise<StartedHall> {
     await stop();
     throw new Error(`townhall did not start: ${out}${err}`);
   }
-  const info = JSON.parse(out.split("\n")[0]) as { url: string };
+  const info = JSON.parse(out.split("\n")[0]) as { url: string; created_key_id?: string };
+  let createdKey: string | undefined;
+  if (info.created_key_id) {
+    // The banner is written before the listening line; its pipe may lag behind: bounded wait.
+    for (let i = 0; i < 500 && !KEY_IN_TEXT.test(err); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    createdKey = KEY_IN_TEXT.exec(err)?.[0];
+    if (!createdKey) {
+      await stop();
+      throw new Error(`townhall created key ${info.created_key_id} but printed none: ${err}`);
+    }
+  }
   return {
     url: info.url,
     sb,
     name,
     t: await townOf(name),
     keys,
+    createdKey,
     stderr: () => err,
     stop,
   };
@@ -121,19 +138,28 @@ export interface Reply<T = unknown> {
   headers: Headers;
 }
 
-/** One JSON request; `body` as a string is sent verbatim (for malformed input). */
+/**
+ * One JSON request as a well-behaved client sends it; `body` as a string is sent verbatim (for
+ * malformed input). The key is `key`, else the one the server created (`key: null` sends none).
+ * State-changing methods carry `Content-Type: application/json` unless `headers` sets another.
+ */
 export async function api<T = Record<string, unknown>>(
   h: Hall,
   method: string,
   path: string,
-  opts: { body?: unknown; key?: string; headers?: Record<string, string> } = {},
+  opts: { body?: unknown; key?: string | null; headers?: Record<string, string> } = {},
 ): Promise<Reply<T>> {
   const headers: Record<string, string> = { ...opts.headers };
-  if (opts.key) headers.authorization = `Bearer ${opts.key}`;
+  const key = opts.key === null ? undefined : opts.key ?? h.createdKey;
+  if (key) headers.authorization ??= `Bearer ${key}`;
   let body: string | undefined;
   if (opts.body !== undefined) {
     body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
-    headers["content-type"] ??= "application/json";
+  }
+  if (opts.body !== undefined || !["GET", "HEAD", "OPTIONS"].includes(method)) {
+    if (!Object.keys(headers).some((k) => k.toLowerCase() === "content-type")) {
+      headers["content-type"] = "application/json";
+    }
   }
   const res = await fetch(`${h.url}${path}`, { method, headers, body });
   const text = await res.text();

@@ -18,7 +18,7 @@ async function stopSupervisor(h: Hall) {
 /** The --cli of an agent that completes its tasks through this townhall's REST API. */
 function restAgent(h: Hall): string {
   const fixture = new URL("./fixtures/rest-agent.ts", import.meta.url).pathname;
-  return `'${Deno.execPath()}' run -q --no-config --no-prompt --allow-net=127.0.0.1 --allow-env '${fixture}' ${h.url}`;
+  return `'${Deno.execPath()}' run -q --no-config --no-prompt --allow-net=127.0.0.1 --allow-env '${fixture}' ${h.url} ${h.createdKey}`;
 }
 
 /** The agent's round logs and the supervisor log, for failure messages. */

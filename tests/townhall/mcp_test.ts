@@ -9,7 +9,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { createAgent } from "../../src/core/agents.ts";
 import { recentEvents } from "../../src/core/events.ts";
 import { getTask } from "../../src/core/tasks.ts";
-import { ttCommand } from "../helpers.ts";
+import { ttCommand, withTestTown } from "../helpers.ts";
 import { closeHall, type Hall, startHall } from "./helpers.ts";
 
 async function connect(h: Hall, key?: string): Promise<Client> {
@@ -43,64 +43,64 @@ Deno.test("MCP over HTTP: tools list; send, assign, complete drive the core; err
       const names = tools.map((t) => t.name);
       for (
         const n of [
-          "town.get_status",
-          "agent.list",
-          "agent.inbox",
-          "message.send",
-          "task.assign",
-          "task.complete",
-          "task.fail",
-          "task.cancel",
-          "task.get",
-          "backlog.list",
-          "backlog.add",
-          "backlog.claim",
-          "backlog.assign_all",
-          "backlog.remove",
-          "agent.spawn",
-          "agent.kill",
-          "agent.wait",
-          "recovery.reclaim_tasks",
+          "town_get_status",
+          "agent_list",
+          "agent_inbox",
+          "message_send",
+          "task_assign",
+          "task_complete",
+          "task_fail",
+          "task_cancel",
+          "task_get",
+          "backlog_list",
+          "backlog_add",
+          "backlog_claim",
+          "backlog_assign_all",
+          "backlog_remove",
+          "agent_spawn",
+          "agent_kill",
+          "agent_wait",
+          "recovery_reclaim_tasks",
         ]
       ) assert.ok(names.includes(n), n);
-      const send = tools.find((t) => t.name === "message.send")!;
+      const send = tools.find((t) => t.name === "message_send")!;
       assert.deepEqual(send.inputSchema.required?.sort(), ["message", "to"]);
       assert.equal(send.annotations?.readOnlyHint, false);
 
-      const sent = await call(c, "message.send", { to: "w1", message: "hello", kind: "info" });
+      const sent = await call(c, "message_send", { to: "w1", message: "hello", kind: "info" });
       assert.ok(sent.success, sent.error);
-      const inbox = await call(c, "agent.inbox", { agent: "w1" });
+      const inbox = await call(c, "agent_inbox", { agent: "w1" });
       assert.equal((inbox.data!.inbox as { body: string }[])[0].body, "hello");
 
-      const assigned = await call(c, "task.assign", { agent: "w1", description: "build it" });
+      const assigned = await call(c, "task_assign", { agent: "w1", description: "build it" });
       assert.ok(assigned.success, assigned.error);
       const id = (assigned.data!.task as { id: string }).id;
       assert.equal((await getTask(h.t, id))?.assigned_to, a.id);
-      const done = await call(c, "task.complete", { task_id: id.slice(0, 8), result: "built" });
+      const done = await call(c, "task_complete", { task_id: id.slice(0, 8), result: "built" });
       assert.ok(done.success, done.error);
       assert.equal((await getTask(h.t, id))?.state, "completed");
-      const result = await call(c, "agent.get_result", { agent: "w1" });
+      const result = await call(c, "agent_get_result", { agent: "w1" });
       assert.equal((result.data!.task as { result: string }).result, "built");
-      assert.equal((await call(c, "task.list_pending")).data!.count, 0);
-      assert.equal((await call(c, "agent.list_open")).data!.count, 1);
-      const again = await call(c, "task.complete", { task_id: id });
+      assert.equal((await call(c, "task_list_pending")).data!.count, 0);
+      assert.equal((await call(c, "agent_list_open")).data!.count, 1);
+      const again = await call(c, "task_complete", { task_id: id });
       assert.equal(again.success, false);
       assert.match(again.error!, /already completed/);
 
-      const bad = await call(c, "task.assign", { description: "no agent" });
+      const bad = await call(c, "task_assign", { description: "no agent" });
       assert.equal(bad.success, false);
       assert.match(bad.error!, /^arguments\.agent: /);
-      const extra = await call(c, "message.send", { to: "w1", message: "x", bogus: 1 });
+      const extra = await call(c, "message_send", { to: "w1", message: "x", bogus: 1 });
       assert.equal(extra.success, false);
-      const ghost = await call(c, "task.assign", { agent: "ghost", description: "x" });
+      const ghost = await call(c, "task_assign", { agent: "ghost", description: "x" });
       assert.match(ghost.error!, /no agent 'ghost'/);
 
-      const added = await call(c, "backlog.add", { description: "later", tags: ["x"] });
+      const added = await call(c, "backlog_add", { description: "later", tags: ["x"] });
       const bid = (added.data!.task as { id: string }).id;
-      assert.equal((await call(c, "backlog.list")).data!.count, 1);
-      const claimed = await call(c, "backlog.claim", { task_id: bid, agent: "w1" });
+      assert.equal((await call(c, "backlog_list")).data!.count, 1);
+      const claimed = await call(c, "backlog_claim", { task_id: bid, agent: "w1" });
       assert.ok(claimed.success, claimed.error);
-      const status = await call(c, "town.get_status");
+      const status = await call(c, "town_get_status");
       assert.equal((status.data!.tasks as { total: number }).total, 2);
 
       // Resources: any task (not only backlog ones), agents by name, the town.
@@ -135,8 +135,8 @@ Deno.test("MCP over HTTP: tools list; send, assign, complete drive the core; err
     // Scopes apply per tool; writes are audited with the key and the tool.
     const r = await connect(h, reader);
     try {
-      assert.ok((await call(r, "agent.list")).success);
-      const denied = await call(r, "message.send", { to: "w1", message: "x" });
+      assert.ok((await call(r, "agent_list")).success);
+      const denied = await call(r, "message_send", { to: "w1", message: "x" });
       assert.match(denied.error!, /lacks the 'town\.write' scope/);
       assert.ok((await r.readResource({ uri: "tinytown://agents" })).contents.length);
     } finally {
@@ -145,16 +145,16 @@ Deno.test("MCP over HTTP: tools list; send, assign, complete drive the core; err
     const m = await connect(h, manager);
     try {
       await assert.rejects(m.readResource({ uri: "tinytown://agents" }), /lacks the 'town\.read'/);
-      assert.match((await call(m, "town.get_status")).error!, /lacks the 'town\.read'/);
+      assert.match((await call(m, "town_get_status")).error!, /lacks the 'town\.read'/);
     } finally {
       await m.close();
     }
     const audit = (await recentEvents(h.t, { count: 200 })).filter((e) =>
       e.type === "audit" && e.method === "MCP"
     );
-    assert.ok(audit.some((e) => e.path === "tools/call task.complete" && e.status === 200));
-    assert.ok(audit.some((e) => e.path === "tools/call task.complete" && e.status === 409));
-    assert.ok(audit.some((e) => e.path === "tools/call message.send" && e.status === 403));
+    assert.ok(audit.some((e) => e.path === "tools/call task_complete" && e.status === 200));
+    assert.ok(audit.some((e) => e.path === "tools/call task_complete" && e.status === 409));
+    assert.ok(audit.some((e) => e.path === "tools/call message_send" && e.status === 403));
   } finally {
     await closeHall(h);
   }
@@ -175,9 +175,9 @@ Deno.test("tt mcp serves the same tools over stdio", async () => {
     const c = new Client({ name: "tt-test", version: "1.0.0" });
     await c.connect(transport);
     try {
-      const list = await call(c, "agent.list");
+      const list = await call(c, "agent_list");
       assert.deepEqual((list.data!.agents as { name: string }[]).map((a) => a.name), ["w1"]);
-      const sent = await call(c, "message.send", { to: "w1", message: "via stdio" });
+      const sent = await call(c, "message_send", { to: "w1", message: "via stdio" });
       assert.ok(sent.success, sent.error);
     } finally {
       await c.close();
@@ -185,4 +185,68 @@ Deno.test("tt mcp serves the same tools over stdio", async () => {
   } finally {
     await closeHall(h);
   }
+});
+
+Deno.test("MCP polish: function-safe tool names (dotted ones still work), GET /mcp 405, errors said once", async () => {
+  const h = await startHall();
+  try {
+    await createAgent(h.t, { name: "w1", cli: "claude" });
+    const c = await connect(h, h.createdKey);
+    try {
+      const names = (await c.listTools()).tools.map((t) => t.name);
+      assert.ok(names.length >= 30);
+      for (const n of names) assert.match(n, /^[a-zA-Z0-9_-]{1,64}$/, n);
+      // The reference's dotted names are accepted in calls (not listed).
+      assert.ok(!names.includes("agent.list"));
+      assert.ok((await call(c, "agent.list")).success);
+      assert.ok((await call(c, "agent_list")).success);
+      // The SDK wraps its protocol errors in "MCP error <code>: "; the message comes once.
+      const e = await c.readResource({ uri: "tinytown://tasks/ffffffff" }).catch((x) => x);
+      assert.match(String(e.message), /no task/);
+      assert.doesNotMatch(String(e.message), /MCP error -?\d+: MCP error/);
+      const unknown = await c.callTool({ name: "no_such_tool", arguments: {} }).catch((x) => x);
+      assert.match(String(unknown.message), /^MCP error -32602: Tool no_such_tool not found$/);
+    } finally {
+      await c.close();
+    }
+    const auth = { authorization: `Bearer ${h.createdKey}` };
+    const get = await fetch(`${h.url}/mcp`, {
+      headers: { ...auth, accept: "text/event-stream" },
+    });
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get("allow"), "POST");
+    assert.equal((await get.json()).code, "method_not_allowed");
+  } finally {
+    await closeHall(h);
+  }
+});
+
+Deno.test("the MCP transport runs the SDK's own DNS-rebinding protection with townhall's lists", async () => {
+  const { serveHttp } = await import("../../src/townhall/mcp.ts");
+  const { OPEN } = await import("../../src/townhall/auth.ts");
+  await withTestTown(async (t) => {
+    const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    const req = (host: string, origin?: string) =>
+      new Request(`http://${host}/mcp`, {
+        method: "POST",
+        headers: {
+          host,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...(origin ? { origin } : {}),
+        },
+        body,
+      });
+    const lists = { allowedHosts: ["127.0.0.1:9"], allowedOrigins: ["http://127.0.0.1:9"] };
+    const ctx = { town: t, principal: OPEN };
+    const evil = await serveHttp(req("evil.example"), ctx, lists);
+    assert.equal(evil.status, 403);
+    assert.match(await evil.text(), /Invalid Host header/);
+    const cross = await serveHttp(req("127.0.0.1:9", "http://evil.example"), ctx, lists);
+    assert.equal(cross.status, 403);
+    assert.match(await cross.text(), /Invalid Origin header/);
+    const ok = await serveHttp(req("127.0.0.1:9", "http://127.0.0.1:9"), ctx, lists);
+    assert.equal(ok.status, 200, await ok.clone().text());
+    await ok.body?.cancel();
+  });
 });

@@ -7,7 +7,10 @@ import { api, closeHall, startHall } from "./helpers.ts";
 
 type Doc = {
   openapi: string;
-  paths: Record<string, Record<string, { security?: unknown[]; responses: object }>>;
+  paths: Record<
+    string,
+    Record<string, { security?: unknown[]; responses: object; operationId?: string }>
+  >;
   components: { securitySchemes: Record<string, { type: string }>; schemas: object };
 };
 
@@ -31,7 +34,7 @@ function checkRefs(doc: unknown, node: unknown = doc): number {
 Deno.test("GET /openapi.json: OpenAPI 3.1 with security schemes; every served route is documented", async () => {
   const h = await startHall({ keys: [["admin"]] });
   try {
-    const r = await api<Doc>(h, "GET", "/openapi.json");
+    const r = await api<Doc>(h, "GET", "/openapi.json", { key: h.keys[0] });
     assert.equal(r.status, 200);
     const doc = r.body;
     assert.equal(doc.openapi, "3.1.0");
@@ -66,13 +69,25 @@ Deno.test("GET /openapi.json: OpenAPI 3.1 with security schemes; every served ro
       ]
     ) assert.ok(documented.includes(must), must);
 
+    const ids = new Set<string>();
     for (const [p, ops] of Object.entries(doc.paths)) {
       for (const [m, op] of Object.entries(ops)) {
-        const isPublic = !p.startsWith("/v1/");
-        assert.equal(!op.security, isPublic, `${m} ${p} security`);
-        if (!isPublic) assert.ok("401" in op.responses && "403" in op.responses, `${m} ${p}`);
+        const where = `${m} ${p}`;
+        const isPublic = p === "/health" || p === "/ready";
+        assert.equal(!op.security, isPublic, `${where} security`);
+        const has = (s: number) => String(s) in op.responses;
+        // What the middleware really answers on every route (see src/townhall/openapi.ts).
+        for (const s of [403, 429, 500]) assert.ok(has(s), `${where} ${s}`);
+        if (p !== "/health") assert.ok(has(503), `${where} 503`);
+        if (!isPublic) assert.ok(has(401), `${where} 401`);
+        if (m !== "get") { for (const s of [400, 413, 415]) assert.ok(has(s), `${where} ${s}`); }
+        if (p.includes("{")) assert.ok(has(404), `${where} 404`);
+        assert.match(op.operationId ?? "", /^[a-z][A-Za-z0-9]+$/, `${where} operationId`);
+        assert.ok(!ids.has(op.operationId!), `${where}: duplicate operationId`);
+        ids.add(op.operationId!);
       }
     }
+    assert.equal(doc.paths["/v1/agents/{agent}/kill"].post.operationId, "postAgentsByAgentKill");
   } finally {
     await closeHall(h);
   }

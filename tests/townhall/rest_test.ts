@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { createAgent } from "../../src/core/agents.ts";
 import { recentEvents } from "../../src/core/events.ts";
+import { listKeys } from "../../src/core/auth.ts";
 import { getTask } from "../../src/core/tasks.ts";
 import { snapshotTown } from "../helpers.ts";
 import {
@@ -30,9 +31,15 @@ function assertError(r: { status: number; body: unknown }, status: number, field
   if (field) assert.equal(e.field, field, e.error);
 }
 
-Deno.test("public endpoints: health, ready, metrics, scaling need no credentials", async () => {
-  const h = await startHall({ keys: [["admin"]] });
+Deno.test("health and ready need no key; metrics and scaling need town.read", async () => {
+  const h = await startHall({ keys: [["town.read"], ["town.write"]] });
+  const [reader, writer] = h.keys;
   try {
+    for (const p of ["/metrics", "/api/scaling", "/openapi.json", "/v1/status"]) {
+      assert.equal((await api(h, "GET", p)).status, 401, p);
+    }
+    assert.equal((await api(h, "GET", "/metrics", { key: writer })).status, 403);
+    assert.equal((await api(h, "GET", "/openapi.json", { key: writer })).status, 200);
     const health = await api(h, "GET", "/health");
     assert.equal(health.status, 200);
     assert.equal(health.body.status, "ok");
@@ -41,18 +48,17 @@ Deno.test("public endpoints: health, ready, metrics, scaling need no credentials
     assert.equal(ready.status, 200);
     assert.equal(ready.body.redis, "connected");
     await createAgent(h.t, { name: "m1", cli: "claude" });
-    const metrics = await api<string>(h, "GET", "/metrics");
+    const metrics = await api<string>(h, "GET", "/metrics", { key: reader });
     assert.equal(metrics.status, 200);
     assert.match(metrics.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
     assert.match(metrics.body, /^tinytown_agents\{state="starting"\} 1$/m);
     assert.match(metrics.body, /^tinytown_tasks\{state="pending"\} 0$/m);
     assert.match(metrics.body, /^tinytown_backlog_tasks 0$/m);
     assert.match(metrics.body, /^tinytown_inbox_messages\{agent="m1",list="inbox"\} 0$/m);
-    const sc = await api(h, "GET", "/api/scaling");
+    const sc = await api(h, "GET", "/api/scaling", { key: reader });
     assert.equal(sc.status, 200);
     assert.equal(sc.body.active_agents, 1);
     assert.equal(typeof sc.body.scaling_recommendation, "string");
-    assert.equal((await api(h, "GET", "/v1/status")).status, 401);
   } finally {
     await closeHall(h);
   }
@@ -316,8 +322,36 @@ Deno.test("events and history: recent with count and agent filter, newest-first 
     assert.equal(audit.length, 3);
     assert.deepEqual(
       [audit[0].method, audit[0].path, audit[0].status, audit[0].actor],
-      ["POST", "/v1/messages/send", 201, "local"],
+      ["POST", "/v1/messages/send", 201, (await listKeys(h.t))[0].id],
     );
+  } finally {
+    await closeHall(h);
+  }
+});
+
+Deno.test("REST errors name the request fields (skip_verify, force, to_backlog), not CLI flags", async () => {
+  const h = await startHall();
+  try {
+    await createAgent(h.t, { name: "w1", cli: "claude" });
+    await createAgent(h.t, { name: "w2", cli: "claude" });
+    const checked = await api<{ task: { id: string } }>(h, "POST", "/v1/tasks/assign", {
+      body: { agent: "w1", description: "x", verify: "true" },
+    });
+    assert.equal(checked.status, 201);
+    const id = checked.body.task.id;
+    const unverified = await api(h, "POST", `/v1/tasks/${id}/complete`, { body: {} });
+    assert.equal(unverified.status, 409);
+    const e1 = ErrorBody.parse(unverified.body).error;
+    assert.match(e1, /"skip_verify": true/);
+    const notYours = await api(h, "POST", `/v1/tasks/${id}/complete`, {
+      body: { agent: "w2", result: "mine" },
+    });
+    const e2 = ErrorBody.parse(notYours.body).error;
+    assert.match(e2, /"force": true/);
+    const both = await api(h, "POST", "/v1/reclaim", { body: { to: "w1", to_backlog: true } });
+    const e3 = ErrorBody.parse(both.body).error;
+    assert.match(e3, /to or to_backlog/);
+    for (const e of [e1, e2, e3]) assert.doesNotMatch(e, /--[a-z]/, e);
   } finally {
     await closeHall(h);
   }

@@ -91,7 +91,7 @@ Deno.test("413 for a body over max_body_bytes, with nothing changed", async () =
     });
     const chunked = await fetch(`${h.url}/v1/messages/send`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${h.createdKey}` },
       body: stream,
     });
     assert.equal(chunked.status, 413);
@@ -179,13 +179,16 @@ Deno.test("tt townhall: port in use and unsafe binds fail with one line; SIGTERM
     assert.equal(busy.code, 1);
     assert.equal(busy.stderr.trim().split("\n").length, 1);
     assert.match(busy.stderr, new RegExp(`port ${port} .*already in use`));
-    const open = await h.sb.tt(["townhall", "--bind", "0.0.0.0", "--port", "0"]);
-    assert.equal(open.code, 1);
-    assert.match(open.stderr, /refusing to serve 0\.0\.0\.0 without authentication/);
+    const forced = await h.sb.tt(["townhall", "--bind", "0.0.0.0", "--port", "0", "--force"]);
+    assert.equal(forced.code, 2, "there is no --force any more");
     const badPort = await h.sb.tt(["townhall", "--port", "99999"]);
     assert.equal(badPort.code, 2);
     assert.equal(await h.stop(), 0);
-    assert.equal(h.stderr(), "");
+    // Only the banner of the key this start created: no warning, no error.
+    assert.ok(h.createdKey);
+    assert.equal(h.stderr().split("\n")[0], h.stderr().trim().split("\n")[0]);
+    assert.match(h.stderr(), /^townhall: this town had no API key, so one was created/);
+    assert.doesNotMatch(h.stderr(), /warning|error/i);
   } finally {
     await closeHall(h);
   }

@@ -11,7 +11,12 @@ interface SseEvent {
 
 /** An open event stream; `next(match)` reads until a matching event (bounded, for broken tests). */
 async function openStream(h: Hall, query = "", headers: Record<string, string> = {}) {
-  const res = await fetch(`${h.url}/v1/events/stream${query}`, { headers });
+  const auth: Record<string, string> = h.createdKey
+    ? { authorization: `Bearer ${h.createdKey}` }
+    : {};
+  const res = await fetch(`${h.url}/v1/events/stream${query}`, {
+    headers: { ...auth, ...headers },
+  });
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();

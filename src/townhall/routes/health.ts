@@ -1,9 +1,12 @@
-/** Public endpoints (no credentials): liveness, readiness, Prometheus metrics, scaling hints. */
+/**
+ * Liveness and readiness (no key needed), Prometheus metrics and scaling hints (scope town.read:
+ * Prometheus sends it with `authorization: {credentials: <key>}`).
+ */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv, TownhallDeps } from "../env.ts";
 import { VERSION } from "../../version.ts";
 import { metricsText, scaling } from "../metrics.ts";
-import { json } from "./common.ts";
+import { errors, json, secured } from "./common.ts";
 
 const Health = z.object({
   status: z.literal("ok"),
@@ -60,24 +63,25 @@ export function register(app: OpenAPIHono<AppEnv>, deps: TownhallDeps) {
       responses: { 200: json(Ready, "Ready"), 503: json(Ready, "Redis unreachable") },
     }),
     async (c) => {
-      const t0 = performance.now();
-      try {
-        await town.redis.ping();
-        const ms = Math.round((performance.now() - t0) * 1000) / 1000;
+      const ms = await deps.health.ping();
+      if (ms !== undefined) {
         return c.json({
           status: "ready" as const,
           redis: "connected" as const,
           redis_latency_ms: ms,
           town: town.name,
         }, 200);
-      } catch (e) {
-        return c.json({
+      }
+      return c.json(
+        {
           status: "not_ready" as const,
           redis: "disconnected" as const,
           town: town.name,
-          detail: (e as Error).message,
-        }, 503);
-      }
+          detail: deps.health.lastError,
+        },
+        503,
+        { "Retry-After": "2" },
+      );
     },
   );
 
@@ -87,11 +91,13 @@ export function register(app: OpenAPIHono<AppEnv>, deps: TownhallDeps) {
       path: "/metrics",
       tags: ["Health"],
       summary: "Prometheus metrics: agents and tasks by state, backlog, queue depths",
+      ...secured("town.read"),
       responses: {
         200: {
           description: "Prometheus text format 0.0.4",
           content: { "text/plain": { schema: z.string() } },
         },
+        ...errors,
       },
     }),
     async (c) =>
@@ -106,7 +112,8 @@ export function register(app: OpenAPIHono<AppEnv>, deps: TownhallDeps) {
       path: "/api/scaling",
       tags: ["Health"],
       summary: "Queue depth and a scaling recommendation for autoscalers",
-      responses: { 200: json(Scaling, "Scaling signals") },
+      ...secured("town.read"),
+      responses: { 200: json(Scaling, "Scaling signals"), ...errors },
     }),
     async (c) => c.json(await scaling(town), 200),
   );

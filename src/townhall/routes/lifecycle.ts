@@ -22,6 +22,7 @@ import {
 } from "../schemas.ts";
 import { z } from "@hono/zod-openapi";
 import { conflict, errors, json, jsonBody, notFound, secured, tooLarge } from "./common.ts";
+import { requireExec, spawnRunsCode } from "../exec.ts";
 
 const optionalBody = <T>(schema: T) => ({
   body: { required: false, content: { "application/json": { schema } } },
@@ -42,6 +43,8 @@ export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
       tags: ["Lifecycle"],
       summary: "Spawn an agent: create it and have this host's supervisor run it",
       ...secured("agent.manage"),
+      description: "Requires scope `agent.manage` (or `admin`); a `cli` that is not a preset " +
+        "nor an `[agent_clis]` name also needs `exec`.",
       request: jsonBody(SpawnBody),
       responses: {
         201: json(z.object({ agent: AgentView }), "Spawned"),
@@ -51,7 +54,11 @@ export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
         ...tooLarge,
       },
     }),
-    async (c) => c.json(await ops.spawn(town, c.req.valid("json")), 201),
+    async (c) => {
+      const b = c.req.valid("json");
+      requireExec(c.get("principal"), spawnRunsCode(town.config, b.cli));
+      return c.json(await ops.spawn(town, b), 201);
+    },
   );
 
   for (const [verb, summary] of VERBS) {

@@ -18,6 +18,9 @@ import {
   TaskView,
 } from "../schemas.ts";
 import { conflict, errors, json, jsonBody, notFound, secured, tooLarge } from "./common.ts";
+import { requireExec, verifyRunsCode } from "../exec.ts";
+
+const VERIFY_NEEDS_EXEC = "Requires scope `town.write` (or `admin`); with `verify`, also `exec`.";
 
 const optionalBody = <T>(schema: T) => ({
   body: { required: false, content: { "application/json": { schema } } },
@@ -69,10 +72,15 @@ export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
       tags: ["Tasks"],
       summary: "Create a task and assign it to an agent (or the supervisor mailbox)",
       ...secured("town.write"),
+      description: VERIFY_NEEDS_EXEC,
       request: jsonBody(AssignBody),
       responses: { 201: json(TaskResult, "Assigned"), ...errors, ...notFound, ...tooLarge },
     }),
-    async (c) => c.json(await ops.taskAssign(town, c.req.valid("json")), 201),
+    async (c) => {
+      const b = c.req.valid("json");
+      requireExec(c.get("principal"), verifyRunsCode(b));
+      return c.json(await ops.taskAssign(town, b), 201);
+    },
   );
 
   app.openapi(
@@ -154,10 +162,15 @@ export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
       tags: ["Backlog"],
       summary: "Add a task to the backlog",
       ...secured("town.write"),
+      description: VERIFY_NEEDS_EXEC,
       request: jsonBody(BacklogAddBody),
       responses: { 201: json(TaskResult, "Added"), ...errors, ...tooLarge },
     }),
-    async (c) => c.json(await ops.backlogAdd(town, c.req.valid("json")), 201),
+    async (c) => {
+      const b = c.req.valid("json");
+      requireExec(c.get("principal"), verifyRunsCode(b));
+      return c.json(await ops.backlogAdd(town, b), 201);
+    },
   );
 
   app.openapi(
