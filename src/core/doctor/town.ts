@@ -55,10 +55,9 @@ export const townhallKeysCheck: Check = {
           `[townhall] auth = "api_key" but the town has no API key: townhall refuses every request`,
           "create one with 'tt auth gen-key'",
         )
-        : warn(
+        : ok(
           name,
-          "no API key: townhall (when started) is open to every local process on its loopback port",
-          "create one with 'tt auth gen-key'; from then on townhall requires a key",
+          "no API key yet: the first 'tt townhall' creates one and prints it once; townhall always requires a key",
         );
     }
     return ok(name, `${n} API key(s); townhall requires one`);
