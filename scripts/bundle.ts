@@ -138,10 +138,22 @@ export async function buildBundle(out: string, flags: string[]): Promise<number>
  * Everything else is inlined, so the base only has to be some file URL.
  */
 export function portableRequire(js: string): string {
-  const shim = "__deno_internal_createRequire(import.meta.url)";
+  const base = 'import.meta.url.startsWith("file:")?import.meta.url:"file:///tt.js"';
+  // deno bundle swaps esbuild's `__require` helper for one made with createRequire, but only when
+  // the minifier gave the helper a name without `$` (a `$t` one was left in place and every
+  // `require("node:events")` of ioredis threw "Dynamic require … is not supported"): do the swap
+  // here whenever it was not done.
+  const helper =
+    /var ([\w$]+)=\(\w+=>typeof require<"u"\?require:[\s\S]{0,400}?throw Error\('Dynamic require of "'\+\w+\+'" is not supported'\)\}\);/;
+  js = js.replace(
+    helper,
+    (_m, name: string) =>
+      `import{createRequire as __deno_internal_createRequire}from"node:module";var ${name}=` +
+      `__deno_internal_createRequire(${base});`,
+  );
   return js.replaceAll(
-    shim,
-    '__deno_internal_createRequire(import.meta.url.startsWith("file:")?import.meta.url:"file:///tt.js")',
+    "__deno_internal_createRequire(import.meta.url)",
+    `__deno_internal_createRequire(${base})`,
   );
 }
 
