@@ -3,8 +3,13 @@
 import { CommanderError } from "commander";
 import { buildProgram } from "./src/cli/program.ts";
 import { singleLine, TtError } from "./src/core/errors.ts";
+import { writeErr } from "./src/cli/sink.ts";
 
 export async function main(argv: string[]): Promise<number> {
+  // Inside an agent's round (the shim of a bundle or binary): the request goes to its channel.
+  if (Deno.env.get("TT_CHANNEL") && argv[0] !== "demo-agent") {
+    return await (await import("./src/agent/client.ts")).runClient(argv);
+  }
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: "user" });
@@ -14,26 +19,27 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function reportError(e: unknown): number {
+/** Maps an error to one line on stderr (through the sink) and an exit code. */
+export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
     // commander already printed its message; help and --version are successes.
     return e.exitCode === 0 ? 0 : 2;
   }
   if (e instanceof TtError) {
     // One line, even when the message quotes an argument holding a line break.
-    console.error(`tt: ${singleLine(e.message)}`);
+    writeErr(`tt: ${singleLine(e.message)}`);
     return e.exitCode;
   }
   const msg = e instanceof Error ? e.message : String(e);
   if (/Connection is closed|ECONNRESET|EPIPE|Stream isn't writeable/i.test(msg)) {
-    console.error(`tt: lost the connection to Redis (${msg}): is it running? 'tt start' starts it`);
+    writeErr(`tt: lost the connection to Redis (${msg}): is it running? 'tt start' starts it`);
     return 1;
   }
   if (e instanceof Deno.errors.PermissionDenied) {
-    console.error(`tt: permission denied: ${msg}`);
+    writeErr(`tt: permission denied: ${msg}`);
     return 1;
   }
-  console.error(
+  writeErr(
     `tt: internal error: ${msg}${Deno.env.get("TT_DEBUG") ? "" : " (set TT_DEBUG=1 for details)"}`,
   );
   if (Deno.env.get("TT_DEBUG")) console.error(e);

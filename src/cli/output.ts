@@ -2,6 +2,8 @@
  * How commands print: data on stdout (human text, or JSON with --json), messages on stderr.
  * Colour only on a terminal and never with NO_COLOR.
  */
+import { writeErr, writeOut } from "./sink.ts";
+
 const useColor = Deno.stdout.isTerminal() && !Deno.noColor;
 const paint = (code: string) => (s: string) => useColor ? `\x1b[${code}m${s}\x1b[0m` : s;
 
@@ -18,17 +20,17 @@ export const color = {
 /** Prints `data` as JSON when `json` is set, else the human lines. */
 export function output(json: boolean | undefined, data: unknown, human: () => string | string[]) {
   if (json) {
-    console.log(JSON.stringify(data, null, 2));
+    writeOut(JSON.stringify(data, null, 2));
     return;
   }
   const text = human();
   const lines = Array.isArray(text) ? text : [text];
-  if (lines.length) console.log(lines.join("\n"));
+  if (lines.length) writeOut(lines.join("\n"));
 }
 
 /** A note for the human on stderr (never part of the data). */
 export function note(message: string) {
-  console.error(message);
+  writeErr(message);
 }
 
 /** Truncates to `n` characters with an ellipsis, on one line. */
