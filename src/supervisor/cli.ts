@@ -71,7 +71,7 @@ export function agentEnv(input: AgentEnvInput): Record<string, string> {
   const allowed = new Set([...(PRESET_SECRETS[input.cli.name] ?? []), ...(input.passEnv ?? [])]);
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(input.base)) {
-    if (NEVER.has(k) || k.startsWith("TINYTOWN_")) continue;
+    if (NEVER.has(k) || k.startsWith("TINYTOWN_") || /REDIS/i.test(k)) continue; // any Redis address
     if (SECRET_RE.test(k) && !allowed.has(k)) continue;
     env[k] = v;
   }
