@@ -200,6 +200,10 @@ Deno.test("channel: [agent.powers] by role opens assign and other inboxes; witho
     assert.equal(worker.code, 1);
     assert.match(worker.stderr, /^tt: refused: 'tt assign' needs the 'assign' power/);
     assert.match((await runForAgent(t, b, ["inbox", "alice"])).stderr, /another agent's inbox/);
+    // A reference that does not resolve gets the CLI's own error, not a refusal.
+    const unknown = await runForAgent(t, b, ["backlog", "claim", "abcd", "nobody"]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^tt: (?!refused).*nobody/);
     // Even with spawn power: a preset or [agent_clis] name, never a raw command.
     const raw = await runForAgent(t, a, ["spawn", "evil", "--cli", "sh -c 'touch /tmp/x'"]);
     assert.match(raw.stderr, /preset or an \[agent_clis\] name only/);

@@ -14,6 +14,7 @@ import { emitEvent } from "../../core/events.ts";
 import { CLI_PRESETS } from "../../core/presets.ts";
 import { resolveAgent, resolveRecipient } from "../../core/agents.ts";
 import { singleLine } from "../../core/errors.ts";
+import { reportError } from "../../cli/report.ts";
 import { checkArgv, type Checked, powersOf, Refusal } from "./powers.ts";
 import { type ChannelReply, refusedReply } from "./protocol.ts";
 
@@ -33,7 +34,8 @@ export async function runForAgent(
   try {
     run = await checkTargets(town, agent, checkArgv(argv, powers), powers, argv);
   } catch (e) {
-    if (!(e instanceof Refusal)) return await runCli(town, agent, argv); // the CLI says what
+    // A reference that does not resolve: the error the CLI would print (never run it unchecked).
+    if (!(e instanceof Refusal)) return await inScope(town, agent, () => reportError(e));
     await refuse(town, agent.id, argv, e.message);
     return refusedReply(e.message);
   }
@@ -55,7 +57,7 @@ export async function refuse(town: TownContext, agentId: string, argv: string[],
 /**
  * The checks that need the town: whose inbox, who claims, which CLI a spawn runs. Returns the
  * argv to run (`tt inbox` alone means the agent's own inbox). A reference that does not resolve
- * throws a non-Refusal: the CLI then reports it as it would to anyone.
+ * throws the core's error, reported as the CLI would report it.
  */
 async function checkTargets(
   town: TownContext,
@@ -97,18 +99,8 @@ async function checkTargets(
 
 /** The real CLI, its output captured: the same text and exit code as the operator's tt. */
 async function runCli(town: TownContext, agent: Caller, argv: string[]): Promise<ChannelReply> {
-  const reply: ChannelReply = { code: 0, stdout: "", stderr: "" };
-  const scope: CliScope = {
-    out: (s) => reply.stdout += s,
-    err: (s) => reply.stderr += s,
-    caller: { agentId: agent.id, agentName: agent.name },
-    town,
-  };
-  reply.code = await scopes.run(scope, async () => {
-    const [{ buildProgram }, { reportError }] = await Promise.all([
-      import("../../cli/program.ts"),
-      import("../../../main.ts"),
-    ]);
+  return await inScope(town, agent, async (scope) => {
+    const { buildProgram } = await import("../../cli/program.ts");
     const program = buildProgram();
     captureOutput(program as unknown as Command, scope);
     try {
@@ -118,6 +110,22 @@ async function runCli(town: TownContext, agent: Caller, argv: string[]): Promise
       return reportError(e);
     }
   });
+}
+
+/** Runs `fn` in a scope of its own: output into the reply, the agent's identity, the open town. */
+async function inScope(
+  town: TownContext,
+  agent: Caller,
+  fn: (scope: CliScope) => number | Promise<number>,
+): Promise<ChannelReply> {
+  const reply: ChannelReply = { code: 0, stdout: "", stderr: "" };
+  const scope: CliScope = {
+    out: (s) => reply.stdout += s,
+    err: (s) => reply.stderr += s,
+    caller: { agentId: agent.id, agentName: agent.name },
+    town,
+  };
+  reply.code = await scopes.run(scope, () => fn(scope));
   return reply;
 }
 
