@@ -10,19 +10,20 @@
  * `{"v":1,"token","argv","cwd"}` → `{"code","stdout","stderr"}`.
  */
 
-const enc = new TextEncoder();
-
-async function writeAll(w: { write(p: Uint8Array): Promise<number> }, text: string) {
-  let buf = enc.encode(text);
-  while (buf.length) buf = buf.subarray(await w.write(buf));
-}
-
-function fail(message: string): number {
-  console.error(`tt: ${message}`);
-  return 1;
-}
-
+/**
+ * The whole client, one self-contained function (it refers to nothing outside itself), so that
+ * a bundled tt can write its source to a file (`clientSource`) and agents run only that.
+ */
 export async function runClient(argv: string[]): Promise<number> {
+  const enc = new TextEncoder();
+  const writeAll = async (w: { write(p: Uint8Array): Promise<number> }, text: string) => {
+    let buf = enc.encode(text);
+    while (buf.length) buf = buf.subarray(await w.write(buf));
+  };
+  const fail = (message: string) => {
+    console.error(`tt: ${message}`);
+    return 1;
+  };
   const path = Deno.env.get("TT_CHANNEL");
   const token = Deno.env.get("TT_CHANNEL_TOKEN");
   if (!path || !token) {
@@ -62,6 +63,12 @@ export async function runClient(argv: string[]): Promise<number> {
   if (typeof reply.stdout === "string" && reply.stdout) await writeAll(Deno.stdout, reply.stdout);
   if (typeof reply.stderr === "string" && reply.stderr) await writeAll(Deno.stderr, reply.stderr);
   return typeof reply.code === "number" && Number.isInteger(reply.code) ? reply.code : 1;
+}
+
+/** A runnable JavaScript file of the client (for installs where client.ts is not a file). */
+export function clientSource(): string {
+  return `// Written by tt: an agent's tt (src/agent/client.ts).\nconst runClient = ${runClient};\n` +
+    `Deno.exit(await runClient(Deno.args));\n`;
 }
 
 if (import.meta.main) Deno.exit(await runClient(Deno.args));

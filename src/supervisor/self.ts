@@ -4,6 +4,7 @@
  */
 import { writeFileAtomic } from "../core/config.ts";
 import { shellQuote } from "./cli.ts";
+import { clientSource } from "../agent/client.ts";
 
 export function selfCommand(): string[] {
   const exe = Deno.execPath();
@@ -70,11 +71,16 @@ export async function writeAgentShim(dir: string, socket: string): Promise<strin
   const path = `${dir}/tt`;
   const self = selfCommand().map(shellQuote).join(" ");
   const here = import.meta.url;
-  const client = here.startsWith("file:") && here.endsWith("/src/supervisor/self.ts")
-    ? decodeURIComponent(new URL("../agent/client.ts", here).pathname)
-    : undefined;
-  // From source: the lean client alone. Bundle, binary or URL: the same tt, whose main() hands
-  // the request to the client when TT_CHANNEL is set.
+  // From source: client.ts itself. A bundle or URL: the client's source, written beside the
+  // shim. A compiled tt (no deno to run a script): itself, whose main() hands the request to
+  // the client when TT_CHANNEL is set.
+  let client: string | undefined;
+  if (here.startsWith("file:") && here.endsWith("/src/supervisor/self.ts")) {
+    client = decodeURIComponent(new URL("../agent/client.ts", here).pathname);
+  } else if (/\/deno$/.test(Deno.execPath())) {
+    client = `${dir}/client.js`;
+    await writeFileAtomic(client, clientSource(), 0o600);
+  }
   const run = client
     ? [
       Deno.execPath(),

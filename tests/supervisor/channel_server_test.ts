@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Sandbox, townOf, type TtResult } from "../helpers.ts";
 import { openRoundChannel, type RoundChannel } from "../../src/supervisor/channel/mod.ts";
 import { runForAgent } from "../../src/supervisor/channel/run.ts";
+import { clientSource } from "../../src/agent/client.ts";
 import { createAgent } from "../../src/core/agents.ts";
 import { assignTask } from "../../src/core/tasks.ts";
 import { peekInboxes } from "../../src/core/messages.ts";
@@ -208,4 +209,38 @@ Deno.test("channel: [agent.powers] by role opens assign and other inboxes; witho
     const raw = await runForAgent(t, a, ["spawn", "evil", "--cli", "sh -c 'touch /tmp/x'"]);
     assert.match(raw.stderr, /preset or an \[agent_clis\] name only/);
   }, { lead: ["assign", "inbox", "spawn"] });
+});
+
+Deno.test("channel: the client's written-out source (what a bundled tt's agents run) works alone", async () => {
+  await withChannelTown(async ({ sb, t, a }) => {
+    const ch = await openRoundChannel(t, a, 2);
+    try {
+      const file = `${sb.dir}/client.js`;
+      await Deno.writeTextFile(file, clientSource());
+      const sock = ch.env.TT_CHANNEL;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-q",
+          "--no-config",
+          `--allow-read=${sock}`,
+          `--allow-write=${sock}`,
+          `--allow-net=unix:${sock}`,
+          "--allow-env=TT_CHANNEL,TT_CHANNEL_TOKEN",
+          file,
+          "task",
+          "current",
+        ],
+        clearEnv: true,
+        env: { ...ch.env, DENO_DIR, HOME: Deno.env.get("HOME") ?? "/tmp" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      assert.equal(out.code, 0, dec.decode(out.stderr));
+      assert.match(dec.decode(out.stdout), /\[lead\] has no current task/);
+    } finally {
+      await ch.close();
+    }
+  });
 });
