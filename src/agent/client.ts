@@ -47,12 +47,20 @@ export async function runClient(argv: string[]): Promise<number> {
     cwd = Deno.cwd();
   } catch { /* a removed directory: the server does not need it */ }
   let text = "";
+  let broken: unknown;
   try {
     await writeAll(conn, JSON.stringify({ v: 1, token, argv, cwd }) + "\n");
     await conn.closeWrite();
+  } catch (e) {
+    broken = e; // the channel may have answered without reading (a refusal): read it all the same
+  }
+  try {
     text = await new Response(conn.readable).text();
   } catch (e) {
-    return fail(`the channel failed mid-request (${(e as Error).message})`);
+    broken ??= e;
+  }
+  if (!text && broken) {
+    return fail(`the channel failed mid-request (${(broken as Error).message})`);
   }
   let reply: { code?: unknown; stdout?: unknown; stderr?: unknown };
   try {

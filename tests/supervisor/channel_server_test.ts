@@ -144,6 +144,14 @@ Deno.test("channel: a wrong or missing token is refused and recorded; a closed c
       assert.equal(reply.code, 1);
       assert.match(reply.stderr, why);
     }
+    // Connections that send nothing hold their place; past the limit the channel says so.
+    const idle = await Promise.all(
+      Array.from({ length: 8 }, () => Deno.connect({ transport: "unix", path: ch.env.TT_CHANNEL })),
+    );
+    const busy = await agentTt(ch, ["status"]);
+    assert.equal(busy.code, 1);
+    assert.equal(busy.stderr, "tt: refused: too many requests at once\n");
+    for (const c of idle) c.close();
     await ch.close();
     await assert.rejects(Deno.stat(ch.dir), Deno.errors.NotFound);
     // The shim went with the directory; the client itself finds no channel.

@@ -18,7 +18,7 @@ export interface RoundChannel {
   binDir: string;
   /** The channel's directory (socket and shim), for a sandbox to bind. */
   dir: string;
-  /** Stops listening, ends open requests' connections and removes the directory. */
+  /** Stops listening, lets running requests finish (a few seconds at most), removes the dir. */
   close(): Promise<void>;
 }
 
@@ -26,6 +26,10 @@ export interface RoundChannel {
 const MAX_SOCKET_PATH = 100;
 /** A connection that has not sent its request by then is dropped. */
 const REQUEST_TIMEOUT_MS = 30_000;
+/** Requests of one round served at once; more are refused (the supervisor serves every agent). */
+const MAX_IN_FLIGHT = 8;
+/** How long closing waits for requests still running (their client has gone with the round). */
+const CLOSE_GRACE_MS = 5_000;
 
 /** Opens the channel of `agent`'s round `round`. */
 export async function openRoundChannel(
@@ -48,12 +52,20 @@ export async function openRoundChannel(
   await writeAgentShim(binDir, path);
   const listener = Deno.listen({ transport: "unix", path });
   await Deno.chmod(path, 0o600);
-  const open = new Set<Deno.UnixConn>();
+  const open = new Map<Deno.UnixConn, Promise<void>>();
   const serving = (async () => {
     try {
       for await (const conn of listener) {
-        open.add(conn);
-        serve(town, agent, token, conn).finally(() => open.delete(conn));
+        if (open.size >= MAX_IN_FLIGHT) {
+          // Read the request before answering: closing on unread data resets the connection.
+          readRequest(conn)
+            .then(() =>
+              writeAll(conn, JSON.stringify(refusedReply("too many requests at once")) + "\n")
+            )
+            .catch(() => {}).finally(() => closeQuietly(conn));
+          continue;
+        }
+        open.set(conn, serve(town, agent, token, conn).finally(() => open.delete(conn)));
       }
     } catch { /* closed */ }
   })();
@@ -66,7 +78,14 @@ export async function openRoundChannel(
       closed ??= (async () => {
         listener.close();
         await serving;
-        for (const c of open) closeQuietly(c);
+        // A request still running finishes first (a report sent as the CLI exited counts).
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          Promise.allSettled(open.values()),
+          new Promise((r) => timer = setTimeout(r, CLOSE_GRACE_MS)),
+        ]);
+        clearTimeout(timer);
+        for (const c of open.keys()) closeQuietly(c);
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       })(),
   };
