@@ -15,7 +15,7 @@ Deno.test("powers: the defaults allow an agent's own work", () => {
   assert.equal(ok(["task", "complete", "abcd", "--result", "done"]).path, "task complete");
   assert.equal(ok(["--json", "task", "list"]).path, "task list");
   assert.equal(ok(["task", "list", "--json", "-s", "running"]).path, "task list");
-  assert.deepEqual(ok(["task", "list", "-a", "bob"]).values, { "-a": "bob" });
+  assert.deepEqual(ok(["task", "list", "-a", "bob"]).values, { "-a": ["bob"] });
   assert.equal(ok(["inbox"]).path, "inbox");
   assert.equal(ok(["send", "bob", "hi", "--urgent", "--query"]).path, "send");
   assert.equal(ok(["backlog", "add", "x", "--tags", "a,b"]).path, "backlog add");
@@ -30,11 +30,11 @@ Deno.test("powers: the defaults allow an agent's own work", () => {
 
 Deno.test("powers: a value flag's argument is data, whatever it looks like", () => {
   const c = ok(["task", "complete", "abcd", "-r", "--force"]);
-  assert.deepEqual(c.values, { "-r": "--force" });
+  assert.deepEqual(c.values, { "-r": ["--force"] });
   assert.deepEqual(c.args, ["abcd"]);
-  assert.deepEqual(ok(["task", "complete", "abcd", "-rf"]).values, { "-r": "f" });
+  assert.deepEqual(ok(["task", "complete", "abcd", "-rf"]).values, { "-r": ["f"] });
   assert.deepEqual(ok(["task", "complete", "abcd", "--result=--no-verify"]).values, {
-    "--result": "--no-verify",
+    "--result": ["--no-verify"],
   });
   // After `--` everything is an argument (commander then rejects the excess).
   assert.deepEqual(ok(["task", "complete", "abcd", "--", "--force"]).args, ["abcd", "--force"]);
@@ -74,7 +74,10 @@ Deno.test("powers: extra powers open their commands, never the human-only flags"
   refused(["assign", "bob", "x", "--verify", "false"], /needs the 'assign' power/);
   assert.equal(ok(["assign", "bob", "x", "--verify", "false"], all).path, "assign");
   refused(["backlog", "add", "x", "--verify", "rm -rf ~"], /--verify on 'tt backlog add' needs/);
-  assert.deepEqual(ok(["spawn", "w2", "-c", "codex"], all).values, { "-c": "codex" });
+  assert.deepEqual(ok(["spawn", "w2", "-c", "codex", "--cli=x", "-cy"], all).values, {
+    "-c": ["codex", "y"],
+    "--cli": ["x"],
+  });
   refused(["spawn", "w2", "--foreground"], /--foreground is not available/, all);
   refused(["events", "--follow"], /--follow is not available/, all);
   refused(["logs", "bob", "-f"], /--force is for humans|--follow/, all);

@@ -216,6 +216,11 @@ Deno.test("channel: [agent.powers] by role opens assign and other inboxes; witho
     // Even with spawn power: a preset or [agent_clis] name, never a raw command.
     const raw = await runForAgent(t, a, ["spawn", "evil", "--cli", "sh -c 'touch /tmp/x'"]);
     assert.match(raw.stderr, /preset or an \[agent_clis\] name only/);
+    // commander takes the last value: every one is checked.
+    const last = await runForAgent(t, a, ["spawn", "evil", "-c", "claude", "--cli=touch /tmp/x"]);
+    assert.match(last.stderr, /preset or an \[agent_clis\] name only, not 'touch \/tmp\/x'/);
+    const spawned = await runForAgent(t, a, ["list", "--json"]);
+    assert.ok(!spawned.stdout.includes("evil"), "an agent was spawned");
   }, { lead: ["assign", "inbox", "spawn"] });
 });
 

@@ -108,8 +108,8 @@ export interface Checked {
   args: string[];
   /** The flags given, as written ("-a", "--all"). */
   flags: string[];
-  /** The values of value flags, by the flag as written (the last one wins, as in commander). */
-  values: Record<string, string>;
+  /** Every value given to each value flag, by the flag as written, in order. */
+  values: Record<string, string[]>;
 }
 
 export class Refusal extends Error {
@@ -135,7 +135,7 @@ export function checkArgv(argv: string[], powers: ReadonlySet<AgentPower>): Chec
   const path: string[] = [];
   const args: string[] = [];
   const flags: string[] = [];
-  const values: Record<string, string> = {};
+  const values: Record<string, string[]> = {};
   let rule: Rule | undefined;
   let optionsEnded = false;
   // A group's subcommand is its first positional argument, even after options (`task --json list`).
@@ -169,8 +169,10 @@ export function checkArgv(argv: string[], powers: ReadonlySet<AgentPower>): Chec
       // A value flag takes the next argument unless its value is attached (--x=v, -xv).
       const attached = a.startsWith("--") ? a.includes("=") : a.length > j + 2;
       if (kind !== "value" || j !== names.length - 1) continue;
-      if (attached) values[f] = a.startsWith("--") ? a.slice(a.indexOf("=") + 1) : a.slice(j + 2);
-      else values[f] = argv[++i] ?? "";
+      const value = attached
+        ? (a.startsWith("--") ? a.slice(a.indexOf("=") + 1) : a.slice(j + 2))
+        : argv[++i] ?? "";
+      (values[f] ??= []).push(value);
     }
   }
   if (!rule) rule = ruleFor(path, powers);

@@ -85,11 +85,13 @@ async function checkTargets(
     }
   }
   if (c.path === "spawn") {
-    const cli = c.values["-c"] ?? c.values["--cli"];
-    if (cli !== undefined && !CLI_PRESETS[cli] && !town.config.agent_clis[cli]) {
+    // Every value counts: commander takes the last of `-c claude --cli 'raw command'`.
+    const raw = [...c.values["-c"] ?? [], ...c.values["--cli"] ?? []]
+      .find((cli) => !CLI_PRESETS[cli] && !town.config.agent_clis[cli]);
+    if (raw !== undefined) {
       throw new Refusal(
         `an agent spawns agents with a preset or an [agent_clis] name only, not '${
-          singleLine(cli).slice(0, 40)
+          singleLine(raw).slice(0, 40)
         }'`,
       );
     }
