@@ -257,3 +257,26 @@ Deno.test("channel: the client's written-out source (what a bundled tt's agents 
     }
   });
 });
+
+Deno.test("channel: opening a round removes the agent's own dead channels, nobody else's", async () => {
+  await withChannelTown(async ({ sb, t, a, b }) => {
+    const channels = `${sb.dir}/.tt/channels`;
+    await Deno.mkdir(`${channels}/alice-3-0123abcd`, { recursive: true });
+    await Deno.mkdir(`${channels}/alice-x-3-0123abcd`);
+    await Deno.mkdir(`${channels}/bob-3-0123abcd`);
+    const ch = await openRoundChannel(t, a, 4);
+    const other = await openRoundChannel(t, b, 1);
+    try {
+      const left = [];
+      for await (const e of Deno.readDir(channels)) left.push(e.name);
+      assert.deepEqual(
+        left.sort(),
+        [ch.dir, other.dir, `${channels}/alice-x-3-0123abcd`].map((d) => d.split("/").pop()!)
+          .sort(),
+      );
+    } finally {
+      await ch.close();
+      await other.close();
+    }
+  });
+});

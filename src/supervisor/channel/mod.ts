@@ -37,12 +37,13 @@ export async function openRoundChannel(
   agent: Caller,
   round: number,
 ): Promise<RoundChannel> {
-  const id = `${agent.name.slice(0, 24)}-${round}-${randomHex(4)}`;
-  let dir = `${town.root}/.tt/channels/${id}`;
+  const channels = `${town.root}/.tt/channels`;
+  let dir = `${channels}/${agent.name}-${round}-${randomHex(4)}`;
   if (`${dir}/tt.sock`.length > MAX_SOCKET_PATH) {
     dir = await Deno.makeTempDir({ prefix: "tt-ch-" });
   } else {
-    await Deno.mkdir(`${town.root}/.tt/channels`, { recursive: true, mode: 0o700 });
+    await Deno.mkdir(channels, { recursive: true, mode: 0o700 });
+    await removeStale(channels, agent.name);
     await Deno.mkdir(dir, { mode: 0o700 });
   }
   await Deno.chmod(dir, 0o700); // mkdir's mode is masked by the umask
@@ -89,6 +90,18 @@ export async function openRoundChannel(
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       })(),
   };
+}
+
+/**
+ * Removes channel directories an earlier round of this agent left (its supervisor was killed):
+ * an agent runs one round at a time, so any of its own found now is dead.
+ */
+async function removeStale(channels: string, name: string) {
+  const mine = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-\\d+-[0-9a-f]{8}$`);
+  for await (const e of Deno.readDir(channels)) {
+    if (!mine.test(e.name)) continue;
+    await Deno.remove(`${channels}/${e.name}`, { recursive: true }).catch(() => {});
+  }
 }
 
 async function serve(town: TownContext, agent: Caller, token: string, conn: Deno.UnixConn) {
