@@ -1,11 +1,13 @@
 #!/usr/bin/env -S deno run -q -P --no-prompt
 /** Entry point: parse argv, run one command, map errors to one line on stderr and an exit code. */
-import { CommanderError } from "commander";
 import { buildProgram } from "./src/cli/program.ts";
-import { singleLine, TtError } from "./src/core/errors.ts";
-import { escapeText } from "./src/cli/output.ts";
+import { reportError } from "./src/cli/report.ts";
 
 export async function main(argv: string[]): Promise<number> {
+  // Inside an agent's round (the shim of a bundle or binary): the request goes to its channel.
+  if (Deno.env.get("TT_CHANNEL") && argv[0] !== "demo-agent") {
+    return await (await import("./src/agent/client.ts")).runClient(argv);
+  }
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: "user" });
@@ -13,40 +15,6 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     return await reportError(e);
   }
-}
-
-/** One line on stderr; what it quotes (arguments, task text, Redis replies) shows escaped. */
-const fail = (line: string) => console.error(escapeText(singleLine(line), { multiline: false }));
-
-async function reportError(e: unknown): Promise<number> {
-  if (e instanceof CommanderError) {
-    // commander already printed its message; help and --version are successes.
-    return e.exitCode === 0 ? 0 : 2;
-  }
-  if (e instanceof TtError) {
-    // One line, even when the message quotes an argument holding a line break.
-    fail(`tt: ${e.message}`);
-    return e.exitCode;
-  }
-  const msg = e instanceof Error ? e.message : String(e);
-  // Redis refused to persist (disk full) or the connection to it was lost: say which, where.
-  const { describeRedisFailure } = await import("./src/redis/diagnose.ts");
-  const redis = await describeRedisFailure(e);
-  if (redis) {
-    fail(`tt: ${redis}`);
-    return 1;
-  }
-  if (e instanceof Deno.errors.PermissionDenied) {
-    fail(`tt: permission denied: ${msg}`);
-    return 1;
-  }
-  fail(
-    `tt: internal error: ${msg}${Deno.env.get("TT_DEBUG") ? "" : " (set TT_DEBUG=1 for details)"}`,
-  );
-  if (Deno.env.get("TT_DEBUG")) {
-    console.error(escapeText(e instanceof Error ? e.stack ?? msg : msg));
-  }
-  return 1;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

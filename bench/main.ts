@@ -18,8 +18,18 @@ import { agents } from "./sections/agents.ts";
 import { throughput } from "./sections/throughput.ts";
 import { scale } from "./sections/scale.ts";
 import { townhall } from "./sections/townhall.ts";
+import { agentreport } from "./sections/agentreport.ts";
 
-const SECTIONS: Section[] = [startup, roundtrip, delivery, throughput, agents, scale, townhall];
+const SECTIONS: Section[] = [
+  startup,
+  roundtrip,
+  delivery,
+  throughput,
+  agents,
+  agentreport,
+  scale,
+  townhall,
+];
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 

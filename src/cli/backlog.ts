@@ -1,6 +1,6 @@
 /** Backlog commands: add, list, claim, assign-all, remove. */
 import type { Command } from "@commander-js/extra-typings";
-import { withTown } from "./context.ts";
+import { callerIdentity, withTown } from "./context.ts";
 import { clip, color, output } from "./output.ts";
 import { agentLabels, DELIVERS, taskLine } from "./task.ts";
 import type { Task } from "../core/schemas.ts";
@@ -14,10 +14,7 @@ const backlogLine = (x: Task) =>
 /** Sender of assignment messages: the calling agent, else the supervisor. */
 async function sender(t: TownContext): Promise<string> {
   const { resolveSender } = await import("../core/messages.ts");
-  return (await resolveSender(t, undefined, {
-    agentId: Deno.env.get("TINYTOWN_AGENT_ID"),
-    agentName: Deno.env.get("TINYTOWN_AGENT_NAME"),
-  })).id;
+  return (await resolveSender(t, undefined, callerIdentity())).id;
 }
 
 export function register(program: Command) {

@@ -1,5 +1,6 @@
 /** What every command action needs: global options and an open town. */
 import type { TownContext } from "../core/town.ts";
+import { currentScope } from "./sink.ts";
 
 export interface GlobalOptions {
   town?: string;
@@ -22,6 +23,25 @@ export interface WithTownOptions {
   supervisor?: boolean;
 }
 
+/** Who is calling, as `TINYTOWN_AGENT_ID`/`_NAME` used to say. */
+export interface Caller {
+  agentId?: string;
+  agentName?: string;
+}
+
+/**
+ * The calling agent: the one an agent channel request comes from (fixed by the supervisor, not
+ * droppable), else the environment of this process (unset: a human).
+ */
+export function callerIdentity(): Caller {
+  const scope = currentScope();
+  if (scope) return { ...scope.caller };
+  return {
+    agentId: Deno.env.get("TINYTOWN_AGENT_ID"),
+    agentName: Deno.env.get("TINYTOWN_AGENT_NAME"),
+  };
+}
+
 /** Opens the town (starting its Redis if needed), runs `fn`, always closes the connection. */
 export async function withTown<T>(
   cmd: HasGlobals,
@@ -29,6 +49,12 @@ export async function withTown<T>(
   opts: WithTownOptions = {},
 ) {
   const g = globals(cmd);
+  const scoped = currentScope()?.town; // an agent's request: the supervisor's open town
+  if (scoped && g.town !== undefined) {
+    const { UsageError } = await import("../core/errors.ts");
+    throw new UsageError("--town is not available to agents: they act in their own town");
+  }
+  if (scoped) return await fn(scoped, g);
   const { openTown } = await import("../core/town.ts");
   const town = await openTown({ town: g.town });
   try {

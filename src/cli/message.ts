@@ -1,6 +1,6 @@
 /** Message commands: send, inbox. */
 import { type Command, Option } from "@commander-js/extra-typings";
-import { withTown } from "./context.ts";
+import { callerIdentity, withTown } from "./context.ts";
 import { clip, color, output } from "./output.ts";
 import { UsageError } from "../core/errors.ts";
 import type { Category, InboxView, TextKind } from "../core/messages.ts";
@@ -32,10 +32,7 @@ export function register(program: Command) {
         const { resolveRecipient } = await import("../core/agents.ts");
         const { resolveSender, sendMessage, textMessage } = await import("../core/messages.ts");
         const recipient = await resolveRecipient(t, to);
-        const sender = await resolveSender(t, opts.from, {
-          agentId: Deno.env.get("TINYTOWN_AGENT_ID"),
-          agentName: Deno.env.get("TINYTOWN_AGENT_NAME"),
-        });
+        const sender = await resolveSender(t, opts.from, callerIdentity());
         const k: TextKind = opts.query ? "query" : opts.info ? "info" : opts.ack ? "ack" : "task";
         const m = await sendMessage(t, textMessage(sender.id, recipient.id, text, k), {
           urgent: opts.urgent,

@@ -11,6 +11,7 @@
  * around them has been escaped. JSON output stays exact: it only writes the same characters as
  * `\uXXXX` escapes, so it parses to the same strings.
  */
+import { currentScope, writeErr, writeOut as writeLine } from "./sink.ts";
 
 // --- the escaper ---------------------------------------------------------------------------
 
@@ -161,7 +162,7 @@ export function render(text: string, opts: EscapeOptions = {}): string {
 /** Prints `data` as JSON when `json` is set, else the human lines. */
 export function output(json: boolean | undefined, data: unknown, human: () => string | string[]) {
   if (json) {
-    console.log(jsonText(data, 2));
+    writeLine(jsonText(data, 2));
     return;
   }
   const text = human();
@@ -171,17 +172,17 @@ export function output(json: boolean | undefined, data: unknown, human: () => st
 
 /** One line (or block) of human text on stdout, escaped. */
 export function print(text: string) {
-  console.log(render(text));
+  writeLine(render(text));
 }
 
 /** One JSON value on one line of stdout (a stream of events), exact and terminal-safe. */
 export function printJson(data: unknown) {
-  console.log(jsonText(data));
+  writeLine(jsonText(data));
 }
 
 /** A note for the human on stderr (never part of the data), escaped. */
 export function note(message: string) {
-  console.error(render(message));
+  writeErr(render(message));
 }
 
 /**
@@ -226,8 +227,10 @@ export class TerminalEscaper {
   }
 }
 
-/** Writes all of `text` to stdout as it is (already escaped). */
-async function writeOut(text: string) {
+/** Writes all of `text` to stdout (or the channel request's) as it is (already escaped). */
+async function writeStdout(text: string) {
+  const scope = currentScope();
+  if (scope) return scope.out(text);
   const bytes = new TextEncoder().encode(text);
   for (let off = 0; off < bytes.length;) off += await Deno.stdout.write(bytes.subarray(off));
 }
@@ -236,9 +239,9 @@ async function writeOut(text: string) {
 export function escapedStdout() {
   const esc = new TerminalEscaper();
   return {
-    write: (bytes: Uint8Array) => writeOut(esc.push(bytes)),
-    idle: () => writeOut(esc.flush()),
-    end: () => writeOut(esc.end()),
+    write: (bytes: Uint8Array) => writeStdout(esc.push(bytes)),
+    idle: () => writeStdout(esc.flush()),
+    end: () => writeStdout(esc.end()),
   };
 }
 

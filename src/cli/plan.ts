@@ -1,6 +1,6 @@
 /** tasks.toml commands: plan (no Redis) and sync push|pull. */
 import type { Command } from "@commander-js/extra-typings";
-import { globals, withTown } from "./context.ts";
+import { callerIdentity, globals, withTown } from "./context.ts";
 import { color, output } from "./output.ts";
 import { DELIVERS, TASK_ICON } from "./task.ts";
 import { TtError, UsageError } from "../core/errors.ts";
@@ -64,10 +64,7 @@ export function register(program: Command) {
           throw new TtError(`no tasks.toml in ${t.root}: 'tt plan --init' writes a template`);
         }
         const { resolveSender } = await import("../core/messages.ts");
-        const from = await resolveSender(t, undefined, {
-          agentId: Deno.env.get("TINYTOWN_AGENT_ID"),
-          agentName: Deno.env.get("TINYTOWN_AGENT_NAME"),
-        });
+        const from = await resolveSender(t, undefined, callerIdentity());
         const r = await plan.pushPlan(t, loaded, from.id);
         const count = (s: string) => r.created.filter((x) => x.state === s).length;
         output(

@@ -1,6 +1,6 @@
 /** Task commands: assign, and task list/show/current/complete/fail/cancel. */
 import type { Command } from "@commander-js/extra-typings";
-import { type GlobalOptions, withTown } from "./context.ts";
+import { callerIdentity, type GlobalOptions, withTown } from "./context.ts";
 import { clip, color, note, output } from "./output.ts";
 import { ConflictError, UsageError } from "../core/errors.ts";
 import type { Task, TaskState } from "../core/schemas.ts";
@@ -37,7 +37,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Options of commands that hand work to agents: revive a dead supervisor first. */
 export const DELIVERS = { supervisor: true };
-const callerId = () => Deno.env.get("TINYTOWN_AGENT_ID")?.trim().toLowerCase() || undefined;
+const callerId = () => callerIdentity().agentId?.trim().toLowerCase() || undefined;
 
 export function register(program: Command) {
   program.command("assign")
@@ -61,7 +61,7 @@ export function register(program: Command) {
         const to = await resolveRecipient(t, ref);
         const from = await resolveSender(t, undefined, {
           agentId: callerId(),
-          agentName: Deno.env.get("TINYTOWN_AGENT_NAME"),
+          agentName: callerIdentity().agentName,
         });
         const task = await assignTask(t, to, {
           description,
@@ -186,7 +186,7 @@ async function currentAgent(t: TownContext, ref: string | undefined) {
   const id = callerId();
   const byId = id && await getAgent(t, id);
   if (byId) return byId;
-  const name = Deno.env.get("TINYTOWN_AGENT_NAME");
+  const name = callerIdentity().agentName;
   if (name) return await resolveAgent(t, name);
   throw new UsageError(
     "no current agent: name one (tt task current <agent>) or set TINYTOWN_AGENT_ID",

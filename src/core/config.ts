@@ -18,6 +18,19 @@ const AgentCli = z.object({
   env: z.record(z.string(), z.string()).optional(),
 }).strict();
 
+/** What an agent may do beyond its defaults (src/supervisor/channel/powers.ts says what each allows). */
+export const AGENT_POWERS = [
+  "spawn",
+  "assign",
+  "kill",
+  "cancel",
+  "inbox",
+  "history",
+  "wait",
+  "verify",
+] as const;
+export type AgentPower = (typeof AGENT_POWERS)[number];
+
 export const TownConfig = z.object({
   name: z.string().min(1),
   /** The town's identity on its Redis (a uuid, written by `tt init`; see identity.ts). */
@@ -38,6 +51,8 @@ export const TownConfig = z.object({
     kill_grace_secs: z.number().nonnegative().default(5),
     /** Extra environment variables passed to agent CLIs (secret-looking ones are withheld). */
     pass_env: z.array(z.string()).default([]),
+    /** Powers beyond the defaults, by agent name or role: `lead = ["spawn", "assign"]`. */
+    powers: z.record(z.string(), z.array(z.enum(AGENT_POWERS))).default({}),
   }).strict().prefault({}),
   agent_clis: z.record(z.string(), AgentCli).default({}),
   townhall: z.object({

@@ -24,6 +24,7 @@ import { buildPrompt } from "./prompt.ts";
 import { agentEnv, resolveCli, roundCommand } from "./cli.ts";
 import { killGroup, runRoundProcess } from "./process.ts";
 import { MAX_VERIFY_FAILURES, runCheck } from "./verify.ts";
+import { openRoundChannel } from "./channel/mod.ts";
 
 export interface LoopDeps {
   /** Directory with the `tt` shim for agents' PATH. */
@@ -242,16 +243,18 @@ export class AgentLoop {
     await Deno.writeTextFile(promptFile, prompt, { mode: 0o600 });
     const cli = resolveCli(town.config, agent.cli);
     const { command, stdin } = roundCommand(cli.command, promptFile);
+    // The agent's tt reaches the town only through this round's channel (closed with the CLI).
+    const channel = await openRoundChannel(town, agent, round);
     const env = agentEnv({
       base: Deno.env.toObject(),
       cli,
       passEnv: town.config.agent.pass_env,
-      binDir: this.deps.binDir,
+      binDir: channel.binDir,
       identity: {
         TINYTOWN_AGENT_ID: agentId,
         TINYTOWN_AGENT_NAME: agent.name,
         TINYTOWN_TOWN: town.name,
-        TT_TOWN: town.root,
+        ...channel.env,
       },
     });
     const beat = setInterval(() => {
@@ -266,9 +269,10 @@ export class AgentLoop {
       stdin: stdin ? new TextEncoder().encode(prompt) : undefined,
       logFile,
       ...this.#killable(),
-    }).finally(() => {
+    }).finally(async () => {
       clearInterval(beat);
       this.#round = undefined;
+      await channel.close();
     });
     await Deno.remove(promptFile).catch(() => {});
 

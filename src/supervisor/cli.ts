@@ -72,7 +72,8 @@ export function agentEnv(input: AgentEnvInput): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(input.base)) {
     if (NEVER.has(k) || k.startsWith("TINYTOWN_")) continue;
-    if (SECRET_RE.test(k) && !allowed.has(k)) continue;
+    // Anything naming Redis may hold the town's address: withheld like a secret.
+    if ((SECRET_RE.test(k) || /REDIS/i.test(k)) && !allowed.has(k)) continue;
     env[k] = v;
   }
   env.PATH = `${input.binDir}:${input.base.PATH ?? "/usr/local/bin:/usr/bin:/bin"}`;

@@ -4,6 +4,7 @@
  */
 import { writeFileAtomic } from "../core/config.ts";
 import { shellQuote } from "./cli.ts";
+import { clientSource } from "../agent/client.ts";
 
 export function selfCommand(): string[] {
   const exe = Deno.execPath();
@@ -45,16 +46,60 @@ function grantedFlags(): string[] {
 }
 
 /**
- * Writes `<dir>/tt`, a shim that runs this tt with the town's Redis URL baked in (so agents
- * need no Redis secrets in their environment). The directory is inside `.tt/` (mode 700).
+ * Writes `<dir>/tt`, the operator's shim (for the conductor's PATH): this same tt. No Redis URL is
+ * baked in any more (`redisUrl` is ignored): the conductor inherits the operator's environment and
+ * finds the town's config through TT_TOWN. Agents get `writeAgentShim` instead.
  */
-export async function writeShim(dir: string, redisUrl?: string): Promise<string> {
+export async function writeShim(dir: string, _redisUrl?: string): Promise<string> {
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const path = `${dir}/tt`;
-  const env = redisUrl ? `REDIS_URL=${shellQuote(redisUrl)} ` : "";
-  const text = `#!/bin/sh\n# Written by tt for agent rounds.\n${env}exec ${
+  const text = `#!/bin/sh\n# Written by tt for the conductor.\nexec ${
     selfCommand().map(shellQuote).join(" ")
   } "$@"\n`;
+  await writeFileAtomic(path, text, 0o700);
+  return path;
+}
+
+/**
+ * Writes `<dir>/tt`, an agent round's `tt`: it only talks to the round's channel socket `socket`
+ * (src/agent/client.ts, allowed to touch that socket and read its two variables, nothing else).
+ * It holds no secret: the token is in the round's environment. `tt demo-agent` is an agent CLI
+ * itself (it reads the prompt and reports through this shim), so it runs as the full tt.
+ */
+export async function writeAgentShim(dir: string, socket: string): Promise<string> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  const path = `${dir}/tt`;
+  const self = selfCommand().map(shellQuote).join(" ");
+  const here = import.meta.url;
+  // From source: client.ts itself. A bundle or URL: the client's source, written beside the
+  // shim. A compiled tt (no deno to run a script): itself, whose main() hands the request to
+  // the client when TT_CHANNEL is set.
+  let client: string | undefined;
+  if (here.startsWith("file:") && here.endsWith("/src/supervisor/self.ts")) {
+    client = decodeURIComponent(new URL("../agent/client.ts", here).pathname);
+  } else if (/\/deno$/.test(Deno.execPath())) {
+    client = `${dir}/client.js`;
+    await writeFileAtomic(client, clientSource(), 0o600);
+  }
+  const run = client
+    ? [
+      Deno.execPath(),
+      "run",
+      "-q",
+      "--no-prompt",
+      "--no-config",
+      `--allow-read=${socket}`,
+      `--allow-write=${socket}`,
+      `--allow-net=unix:${socket}`,
+      "--allow-env=TT_CHANNEL,TT_CHANNEL_TOKEN",
+      client,
+    ].map(shellQuote).join(" ")
+    : self;
+  const text = `#!/bin/sh
+# Written by tt for one agent round: this tt reaches the town only through the round's channel.
+if [ "$1" = demo-agent ]; then exec ${self} "$@"; fi
+exec ${run} "$@"
+`;
   await writeFileAtomic(path, text, 0o700);
   return path;
 }

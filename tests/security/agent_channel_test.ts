@@ -1,0 +1,160 @@
+/**
+ * The agent channel against a malicious agent (tests/fixtures/malicious-agent.sh): every
+ * channel-level attack of issue 10 is refused, the town is intact afterwards, the agent's
+ * environment and shim hold no Redis address, and `tt history` shows each refusal. With the
+ * sandbox off (none exists yet), this is what the channel alone guarantees.
+ */
+import assert from "node:assert/strict";
+import { AgentTown, fakeCli, waitForEvent } from "../agent_helpers.ts";
+import { ROOT, Sandbox, snapshotTown, testRedisUrl } from "../helpers.ts";
+import { resolveAgent } from "../../src/core/agents.ts";
+import { getTask } from "../../src/core/tasks.ts";
+import { SUPERVISOR_ID } from "../../src/core/keys.ts";
+
+const MALICIOUS = `${ROOT}/tests/fixtures/malicious-agent.sh`;
+
+/** Attacks the channel itself answers with "refused" (and an agent_refused event). */
+const REFUSED = [
+  "inbox_other",
+  "inbox_all",
+  "kill_other",
+  "interrupt_other",
+  "spawn_raw",
+  "auth_gen_key",
+  "auth_gen_key_json",
+  "save",
+  "restore",
+  "other_town",
+  "other_town_short",
+  "reset_force",
+  "reset_grouped",
+  "no_verify_env",
+  "no_verify",
+  "force_other",
+  "force_other_fail",
+  "cancel_other",
+  "group_trick",
+  "from_victim",
+  "assign_other",
+  "claim_for_other",
+  "townhall",
+  "config",
+  "stop_town",
+  "bad_token",
+];
+/** Refused by the agent's tt itself: without the channel's variables it cannot ask at all. */
+const NO_CHANNEL = ["no_token", "no_channel"];
+const OK = ["ok_inbox", "ok_status", "ok_list", "ok_current", "ok_send", "ok_report"];
+
+Deno.test("a malicious agent: every channel-level attack is refused, the town is intact, history shows each refusal", async () => {
+  const at = await AgentTown.create("kill_grace_secs = 1");
+  const other = new Sandbox();
+  const state = await Deno.makeTempDir({ prefix: "tt-mal-" });
+  try {
+    await other.init();
+    await at.sb.ok(["spawn", "victim", "--cli", fakeCli("complete")]);
+    await at.sb.ok(["interrupt", "victim"]); // paused: its task stays in its inbox, untouched
+    const vt = await at.sb.json<{ id: string }>(["assign", "victim", "the victim's own task"]);
+    const cli = `MAL_STATE='${state}' MAL_VICTIM=victim MAL_VICTIM_TASK=${vt.id} ` +
+      `MAL_OTHER_TOWN='${other.dir}' sh '${MALICIOUS}'`;
+    await at.sb.ok(["spawn", "mal", "--cli", cli, "--rounds", "1"]);
+    const mal = await resolveAgent(at.t, "mal");
+    const victim = await resolveAgent(at.t, "victim");
+    const before = await snapshotTown(at.t);
+
+    const task = await at.sb.json<{ id: string }>([
+      "assign",
+      "mal",
+      "be evil",
+      "--verify",
+      "false",
+    ]);
+    await waitForEvent(at.t, (e) => e.type === "agent_stopped" && e.agent_id === mal.id, 120_000);
+    const after = await snapshotTown(at.t);
+
+    // Each attack's outcome, as the agent saw it.
+    const results = new Map(
+      (await Deno.readTextFile(`${state}/results`)).trim().split("\n").map((l) => {
+        const [name, code] = l.split(" ");
+        return [name, Number(code)] as const;
+      }),
+    );
+    const err = (name: string) => Deno.readTextFileSync(`${state}/${name}.err`);
+    const out = (name: string) => Deno.readTextFileSync(`${state}/${name}.out`);
+    for (const name of [...REFUSED, ...NO_CHANNEL, ...OK]) {
+      assert.ok(results.has(name), `attack ${name} was not tried`);
+    }
+    for (const name of REFUSED) {
+      assert.equal(results.get(name), 1, `${name} exited ${results.get(name)}: ${err(name)}`);
+      assert.match(err(name), /^tt: refused: .+\n$/, `${name}: one line saying it was refused`);
+      assert.equal(out(name), "", `${name} printed data: ${out(name)}`);
+    }
+    for (const name of NO_CHANNEL) {
+      assert.equal(results.get(name), 1, name);
+      assert.match(err(name), /TT_CHANNEL and TT_CHANNEL_TOKEN/);
+    }
+    for (const name of OK) assert.equal(results.get(name), 0, `${name}: ${err(name)}`);
+    assert.match(err("no_verify_env"), /--no-verify is for humans/);
+    assert.match(err("force_other"), /--force is for humans/);
+    assert.match(err("other_town"), /--town is not available/);
+    assert.match(err("kill_other"), /'tt kill' needs the 'kill' power/);
+    assert.match(err("auth_gen_key"), /'tt auth gen-key' is not available to agents/);
+    assert.match(err("inbox_other"), /another agent's inbox/);
+    assert.match(err("spawn_raw"), /'tt spawn' needs the 'spawn' power/);
+    assert.match(err("bad_token"), /wrong channel token/);
+    assert.match(out("ok_report"), /reported: tt checks `false` after this round/);
+    assert.match(out("ok_inbox"), /mal/);
+    assert.match(out("ok_current"), new RegExp(task.id.slice(0, 8)));
+
+    // The town is intact: no new key but the round's own, nothing of the victim changed.
+    const own = (k: string) =>
+      [mal.id, SUPERVISOR_ID].some((id) =>
+        ["agent", "inbox", "urgent", "processing", "wake", "notes", "activity"]
+          .some((kind) => k === `${at.t.keys.prefix}${kind}:${id}`)
+      ) || k === at.t.keys.task(task.id);
+    const added = Object.keys(after).filter((k) => !(k in before) && !own(k));
+    const removed = Object.keys(before).filter((k) => !(k in after) && !own(k));
+    assert.deepEqual(added, [], "keys the attacks created");
+    assert.deepEqual(removed, [], "keys the attacks removed");
+    assert.ok(!(at.t.keys.authKeys in after), "an API key was minted");
+    for (
+      const k of [at.t.keys.agent(victim.id), at.t.keys.inbox(victim.id), at.t.keys.task(vt.id)]
+    ) {
+      assert.deepEqual(after[k], before[k], `${k} changed`);
+    }
+    const evil = await getTask(at.t, task.id);
+    assert.notEqual(evil?.state, "completed", "the task whose check fails was completed");
+    assert.equal(evil?.verify_failures, 1);
+    for (const f of ["pwned", "dump.json"]) {
+      await assert.rejects(Deno.stat(`${state}/${f}`), Deno.errors.NotFound, `${f} exists`);
+    }
+
+    // Nothing of Redis in the agent's environment or its tt shim (REDIS_URL is set outside).
+    const socket = testRedisUrl().replace(/^unix:\/\//, "");
+    for (const f of ["env.txt", "shim.txt"]) {
+      const text = await Deno.readTextFile(`${state}/${f}`);
+      assert.ok(!text.includes(socket), `${f} holds the Redis socket`);
+      assert.doesNotMatch(text, /REDIS|redis:\/\/|unix:\/\/|\.tt\/redis/i, f);
+    }
+
+    // The operator sees each refusal in history, with the agent and the reason.
+    const history = await at.sb.json<{ type: string; agent_id?: string; reason?: string }[]>([
+      "history",
+      "-n",
+      "1000",
+    ]);
+    const refusals = history.filter((e) => e.type === "agent_refused" && e.agent_id === mal.id);
+    assert.equal(refusals.length, REFUSED.length, JSON.stringify(refusals.map((e) => e.reason)));
+    for (const name of REFUSED) {
+      const reason = err(name).replace(/^tt: refused: /, "").trim();
+      assert.ok(refusals.some((e) => e.reason === reason), `no event for ${name}: ${reason}`);
+    }
+    const text = (await at.sb.ok(["history", "-n", "1000", "--agent", "mal"])).stdout;
+    assert.match(text, /refused 'tt kill victim'/);
+    assert.match(text, /refused 'tt reset --force'/);
+  } finally {
+    await at.cleanup();
+    other.cleanup();
+    await Deno.remove(state, { recursive: true });
+  }
+});
