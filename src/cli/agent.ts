@@ -289,12 +289,13 @@ export function register(program: Command) {
     .argument("<agent>", "agent reference")
     .option("--round <n>", "round number", positiveInt("--round"))
     .option("-f, --follow", "keep printing as the round writes")
+    .option("--raw", "the CLI's output as written (its JSON stream), not as readable text")
     .action(async (ref, opts, cmd) => {
       await withTown(cmd, async (t) => {
         const { resolveAgent } = await import("../core/agents.ts");
         const { showLog } = await import("../supervisor/logs.ts");
         const a = await resolveAgent(t, ref);
-        await showLog(t, a, opts.round, !!opts.follow);
+        await showLog(t, a, opts.round, !!opts.follow, !!opts.raw);
       });
     });
 

@@ -33,6 +33,10 @@ export const TownConfig = z.object({
     kill_grace_secs: z.number().nonnegative().default(5),
     /** Extra environment variables passed to agent CLIs (secret-looking ones are withheld). */
     pass_env: z.array(z.string()).default([]),
+    /** A round whose CLI shows no progress for this long ends as stalled; 0 = never. */
+    stall_timeout_secs: z.number().int().nonnegative().default(300),
+    /** What happens to a stopped agent's unfinished tasks: back to the backlog, or failed. */
+    on_stop: z.enum(["backlog", "fail"]).default("backlog"),
   }).strict().prefault({}),
   agent_clis: z.record(z.string(), AgentCli).default({}),
   townhall: z.object({
@@ -120,6 +124,8 @@ idle_timeout_secs = 300    # an idle agent stops after this long; 0 = never
 round_timeout_secs = 1800  # a CLI round is killed after this long
 max_rounds = 10            # rounds before an agent stops (tt spawn --rounds overrides)
 worktrees = true           # in a git repo, each agent works in its own worktree (branch tt/<agent>)
+# stall_timeout_secs = 300 # a round whose CLI shows no progress this long ends as stalled; 0 = never
+# on_stop = "backlog"      # a stopped agent's unfinished tasks: "backlog" or "fail"
 
 [townhall]
 bind = "127.0.0.1"

@@ -157,7 +157,11 @@ class Supervisor {
 
   #startLoop(agentId: string) {
     if (this.#loops.has(agentId)) return;
-    const loop = new AgentLoop(this.town, agentId, { binDir: this.#binDir, log: this.log });
+    const loop = new AgentLoop(this.town, agentId, {
+      binDir: this.#binDir,
+      log: this.log,
+      shuttingDown: () => this.#stopping,
+    });
     this.#loops.set(agentId, loop);
     // The heartbeat carries the number of agents (tt status, tt stop): refresh it now.
     this.#beat().catch((e) => this.log(`heartbeat failed: ${e}`));

@@ -1,9 +1,15 @@
-/** Reading agents' round logs (`.tt/logs/<agent>_round_<N>.log`). */
+/**
+ * Reading agents' round logs (`.tt/logs/<agent>_round_<N>.log`). A log holds the CLI's raw
+ * output; for CLIs with a JSON stream `tt logs` shows it as readable text (the family's
+ * renderer), `--raw` as written.
+ */
 import type { TownContext } from "../core/town.ts";
 import type { Agent } from "../core/schemas.ts";
 import { NotFoundError } from "../core/errors.ts";
 import { getAgent } from "../core/agents.ts";
 import { followEvents, lastEventId } from "../core/events.ts";
+import { resolveCli } from "./cli.ts";
+import type { CliFamily } from "./clis/types.ts";
 
 export function roundLogPath(root: string, agent: string, round: number): string {
   return `${root}/.tt/logs/${agent}_round_${round}.log`;
@@ -46,7 +52,10 @@ export async function showLog(
   agent: Agent,
   round: number | undefined,
   follow: boolean,
+  raw = false,
 ) {
+  const family = resolveCli(t.config, agent.cli).family;
+  const out = raw || !family.json ? rawWriter() : readableWriter(family);
   const rounds = await loggedRounds(t.root, agent.name);
   const n = round ?? rounds.at(-1);
   if (n === undefined || !rounds.includes(n)) {
@@ -61,11 +70,12 @@ export async function showLog(
   const buf = new Uint8Array(64 * 1024);
   const drain = async () => {
     for (let r = await file.read(buf); r !== null && r > 0; r = await file.read(buf)) {
-      await Deno.stdout.write(buf.subarray(0, r));
+      await out.write(buf.subarray(0, r));
     }
   };
   if (!follow) {
     await drain();
+    await out.end();
     file.close();
     return;
   }
@@ -91,9 +101,46 @@ export async function showLog(
       if (failed) throw failed;
       await drain(); // what was written between the last change and the end event
     }
+    await out.end();
   } finally {
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
     file.close();
   }
+}
+
+interface LogWriter {
+  write(data: Uint8Array): Promise<void>;
+  end(): Promise<void>;
+}
+
+async function writeAll(data: Uint8Array) {
+  for (let off = 0; off < data.length;) off += await Deno.stdout.write(data.subarray(off));
+}
+
+function rawWriter(): LogWriter {
+  return { write: writeAll, end: async () => {} };
+}
+
+/** Renders whole lines through the family; a last line without newline waits for `end`. */
+function readableWriter(family: CliFamily): LogWriter {
+  const dec = new TextDecoder();
+  const enc = new TextEncoder();
+  let partial = "";
+  const emit = async (lines: string[]) => {
+    const shown = lines.map((l) => family.render(l)).filter((l): l is string => l !== undefined);
+    if (shown.length) await writeAll(enc.encode(shown.map((l) => `${l}\n`).join("")));
+  };
+  return {
+    async write(data) {
+      const lines = (partial + dec.decode(data, { stream: true })).split("\n");
+      partial = lines.pop()!;
+      await emit(lines);
+    },
+    async end() {
+      const last = partial + dec.decode();
+      partial = "";
+      if (last) await emit([last]);
+    },
+  };
 }
