@@ -122,10 +122,28 @@ export function register(program: Command) {
     .action(async (refs, opts, cmd) => {
       await withTown(cmd, async (t, g) => {
         const { resolveAgent } = await import("../core/agents.ts");
-        const { waitForAgents } = await import("../core/lifecycle.ts");
+        const { waitForAgents, conditionMet } = await import("../core/lifecycle.ts");
+        const { listAgents } = await import("../core/agents.ts");
         const ids = refs.length
           ? await Promise.all(refs.map(async (r) => (await resolveAgent(t, r)).id))
           : undefined;
+        // Say what is waited for (stderr, so stdout stays the result).
+        const agents = ids
+          ? await Promise.all(ids.map((id) => resolveAgent(t, id)))
+          : await listAgents(t);
+        const pending = [];
+        for (const a of agents) if (!(await conditionMet(t, a, opts.until))) pending.push(a);
+        if (pending.length) {
+          console.error(
+            `tt: waiting for ${
+              pending.map((a) =>
+                `${a.name} (${a.state}${
+                  a.state === "rate_limited" && a.resume_at ? ` until ${a.resume_at}` : ""
+                }${a.state === "working" ? `, round ${a.round}` : ""})`
+              ).join(", ")
+            } to be ${opts.until}`,
+          );
+        }
         const r = await waitForAgents(
           t,
           ids,
@@ -152,14 +170,34 @@ export function register(program: Command) {
     .description("start a stopped agent again (same id, inbox and worktree)")
     .argument("<agent>", "agent reference")
     .option("--rounds <n>", "rounds before it stops", positiveInt("--rounds"))
+    .option("--fresh", "start a new CLI session instead of resuming the agent's last one")
     .action(async (ref, opts, cmd) => {
       await withTown(cmd, async (t, g) => {
-        const { resolveAgent } = await import("../core/agents.ts");
+        const { resolveAgent, forgetCliSession } = await import("../core/agents.ts");
         const { restartAgent } = await import("../core/lifecycle.ts");
         const a = await resolveAgent(t, ref);
+        if (opts.fresh && ["stopped", "error"].includes(a.state)) await forgetCliSession(t, a.id);
         await restartAgent(t, a, opts.rounds);
-        output(g.json, { id: a.id, name: a.name, action: "restart" }, () => `Restarted ${a.name}`);
+        output(
+          g.json,
+          { id: a.id, name: a.name, action: "restart", fresh: !!opts.fresh },
+          () => `Restarted ${a.name}${opts.fresh ? " with a new CLI session" : ""}`,
+        );
       });
+    });
+
+  program.command("reply")
+    .description("answer an agent that is waiting for input (needs_input); it resumes its session")
+    .argument("<agent>", "agent reference")
+    .argument("<answer>", "the answer")
+    .action(async (ref, answer, _opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { resolveAgent } = await import("../core/agents.ts");
+        const { replyToAgent } = await import("../core/reply.ts");
+        const a = await resolveAgent(t, ref);
+        const m = await replyToAgent(t, a, answer);
+        output(g.json, { id: a.id, name: a.name, message_id: m.id }, () => `Answered ${a.name}`);
+      }, { supervisor: true });
     });
 
   program.command("prune")

@@ -265,3 +265,8 @@ export async function setAgentState(
   }
   return { old: res.old };
 }
+
+/** Forgets an agent's CLI session: its next round starts a new one (`tt restart --fresh`). */
+export async function forgetCliSession(t: Ctx, id: string) {
+  await t.redis.hdel(t.keys.agent(id), "session_id");
+}

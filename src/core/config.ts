@@ -39,6 +39,8 @@ export const TownConfig = z.object({
     on_stop: z.enum(["backlog", "fail"]).default("backlog"),
   }).strict().prefault({}),
   agent_clis: z.record(z.string(), AgentCli).default({}),
+  /** `command` runs (sh -c, the event's JSON on stdin) when an agent needs input, fails or is rate limited. */
+  notify: z.object({ command: z.string().min(1).optional() }).strict().prefault({}),
   townhall: z.object({
     bind: z.string().default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(8080),

@@ -10,6 +10,8 @@ export const AGENT_STATES = [
   "working",
   /** The CLI reported a usage limit: no rounds until `resume_at`, then it carries on by itself. */
   "rate_limited",
+  /** The CLI ended its round asking the operator: no rounds until `tt reply` answers. */
+  "needs_input",
   "paused",
   "draining",
   "stopped",

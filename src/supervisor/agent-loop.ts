@@ -5,23 +5,23 @@
 import type { Redis } from "ioredis";
 import { duplicateConnection } from "../redis/connection.ts";
 import type { TownContext } from "../core/town.ts";
-import { agentLabel, getAgent, setAgentState } from "../core/agents.ts";
 import {
-  type Agent,
-  isTerminalAgent,
-  isTerminalTask,
-  type Message,
-  type Task,
-} from "../core/schemas.ts";
+  agentLabel,
+  forgetCliSession,
+  getAgent,
+  setAgentState,
+  type StateChange,
+} from "../core/agents.ts";
+import { type Agent, isTerminalAgent, type Message } from "../core/schemas.ts";
 import { categoryOf, parseMessage } from "../core/messages.ts";
 import { dropStaleAssignments, endRound, takeRound } from "../core/rounds.ts";
 import { emitEvent } from "../core/events.ts";
 import { ConflictError } from "../core/errors.ts";
-import { failTask, getTask, returnTaskToAssigned, startTask } from "../core/tasks.ts";
 import { claimForAgent } from "../core/autoclaim.ts";
 import { killGroup } from "./process.ts";
-import { verifyReports } from "./verify.ts";
-import { forgetSession, type RoundRun, runCliRound } from "./round.ts";
+import { returnRoundTasks, runCliRound, startRoundTasks } from "./round.ts";
+import { endCleanRound } from "./round-end.ts";
+import { notifyState } from "./notify.ts";
 import { releaseWork } from "./stop.ts";
 import { reactionTo } from "./reaction.ts";
 
@@ -40,8 +40,6 @@ export interface LoopDeps {
 const KEEPS_WORK = new Set(["supervisor shutdown", "pruned"]);
 
 const HEARTBEAT_MS = 10_000;
-/** Clean rounds that may end without reporting a task before the task is failed. */
-const MAX_UNREPORTED_ROUNDS = 3;
 
 export class AgentLoop {
   #blocker?: Redis;
@@ -96,7 +94,7 @@ export class AgentLoop {
         return await this.#stop(agent, "agent_stopped", `killed: ${this.#killReason}`);
       }
       if (agent.state === "draining") return await this.#stop(agent, "agent_stopped", "closed");
-      if (agent.state === "paused") {
+      if (agent.state === "paused" || agent.state === "needs_input") {
         await this.#block(0);
         continue;
       }
@@ -195,7 +193,7 @@ export class AgentLoop {
     const inFlight = (await town.redis.lrange(town.keys.processing(agentId), 0, -1))
       .map(parseMessage).filter((m): m is Message => !!m);
     if (inFlight.length || await town.redis.exists(town.keys.processing(agentId))) {
-      await this.#returnTasks(inFlight, "round cut off: supervisor restarted");
+      await returnRoundTasks(this.town, inFlight, "round cut off: supervisor restarted");
       await endRound(
         town,
         agentId,
@@ -240,7 +238,7 @@ export class AgentLoop {
       round_started_at: now,
       last_active_at: now,
     });
-    const tasks = await this.#startTasks(messages);
+    const tasks = await startRoundTasks(town, agentId, messages);
     const heartbeat = setInterval(() => {
       town.redis.hset(town.keys.agent(agentId), "last_heartbeat", new Date().toISOString()).catch(
         () => {},
@@ -263,12 +261,30 @@ export class AgentLoop {
     const reaction = reactionTo(run, this.#killReason);
     this.deps.log(`${agentLabel(agent)} round ${round}: ${result.kind} (${reaction.why})`);
     if (reaction.kind === "ok") {
-      const clean = await this.#endCleanRound(round, assigns, run);
+      const end = await endCleanRound({
+        town,
+        agentId,
+        round,
+        assigns,
+        run,
+        killable: () => this.#killable(),
+        done: () => this.#round = undefined,
+        killed: () => !!this.#killReason,
+      });
+      if (end.question !== undefined) {
+        const moved = await this.#enter("needs_input", {
+          eventType: "agent_needs_input",
+          from: ["working"],
+          message: `needs input: ${end.question}`,
+          why: end.question,
+        });
+        if (moved) return "stop";
+      }
       await this.#roundOver(round);
-      return clean;
+      return end.clean;
     }
     if (reaction.kind === "killed") {
-      await this.#returnTasks(assigns, `round ${round} killed`);
+      await returnRoundTasks(this.town, assigns, `round ${round} killed`);
       await endRound(
         town,
         agentId,
@@ -278,7 +294,7 @@ export class AgentLoop {
       await this.#roundOver(round);
       return true;
     }
-    await this.#returnTasks(assigns, `round ${round} failed: ${reaction.why}`);
+    await returnRoundTasks(this.town, assigns, `round ${round} failed: ${reaction.why}`);
     await endRound(
       town,
       agentId,
@@ -286,9 +302,9 @@ export class AgentLoop {
       `round ${round} failed: ${reaction.why}`,
     );
     // A resumed session that failed may be the cause: the next round starts a new one.
-    if (run.resumed && reaction.kind === "retry") await forgetSession(town, agentId);
+    if (run.resumed && reaction.kind === "retry") await forgetCliSession(town, agentId);
     if (reaction.kind === "error") {
-      await setAgentState(town, agentId, "error", {
+      await this.#enter("error", {
         eventType: "agent_failed",
         message: `error: ${reaction.why}`,
         why: reaction.why,
@@ -297,68 +313,30 @@ export class AgentLoop {
       return "stop";
     }
     if (reaction.kind === "rate_limited") {
-      const moved = await setAgentState(town, agentId, "rate_limited", {
+      const moved = await this.#enter("rate_limited", {
         eventType: "agent_rate_limited",
         from: ["working"],
         message: `rate limited until ${reaction.resumeAt}: ${reaction.why}`,
         why: reaction.why,
         resumeAt: reaction.resumeAt,
-      }).then(() => true, (e) => (ignoreConflict(e), false));
+      });
       if (moved) return "stop";
     }
     await this.#roundOver(round);
     return false;
   }
 
-  /** A round whose CLI exited 0: checks, unreported tasks (retried, then failed), acknowledge. */
-  async #endCleanRound(round: number, assigns: Message[], run: RoundRun): Promise<boolean> {
-    const { town, agentId } = this;
-    const sentBack = await verifyReports({
-      town,
-      agentId,
-      assigns,
-      where: { cwd: run.cwd, env: run.env, logFile: run.logFile },
-      killable: () => this.#killable(),
-      done: () => this.#round = undefined,
-      killed: () => !!this.#killReason,
-    });
-    // A round that exits 0 without reporting its task gets a few more tries, then the task fails.
-    const unfinished: string[] = [];
-    for (const m of assigns) {
-      if (sentBack.has(m.task_id!)) {
-        unfinished.push(m.id); // its check failed: the same agent gets it again, with the output
-        continue;
-      }
-      const task = await getTask(town, m.task_id!);
-      if (!task || isTerminalTask(task.state) || task.assigned_to !== agentId) continue;
-      const tries = await town.redis.hincrby(town.keys.task(task.id), "attempts", 1);
-      if (tries >= MAX_UNREPORTED_ROUNDS) {
-        await failTask(town, task.id, {
-          by: agentId,
-          result: `${tries} rounds ended without 'tt task complete' or 'tt task fail'${
-            run.outcome.text ? `; the CLI said: ${run.outcome.text.slice(0, 500)}` : ""
-          }`,
-        });
-      } else {
-        unfinished.push(m.id);
-      }
-    }
-    await this.#returnTasks(
-      assigns.filter((m) => unfinished.includes(m.id)),
-      `round ${round} ended without 'tt task complete'`,
+  /**
+   * Moves the agent to a state that needs a human or a wait (error, rate_limited, needs_input) and
+   * runs `[notify] command` with the event. False if the state had changed meanwhile (`from`).
+   */
+  async #enter(state: "error" | "rate_limited" | "needs_input", change: StateChange) {
+    const moved = await setAgentState(this.town, this.agentId, state, change).then(
+      () => true,
+      (e) => (ignoreConflict(e), false),
     );
-    const usage = run.outcome.usage
-      ? `; ${run.outcome.usage.input} in / ${run.outcome.usage.output} out tokens`
-      : "";
-    await endRound(
-      town,
-      agentId,
-      { kind: "ok", requeue: unfinished },
-      `round ${round} completed${
-        unfinished.length ? `; ${unfinished.length} task(s) unreported, requeued` : ""
-      }${usage}`,
-    );
-    return unfinished.length === 0;
+    if (moved) await notifyState(this.town, this.agentId, state, change, this.deps.log);
+    return moved;
   }
 
   async #roundOver(round: number) {
@@ -402,27 +380,6 @@ export class AgentLoop {
         town.redis.hset(town.keys.agent(agentId), "round_pgid", pgid).then(() => {}),
       signal: this.#round.signal,
     };
-  }
-
-  /** Marks the round's assigned tasks running; returns every task its messages reference. */
-  async #startTasks(messages: Message[]): Promise<Map<string, Task>> {
-    const tasks = new Map<string, Task>();
-    for (const m of messages) {
-      if (m.type !== "task_assign" || !m.task_id) continue;
-      const task = await getTask(this.town, m.task_id);
-      if (!task) continue;
-      tasks.set(task.id, task);
-      if (!isTerminalTask(task.state)) await startTask(this.town, task.id, this.agentId);
-    }
-    return tasks;
-  }
-
-  async #returnTasks(messages: Message[], reason: string) {
-    for (const m of messages) {
-      if (m.type === "task_assign" && m.task_id) {
-        await returnTaskToAssigned(this.town, m.task_id, reason);
-      }
-    }
   }
 
   async #stop(agent: Agent, eventType: string, why: string) {

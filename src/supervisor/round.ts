@@ -5,7 +5,8 @@
  */
 import type { TownContext } from "../core/town.ts";
 import { agentLabel, listAgents } from "../core/agents.ts";
-import type { Agent, Message, Task } from "../core/schemas.ts";
+import { type Agent, isTerminalTask, type Message, type Task } from "../core/schemas.ts";
+import { getTask, returnTaskToAssigned, startTask } from "../core/tasks.ts";
 import { notesOf } from "../core/rounds.ts";
 import { SUPERVISOR_ID } from "../core/keys.ts";
 import { backlogSnapshot } from "../core/autoclaim.ts";
@@ -100,13 +101,34 @@ async function recordOutcome(town: TownContext, agentId: string, o: CliOutcome) 
   await tx.exec();
 }
 
-/** Forgets the agent's CLI session: the next round starts a new one. */
-export async function forgetSession(town: TownContext, agentId: string) {
-  await town.redis.hdel(town.keys.agent(agentId), "session_id");
-}
-
 async function senderLabels(town: TownContext): Promise<Map<string, string>> {
   const labels = new Map<string, string>([[SUPERVISOR_ID, "conductor"]]);
   for (const a of await listAgents(town)) labels.set(a.id, agentLabel(a));
   return labels;
+}
+
+/** Marks the round's assigned tasks running; returns every task its messages reference. */
+export async function startRoundTasks(
+  town: TownContext,
+  agentId: string,
+  messages: Message[],
+): Promise<Map<string, Task>> {
+  const tasks = new Map<string, Task>();
+  for (const m of messages) {
+    if (m.type !== "task_assign" || !m.task_id) continue;
+    const task = await getTask(town, m.task_id);
+    if (!task) continue;
+    tasks.set(task.id, task);
+    if (!isTerminalTask(task.state)) await startTask(town, task.id, agentId);
+  }
+  return tasks;
+}
+
+/** The round's assigned tasks go back from running to assigned. */
+export async function returnRoundTasks(town: TownContext, messages: Message[], reason: string) {
+  for (const m of messages) {
+    if (m.type === "task_assign" && m.task_id) {
+      await returnTaskToAssigned(town, m.task_id, reason);
+    }
+  }
 }
