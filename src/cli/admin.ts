@@ -209,7 +209,13 @@ function renderStatus(s: TownStatus, ended: (state: AgentState) => boolean): str
   return [
     `Town ${color.bold(s.town)} at ${s.root}`,
     `Redis: ${s.redis}${s.managed ? " (managed)" : ""}`,
-    ...(s.supervisor ? [`Supervisor: ${s.supervisor.summary}`] : []),
+    ...(s.supervisor
+      ? [
+        `Supervisor: ${s.supervisor.summary}${
+          s.service?.installed ? ` (service ${s.service.unit} installed)` : ""
+        }`,
+      ]
+      : []),
     `Agents: ${s.agents.length}`,
     ...s.agents.flatMap((a) => agentLines(a, s.worktrees?.[a.id])),
     ...(stopped ? [color.dim(`  ${stopped} stopped agent(s): 'tt prune' removes them`)] : []),

@@ -337,6 +337,37 @@ export function register(program: Command) {
       });
     });
 
+  const service = program.command("service")
+    .description(
+      "keep the town's supervisor running across crashes and reboots (systemd user unit)",
+    );
+  service.command("install")
+    .description("write and enable a systemd user unit for this town's supervisor")
+    .option("--no-enable", "only write the unit (enable it yourself with systemctl --user)")
+    .action(async (opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { installService } = await import("../supervisor/service.ts");
+        const r = await installService(t, opts.enable);
+        output(
+          g.json,
+          r,
+          () =>
+            r.enabled
+              ? `Installed and started ${r.unit} (${r.path})`
+              : `Wrote ${r.path}: enable it with 'systemctl --user enable --now ${r.unit}'`,
+        );
+      });
+    });
+  service.command("uninstall")
+    .description("stop, disable and remove this town's systemd user unit")
+    .action(async (_opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { uninstallService } = await import("../supervisor/service.ts");
+        const r = await uninstallService(t);
+        output(g.json, r, () => `Removed ${r.unit}`);
+      });
+    });
+
   program.command("supervise", { hidden: true })
     .description("run the town's supervisor (started automatically)")
     .option("--ready <nonce>", "reply list to signal readiness on")

@@ -113,3 +113,31 @@ Deno.test("supervisor killed -9: the next tt command (its heartbeat still there)
     await Deno.remove(state, { recursive: true });
   }
 });
+
+Deno.test("tt service install --no-enable writes the user unit; status says so; uninstall removes it", async () => {
+  const at = await AgentTown.create();
+  const xdg = await Deno.makeTempDir();
+  try {
+    const env = { XDG_CONFIG_HOME: xdg };
+    const r = await at.sb.json<{ path: string; unit: string; enabled: boolean }>(
+      ["service", "install", "--no-enable"],
+      { env },
+    );
+    assert.equal(r.path, `${xdg}/systemd/user/tt-${at.name}.service`);
+    assert.equal(r.enabled, false);
+    const unit = await Deno.readTextFile(r.path);
+    assert.match(unit, new RegExp(`^ExecStart=.* "--town" "${at.sb.dir}" "supervise"$`, "m"));
+    assert.equal((await Deno.stat(r.path)).mode! & 0o777, 0o600);
+    const s = await at.sb.json<{ service: { installed: boolean } }>(["status"], { env });
+    assert.equal(s.service.installed, true);
+    assert.match((await at.sb.ok(["status"], { env })).stdout, /service tt-.* installed/);
+    await at.sb.ok(["service", "uninstall"], { env });
+    await assert.rejects(Deno.stat(r.path));
+    const again = await at.sb.tt(["service", "uninstall"], { env });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^tt: no service installed for town /);
+  } finally {
+    await at.cleanup();
+    await Deno.remove(xdg, { recursive: true });
+  }
+});
