@@ -82,14 +82,22 @@ async function wake(t: Ctx, agentId: string) {
   await t.redis.multi().lpush(t.keys.wake(agentId), "1").ltrim(t.keys.wake(agentId), 0, 0).exec();
 }
 
-const ACTIVE: AgentState[] = ["starting", "idle", "working", "paused", "draining"];
+const ACTIVE: AgentState[] = [
+  "starting",
+  "idle",
+  "working",
+  "rate_limited",
+  "needs_input",
+  "paused",
+  "draining",
+];
 
 /** Pause: the running round finishes, no new round starts. */
 export async function interruptAgent(t: Ctx, agent: Agent) {
   await setAgentState(t, agent.id, "paused", {
     eventType: "agent_interrupted",
     message: "interrupted (paused)",
-    from: ["starting", "idle", "working"],
+    from: ["starting", "idle", "working", "rate_limited", "needs_input"],
   }).catch(explainState(agent, "interrupt"));
   await wake(t, agent.id);
 }
@@ -108,7 +116,7 @@ export async function closeAgent(t: Ctx, agentId: string, reason = "closed by re
   await setAgentState(t, agentId, "draining", {
     eventType: "agent_closing",
     message: `closing: ${reason}`,
-    from: ["starting", "idle", "working", "paused"],
+    from: ["starting", "idle", "working", "paused", "rate_limited", "needs_input"],
   });
   await wake(t, agentId);
 }

@@ -52,11 +52,32 @@ const API_ERRORS: Record<string, CliErrorKind> = {
 
 export class ClaudeParser extends BaseParser {
   #apiError?: string;
+  /** The last assistant message not parsed yet (only the last one's text matters). */
+  #pending?: string;
+
+  protected override skim(raw: string): boolean | undefined {
+    // Tool results and plain assistant messages are most of the stream; an assistant message
+    // with an API error (or anything else) is parsed at once.
+    if (raw.startsWith('{"type":"user"')) return true;
+    if (raw.startsWith('{"type":"assistant"') && !raw.includes('"error":"')) {
+      this.#pending = raw;
+      return true;
+    }
+    return undefined;
+  }
+
+  #flush() {
+    const raw = this.#pending;
+    this.#pending = undefined;
+    const ev = raw ? jsonLine(raw) : undefined;
+    if (ev) this.event(ev);
+  }
 
   protected event(raw: Record<string, unknown>): boolean {
     const r = Event.safeParse(raw);
     if (!r.success) return true;
     const ev = r.data;
+    if (ev.type !== "assistant") this.#flush(); // keep the order of texts
     if (ev.session_id) this.out.sessionId = ev.session_id;
     if (ev.type === "assistant") {
       const text = ev.message?.content.filter((c) => c.type === "text").map((c) => c.text ?? "")
@@ -91,6 +112,11 @@ export class ClaudeParser extends BaseParser {
       }
     }
     return true;
+  }
+
+  override finish(exitCode: number | null) {
+    this.#flush();
+    return super.finish(exitCode);
   }
 
   protected override plainLine(text: string, stream: Stream): boolean {
