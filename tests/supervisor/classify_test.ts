@@ -51,3 +51,18 @@ Deno.test("errorFrom keeps one line and adds the reset of a usage limit", () => 
   });
   assert.equal(errorFrom("boom").kind, "cli");
 });
+
+Deno.test("the resume command quotes the session id; prompts never become arguments", async () => {
+  const { roundCommand } = await import("../../src/supervisor/cli.ts");
+  const { PRESETS } = await import("../../src/core/presets.ts");
+  const r = roundCommand(PRESETS.claude, "/t/p'x.md", "abc'; rm -rf ~; '");
+  assert.equal(r.resumed, true);
+  assert.equal(r.stdin, true);
+  assert.ok(r.command.endsWith(`--resume 'abc'\\''; rm -rf ~; '\\'''`), r.command);
+  const a = roundCommand(PRESETS.auggie, "/t/p'x.md");
+  assert.equal(a.stdin, false);
+  assert.ok(a.command.includes(`--instruction-file '/t/p'\\''x.md'`), a.command);
+  const c = roundCommand(PRESETS.copilot, "/t/p.md");
+  assert.equal(c.stdin, false, "copilot reads $TT_PROMPT_FILE");
+  assert.equal(roundCommand(PRESETS.aider, "/t/p.md", "s1").resumed, false, "no resume command");
+});

@@ -187,3 +187,59 @@ Deno.test("familyOf reads the program name, after env assignments and a path", (
   assert.equal(familyOf("plain").name, "plain");
   assert.equal(familyOf("").name, "plain");
 });
+
+// The attacker's tests: a CLI's output is data, and it decides the next round's command line.
+Deno.test("an option-like or odd session id is not kept (it would go into the resume command)", () => {
+  for (const evil of ["--help", "-x", "a b", "x'; touch /tmp/p; '", "", "a".repeat(200)]) {
+    const feed = new LineFeed(FAMILIES.codex.parser());
+    feed.push(
+      new TextEncoder().encode(`${JSON.stringify({ type: "thread.started", thread_id: evil })}\n`),
+      "stdout",
+    );
+    assert.equal(feed.finish(0).sessionId, undefined, evil);
+  }
+  const ok = new LineFeed(FAMILIES.opencode.parser());
+  ok.push(
+    new TextEncoder().encode('{"type":"step_start","sessionID":"ses_3aF9:x-1.2"}\n'),
+    "stdout",
+  );
+  assert.equal(ok.finish(0).sessionId, "ses_3aF9:x-1.2");
+});
+
+Deno.test("terminal escapes and control characters never reach a reason", () => {
+  const p = FAMILIES.claude.parser();
+  p.line(
+    JSON.stringify({
+      type: "result",
+      is_error: true,
+      result:
+        "Not logged in\u001b]0;owned\u0007\u001b[31m red\u001b[0m\u0000\u0008 · Please run /login",
+    }),
+    "stdout",
+  );
+  const err = p.finish(1).error!;
+  assert.equal(err.kind, "auth");
+  assert.equal(err.message, "Not logged in red · Please run /login");
+});
+
+Deno.test("wrongly typed fields are ignored, not trusted; a 5 MiB line without newline stays bounded", () => {
+  const p = FAMILIES.claude.parser();
+  p.line(
+    '{"type":"result","result":42,"total_cost_usd":"1e9","usage":"lots","is_error":"yes"}',
+    "stdout",
+  );
+  const out = p.finish(0);
+  assert.equal(out.costUsd, undefined);
+  assert.equal(out.usage, undefined);
+  assert.equal(out.error, undefined);
+  let longest = 0;
+  const feed = new LineFeed({
+    line: (l) => (longest = Math.max(longest, l.length), true),
+    finish: () => ({ text: "", permissionDenials: [] }),
+  });
+  const chunk = new TextEncoder().encode("y".repeat(64 * 1024));
+  for (let i = 0; i < 80; i++) feed.push(chunk, "stdout");
+  feed.push(new TextEncoder().encode("\nend\n"), "stdout");
+  feed.finish(0);
+  assert.ok(longest > 0 && longest <= (1 << 20) + 64 * 1024, `longest line ${longest}`);
+});

@@ -1,5 +1,5 @@
 /** Splits a process's output chunks into lines for an OutputParser, per stream. */
-import type { OutputParser, Stream } from "./types.ts";
+import { type CliOutcome, type OutputParser, type Stream, validSessionId } from "./types.ts";
 
 /** Longest line handed to a parser; the rest of a longer line is dropped (the log keeps it). */
 const MAX_LINE = 1 << 20;
@@ -23,13 +23,18 @@ export class LineFeed {
     return progress;
   }
 
-  /** Hands over unterminated last lines, then finishes the parser. */
-  finish(exitCode: number | null) {
+  /**
+   * Hands over unterminated last lines, then finishes the parser. A session id that could be
+   * read as an option or is otherwise odd is dropped: it goes into the next round's command.
+   */
+  finish(exitCode: number | null): CliOutcome {
     for (const stream of ["stdout", "stderr"] as const) {
       const last = this.#partial[stream] + this.#decoders[stream].decode();
       if (last) this.parser.line(last, stream);
       this.#partial[stream] = "";
     }
-    return this.parser.finish(exitCode);
+    const out = this.parser.finish(exitCode);
+    out.sessionId = validSessionId(out.sessionId);
+    return out;
   }
 }

@@ -69,6 +69,17 @@ export function emptyOutcome(): CliOutcome {
   return { text: "", permissionDenials: [] };
 }
 
+// CSI (ESC [ … final byte) and OSC (ESC ] … BEL or ESC \) sequences, then any other ESC pair.
+const ESCAPES = new RegExp(
+  String.raw`\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b.?`,
+  "g",
+);
+
+/** A session id tt will pass to a resume command: no option-like or odd strings. */
+export function validSessionId(id: string | undefined): string | undefined {
+  return id && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(id) ? id : undefined;
+}
+
 /** Parses a line that holds one JSON object; undefined for anything else. */
 export function jsonLine(line: string): Record<string, unknown> | undefined {
   const s = line.trim();
@@ -81,8 +92,12 @@ export function jsonLine(line: string): Record<string, unknown> | undefined {
   }
 }
 
-/** Collapses whitespace and bounds the length, for one-line reasons. */
+/**
+ * Collapses whitespace, drops terminal escape sequences and other control characters (a CLI's
+ * words are data, shown in `tt status`), and bounds the length, for one-line reasons.
+ */
 export function oneLine(s: string, max = 300): string {
-  const t = s.replace(/\s+/g, " ").trim();
+  const t = s.replace(ESCAPES, "").replace(/\s+/g, " ")
+    .replace(/\p{Cc}/gu, "").trim();
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 }
