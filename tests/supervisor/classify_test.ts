@@ -23,6 +23,11 @@ Deno.test("reset times: relative, clock, dated, epoch, ISO", () => {
   const at = (m: string) => resetTime(m, NOW)?.toISOString();
   assert.equal(at("try again in 3 days 6 hours 57 minutes."), "2026-12-04T16:57:00.000Z");
   assert.equal(at("Your quota will reset after 90s."), "2026-12-01T10:01:30.000Z");
+  // gemini's wording for a 429
+  assert.equal(
+    at("You have exhausted your capacity on this model. Your quota will reset after 5h30m52s."),
+    "2026-12-01T15:30:52.000Z",
+  );
   assert.equal(at("Claude AI usage limit reached|1796126400"), "2026-12-01T12:00:00.000Z");
   assert.equal(at("limit resets at 2026-12-01T13:30:00Z"), "2026-12-01T13:30:00.000Z");
   // A wall-clock time in a named zone: the next one after now.

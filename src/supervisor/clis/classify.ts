@@ -63,7 +63,7 @@ export function resetTime(message: string, now = new Date()): Date | undefined {
   const iso = message.match(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})/);
   if (iso && !Number.isNaN(Date.parse(iso[0]))) return new Date(iso[0]);
   const rel = message.match(
-    /\b(?:in|after)\s+((?:\d+\s*(?:days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b[\s,and]*)+)/i,
+    /\b(?:in|after)\s+((?:\d+\s*(?:days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)(?![a-z])[\s,and]*)+)/i,
   );
   if (rel) {
     let ms = 0;
