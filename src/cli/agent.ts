@@ -49,6 +49,13 @@ export function register(program: Command) {
           noSupervisor: opts.foreground,
         });
         const { agentLabel } = await import("../core/agents.ts");
+        const { resolveCli } = await import("../supervisor/cli.ts");
+        if (resolveCli(t.config, agent.cli).family.name === "claude" && Deno.uid() === 0) {
+          // No silent surprise: the first round would fail with claude's refusal.
+          console.error(
+            "tt: note: claude refuses --dangerously-skip-permissions as root, and tt has no sandbox yet to run it in: run tt as a non-root user",
+          );
+        }
         output(g.json, agent, () => [
           `Spawned ${color.bold(agentLabel(agent))} (${agent.id.slice(0, 8)}) running ${agent.cli}`,
           `  works in ${agent.workdir ?? t.root}${
