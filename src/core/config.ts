@@ -35,8 +35,11 @@ export const TownConfig = z.object({
     pass_env: z.array(z.string()).default([]),
     /** A round whose CLI shows no progress for this long ends as stalled; 0 = never. */
     stall_timeout_secs: z.number().int().nonnegative().default(300),
-    /** What happens to a stopped agent's unfinished tasks: back to the backlog, or failed. */
-    on_stop: z.enum(["backlog", "fail"]).default("backlog"),
+    /**
+     * A stopped agent's queued work: back to the backlog, failed, or kept on the agent (for
+     * `tt restart` or `tt reclaim`).
+     */
+    on_stop: z.enum(["backlog", "fail", "keep"]).default("backlog"),
   }).strict().prefault({}),
   agent_clis: z.record(z.string(), AgentCli).default({}),
   /** `command` runs (sh -c, the event's JSON on stdin) when an agent needs input, fails or is rate limited. */
@@ -127,7 +130,7 @@ round_timeout_secs = 1800  # a CLI round is killed after this long
 max_rounds = 10            # rounds before an agent stops (tt spawn --rounds overrides)
 worktrees = true           # in a git repo, each agent works in its own worktree (branch tt/<agent>)
 # stall_timeout_secs = 300 # a round whose CLI shows no progress this long ends as stalled; 0 = never
-# on_stop = "backlog"      # a stopped agent's unfinished tasks: "backlog" or "fail"
+# on_stop = "backlog"      # a stopped agent's queued work: "backlog", "fail" or "keep"
 
 [townhall]
 bind = "127.0.0.1"

@@ -2,7 +2,8 @@
  * An agent that stops for any reason (max rounds, error, kill, close) never strands its work:
  * its queued and in-flight messages move to the backlog (task assignments become pending backlog
  * tasks again), or, with `[agent] on_stop = "fail"`, its unfinished tasks fail. Either way with an
- * event naming the agent and why.
+ * event naming the agent and why. `on_stop = "keep"` leaves it on the agent (`tt restart`,
+ * `tt reclaim`).
  */
 import type { TownContext } from "../core/town.ts";
 import { getAgent } from "../core/agents.ts";
@@ -13,6 +14,7 @@ import { emitEvent } from "../core/events.ts";
 import { ConflictError } from "../core/errors.ts";
 
 export async function releaseWork(town: TownContext, agentId: string, why: string) {
+  if (town.config.agent.on_stop === "keep") return;
   const agent = await getAgent(town, agentId);
   if (!agent || !isTerminalAgent(agent.state)) return;
   if (town.config.agent.on_stop === "fail") {

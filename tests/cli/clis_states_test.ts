@@ -141,3 +141,19 @@ Deno.test("tt service install --no-enable writes the user unit; status says so; 
     await Deno.remove(xdg, { recursive: true });
   }
 });
+
+Deno.test('[agent] on_stop = "fail": a stopped agent\'s unfinished task fails, saying why', async () => {
+  const { at, state, env } = await fakeTown('on_stop = "fail"');
+  try {
+    await at.sb.ok(["spawn", "w1", "--cli", "claude"], { env });
+    const task = await at.sb.json<TaskJson>(["assign", "w1", "fake:auth"]);
+    await waitForEvent(at.t, (e) => e.type === "work_released" && e.reason === "fail");
+    const t = await getTask(at.t, task.id);
+    assert.equal(t?.state, "failed");
+    assert.match(t?.result ?? "", /^agent stopped: claude: Not logged in/);
+    assert.deepEqual(await at.t.redis.lrange(at.t.keys.backlog, 0, -1), []);
+  } finally {
+    await at.cleanup();
+    await Deno.remove(state, { recursive: true });
+  }
+});
