@@ -145,6 +145,10 @@ Deno.test("a CLI that only retries (codex Reconnecting…) stalls after stall_ti
     assert.equal(hung.reason, "stalled: no progress for 1 s");
     const t = await getTask(at.t, task.id);
     assert.ok(t && ["assigned", "running"].includes(t.state), t?.state);
+    // tt wait says what it waits for (the agent retries the requeued task meanwhile).
+    const w = await at.sb.tt(["wait", "w1", "--timeout", "1"]);
+    assert.equal(w.code, 1);
+    assert.match(w.stderr, /^tt: waiting for w1 \((working, round \d+|idle)\) to be idle$/m);
     assert.equal(t?.assigned_to, (await resolveAgent(at.t, "w1")).id);
   } finally {
     await at.cleanup();
