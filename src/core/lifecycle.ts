@@ -160,7 +160,13 @@ async function stopWithoutSupervisor(t: Ctx, agent: Agent, reason: string) {
   await setAgentState(t, agent.id, "stopped", {
     eventType: "agent_stopped",
     message: `stopped: ${reason}`,
+    why: reason,
   });
+  // As the supervisor does: a stopped agent strands no work ([agent] on_stop); prune moves it.
+  if (reason !== "pruned" && "config" in t) {
+    const { releaseWork } = await import("../supervisor/stop.ts");
+    await releaseWork(t as TownContext, agent.id, reason);
+  }
 }
 
 /** Tasks of messages in the agent's processing list go back from running to assigned. */

@@ -157,3 +157,24 @@ Deno.test('[agent] on_stop = "fail": a stopped agent\'s unfinished task fails, s
     await Deno.remove(state, { recursive: true });
   }
 });
+
+Deno.test("tt kill with no supervisor left still moves the agent's work to the backlog", async () => {
+  const { at, state, env } = await fakeTown();
+  try {
+    await at.sb.ok(["spawn", "w1", "--cli", "claude"], { env });
+    const task = await at.sb.json<TaskJson>(["assign", "w1", "fake:hang"]);
+    await waitUntil(async () => !!(await resolveAgent(at.t, "w1")).round_pgid);
+    const sup = (await supervisorInfo(at.t))!;
+    Deno.kill(sup.pid, "SIGKILL");
+    await waitUntil(async () => !(await alive(sup.pid)));
+    await at.t.redis.del(at.t.keys.supervisor(sup.host));
+    await at.sb.ok(["kill", "w1"]);
+    assert.equal((await resolveAgent(at.t, "w1")).state, "stopped");
+    const t = await getTask(at.t, task.id);
+    assert.equal(t?.state, "pending");
+    assert.deepEqual(await at.t.redis.lrange(at.t.keys.backlog, 0, -1), [task.id]);
+  } finally {
+    await at.cleanup();
+    await Deno.remove(state, { recursive: true });
+  }
+});
