@@ -287,7 +287,7 @@ Deno.test("a CLI that is not installed puts the agent in error with the reason",
   }
 });
 
-Deno.test("recover stops agents whose supervisor is dead and requeues their round", async () => {
+Deno.test("recover stops agents whose supervisor is dead and requeues their round to the backlog", async () => {
   const at = await AgentTown.create();
   try {
     await at.sb.ok(["spawn", "w1", "--cli", fakeCli("hang")]);
@@ -301,7 +301,9 @@ Deno.test("recover stops agents whose supervisor is dead and requeues their roun
     assert.deepEqual(r.recovered.map((x) => x.name), ["w1"]);
     assert.match(r.recovered[0].why, /supervisor .* is not running/);
     assert.equal((await resolveAgent(at.t, "w1")).state, "stopped");
-    assert.equal((await getTask(at.t, task.id))?.state, "assigned");
+    // Its round's task is not stranded on the stopped agent: back in the backlog ([agent] on_stop).
+    assert.equal((await getTask(at.t, task.id))?.state, "pending");
+    assert.deepEqual(await at.t.redis.lrange(at.t.keys.backlog, 0, -1), [task.id]);
   } finally {
     await at.cleanup();
   }
