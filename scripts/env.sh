@@ -73,4 +73,37 @@ tt_ensure_deps() {
   rm -rf "$tmp"
 }
 
+# Pinned agent CLIs from npm, for the tests that check each preset's flags against the CLI's own
+# --help and for the real-codex end-to-end test. Into $TT_CLIS_DIR (default $TT_TOOLS/clis), once;
+# puts their bin directory on PATH. A CLI npm cannot install is skipped (its tests skip, saying so).
+TT_CLI_PINS=(
+  "@anthropic-ai/claude-code@2.1.328"
+  "@openai/codex@0.169.0"
+  "@google/gemini-cli@0.61.0"
+  "opencode-ai@1.18.33"
+  "@github/copilot@1.0.102"
+  "@augmentcode/auggie@0.36.0"
+)
+tt_ensure_clis() {
+  local dir="${TT_CLIS_DIR:-$TT_TOOLS/clis}" pin name missing=()
+  for pin in "${TT_CLI_PINS[@]}"; do
+    name="${pin%@*}"
+    [[ "$(cat "$dir/node_modules/$name/package.json" 2>/dev/null)" == *"\"version\": \"${pin##*@}\""* ]] ||
+      missing+=("$pin")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    if command -v npm >/dev/null 2>&1; then
+      tt_say "installing agent CLIs into $dir (once): ${missing[*]}"
+      mkdir -p "$dir"
+      for pin in "${missing[@]}"; do
+        npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$pin" >&2 ||
+          tt_say "npm could not install $pin: its preset tests will skip"
+      done
+    else
+      tt_say "npm is missing: agent CLI preset tests will skip"
+    fi
+  fi
+  export TT_CLIS_BIN="$dir/node_modules/.bin"
+}
+
 export DENO_NO_UPDATE_CHECK=1

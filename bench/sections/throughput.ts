@@ -178,12 +178,13 @@ export const throughput: Section = {
 async function endToEnd(ctx: BenchContext, n: number) {
   const fake = `sh '${ctx.root}/tests/fixtures/fake-agent.sh' complete`;
   const env = cliEnv(ctx);
-  delete env.REDIS_URL; // agents reach Redis through the shim, as in a real town
+  delete env.REDIS_URL; // supervised agents reach the town through their round's channel
 
-  // Baseline: the same CLI with the same `tt` shim, spawned directly, each with its agent's tasks.
+  // Baseline: the same CLI spawned directly with the operator's full `tt` (and REDIS_URL), each
+  // with its agent's tasks: what a report cost before the agent channel.
   const direct = await benchTown(ctx, "bench-e2e-direct");
   const bin = `${ctx.tmp}/direct-bin`;
-  await writeShim(bin, ctx.redis.url);
+  await writeShim(bin);
   const directAgents = await populate(direct.t, { agents: 10, tasks: 0, prefix: "direct" });
   const runDirect = async (tasks = n) => {
     const to = directAgents.map(toRecipient);
@@ -202,6 +203,7 @@ async function endToEnd(ctx: BenchContext, n: number) {
         cwd: direct.dir,
         env: {
           ...env,
+          REDIS_URL: ctx.redis.url,
           PATH: `${bin}:${env.PATH}`,
           TINYTOWN_AGENT_ID: a.id,
           TINYTOWN_AGENT_NAME: a.name,

@@ -145,6 +145,8 @@ export function register(program: Command) {
 function stateText(state: string): string {
   const paint = state === "error"
     ? color.red
+    : state === "rate_limited"
+    ? color.yellow
     : state === "working"
     ? color.green
     : state === "stopped"
@@ -180,7 +182,19 @@ function agentLines(a: AgentStatus, wt?: WorktreeStatus): string[] {
       mailboxText(a.mailbox)
     }`,
   ];
-  if (a.current_task) lines.push(`    Working: ${clip(a.current_task.description, 80)}`);
+  const st = a.agent.state;
+  if (a.agent.reason) {
+    const until = st === "rate_limited" && a.agent.resume_at
+      ? ` (until ${a.agent.resume_at.replace("T", " ").slice(0, 19)} UTC)`
+      : "";
+    lines.push(`    Why: ${clip(a.agent.reason, 160)}${until}`);
+  }
+  if (a.current_task) {
+    const idle = ["stopped", "error", "rate_limited"].includes(st);
+    lines.push(
+      `    ${idle ? "Task (not running)" : "Working"}: ${clip(a.current_task.description, 80)}`,
+    );
+  }
   if (wt) {
     lines.push(
       `    Branch ${wt.branch}: ${wt.ahead} ahead, ${wt.behind} behind${
@@ -199,6 +213,11 @@ function agentLines(a: AgentStatus, wt?: WorktreeStatus): string[] {
       ...d.events.map((ev: TownEvent) =>
         color.dim(`    ${ago(ev.ts)}: [${ev.type}] ${clip(ev.message, 80)}`)
       ),
+      `    cli ${clip(a.agent.cli, 40)}, session ${
+        a.agent.session_id ?? "none (the next round starts one)"
+      }, tokens ${a.agent.tokens_in} in / ${a.agent.tokens_out} out${
+        a.agent.cost_usd ? `, $${a.agent.cost_usd.toFixed(4)}` : ""
+      }`,
     );
   }
   return lines;
@@ -210,7 +229,13 @@ function renderStatus(s: TownStatus, ended: (state: AgentState) => boolean): str
   return [
     `Town ${color.bold(s.town)} at ${s.root}`,
     `Redis: ${s.redis}${s.managed ? " (managed)" : ""}`,
-    ...(s.supervisor ? [`Supervisor: ${s.supervisor.summary}`] : []),
+    ...(s.supervisor
+      ? [
+        `Supervisor: ${s.supervisor.summary}${
+          s.service?.installed ? ` (service ${s.service.unit} installed)` : ""
+        }`,
+      ]
+      : []),
     `Agents: ${s.agents.length}`,
     ...s.agents.flatMap((a) => agentLines(a, s.worktrees?.[a.id])),
     ...(stopped ? [color.dim(`  ${stopped} stopped agent(s): 'tt prune' removes them`)] : []),

@@ -49,6 +49,13 @@ export function register(program: Command) {
           noSupervisor: opts.foreground,
         });
         const { agentLabel } = await import("../core/agents.ts");
+        const { resolveCli } = await import("../supervisor/cli.ts");
+        if (resolveCli(t.config, agent.cli).family.name === "claude" && Deno.uid() === 0) {
+          // No silent surprise: the first round would fail with claude's refusal.
+          console.error(
+            "tt: note: claude refuses --dangerously-skip-permissions as root, and tt has no sandbox yet to run it in: run tt as a non-root user",
+          );
+        }
         output(g.json, agent, () => [
           `Spawned ${color.bold(agentLabel(agent))} (${agent.id.slice(0, 8)}) running ${agent.cli}`,
           `  works in ${agent.workdir ?? t.root}${
@@ -58,13 +65,7 @@ export function register(program: Command) {
         ]);
         if (opts.foreground) {
           const { AgentLoop } = await import("../supervisor/agent-loop.ts");
-          const { writeShim } = await import("../supervisor/self.ts");
-          const binDir = `${t.root}/.tt/bin`;
-          await writeShim(
-            binDir,
-            t.connectUrl,
-          );
-          const loop = new AgentLoop(t, agent.id, { binDir, log: note });
+          const loop = new AgentLoop(t, agent.id, { log: note });
           const stop = () => loop.kill("interrupted in the foreground");
           Deno.addSignalListener("SIGINT", stop);
           await loop.start();
@@ -122,10 +123,28 @@ export function register(program: Command) {
     .action(async (refs, opts, cmd) => {
       await withTown(cmd, async (t, g) => {
         const { resolveAgent } = await import("../core/agents.ts");
-        const { waitForAgents } = await import("../core/lifecycle.ts");
+        const { waitForAgents, conditionMet } = await import("../core/lifecycle.ts");
+        const { listAgents } = await import("../core/agents.ts");
         const ids = refs.length
           ? await Promise.all(refs.map(async (r) => (await resolveAgent(t, r)).id))
           : undefined;
+        // Say what is waited for (stderr, so stdout stays the result).
+        const agents = ids
+          ? await Promise.all(ids.map((id) => resolveAgent(t, id)))
+          : await listAgents(t);
+        const pending = [];
+        for (const a of agents) if (!(await conditionMet(t, a, opts.until))) pending.push(a);
+        if (pending.length) {
+          console.error(
+            `tt: waiting for ${
+              pending.map((a) =>
+                `${a.name} (${a.state}${
+                  a.state === "rate_limited" && a.resume_at ? ` until ${a.resume_at}` : ""
+                }${a.state === "working" ? `, round ${a.round}` : ""})`
+              ).join(", ")
+            } to be ${opts.until}`,
+          );
+        }
         const r = await waitForAgents(
           t,
           ids,
@@ -152,14 +171,34 @@ export function register(program: Command) {
     .description("start a stopped agent again (same id, inbox and worktree)")
     .argument("<agent>", "agent reference")
     .option("--rounds <n>", "rounds before it stops", positiveInt("--rounds"))
+    .option("--fresh", "start a new CLI session instead of resuming the agent's last one")
     .action(async (ref, opts, cmd) => {
       await withTown(cmd, async (t, g) => {
-        const { resolveAgent } = await import("../core/agents.ts");
+        const { resolveAgent, forgetCliSession } = await import("../core/agents.ts");
         const { restartAgent } = await import("../core/lifecycle.ts");
         const a = await resolveAgent(t, ref);
+        if (opts.fresh && ["stopped", "error"].includes(a.state)) await forgetCliSession(t, a.id);
         await restartAgent(t, a, opts.rounds);
-        output(g.json, { id: a.id, name: a.name, action: "restart" }, () => `Restarted ${a.name}`);
+        output(
+          g.json,
+          { id: a.id, name: a.name, action: "restart", fresh: !!opts.fresh },
+          () => `Restarted ${a.name}${opts.fresh ? " with a new CLI session" : ""}`,
+        );
       });
+    });
+
+  program.command("reply")
+    .description("answer an agent that is waiting for input (needs_input); it resumes its session")
+    .argument("<agent>", "agent reference")
+    .argument("<answer>", "the answer")
+    .action(async (ref, answer, _opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { resolveAgent } = await import("../core/agents.ts");
+        const { replyToAgent } = await import("../core/reply.ts");
+        const a = await resolveAgent(t, ref);
+        const m = await replyToAgent(t, a, answer);
+        output(g.json, { id: a.id, name: a.name, message_id: m.id }, () => `Answered ${a.name}`);
+      }, { supervisor: true });
     });
 
   program.command("prune")
@@ -291,14 +330,53 @@ export function register(program: Command) {
     .option("-f, --follow", "keep printing as the round writes")
     .option(
       "--raw",
-      "print the log's bytes unchanged (by default control characters show escaped, e.g. \\x1b)",
+      "the CLI's output as written, bytes unchanged (by default: readable text from its JSON " +
+        "stream, control characters shown escaped, e.g. \\x1b)",
     )
     .action(async (ref, opts, cmd) => {
       await withTown(cmd, async (t) => {
         const { resolveAgent } = await import("../core/agents.ts");
         const { showLog } = await import("../supervisor/logs.ts");
         const a = await resolveAgent(t, ref);
-        await showLog(t, a, opts.round, !!opts.follow, opts.raw ? undefined : escapedStdout());
+        await showLog(
+          t,
+          a,
+          opts.round,
+          !!opts.follow,
+          !!opts.raw,
+          opts.raw ? undefined : escapedStdout(),
+        );
+      });
+    });
+
+  const service = program.command("service")
+    .description(
+      "keep the town's supervisor running across crashes and reboots (systemd user unit)",
+    );
+  service.command("install")
+    .description("write and enable a systemd user unit for this town's supervisor")
+    .option("--no-enable", "only write the unit (enable it yourself with systemctl --user)")
+    .action(async (opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { installService } = await import("../supervisor/service.ts");
+        const r = await installService(t, opts.enable);
+        output(
+          g.json,
+          r,
+          () =>
+            r.enabled
+              ? `Installed and started ${r.unit} (${r.path})`
+              : `Wrote ${r.path}: enable it with 'systemctl --user enable --now ${r.unit}'`,
+        );
+      });
+    });
+  service.command("uninstall")
+    .description("stop, disable and remove this town's systemd user unit")
+    .action(async (_opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { uninstallService } = await import("../supervisor/service.ts");
+        const r = await uninstallService(t);
+        output(g.json, r, () => `Removed ${r.unit}`);
       });
     });
 

@@ -28,10 +28,7 @@ export function register(program: Command) {
           );
         }
         await Deno.writeTextFile(file, await cond.conductorContext(t), { mode: 0o600 });
-        await writeShim(
-          binDir,
-          t.connectUrl,
-        );
+        await writeShim(binDir);
         note(`tt: conductor context in ${file}; running: ${command}`);
         const env: Record<string, string> = { ...Deno.env.toObject(), TT_TOWN: t.root, PATH };
         delete env.TINYTOWN_AGENT_ID;

@@ -208,7 +208,8 @@ const SET_STATE = defineScript(
   "setAgentState",
   2,
   LUA_EMIT + `
--- KEYS: events, agent. ARGV: now, new state, event type, message, reason, only-if-state (csv or '')
+-- KEYS: events, agent. ARGV: now, new state, event type, message, reason, only-if-state (csv or ''),
+--   why the agent is in the new state (the hash's 'reason'; '' = none), resume_at ('' = none)
 local old = redis.call('HGET', KEYS[2], 'state')
 if not old then return cjson.encode({error='not_found'}) end
 if ARGV[6] ~= '' then
@@ -217,6 +218,9 @@ if ARGV[6] ~= '' then
   if not ok then return cjson.encode({error='state', state=old}) end
 end
 redis.call('HSET', KEYS[2], 'state', ARGV[2], 'last_heartbeat', ARGV[1])
+redis.call('HDEL', KEYS[2], 'reason', 'resume_at')
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[2], 'reason', ARGV[7]) end
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[2], 'resume_at', ARGV[8]) end
 local ev = {type=ARGV[3], agent_id=redis.call('HGET', KEYS[2], 'id'), old_state=old, new_state=ARGV[2], message=ARGV[4]}
 if ARGV[5] ~= '' then ev.reason = ARGV[5] end
 emit(ev)
@@ -230,6 +234,10 @@ export interface StateChange {
   reason?: string;
   /** Only change if the current state is one of these. */
   from?: AgentState[];
+  /** Kept on the agent while it stays in this state (`tt status` shows it); else cleared. */
+  why?: string;
+  /** For rate_limited: when rounds may start again (ISO time). */
+  resumeAt?: string;
 }
 
 /** Sets an agent's state and records the transition in the event stream, atomically. */
@@ -247,6 +255,8 @@ export async function setAgentState(
       change.message ?? `state → ${state}`,
       change.reason ?? "",
       (change.from ?? []).join(","),
+      change.why ?? "",
+      change.resumeAt ?? "",
     ]),
   ));
   if (res.error === "not_found") throw new NotFoundError(`no agent with id ${id}`);
@@ -254,4 +264,9 @@ export async function setAgentState(
     throw new ConflictError(`agent is ${res.state}; expected ${change.from!.join(" or ")}`);
   }
   return { old: res.old };
+}
+
+/** Forgets an agent's CLI session: its next round starts a new one (`tt restart --fresh`). */
+export async function forgetCliSession(t: Ctx, id: string) {
+  await t.redis.hdel(t.keys.agent(id), "session_id");
 }

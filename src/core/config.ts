@@ -53,8 +53,17 @@ export const TownConfig = z.object({
     pass_env: z.array(z.string()).default([]),
     /** Powers beyond the defaults, by agent name or role: `lead = ["spawn", "assign"]`. */
     powers: z.record(z.string(), z.array(z.enum(AGENT_POWERS))).default({}),
+    /** A round whose CLI shows no progress for this long ends as stalled; 0 = never. */
+    stall_timeout_secs: z.number().int().nonnegative().default(300),
+    /**
+     * A stopped agent's queued work: back to the backlog, failed, or kept on the agent (for
+     * `tt restart` or `tt reclaim`).
+     */
+    on_stop: z.enum(["backlog", "fail", "keep"]).default("backlog"),
   }).strict().prefault({}),
   agent_clis: z.record(z.string(), AgentCli).default({}),
+  /** `command` runs (sh -c, the event's JSON on stdin) when an agent needs input, fails or is rate limited. */
+  notify: z.object({ command: z.string().min(1).optional() }).strict().prefault({}),
   townhall: z.object({
     bind: z.string().default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(8080),
@@ -168,6 +177,8 @@ idle_timeout_secs = 300    # an idle agent stops after this long; 0 = never
 round_timeout_secs = 1800  # a CLI round is killed after this long
 max_rounds = 10            # rounds before an agent stops (tt spawn --rounds overrides)
 worktrees = true           # in a git repo, each agent works in its own worktree (branch tt/<agent>)
+# stall_timeout_secs = 300 # a round whose CLI shows no progress this long ends as stalled; 0 = never
+# on_stop = "backlog"      # a stopped agent's queued work: "backlog", "fail" or "keep"
 
 [townhall]
 bind = "127.0.0.1"

@@ -82,14 +82,22 @@ async function wake(t: Ctx, agentId: string) {
   await t.redis.multi().lpush(t.keys.wake(agentId), "1").ltrim(t.keys.wake(agentId), 0, 0).exec();
 }
 
-const ACTIVE: AgentState[] = ["starting", "idle", "working", "paused", "draining"];
+const ACTIVE: AgentState[] = [
+  "starting",
+  "idle",
+  "working",
+  "rate_limited",
+  "needs_input",
+  "paused",
+  "draining",
+];
 
 /** Pause: the running round finishes, no new round starts. */
 export async function interruptAgent(t: Ctx, agent: Agent) {
   await setAgentState(t, agent.id, "paused", {
     eventType: "agent_interrupted",
     message: "interrupted (paused)",
-    from: ["starting", "idle", "working"],
+    from: ["starting", "idle", "working", "rate_limited", "needs_input"],
   }).catch(explainState(agent, "interrupt"));
   await wake(t, agent.id);
 }
@@ -108,7 +116,7 @@ export async function closeAgent(t: Ctx, agentId: string, reason = "closed by re
   await setAgentState(t, agentId, "draining", {
     eventType: "agent_closing",
     message: `closing: ${reason}`,
-    from: ["starting", "idle", "working", "paused"],
+    from: ["starting", "idle", "working", "paused", "rate_limited", "needs_input"],
   });
   await wake(t, agentId);
 }
@@ -152,7 +160,13 @@ async function stopWithoutSupervisor(t: Ctx, agent: Agent, reason: string) {
   await setAgentState(t, agent.id, "stopped", {
     eventType: "agent_stopped",
     message: `stopped: ${reason}`,
+    why: reason,
   });
+  // As the supervisor does: a stopped agent strands no work ([agent] on_stop); prune moves it.
+  if (reason !== "pruned" && "config" in t) {
+    const { releaseWork } = await import("../supervisor/stop.ts");
+    await releaseWork(t as TownContext, agent.id, reason);
+  }
 }
 
 /** Tasks of messages in the agent's processing list go back from running to assigned. */
@@ -310,10 +324,15 @@ export async function recoverAgents(t: TownContext): Promise<RecoverResult> {
 
 export type WaitCondition = "idle" | "stopped";
 
-/** Has the agent reached the condition? idle = idle with nothing queued; stopped = terminal. */
+/**
+ * Has the agent reached the condition? idle = idle with nothing queued; stopped = terminal. For
+ * idle, an agent that cannot run until a human acts (paused, needs_input) counts as settled:
+ * waiting on its work could never end.
+ */
 export async function conditionMet(t: Ctx, agent: Agent, until: WaitCondition): Promise<boolean> {
   if (isTerminalAgent(agent.state)) return true;
   if (until === "stopped") return false;
+  if (agent.state === "paused" || agent.state === "needs_input") return true;
   if (agent.state !== "idle") return false;
   const [u, i, p] = await Promise.all([
     t.redis.llen(t.keys.urgent(agent.id)),

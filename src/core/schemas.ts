@@ -8,6 +8,10 @@ export const AGENT_STATES = [
   "starting",
   "idle",
   "working",
+  /** The CLI reported a usage limit: no rounds until `resume_at`, then it carries on by itself. */
+  "rate_limited",
+  /** The CLI ended its round asking the operator: no rounds until `tt reply` answers. */
+  "needs_input",
   "paused",
   "draining",
   "stopped",
@@ -48,6 +52,16 @@ export const Agent = z.object({
   round: counter,
   round_started_at: optionalString,
   round_pgid: z.coerce.number().int().positive().optional().catch(undefined),
+  /** Why the agent is in its state, in one line quoting its CLI (error, rate_limited, stop…). */
+  reason: optionalString,
+  /** While rate_limited: when rounds start again (the reset time the CLI reported). */
+  resume_at: optionalString,
+  /** The CLI session the next round resumes (claude --resume, codex exec resume, …). */
+  session_id: optionalString,
+  /** Totals over the agent's rounds, as its CLI reported them. */
+  tokens_in: counter,
+  tokens_out: counter,
+  cost_usd: z.coerce.number().nonnegative().catch(0),
 });
 export type Agent = z.infer<typeof Agent>;
 

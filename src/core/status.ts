@@ -86,6 +86,8 @@ export interface TownStatus {
   task_groups?: TaskGroup[];
   /** Shown by `tt status` when present (see SupervisorStatus). */
   supervisor?: SupervisorStatus;
+  /** The systemd user unit of `tt service install`, if any. */
+  service?: { installed: boolean; unit: string; path: string };
   /** By agent id, for agents working in a git worktree. */
   worktrees?: Record<string, WorktreeStatus>;
 }
@@ -169,6 +171,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     task_groups: opts.tasks ? groupTasks(tasks, agents, labels) : undefined,
     supervisor: supervisorStatus(parseSupervisorInfo(supervisorRaw), agents),
     worktrees: await worktreesOf(t, agents),
+    service: await (await import("../supervisor/service.ts")).serviceStatus(t),
   };
 }
 

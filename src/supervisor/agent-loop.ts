@@ -5,36 +5,39 @@
 import type { Redis } from "ioredis";
 import { duplicateConnection } from "../redis/connection.ts";
 import type { TownContext } from "../core/town.ts";
-import { agentLabel, getAgent, listAgents, setAgentState } from "../core/agents.ts";
 import {
-  type Agent,
-  isTerminalAgent,
-  isTerminalTask,
-  type Message,
-  type Task,
-} from "../core/schemas.ts";
+  agentLabel,
+  forgetCliSession,
+  getAgent,
+  setAgentState,
+  type StateChange,
+} from "../core/agents.ts";
+import { type Agent, isTerminalAgent, type Message } from "../core/schemas.ts";
 import { categoryOf, parseMessage } from "../core/messages.ts";
-import { dropStaleAssignments, endRound, notesOf, takeRound } from "../core/rounds.ts";
+import { dropStaleAssignments, endRound, takeRound } from "../core/rounds.ts";
 import { emitEvent } from "../core/events.ts";
 import { ConflictError } from "../core/errors.ts";
-import { SUPERVISOR_ID } from "../core/keys.ts";
-import { completeTask, failTask, getTask, returnTaskToAssigned, startTask } from "../core/tasks.ts";
-import { backlogSnapshot, claimForAgent } from "../core/autoclaim.ts";
-import { buildPrompt } from "./prompt.ts";
-import { agentEnv, resolveCli, roundCommand } from "./cli.ts";
-import { killGroup, runRoundProcess } from "./process.ts";
-import { MAX_VERIFY_FAILURES, runCheck } from "./verify.ts";
-import { openRoundChannel } from "./channel/mod.ts";
+import { claimForAgent } from "../core/autoclaim.ts";
+import { killGroup } from "./process.ts";
+import { returnRoundTasks, runCliRound, startRoundTasks } from "./round.ts";
+import { endCleanRound } from "./round-end.ts";
+import { notifyState } from "./notify.ts";
+import { releaseWork } from "./stop.ts";
+import { reactionTo } from "./reaction.ts";
 
 export interface LoopDeps {
-  /** Directory with the `tt` shim for agents' PATH. */
-  binDir: string;
   log: (line: string) => void;
+  /**
+   * True while the supervisor shuts down (`tt stop`): its agents stop but keep their queued work
+   * for when the town starts again; any other stop releases it (stop.ts).
+   */
+  shuttingDown?: () => boolean;
 }
 
+/** Stops whose caller takes care of the agent's queued work itself. */
+const KEEPS_WORK = new Set(["supervisor shutdown", "pruned"]);
+
 const HEARTBEAT_MS = 10_000;
-/** Clean rounds that may end without reporting a task before the task is failed. */
-const MAX_UNREPORTED_ROUNDS = 3;
 
 export class AgentLoop {
   #blocker?: Redis;
@@ -89,8 +92,12 @@ export class AgentLoop {
         return await this.#stop(agent, "agent_stopped", `killed: ${this.#killReason}`);
       }
       if (agent.state === "draining") return await this.#stop(agent, "agent_stopped", "closed");
-      if (agent.state === "paused") {
+      if (agent.state === "paused" || agent.state === "needs_input") {
         await this.#block(0);
+        continue;
+      }
+      if (agent.state === "rate_limited") {
+        await this.#waitForReset(agent);
         continue;
       }
       if (agent.round >= agent.max_rounds) {
@@ -140,6 +147,7 @@ export class AgentLoop {
         continue;
       }
       const ok = await this.#runRound(agent, taken.messages);
+      if (ok === "stop") continue; // the state says what happens next
       this.#failures = ok ? 0 : this.#failures + 1;
       if (this.#failures) await this.#pause(Math.min(2 ** (this.#failures - 1), 30) * 1000);
     }
@@ -183,7 +191,7 @@ export class AgentLoop {
     const inFlight = (await town.redis.lrange(town.keys.processing(agentId), 0, -1))
       .map(parseMessage).filter((m): m is Message => !!m);
     if (inFlight.length || await town.redis.exists(town.keys.processing(agentId))) {
-      await this.#returnTasks(inFlight, "round cut off: supervisor restarted");
+      await returnRoundTasks(this.town, inFlight, "round cut off: supervisor restarted");
       await endRound(
         town,
         agentId,
@@ -197,8 +205,11 @@ export class AgentLoop {
     if (agent.state === "working") await this.#becomeIdle(agent);
   }
 
-  /** Runs one round; false if it failed (non-zero exit, timeout, crash). */
-  async #runRound(agent: Agent, messages: Message[]): Promise<boolean> {
+  /**
+   * Runs one round; false if it failed (non-zero exit, timeout, stall, crash), "stop" if the
+   * agent left the running states (error, rate_limited).
+   */
+  async #runRound(agent: Agent, messages: Message[]): Promise<boolean | "stop"> {
     const { town, agentId } = this;
     const round = agent.round + 1;
     try {
@@ -225,175 +236,131 @@ export class AgentLoop {
       round_started_at: now,
       last_active_at: now,
     });
-    const tasks = await this.#startTasks(messages);
-    const promptFile = `${town.root}/.tt/prompts/${agent.name}_round_${round}.md`;
-    const logFile = `${town.root}/.tt/logs/${agent.name}_round_${round}.log`;
-    await Deno.mkdir(`${town.root}/.tt/prompts`, { recursive: true, mode: 0o700 });
-    const prompt = buildPrompt({
-      town: town.name,
-      agent,
-      round,
-      maxRounds: agent.max_rounds,
-      messages,
-      tasks,
-      notes: await notesOf(town, agentId),
-      senders: await this.#senderLabels(),
-      backlog: await backlogSnapshot(town, agent),
-    });
-    await Deno.writeTextFile(promptFile, prompt, { mode: 0o600 });
-    const cli = resolveCli(town.config, agent.cli);
-    const { command, stdin } = roundCommand(cli.command, promptFile);
-    // The agent's tt reaches the town only through this round's channel (closed with the CLI).
-    const channel = await openRoundChannel(town, agent, round);
-    const env = agentEnv({
-      base: Deno.env.toObject(),
-      cli,
-      passEnv: town.config.agent.pass_env,
-      binDir: channel.binDir,
-      identity: {
-        TINYTOWN_AGENT_ID: agentId,
-        TINYTOWN_AGENT_NAME: agent.name,
-        TINYTOWN_TOWN: town.name,
-        ...channel.env,
-      },
-    });
-    const beat = setInterval(() => {
+    const tasks = await startRoundTasks(town, agentId, messages);
+    const heartbeat = setInterval(() => {
       town.redis.hset(town.keys.agent(agentId), "last_heartbeat", new Date().toISOString()).catch(
         () => {},
       );
     }, HEARTBEAT_MS);
-    const result = await runRoundProcess({
-      command,
-      cwd: agent.workdir ?? town.root,
-      env,
-      stdin: stdin ? new TextEncoder().encode(prompt) : undefined,
-      logFile,
-      ...this.#killable(),
-    }).finally(async () => {
-      clearInterval(beat);
+    const run = await runCliRound({
+      town,
+      agent,
+      round,
+      messages,
+      tasks,
+      killable: this.#killable(),
+    }).finally(() => {
+      clearInterval(heartbeat);
       this.#round = undefined;
-      await channel.close();
     });
-    await Deno.remove(promptFile).catch(() => {});
-
+    const { result } = run;
     const assigns = messages.filter((m) => m.type === "task_assign" && m.task_id);
-    const sentBack = result.kind === "exited"
-      ? await this.#verifyReports(assigns, { cwd: agent.workdir ?? town.root, env, logFile })
-      : new Set<string>();
-    let clean = result.kind === "exited" && result.code === 0;
-    if (clean) {
-      // A round that exits 0 without reporting its task gets a few more tries, then the task fails.
-      const unfinished: string[] = [];
-      for (const m of assigns) {
-        if (sentBack.has(m.task_id!)) {
-          unfinished.push(m.id); // its check failed: the same agent gets it again, with the output
-          continue;
-        }
-        const task = await getTask(town, m.task_id!);
-        if (!task || isTerminalTask(task.state) || task.assigned_to !== agentId) continue;
-        const tries = await town.redis.hincrby(town.keys.task(task.id), "attempts", 1);
-        if (tries >= MAX_UNREPORTED_ROUNDS) {
-          await failTask(town, task.id, {
-            by: agentId,
-            result: `${tries} rounds ended without 'tt task complete' or 'tt task fail'`,
-          });
-        } else {
-          unfinished.push(m.id);
-        }
+    const reaction = reactionTo(run, this.#killReason);
+    this.deps.log(`${agentLabel(agent)} round ${round}: ${result.kind} (${reaction.why})`);
+    if (reaction.kind === "ok") {
+      const end = await endCleanRound({
+        town,
+        agentId,
+        round,
+        assigns,
+        run,
+        killable: () => this.#killable(),
+        done: () => this.#round = undefined,
+        killed: () => !!this.#killReason,
+      });
+      if (end.question !== undefined) {
+        const moved = await this.#enter("needs_input", {
+          eventType: "agent_needs_input",
+          from: ["working"],
+          message: `needs input: ${end.question}`,
+          why: end.question,
+        });
+        if (moved) return "stop";
       }
-      clean = unfinished.length === 0;
-      await this.#returnTasks(
-        assigns.filter((m) => unfinished.includes(m.id)),
-        `round ${round} ended without 'tt task complete'`,
-      );
+      await this.#roundOver(round);
+      return end.clean;
+    }
+    if (reaction.kind === "killed") {
+      await returnRoundTasks(this.town, assigns, `round ${round} killed`);
       await endRound(
         town,
         agentId,
-        { kind: "ok", requeue: unfinished },
-        `round ${round} completed${
-          unfinished.length ? `; ${unfinished.length} task(s) unreported, requeued` : ""
-        }`,
-      );
-    } else if (result.kind === "killed") {
-      await this.#returnTasks(assigns, `round ${round} killed`);
-      await endRound(
-        town,
-        agentId,
-        { kind: "cutoff", reason: this.#killReason ?? "killed" },
+        { kind: "cutoff", reason: reaction.why },
         `round ${round} killed`,
       );
-    } else {
-      const missing = result.kind === "spawn_failed" || result.code === 127;
-      if (missing) result.kind = "spawn_failed";
-      const reason = missing
-        ? `could not run '${cli.name}' (${
-          result.code === 127 ? "command not found" : result.detail
-        }): see ${logFile}`
-        : result.detail;
-      await this.#returnTasks(assigns, `round ${round} failed: ${reason}`);
-      await endRound(town, agentId, { kind: "failed", reason }, `round ${round} failed: ${reason}`);
-      if (result.kind === "spawn_failed") {
-        await setAgentState(town, agentId, "error", { eventType: "agent_failed", message: reason });
-        return false;
-      }
+      await this.#roundOver(round);
+      return true;
     }
-    this.deps.log(`${agentLabel(agent)} round ${round}: ${result.kind} (${result.detail})`);
+    await returnRoundTasks(this.town, assigns, `round ${round} failed: ${reaction.why}`);
+    await endRound(
+      town,
+      agentId,
+      { kind: "failed", reason: reaction.why },
+      `round ${round} failed: ${reaction.why}`,
+    );
+    // A resumed session that failed may be the cause: the next round starts a new one.
+    if (run.resumed && reaction.kind === "retry") await forgetCliSession(town, agentId);
+    if (reaction.kind === "error") {
+      await this.#enter("error", {
+        eventType: "agent_failed",
+        message: `error: ${reaction.why}`,
+        why: reaction.why,
+      });
+      await releaseWork(town, agentId, reaction.why);
+      return "stop";
+    }
+    if (reaction.kind === "rate_limited") {
+      const moved = await this.#enter("rate_limited", {
+        eventType: "agent_rate_limited",
+        from: ["working"],
+        message: `rate limited until ${reaction.resumeAt}: ${reaction.why}`,
+        why: reaction.why,
+        resumeAt: reaction.resumeAt,
+      });
+      if (moved) return "stop";
+    }
+    await this.#roundOver(round);
+    return false;
+  }
+
+  /**
+   * Moves the agent to a state that needs a human or a wait (error, rate_limited, needs_input) and
+   * runs `[notify] command` with the event. False if the state had changed meanwhile (`from`).
+   */
+  async #enter(state: "error" | "rate_limited" | "needs_input", change: StateChange) {
+    const moved = await setAgentState(this.town, this.agentId, state, change).then(
+      () => true,
+      (e) => (ignoreConflict(e), false),
+    );
+    if (moved) await notifyState(this.town, this.agentId, state, change, this.deps.log);
+    return moved;
+  }
+
+  async #roundOver(round: number) {
+    const { town, agentId } = this;
     await town.redis.hset(town.keys.agent(agentId), "last_active_at", new Date().toISOString());
     await setAgentState(town, agentId, "idle", {
       from: ["working"],
       message: `round ${round} ended`,
     })
       .catch(ignoreConflict);
-    return clean || result.kind === "killed";
   }
 
   /**
-   * Runs the check of each of the round's tasks that the agent reported done and that has a
-   * `verify` command. A pass completes the task with the reported result; a failure puts it back
-   * to assigned with the end of the output (for the next prompt), and fails it after a few.
-   * Returns the ids of the tasks sent back.
+   * A rate-limited agent sleeps until the reset time its CLI reported (a blocking wait on its
+   * wake list: a kill or state change cuts it short), then goes back to idle by itself.
    */
-  async #verifyReports(
-    assigns: Message[],
-    where: { cwd: string; env: Record<string, string>; logFile: string },
-  ): Promise<Set<string>> {
-    const { town, agentId } = this;
-    const sentBack = new Set<string>();
-    for (const m of assigns) {
-      const task = await getTask(town, m.task_id!);
-      if (!task?.verify || task.claimed_result === undefined || isTerminalTask(task.state)) {
-        continue;
-      }
-      const check = await runCheck({ command: task.verify, ...where, ...this.#killable() })
-        .finally(() => this.#round = undefined);
-      if (this.#killReason) break; // killed meanwhile: the round's work is requeued as a whole
-      if (check.passed) {
-        await completeTask(town, task.id, {
-          by: agentId,
-          force: true,
-          verified: true,
-          result: task.claimed_result,
-        }).catch(ignoreConflict);
-        continue;
-      }
-      const key = town.keys.task(task.id);
-      const [[, failures]] = (await town.redis.multi().hincrby(key, "verify_failures", 1)
-        .hset(key, "verify_output", check.tail).hdel(key, "claimed_result").exec())! as [
-          [unknown, number],
-        ];
-      const why = `check failed (${check.detail}): ${task.verify}`;
-      if (failures >= MAX_VERIFY_FAILURES) {
-        await failTask(town, task.id, {
-          by: agentId,
-          force: true,
-          result: `${why}, ${failures} times; output ends with:\n${check.tail}`,
-        }).catch(ignoreConflict);
-        continue;
-      }
-      await returnTaskToAssigned(town, task.id, why);
-      sentBack.add(task.id);
+  async #waitForReset(agent: Agent) {
+    const left = (Date.parse(agent.resume_at ?? "") || 0) - Date.now();
+    if (left > 0) {
+      await this.#block(Math.max(0.1, left / 1000));
+      return;
     }
-    return sentBack;
+    await setAgentState(this.town, agent.id, "idle", {
+      eventType: "agent_rate_limit_over",
+      from: ["rate_limited"],
+      message: `usage limit reset (${agent.resume_at ?? "time unknown"}): resuming`,
+    }).catch(ignoreConflict);
   }
 
   /**
@@ -412,35 +379,14 @@ export class AgentLoop {
     };
   }
 
-  /** Marks the round's assigned tasks running; returns every task its messages reference. */
-  async #startTasks(messages: Message[]): Promise<Map<string, Task>> {
-    const tasks = new Map<string, Task>();
-    for (const m of messages) {
-      if (m.type !== "task_assign" || !m.task_id) continue;
-      const task = await getTask(this.town, m.task_id);
-      if (!task) continue;
-      tasks.set(task.id, task);
-      if (!isTerminalTask(task.state)) await startTask(this.town, task.id, this.agentId);
-    }
-    return tasks;
-  }
-
-  async #returnTasks(messages: Message[], reason: string) {
-    for (const m of messages) {
-      if (m.type === "task_assign" && m.task_id) {
-        await returnTaskToAssigned(this.town, m.task_id, reason);
-      }
-    }
-  }
-
-  async #senderLabels(): Promise<Map<string, string>> {
-    const labels = new Map<string, string>([[SUPERVISOR_ID, "conductor"]]);
-    for (const a of await listAgents(this.town)) labels.set(a.id, agentLabel(a));
-    return labels;
-  }
-
   async #stop(agent: Agent, eventType: string, why: string) {
-    await setAgentState(this.town, agent.id, "stopped", { eventType, message: `stopped: ${why}` });
+    await setAgentState(this.town, agent.id, "stopped", {
+      eventType,
+      message: `stopped: ${why}`,
+      why,
+    });
+    const keep = this.deps.shuttingDown?.() || KEEPS_WORK.has(this.#killReason ?? "");
+    if (!keep) await releaseWork(this.town, agent.id, why);
   }
 }
 

@@ -1,23 +1,46 @@
 /**
  * Which command an agent runs and with what environment: presets, `[agent_clis]` from
- * tinytown.toml, or a raw command; prompt via stdin or `{prompt_file}`; a scrubbed environment.
+ * tinytown.toml, or a raw command; prompt via stdin or `{prompt_file}`; the session to resume;
+ * a scrubbed environment.
  */
 import type { TownConfig } from "../core/config.ts";
-import { CLI_PRESETS, PROMPT_FILE_PLACEHOLDER } from "../core/presets.ts";
+import { PRESETS, PROMPT_FILE_PLACEHOLDER, SESSION_PLACEHOLDER } from "../core/presets.ts";
+import { FAMILIES, familyOf } from "./clis/mod.ts";
+import type { CliFamily } from "./clis/types.ts";
 
 export interface ResolvedCli {
   /** Preset or configured name, or the raw command itself. */
   name: string;
   command: string;
+  /** The command that resumes `{session_id}`, where the CLI has one. */
+  resume?: string;
   env: Record<string, string>;
+  /** Reads the CLI's output. */
+  family: CliFamily;
 }
 
 export function resolveCli(config: TownConfig, ref: string): ResolvedCli {
   const name = ref.trim() || config.default_cli;
   const custom = config.agent_clis[name];
-  if (custom) return { name, command: custom.command, env: custom.env ?? {} };
-  if (CLI_PRESETS[name]) return { name, command: CLI_PRESETS[name], env: {} };
-  return { name, command: name, env: {} };
+  if (custom) {
+    return {
+      name,
+      command: custom.command,
+      env: custom.env ?? {},
+      family: familyOf(custom.command),
+    };
+  }
+  const preset = PRESETS[name];
+  if (preset) {
+    return {
+      name,
+      command: preset.command,
+      resume: preset.resume,
+      env: {},
+      family: FAMILIES[preset.family] ?? familyOf(preset.command),
+    };
+  }
+  return { name, command: name, env: {}, family: familyOf(name) };
 }
 
 /** POSIX single-quoting. */
@@ -25,18 +48,22 @@ export function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The shell command for one round, and whether the prompt goes to stdin. */
+/**
+ * The shell command for one round, and whether the prompt goes to stdin. With a session id and a
+ * CLI that can resume, the resume command (its `{session_id}` shell-quoted).
+ */
 export function roundCommand(
-  command: string,
+  cli: Pick<ResolvedCli, "command" | "resume">,
   promptFile: string,
-): { command: string; stdin: boolean } {
-  if (command.includes(PROMPT_FILE_PLACEHOLDER)) {
-    return {
-      command: command.replaceAll(PROMPT_FILE_PLACEHOLDER, shellQuote(promptFile)),
-      stdin: false,
-    };
-  }
-  return { command, stdin: true };
+  sessionId?: string,
+): { command: string; stdin: boolean; resumed: boolean } {
+  const resumed = !!(sessionId && cli.resume);
+  let command = resumed
+    ? cli.resume!.replaceAll(SESSION_PLACEHOLDER, shellQuote(sessionId!))
+    : cli.command;
+  const stdin = !command.includes(PROMPT_FILE_PLACEHOLDER) && !command.includes("$TT_PROMPT_FILE");
+  command = command.replaceAll(PROMPT_FILE_PLACEHOLDER, shellQuote(promptFile));
+  return { command, stdin, resumed };
 }
 
 /** API keys each preset needs; everything else that looks secret is withheld from agents. */

@@ -12,7 +12,6 @@ import { ControlMessage, sendReply, SUPERVISOR_TTL_SECS, thisHost } from "../cor
 import { defineScript, runScript } from "../redis/script.ts";
 import { AgentLoop } from "./agent-loop.ts";
 import { followEvents } from "../core/events.ts";
-import { writeShim } from "./self.ts";
 import { VERSION } from "../version.ts";
 
 const HEARTBEAT_MS = 3000;
@@ -72,23 +71,16 @@ class Supervisor {
   #loops = new Map<string, AgentLoop>();
   #control!: Redis;
   #stopping = false;
-  #binDir: string;
 
   constructor(
     readonly town: TownContext,
     readonly host: string,
     readonly log: (l: string) => void,
-  ) {
-    this.#binDir = `${town.root}/.tt/bin`;
-  }
+  ) {}
 
   async run(ready?: string): Promise<number> {
     const { town } = this;
     this.#control = await duplicateConnection(town.redis);
-    await writeShim(
-      this.#binDir,
-      town.connectUrl,
-    );
     await this.#beat();
     let lastBeat = Date.now();
     const beat = setInterval(() => {
@@ -157,7 +149,10 @@ class Supervisor {
 
   #startLoop(agentId: string) {
     if (this.#loops.has(agentId)) return;
-    const loop = new AgentLoop(this.town, agentId, { binDir: this.#binDir, log: this.log });
+    const loop = new AgentLoop(this.town, agentId, {
+      log: this.log,
+      shuttingDown: () => this.#stopping,
+    });
     this.#loops.set(agentId, loop);
     // The heartbeat carries the number of agents (tt status, tt stop): refresh it now.
     this.#beat().catch((e) => this.log(`heartbeat failed: ${e}`));

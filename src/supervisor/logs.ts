@@ -1,9 +1,15 @@
-/** Reading agents' round logs (`.tt/logs/<agent>_round_<N>.log`). */
+/**
+ * Reading agents' round logs (`.tt/logs/<agent>_round_<N>.log`). A log holds the CLI's raw
+ * output; for CLIs with a JSON stream `tt logs` shows it as readable text (the family's
+ * renderer), `--raw` as written.
+ */
 import type { TownContext } from "../core/town.ts";
 import type { Agent } from "../core/schemas.ts";
 import { NotFoundError } from "../core/errors.ts";
 import { getAgent } from "../core/agents.ts";
 import { followEvents, lastEventId } from "../core/events.ts";
+import { resolveCli } from "./cli.ts";
+import type { CliFamily } from "./clis/types.ts";
 
 export function roundLogPath(root: string, agent: string, round: number): string {
   return `${root}/.tt/logs/${agent}_round_${round}.log`;
@@ -55,16 +61,20 @@ const RAW_STDOUT: LogSink = {
 };
 
 /**
- * Copies a round's log to `sink` (stdout by default). With `follow`, keeps copying as it grows (inotify) until the
- * round ends (its end event) or SIGINT/SIGTERM; a round that has already ended is just copied.
+ * Copies a round's log to `sink` (stdout by default): as readable text for a CLI with a JSON
+ * stream, unless `raw`. With `follow`, keeps copying as it grows (inotify) until the round ends
+ * (its end event) or SIGINT/SIGTERM; a round that has already ended is just copied.
  */
 export async function showLog(
   t: TownContext,
   agent: Agent,
   round: number | undefined,
   follow: boolean,
-  sink: LogSink = RAW_STDOUT,
+  raw = false,
+  to: LogSink = RAW_STDOUT,
 ) {
+  const family = resolveCli(t.config, agent.cli).family;
+  const sink = raw || !family.json ? to : readableSink(family, to);
   const rounds = await loggedRounds(t.root, agent.name);
   const n = round ?? rounds.at(-1);
   if (n === undefined || !rounds.includes(n)) {
@@ -117,4 +127,29 @@ export async function showLog(
     Deno.removeSignalListener("SIGTERM", stop);
     file.close();
   }
+}
+
+/** Renders whole lines through the family, then hands them to `next`; a last line waits for `end`. */
+function readableSink(family: CliFamily, next: LogSink): LogSink {
+  const dec = new TextDecoder();
+  const enc = new TextEncoder();
+  let partial = "";
+  const emit = async (lines: string[]) => {
+    const shown = lines.map((l) => family.render(l)).filter((l): l is string => l !== undefined);
+    if (shown.length) await next.write(enc.encode(shown.map((l) => `${l}\n`).join("")));
+  };
+  return {
+    async write(data) {
+      const lines = (partial + dec.decode(data, { stream: true })).split("\n");
+      partial = lines.pop()!;
+      await emit(lines);
+    },
+    idle: () => next.idle?.() ?? Promise.resolve(),
+    async end() {
+      const last = partial + dec.decode();
+      partial = "";
+      if (last) await emit([last]);
+      await next.end?.();
+    },
+  };
 }

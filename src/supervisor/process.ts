@@ -3,7 +3,7 @@
  * timeout, and kill = SIGTERM to the whole group, a grace period, then SIGKILL.
  */
 
-export type ExitKind = "exited" | "timeout" | "killed" | "spawn_failed";
+export type ExitKind = "exited" | "timeout" | "stalled" | "killed" | "spawn_failed";
 
 export interface RoundProcessResult {
   kind: ExitKind;
@@ -27,6 +27,10 @@ export interface RunOptions {
   onStart?: (pgid: number) => void | Promise<void>;
   /** Aborting kills the process group (kill/shutdown). */
   signal?: AbortSignal;
+  /** Each chunk of output as it arrives; false when it shows no progress (a retry notice). */
+  onOutput?: (data: Uint8Array, stream: "stdout" | "stderr") => boolean;
+  /** No progress for this long ⇒ the group is killed and the round ends `stalled` (0 = never). */
+  stallMs?: number;
 }
 
 /** Sends `sig` to the whole process group; ignores a group that is already gone. */
@@ -89,12 +93,25 @@ export async function runRoundProcess(opts: RunOptions): Promise<RoundProcessRes
   }
   // Interleave stdout and stderr into the log as they arrive.
   let chain = Promise.resolve();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) chain = chain.then(() => write(chunk));
-  };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  let ended: "timeout" | "killed" | undefined;
+  let ended: "timeout" | "stalled" | "killed" | undefined;
   const status = child.status;
+  let stall: ReturnType<typeof setTimeout> | undefined;
+  const armStall = () => {
+    if (!opts.stallMs) return;
+    clearTimeout(stall);
+    stall = setTimeout(() => {
+      ended ??= "stalled";
+      terminateGroup(pgid, status, opts.graceMs ?? 5000);
+    }, opts.stallMs);
+  };
+  armStall();
+  const pump = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr") => {
+    for await (const chunk of stream) {
+      chain = chain.then(() => write(chunk));
+      if (opts.onOutput?.(chunk, name) ?? true) armStall();
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
   const timer = setTimeout(() => {
     ended = "timeout";
     terminateGroup(pgid, status, opts.graceMs ?? 5000);
@@ -107,12 +124,22 @@ export async function runRoundProcess(opts: RunOptions): Promise<RoundProcessRes
   if (opts.signal?.aborted) onAbort();
   const st = await status;
   clearTimeout(timer);
+  clearTimeout(stall);
   opts.signal?.removeEventListener("abort", onAbort);
   // The CLI may have left children holding its pipes: end them too before draining.
   killGroup(pgid, "SIGKILL");
   await pumps.catch(() => {});
+  clearTimeout(stall);
   await chain;
   log.close();
+  if (ended === "stalled") {
+    return {
+      kind: "stalled",
+      code: st.code,
+      signal: st.signal,
+      detail: `no progress for ${Math.round((opts.stallMs ?? 0) / 1000)} s`,
+    };
+  }
   if (ended === "timeout") {
     return {
       kind: "timeout",

@@ -47,10 +47,10 @@ function grantedFlags(): string[] {
 
 /**
  * Writes `<dir>/tt`, the operator's shim (for the conductor's PATH): this same tt. No Redis URL is
- * baked in any more (`redisUrl` is ignored): the conductor inherits the operator's environment and
+ * baked in: the conductor inherits the operator's environment and
  * finds the town's config through TT_TOWN. Agents get `writeAgentShim` instead.
  */
-export async function writeShim(dir: string, _redisUrl?: string): Promise<string> {
+export async function writeShim(dir: string): Promise<string> {
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const path = `${dir}/tt`;
   const text = `#!/bin/sh\n# Written by tt for the conductor.\nexec ${

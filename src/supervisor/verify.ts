@@ -4,6 +4,10 @@
  * passes. The end of its output goes back to the agent when it fails.
  */
 import { type RunOptions, runRoundProcess } from "./process.ts";
+import type { TownContext } from "../core/town.ts";
+import { isTerminalTask, type Message } from "../core/schemas.ts";
+import { completeTask, failTask, getTask, returnTaskToAssigned } from "../core/tasks.ts";
+import { ConflictError } from "../core/errors.ts";
 
 export interface CheckResult {
   passed: boolean;
@@ -50,4 +54,67 @@ async function readTail(path: string, from: number): Promise<string> {
   } finally {
     file.close();
   }
+}
+
+export interface VerifyInput {
+  town: TownContext;
+  agentId: string;
+  /** The round's task assignments. */
+  assigns: Message[];
+  where: { cwd: string; env: Record<string, string>; logFile: string };
+  /** A fresh timeout/abort for each check (AgentLoop#killable), and its clean-up. */
+  killable: () => Omit<RunOptions, "command" | "cwd" | "env" | "logFile">;
+  done: () => void;
+  /** True once the agent is being killed: the rest of the checks are skipped. */
+  killed: () => boolean;
+}
+
+/**
+ * Runs the check of each of the round's tasks that the agent reported done and that has a
+ * `verify` command. A pass completes the task with the reported result; a failure puts it back
+ * to assigned with the end of the output (for the next prompt), and fails it after a few.
+ * Returns the ids of the tasks sent back.
+ */
+export async function verifyReports(input: VerifyInput): Promise<Set<string>> {
+  const { town, agentId } = input;
+  const sentBack = new Set<string>();
+  for (const m of input.assigns) {
+    const task = await getTask(town, m.task_id!);
+    if (!task?.verify || task.claimed_result === undefined || isTerminalTask(task.state)) {
+      continue;
+    }
+    const check = await runCheck({ command: task.verify, ...input.where, ...input.killable() })
+      .finally(input.done);
+    if (input.killed()) break; // killed meanwhile: the round's work is requeued as a whole
+    if (check.passed) {
+      await completeTask(town, task.id, {
+        by: agentId,
+        force: true,
+        verified: true,
+        result: task.claimed_result,
+      }).catch(ignoreConflict);
+      continue;
+    }
+    const key = town.keys.task(task.id);
+    const [[, failures]] = (await town.redis.multi().hincrby(key, "verify_failures", 1)
+      .hset(key, "verify_output", check.tail).hdel(key, "claimed_result").exec())! as [
+        [unknown, number],
+      ];
+    const why = `check failed (${check.detail}): ${task.verify}`;
+    if (failures >= MAX_VERIFY_FAILURES) {
+      await failTask(town, task.id, {
+        by: agentId,
+        force: true,
+        result: `${why}, ${failures} times; output ends with:\n${check.tail}`,
+      }).catch(ignoreConflict);
+      continue;
+    }
+    await returnTaskToAssigned(town, task.id, why);
+    sentBack.add(task.id);
+  }
+  return sentBack;
+}
+
+function ignoreConflict(e: unknown) {
+  if (!(e instanceof ConflictError)) throw e;
 }

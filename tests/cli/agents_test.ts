@@ -43,17 +43,21 @@ Deno.test("spawn → assign → the agent completes the task exactly once; wait 
   }
 });
 
-Deno.test("a failing CLI puts the message back in the inbox and the task back to assigned", async () => {
+Deno.test("a failing CLI puts the message back in the inbox; a kill then moves the task to the backlog", async () => {
   const at = await AgentTown.create();
   try {
     await at.sb.ok(["spawn", "w1", "--cli", fakeCli("fail")]);
     const task = await assign(at, "w1", "doomed");
     await waitForEvent(at.t, (e) => e.type === "round_failed");
     await at.sb.ok(["kill", "w1"]);
+    // A stopped agent strands nothing: its work goes back to the backlog ([agent] on_stop).
     const t = await getTask(at.t, task.id);
-    assert.equal(t?.state, "assigned");
+    assert.equal(t?.state, "pending");
+    assert.equal(t?.assigned_to, undefined);
+    assert.deepEqual(await at.t.redis.lrange(at.t.keys.backlog, 0, -1), [task.id]);
     const inbox = await at.sb.json<{ inbox: { task_id?: string }[] }>(["inbox", "w1"]);
-    assert.deepEqual(inbox.inbox.map((m) => m.task_id), [task.id]);
+    assert.deepEqual(inbox.inbox, []);
+    await waitForEvent(at.t, (e) => e.type === "work_released");
     const failed = await waitForEvent(at.t, (e) => e.type === "round_failed");
     assert.match(failed.reason ?? "", /exit code 1/);
   } finally {
@@ -72,9 +76,10 @@ Deno.test("kill stops a hanging round (SIGTERM to its group) and requeues its wo
     assert.equal(await alive(pgid!), false);
     const agent = await resolveAgent(at.t, "w1");
     assert.equal(agent.state, "stopped");
-    assert.equal((await getTask(at.t, task.id))?.state, "assigned");
+    assert.equal((await getTask(at.t, task.id))?.state, "pending", "back in the backlog");
     assert.equal(await at.t.redis.llen(at.t.keys.processing(agent.id)), 0);
-    assert.equal(await at.t.redis.llen(at.t.keys.inbox(agent.id)), 1);
+    assert.equal(await at.t.redis.llen(at.t.keys.inbox(agent.id)), 0);
+    assert.deepEqual(await at.t.redis.lrange(at.t.keys.backlog, 0, -1), [task.id]);
   } finally {
     await at.cleanup();
   }
@@ -102,7 +107,7 @@ Deno.test("a round that outlives round_timeout_secs is killed and its work reque
     const ev = await waitForEvent(at.t, (e) => e.type === "round_failed");
     assert.match(ev.reason ?? "", /timed out after 1 s/);
     await at.sb.ok(["kill", "w1"]);
-    assert.equal((await getTask(at.t, task.id))?.state, "assigned");
+    assert.equal((await getTask(at.t, task.id))?.state, "pending", "back in the backlog");
   } finally {
     await at.cleanup();
   }
@@ -282,7 +287,7 @@ Deno.test("a CLI that is not installed puts the agent in error with the reason",
   }
 });
 
-Deno.test("recover stops agents whose supervisor is dead and requeues their round", async () => {
+Deno.test("recover stops agents whose supervisor is dead and requeues their round to the backlog", async () => {
   const at = await AgentTown.create();
   try {
     await at.sb.ok(["spawn", "w1", "--cli", fakeCli("hang")]);
@@ -296,7 +301,9 @@ Deno.test("recover stops agents whose supervisor is dead and requeues their roun
     assert.deepEqual(r.recovered.map((x) => x.name), ["w1"]);
     assert.match(r.recovered[0].why, /supervisor .* is not running/);
     assert.equal((await resolveAgent(at.t, "w1")).state, "stopped");
-    assert.equal((await getTask(at.t, task.id))?.state, "assigned");
+    // Its round's task is not stranded on the stopped agent: back in the backlog ([agent] on_stop).
+    assert.equal((await getTask(at.t, task.id))?.state, "pending");
+    assert.deepEqual(await at.t.redis.lrange(at.t.keys.backlog, 0, -1), [task.id]);
   } finally {
     await at.cleanup();
   }

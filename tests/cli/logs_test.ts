@@ -130,7 +130,7 @@ Deno.test("logs: unknown agent, agent without logs, unknown round → one line, 
   }
 });
 
-Deno.test("a CLI that SIGKILLs itself: message back in the inbox, task back to assigned, the reason in history", async () => {
+Deno.test("a CLI that SIGKILLs itself: task back to assigned, the reason in history; a kill then releases it to the backlog", async () => {
   const at = await AgentTown.create();
   try {
     await at.sb.ok(["spawn", "w1", "--cli", fakeCli("crash")]);
@@ -142,10 +142,10 @@ Deno.test("a CLI that SIGKILLs itself: message back in the inbox, task back to a
     const agent = await resolveAgent(at.t, "w1");
     assert.equal(agent.state, "stopped");
     assert.equal(agent.round_pgid, undefined);
-    assert.equal((await getTask(at.t, task.id))?.state, "assigned");
+    // A stopped agent strands nothing ([agent] on_stop): the task is pending in the backlog.
+    assert.equal((await getTask(at.t, task.id))?.state, "pending");
     assert.equal(await at.t.redis.llen(at.t.keys.processing(agent.id)), 0);
-    const inbox = await at.sb.json<{ inbox: { task_id?: string }[] }>(["inbox", "w1"]);
-    assert.deepEqual(inbox.inbox.map((m) => m.task_id), [task.id]);
+    assert.deepEqual(await at.t.redis.lrange(at.t.keys.backlog, 0, -1), [task.id]);
     const history = await at.sb.ok(["history", "-n", "200"]);
     assert.match(history.stdout, /round 1 failed: (killed by SIGKILL|exit code 137)/);
     assert.match(history.stdout, /back to assigned: round 1 failed/);

@@ -56,8 +56,11 @@ async function stableSnapshot(at: AgentTown) {
   return s;
 }
 
+/** reclaim is for work left on stopped agents: keep it there ([agent] on_stop). */
+const KEEP = 'on_stop = "keep"';
+
 Deno.test("reclaim lists without moving; --to-backlog moves every queued message of a killed agent, none lost", async () => {
-  const at = await AgentTown.create();
+  const at = await AgentTown.create(KEEP);
   try {
     const { w1, a, b, queued } = await deadAgentWithWork(at);
     await waitUntil(async () => !(await supervisorInfo(at.t))); // no agent left to supervise
@@ -104,7 +107,7 @@ Deno.test("reclaim lists without moving; --to-backlog moves every queued message
 });
 
 Deno.test("reclaim --from w1 --to w2: the same messages move to a live agent, which does the tasks", async () => {
-  const at = await AgentTown.create();
+  const at = await AgentTown.create(KEEP);
   try {
     const { w1, a, b, queued } = await deadAgentWithWork(at);
     await at.sb.ok(["spawn", "w2", "--cli", fakeCli("complete")]);
@@ -147,7 +150,7 @@ Deno.test("reclaim --from w1 --to w2: the same messages move to a live agent, wh
 });
 
 Deno.test("reclaim also empties the processing list of an agent that died mid-round", async () => {
-  const at = await AgentTown.create();
+  const at = await AgentTown.create(KEEP);
   let pgid: number | undefined;
   try {
     await at.sb.ok(["spawn", "w1", "--cli", fakeCli("hang")]);
@@ -178,7 +181,7 @@ Deno.test("reclaim also empties the processing list of an agent that died mid-ro
 });
 
 Deno.test("reclaim refusals: one line, the right exit code, and nothing changes", async () => {
-  const at = await AgentTown.create();
+  const at = await AgentTown.create(KEEP);
   try {
     await deadAgentWithWork(at);
     await at.sb.ok(["spawn", "w2", "--cli", fakeCli("complete")]);
@@ -211,7 +214,7 @@ Deno.test("reclaim refusals: one line, the right exit code, and nothing changes"
 });
 
 Deno.test("reclaim --orphan-tasks: lists tasks of stopped or pruned assignees; --cancel, --to-backlog, --delete act on them", async () => {
-  const at = await AgentTown.create();
+  const at = await AgentTown.create(KEEP);
   try {
     await at.sb.ok(["spawn", "w1", "--cli", fakeCli("hang")]);
     await at.sb.ok(["spawn", "w3", "--cli", fakeCli("hang")]);

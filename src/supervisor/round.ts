@@ -1,0 +1,136 @@
+/**
+ * Running one round's CLI: write the prompt, pick the command (resuming the agent's CLI session
+ * when it has one), run it with the scrubbed environment while its family's parser reads the
+ * output as it streams, and record what the CLI reported (session id, tokens, cost) on the agent.
+ */
+import type { TownContext } from "../core/town.ts";
+import { agentLabel, listAgents } from "../core/agents.ts";
+import { type Agent, isTerminalTask, type Message, type Task } from "../core/schemas.ts";
+import { getTask, returnTaskToAssigned, startTask } from "../core/tasks.ts";
+import { notesOf } from "../core/rounds.ts";
+import { SUPERVISOR_ID } from "../core/keys.ts";
+import { backlogSnapshot } from "../core/autoclaim.ts";
+import { buildPrompt } from "./prompt.ts";
+import { agentEnv, resolveCli, type ResolvedCli, roundCommand } from "./cli.ts";
+import { type RoundProcessResult, type RunOptions, runRoundProcess } from "./process.ts";
+import { LineFeed } from "./clis/feed.ts";
+import { openRoundChannel } from "./channel/mod.ts";
+import type { CliOutcome } from "./clis/types.ts";
+
+export interface RoundRun {
+  result: RoundProcessResult;
+  outcome: CliOutcome;
+  cli: ResolvedCli;
+  /** Whether the round resumed the agent's CLI session. */
+  resumed: boolean;
+  logFile: string;
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export interface RoundInput {
+  town: TownContext;
+  agent: Agent;
+  round: number;
+  messages: Message[];
+  tasks: Map<string, Task>;
+  /** Timeout, grace, pgid recording and abort (AgentLoop#killable). */
+  killable: Pick<RunOptions, "timeoutMs" | "graceMs" | "onStart" | "signal">;
+}
+
+export async function runCliRound(input: RoundInput): Promise<RoundRun> {
+  const { town, agent, round } = input;
+  const promptFile = `${town.root}/.tt/prompts/${agent.name}_round_${round}.md`;
+  const logFile = `${town.root}/.tt/logs/${agent.name}_round_${round}.log`;
+  await Deno.mkdir(`${town.root}/.tt/prompts`, { recursive: true, mode: 0o700 });
+  const prompt = buildPrompt({
+    town: town.name,
+    agent,
+    round,
+    maxRounds: agent.max_rounds,
+    messages: input.messages,
+    tasks: input.tasks,
+    notes: await notesOf(town, agent.id),
+    senders: await senderLabels(town),
+    backlog: await backlogSnapshot(town, agent),
+  });
+  await Deno.writeTextFile(promptFile, prompt, { mode: 0o600 });
+  const cli = resolveCli(town.config, agent.cli);
+  const { command, stdin, resumed } = roundCommand(cli, promptFile, agent.session_id);
+  // The agent's tt reaches the town only through this round's channel (closed with the CLI).
+  const channel = await openRoundChannel(town, agent, round);
+  const env = agentEnv({
+    base: Deno.env.toObject(),
+    cli,
+    passEnv: town.config.agent.pass_env,
+    binDir: channel.binDir,
+    identity: {
+      TINYTOWN_AGENT_ID: agent.id,
+      TINYTOWN_AGENT_NAME: agent.name,
+      TINYTOWN_TOWN: town.name,
+      TT_PROMPT_FILE: promptFile,
+      ...channel.env,
+    },
+  });
+  const cwd = agent.workdir ?? town.root;
+  const feed = new LineFeed(cli.family.parser());
+  const result = await runRoundProcess({
+    command,
+    cwd,
+    env,
+    stdin: stdin ? new TextEncoder().encode(prompt) : undefined,
+    logFile,
+    onOutput: (data, stream) => feed.push(data, stream),
+    stallMs: town.config.agent.stall_timeout_secs * 1000,
+    ...input.killable,
+  }).finally(() => channel.close());
+  await Deno.remove(promptFile).catch(() => {});
+  const outcome = feed.finish(result.code);
+  await recordOutcome(town, agent.id, outcome);
+  return { result, outcome, cli, resumed, logFile, cwd, env };
+}
+
+/** Session id, token and cost totals onto the agent, in one round trip. */
+async function recordOutcome(town: TownContext, agentId: string, o: CliOutcome) {
+  const key = town.keys.agent(agentId);
+  const tx = town.redis.multi();
+  if (o.sessionId) tx.hset(key, "session_id", o.sessionId);
+  if (o.usage) {
+    tx.hincrby(key, "tokens_in", Math.round(o.usage.input));
+    tx.hincrby(key, "tokens_out", Math.round(o.usage.output));
+  }
+  if (o.costUsd) tx.hincrbyfloat(key, "cost_usd", o.costUsd);
+  await tx.exec();
+}
+
+async function senderLabels(town: TownContext): Promise<Map<string, string>> {
+  const labels = new Map<string, string>([[SUPERVISOR_ID, "conductor"]]);
+  for (const a of await listAgents(town)) labels.set(a.id, agentLabel(a));
+  return labels;
+}
+
+/** Marks the round's assigned tasks running; returns every task its messages reference. */
+export async function startRoundTasks(
+  town: TownContext,
+  agentId: string,
+  messages: Message[],
+): Promise<Map<string, Task>> {
+  const tasks = new Map<string, Task>();
+  for (const m of messages) {
+    if (m.type !== "task_assign" || !m.task_id) continue;
+    const task = await getTask(town, m.task_id);
+    if (!task) continue;
+    tasks.set(task.id, task);
+    if (!isTerminalTask(task.state)) await startTask(town, task.id, agentId);
+  }
+  return tasks;
+}
+
+/** The round's assigned tasks go back from running to assigned. */
+export async function returnRoundTasks(town: TownContext, messages: Message[], reason: string) {
+  for (const m of messages) {
+    if (m.type === "task_assign" && m.task_id) {
+      await returnTaskToAssigned(town, m.task_id, reason);
+    }
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The real codex (pinned, installed by scripts/env.sh tt_ensure_clis) as a tt agent, against a
+ * stub of the Responses API on 127.0.0.1 (tests/fixtures/stub_responses.ts): it completes a task
+ * end to end through `tt`, a second round resumes its session, and a stub answering 401 puts the
+ * agent in `error` with codex's own message. Skipped, saying so, when codex is not installed.
+ */
+import assert from "node:assert/strict";
+import { AgentTown, waitForEvent } from "../agent_helpers.ts";
+import { ROOT } from "../helpers.ts";
+import { resolveAgent } from "../../src/core/agents.ts";
+import { getTask } from "../../src/core/tasks.ts";
+import { codexHome, startStub } from "../fixtures/stub_responses.ts";
+
+const BIN = Deno.env.get("TT_CLIS_BIN") ?? `${ROOT}/.tools/clis/node_modules/.bin`;
+const HAVE = (() => {
+  try {
+    return Deno.statSync(`${BIN}/codex`).isFile;
+  } catch {
+    return false;
+  }
+})();
+const SKIP = HAVE ? "" : ` (skipped: codex is not installed in ${BIN})`;
+type TaskJson = { id: string; state: string };
+
+Deno.test({
+  name: `real codex: a task end to end, the second round resumes the session${SKIP}`,
+  ignore: !HAVE,
+  fn: async () => {
+    const stub = startStub();
+    const home = await codexHome(stub.url);
+    const at = await AgentTown.create();
+    try {
+      const env = { PATH: `${BIN}:${Deno.env.get("PATH")}`, CODEX_HOME: home };
+      await at.sb.ok(["spawn", "w1", "--cli", "codex"], { env });
+      const one = await at.sb.json<TaskJson>(["assign", "w1", "write the first file"]);
+      await at.sb.ok(["wait", "w1", "--timeout", "120"]);
+      const t1 = await getTask(at.t, one.id);
+      assert.equal(t1?.state, "completed", JSON.stringify(t1));
+      assert.equal(t1?.result, "done by codex against the stub");
+      const a1 = await resolveAgent(at.t, "w1");
+      assert.match(a1.session_id ?? "", /^[0-9a-f-]{36}$/, "codex's thread id");
+      assert.ok(a1.tokens_in > 2000, `tokens: ${a1.tokens_in}`);
+      const requestsOfRound1 = stub.requests.length;
+
+      const two = await at.sb.json<TaskJson>(["assign", "w1", "write the second file"]);
+      await at.sb.ok(["wait", "w1", "--timeout", "120"]);
+      assert.equal((await getTask(at.t, two.id))?.state, "completed");
+      const a2 = await resolveAgent(at.t, "w1");
+      assert.equal(a2.session_id, a1.session_id, "same session");
+      // Round 2's first request carries round 1's conversation: codex resumed it.
+      const resumed = JSON.stringify(stub.requests[requestsOfRound1].input);
+      assert.ok(resumed.includes(one.id), "round 1's task is in round 2's context");
+      assert.ok(resumed.includes(two.id));
+      const log = (await at.sb.ok(["logs", "w1"])).stdout;
+      assert.match(log, new RegExp(`^\\[codex session ${a1.session_id}\\]$`, "m"));
+      assert.match(log, /^Stub: task done \(request \d+\)\.$/m);
+    } finally {
+      await at.cleanup();
+      await stub.close();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `real codex: a 401 from the model service puts the agent in error with codex's message${SKIP}`,
+  ignore: !HAVE,
+  fn: async () => {
+    const stub = startStub({ status: 401 });
+    const home = await codexHome(stub.url);
+    const at = await AgentTown.create();
+    try {
+      const env = { PATH: `${BIN}:${Deno.env.get("PATH")}`, CODEX_HOME: home };
+      await at.sb.ok(["spawn", "w1", "--cli", "codex"], { env });
+      const task = await at.sb.json<TaskJson>(["assign", "w1", "never done"]);
+      const failed = await waitForEvent(at.t, (e) => e.type === "agent_failed", 120_000);
+      assert.match(
+        failed.message,
+        /codex: unexpected status 401 Unauthorized: Incorrect API key provided/,
+      );
+      const a = await resolveAgent(at.t, "w1");
+      assert.equal(a.state, "error");
+      assert.equal(stub.requests.length, 1, "no retries");
+      await waitForEvent(at.t, (e) => e.type === "work_released");
+      assert.equal((await getTask(at.t, task.id))?.state, "pending");
+    } finally {
+      await at.cleanup();
+      await stub.close();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
