@@ -12,6 +12,7 @@ import * as admin from "./admin.ts";
 import * as townhall from "./townhall.ts";
 import * as conductor from "./conductor.ts";
 import * as demo from "./demo.ts";
+import * as mission from "./mission.ts";
 
 export function buildProgram() {
   const program = new Command("tt")
@@ -40,6 +41,7 @@ export function buildProgram() {
       townhall,
       conductor,
       demo,
+      mission,
     ]
   ) {
     group.register(program);

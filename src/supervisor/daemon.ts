@@ -108,10 +108,13 @@ class Supervisor {
     await sendReply(town, ready, "ok");
     const watching = new AbortController();
     const watcher = this.#wakeOnBacklogWork(watching.signal);
+    const { startDispatcher } = await import("../core/missions/dispatcher.ts");
+    const dispatcher = startDispatcher(town, { host: this.host, log: this.log });
     try {
       await this.#controlLoop();
     } finally {
       watching.abort();
+      await dispatcher.stop();
       await watcher.catch((e) => this.log(`event watcher failed: ${e}`));
       clearInterval(beat);
       Deno.removeSignalListener("SIGTERM", onSignal);

@@ -1,0 +1,215 @@
+/**
+ * The mission dispatcher: runs inside every supervisor, acts in one at a time per town (a Redis
+ * lease with a fencing token, checked by every script it runs). It never ticks: it blocks on the
+ * town event stream and reacts to each event that concerns a mission (a mission task ending, a
+ * mission started or resumed by the operator, an agent appearing or becoming idle), so a
+ * dependant is assigned as soon as its last dependency is done.
+ */
+import { followEvents, lastEventId } from "../events.ts";
+import type { Ctx } from "../agents.ts";
+import type { TownEvent } from "../schemas.ts";
+import { runScript } from "../../redis/script.ts";
+import { processAlive } from "../../redis/server.ts";
+import { TaskBinding } from "./schemas.ts";
+import { ACQUIRE_LEASE, RELEASE_LEASE, RENEW_LEASE } from "./scripts.ts";
+import {
+  helpDueAt,
+  LeaseLost,
+  onTaskEnded,
+  reconcile,
+  type SchedCtx,
+  scheduleMission,
+} from "./scheduler.ts";
+import { loadMissions } from "./store.ts";
+
+export interface DispatcherOptions {
+  host: string;
+  log: (line: string) => void;
+  /** Lease length; renewed every third of it. */
+  leaseMs?: number;
+  /** Base interval of repeated help requests (default 30 min). */
+  helpRepeatMs?: number;
+}
+
+export interface DispatcherHandle {
+  stop(): Promise<void>;
+}
+
+const TASK_ENDS = new Set(["task_completed", "task_failed", "task_cancelled"]);
+/** Mission events the dispatcher itself emits carry actor=dispatcher and are not reacted to. */
+const isOwn = (ev: TownEvent) => ev.actor === "dispatcher";
+
+/** Starts the dispatcher loop in the background; `stop()` ends it and gives the lease up. */
+export function startDispatcher(t: Ctx, opts: DispatcherOptions): DispatcherHandle {
+  const d = new Dispatcher(t, opts);
+  const done = d.run().catch((e) => opts.log(`dispatcher stopped: ${(e as Error).stack ?? e}`));
+  return {
+    async stop() {
+      d.stop();
+      await done;
+    },
+  };
+}
+
+class Dispatcher {
+  #stopped = new AbortController();
+  #leaseMs: number;
+  #holder: string;
+  #helpTimer?: ReturnType<typeof setTimeout>;
+
+  constructor(readonly t: Ctx, readonly opts: DispatcherOptions) {
+    this.#leaseMs = opts.leaseMs ?? 15_000;
+    this.#holder = `${opts.host}:${Deno.pid}`;
+  }
+
+  stop() {
+    this.#stopped.abort();
+  }
+
+  async run() {
+    const stopped = this.#stopped.signal;
+    while (!stopped.aborted) {
+      const token = await this.#acquire();
+      if (!token) continue;
+      this.opts.log(`dispatcher: lease taken (${token})`);
+      const held = new AbortController();
+      const onStop = () => held.abort();
+      stopped.addEventListener("abort", onStop, { once: true });
+      const renew = setInterval(() => {
+        runScript(this.t.redis, RENEW_LEASE, [this.t.keys.dispatcherLock], [token, this.#leaseMs])
+          .then((ok) => {
+            if (ok !== 1) {
+              this.opts.log("dispatcher: lease lost");
+              held.abort();
+            }
+          }, (e) => this.opts.log(`dispatcher: lease renewal failed: ${e}`));
+      }, Math.max(50, Math.floor(this.#leaseMs / 3)));
+      try {
+        await this.#serve(
+          { t: this.t, token, helpRepeatMs: this.opts.helpRepeatMs ?? 1_800_000 },
+          held.signal,
+        );
+      } catch (e) {
+        if (!(e instanceof LeaseLost)) {
+          this.opts.log(`dispatcher error (retrying): ${(e as Error).stack ?? e}`);
+          await this.#sleep(1000);
+        } else this.opts.log("dispatcher: lease taken over, standing by");
+      } finally {
+        clearInterval(renew);
+        clearTimeout(this.#helpTimer);
+        stopped.removeEventListener("abort", onStop);
+        await runScript(this.t.redis, RELEASE_LEASE, [this.t.keys.dispatcherLock], [token]).catch(
+          () => {},
+        );
+      }
+    }
+  }
+
+  #sleep(ms: number) {
+    return new Promise<void>((r) => {
+      const timer = setTimeout(r, ms);
+      this.#stopped.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        r();
+      }, { once: true });
+    });
+  }
+
+  /**
+   * Takes the lease, or waits for it: a lease held by a dead supervisor of this host is taken
+   * over at once; one held elsewhere is waited for (it expires unless renewed).
+   */
+  async #acquire(): Promise<string | undefined> {
+    const { t } = this;
+    let dead = "";
+    for (;;) {
+      if (this.#stopped.signal.aborted) return undefined;
+      const [ok, value] =
+        (await runScript(t.redis, ACQUIRE_LEASE, [t.keys.dispatcherLock, t.keys.dispatcherFence], [
+          this.#leaseMs,
+          this.#holder,
+          dead,
+        ])) as [number, string];
+      if (ok === 1) return value;
+      const [, host, pid] = value.split(":");
+      if (host === this.opts.host && Number(pid) !== Deno.pid && !processAlive(Number(pid))) {
+        dead = value;
+        continue;
+      }
+      dead = "";
+      await this.#sleep(Math.floor(this.#leaseMs / 3));
+    }
+  }
+
+  /** While the lease is held: catch up with what happened meanwhile, then follow the stream. */
+  async #serve(s: SchedCtx, held: AbortSignal) {
+    const from = await lastEventId(this.t);
+    await reconcile(s);
+    await this.#armHelpTimer(s);
+    let failure: unknown;
+    const watch = new AbortController();
+    held.addEventListener("abort", () => watch.abort(), { once: true });
+    await followEvents(this.t, from, async (ev) => {
+      try {
+        await this.#react(s, ev);
+      } catch (e) {
+        failure = e;
+        watch.abort();
+      }
+    }, watch.signal);
+    if (failure) throw failure;
+  }
+
+  async #react(s: SchedCtx, ev: TownEvent) {
+    if (TASK_ENDS.has(ev.type) && ev.task_id) {
+      const raw = await this.t.redis.hget(this.t.keys.missionTasks, ev.task_id);
+      if (!raw) return;
+      const b = TaskBinding.safeParse(JSON.parse(raw));
+      if (!b.success) return;
+      await onTaskEnded(s, b.data, ev.task_id, ev.id);
+      await scheduleMission(s, b.data.mission, ev.id);
+    } else if (ev.type.startsWith("mission_") && ev.mission_id && !isOwn(ev)) {
+      await scheduleMission(s, ev.mission_id, ev.id);
+    } else if (
+      ev.type === "agent_spawned" ||
+      (ev.type === "agent_state_changed" && ev.new_state === "idle" && ev.old_state !== "idle")
+    ) {
+      // New capacity: missions waiting for an agent can go on.
+      for (const id of await this.t.redis.smembers(this.t.keys.missionsActive)) {
+        await scheduleMission(s, id, ev.id);
+      }
+    } else return;
+    await this.#armHelpTimer(s);
+  }
+
+  /** One timer for the earliest help request due again (a back-off, not a polling tick). */
+  async #armHelpTimer(s: SchedCtx) {
+    clearTimeout(this.#helpTimer);
+    const views = await loadMissions(
+      this.t,
+      await this.t.redis.smembers(this.t.keys.missionsActive),
+    );
+    const due = views.map((v) => helpDueAt(s, v.mission)).filter((x): x is number =>
+      x !== undefined
+    );
+    if (!due.length) return;
+    const at = Math.min(...due);
+    this.#helpTimer = setTimeout(() => {
+      // Re-assessing goes through the same stream: a no-op event keeps everything serial.
+      this.t.redis.xadd(
+        this.t.keys.events,
+        "MAXLEN",
+        "~",
+        10_000,
+        "*",
+        "e",
+        JSON.stringify({
+          type: "mission_help_due",
+          ts: new Date().toISOString(),
+          message: "a mission help request is due again",
+          mission_id: views.find((v) => helpDueAt(s, v.mission) === at)?.mission.id,
+        }),
+      ).catch(() => {});
+    }, Math.max(0, at - Date.now()));
+  }
+}

@@ -1,0 +1,501 @@
+/**
+ * The scheduling steps the dispatcher takes for one mission: promote items whose dependencies
+ * are done, assign ready items (max_parallel, role scoring), route finished work through the
+ * reviewer gate, complete the mission, and ask the conductor for help when it cannot go on.
+ * Every write is a script that checks the dispatcher's lease token.
+ */
+import { buildMessage } from "../messages.ts";
+import { SUPERVISOR_ID } from "../keys.ts";
+import { type Ctx, listAgents } from "../agents.ts";
+import { type Agent, isTerminalAgent, Task } from "../schemas.ts";
+import {
+  callScript,
+  getTask,
+  getTasks,
+  oneLine,
+  type Reply,
+  shortTaskId,
+  taskFields,
+} from "../tasks.ts";
+import {
+  GATED_KINDS,
+  type ItemLive,
+  type Mission,
+  type TaskBinding,
+  type WorkItem,
+} from "./schemas.ts";
+import { ASSIGN_ITEM, HELP_REQUEST, PROMOTE } from "./scripts.ts";
+import {
+  changeItem,
+  changeMissionState,
+  countItems,
+  helpMarker,
+  listNotes,
+  loadMission,
+  type MissionView,
+  shortMissionId,
+} from "./store.ts";
+import { baseScore, laneOf, pickAgent } from "./scoring.ts";
+
+/** The dispatcher's lease was taken over: stop acting at once. */
+export class LeaseLost extends Error {
+  override name = "LeaseLost";
+}
+
+export interface SchedCtx {
+  t: Ctx;
+  /** Fencing token of the lease this dispatcher holds. */
+  token: string;
+  /** Help requests repeat after base × min(2^attempts, 8) while the reason stays the same. */
+  helpRepeatMs: number;
+}
+
+function check(res: Reply): Reply {
+  if (res.error === "stale") throw new LeaseLost("the dispatcher lease is held by another");
+  return res;
+}
+
+const ACTOR = "dispatcher";
+
+/** Agents that can take mission work now. */
+function available(agents: Agent[]): Agent[] {
+  return agents.filter((a) =>
+    !isTerminalAgent(a.state) && a.state !== "paused" && a.state !== "draining"
+  );
+}
+
+/** A work task's text: the item's title first, then what the agent needs to know. */
+async function workDescription(
+  s: SchedCtx,
+  v: MissionView,
+  it: WorkItem,
+  live: ItemLive,
+): Promise<string> {
+  const m = v.mission;
+  const deps = it.depends_on.map((d) => v.live.get(d)?.task).filter((x): x is string => !!x);
+  const results = await getTasks(s.t, deps);
+  const notes = (await listNotes(s.t, m.id)).slice(-3);
+  const parts = [
+    `[Mission work] ${it.title}`,
+    it.body.trim(),
+    `Mission ${shortMissionId(m.id)} "${m.title}", work item '${it.id}' (${it.kind}${
+      it.role ? `, for a ${it.role}` : ""
+    }).`,
+  ];
+  if (results.length) {
+    parts.push(
+      "Results of the items this one depends on:\n" +
+        results.map((r) => `- ${oneLine(r.result ?? "", 300)}`).join("\n"),
+    );
+  }
+  if (live.feedback) parts.push(`Changes requested on the last attempt:\n${live.feedback}`);
+  if (notes.length) parts.push("Operator notes:\n" + notes.map((n) => `- ${n.text}`).join("\n"));
+  return parts.filter(Boolean).join("\n\n");
+}
+
+function reviewDescription(m: Mission, it: WorkItem, result: string): string {
+  return [
+    `[Mission review] ${it.title}`,
+    `Review the work done on item '${it.id}' of mission ${shortMissionId(m.id)} "${m.title}".`,
+    it.body.trim(),
+    `The worker reported: ${result}`,
+    `Complete this task with --result "approved: <why>" to accept the work, or ` +
+    `--result "rejected: <what to change>" to send it back.`,
+  ].filter(Boolean).join("\n\n");
+}
+
+interface AssignArgs {
+  v: MissionView;
+  it: WorkItem;
+  agent: Agent;
+  role: "work" | "review";
+  description: string;
+  verify?: string;
+  cause?: string;
+}
+
+async function assign(s: SchedCtx, a: AssignArgs): Promise<Reply> {
+  const { t } = s;
+  const now = new Date();
+  const iso = now.toISOString();
+  const id = crypto.randomUUID();
+  const mid = a.v.mission.id;
+  const task = Task.parse({
+    id,
+    description: a.description,
+    state: "pending",
+    created_by: SUPERVISOR_ID,
+    created_at: iso,
+    updated_at: iso,
+    tags: ["mission", `mission:${mid}`, `item:${a.it.id}`, a.role],
+    verify: a.verify,
+  });
+  const msg = buildMessage({
+    from: SUPERVISOR_ID,
+    to: a.agent.id,
+    type: "task_assign",
+    task_id: id,
+    body: a.description,
+  });
+  const binding: TaskBinding = { mission: mid, item: a.it.id, role: a.role };
+  const what = a.role === "work" ? "work" : "review";
+  return check(
+    await callScript(
+      t,
+      ASSIGN_ITEM,
+      [
+        t.keys.events,
+        t.keys.dispatcherLock,
+        t.keys.mission(mid),
+        t.keys.missionItems(mid),
+        t.keys.tasks,
+        t.keys.task(id),
+        t.keys.missionTasks,
+        t.keys.agent(a.agent.id),
+        t.keys.inbox(a.agent.id),
+      ],
+      [
+        iso,
+        JSON.stringify({
+          mission: mid,
+          item: a.it.id,
+          token: s.token,
+          role: a.role,
+          task_id: id,
+          agent_id: a.agent.id,
+          score: now.getTime(),
+          binding: JSON.stringify(binding),
+          message: JSON.stringify(msg),
+          task_event: `task ${shortTaskId(id)} assigned to ${a.agent.name}: ${
+            oneLine(a.description)
+          }`,
+          message_text: `mission ${
+            shortMissionId(mid)
+          }: ${what} on '${a.it.id}' assigned to ${a.agent.name} (task ${shortTaskId(id)})`,
+          cause: a.cause ?? "",
+        }),
+        ...taskFields(task),
+      ],
+    ),
+  );
+}
+
+export interface ScheduleResult {
+  promoted: number;
+  assigned: number;
+  completed: boolean;
+}
+
+/** One scheduling pass over a mission, in reaction to the event `cause`. */
+export async function scheduleMission(
+  s: SchedCtx,
+  missionId: string,
+  cause?: string,
+): Promise<ScheduleResult> {
+  const out: ScheduleResult = { promoted: 0, assigned: 0, completed: false };
+  let v = await loadMission(s.t, missionId);
+  if (!v || v.mission.state !== "running") return out;
+  const { mission } = v;
+  const items = mission.items;
+  const st = (id: string) => v!.live.get(id)!.status;
+
+  const promotable = items.filter((it) =>
+    st(it.id) === "pending" && it.depends_on.every((d) => st(d) === "done")
+  );
+  if (promotable.length) {
+    const res = check(
+      await callScript(s.t, PROMOTE, [
+        s.t.keys.events,
+        s.t.keys.dispatcherLock,
+        s.t.keys.mission(missionId),
+        s.t.keys.missionItems(missionId),
+      ], [
+        new Date().toISOString(),
+        JSON.stringify({
+          mission: missionId,
+          token: s.token,
+          cause: cause ?? "",
+          items: promotable.map((it) => ({ id: it.id, deps: it.depends_on })),
+        }),
+      ]),
+    );
+    out.promoted = Number(res.n) || 0;
+    if (out.promoted) v = (await loadMission(s.t, missionId))!;
+  }
+
+  if (items.every((it) => st(it.id) === "done")) {
+    const res = check(
+      await changeMissionState(s.t, missionId, {
+        from: ["running"],
+        to: "completed",
+        allDone: true,
+        event: "mission_completed",
+        message: `mission ${shortMissionId(missionId)} completed: all ${items.length} items done`,
+        token: s.token,
+        cause,
+        retireHelp: true,
+      }),
+    );
+    out.completed = res.ok === true;
+    return out;
+  }
+
+  const agents = available(await listAgents(s.t));
+  const load = new Map<string, number>();
+  for (const l of v.live.values()) {
+    if (l.status === "active" && l.agent) load.set(l.agent, (load.get(l.agent) ?? 0) + 1);
+  }
+  let slots = mission.max_parallel - countItems(v).active;
+  const stuck: string[] = [];
+  for (const it of items) {
+    if (slots <= 0) break;
+    if (st(it.id) !== "ready") continue;
+    const live = v.live.get(it.id)!;
+    const pool = [...agents];
+    for (;;) {
+      const agent = pickAgent(pool, it, load);
+      if (!agent) {
+        stuck.push(it.id);
+        break;
+      }
+      const res = await assign(s, {
+        v,
+        it,
+        agent,
+        role: "work",
+        description: await workDescription(s, v, it, live),
+        verify: it.verify,
+        cause,
+      });
+      if (res.ok) {
+        out.assigned++;
+        slots--;
+        load.set(agent.id, (load.get(agent.id) ?? 0) + 1);
+        break;
+      }
+      if (res.error === "agent") {
+        pool.splice(pool.indexOf(agent), 1);
+        continue;
+      }
+      if (res.error === "full") slots = 0;
+      break;
+    }
+  }
+
+  const waiting: string[] = [];
+  for (const it of items) {
+    const live = v.live.get(it.id)!;
+    if (live.status !== "review" || live.review) continue;
+    const reviewer = agents.filter((a) => laneOf(a) === "reviewer" && a.id !== live.agent)
+      .sort((a, b) => (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0))[0];
+    if (!reviewer) {
+      waiting.push(it.id);
+      continue;
+    }
+    const work = live.task ? await getTask(s.t, live.task) : undefined;
+    await assign(s, {
+      v,
+      it,
+      agent: reviewer,
+      role: "review",
+      description: reviewDescription(mission, it, work?.result ?? "(no result)"),
+      cause,
+    });
+  }
+
+  let reason = "";
+  if (stuck.length) {
+    reason = `${stuck.length} ready item(s) (${stuck.join(", ")}) but no agent can take them: ` +
+      `spawn one with tt spawn (an agent whose role suits the item)`;
+  } else if (waiting.length) {
+    reason = `item(s) ${waiting.join(", ")} wait for review and no reviewer agent exists: ` +
+      `tt mission approve ${
+        shortMissionId(missionId)
+      } <item>, or spawn an agent with --role reviewer`;
+  }
+  await assessHelp(s, v, reason);
+  return out;
+}
+
+/** Sends, repeats (with back-off) or retires the mission's help request to the conductor. */
+export async function assessHelp(s: SchedCtx, v: MissionView, reason: string): Promise<void> {
+  const m = v.mission;
+  if (!reason) {
+    if (m.help_reason) await sendHelp(s, m, "", 0);
+    return;
+  }
+  const changed = reason !== m.help_reason;
+  const due = !m.help_at ||
+    Date.now() - Date.parse(m.help_at) >= s.helpRepeatMs * Math.min(2 ** m.help_attempts, 8);
+  if (changed || due) await sendHelp(s, m, reason, changed ? 1 : m.help_attempts + 1);
+}
+
+/** When the help request of a mission is due again (ms epoch), if it has one. */
+export function helpDueAt(s: SchedCtx, m: Mission): number | undefined {
+  if (!m.help_reason || !m.help_at) return undefined;
+  return Date.parse(m.help_at) + s.helpRepeatMs * Math.min(2 ** m.help_attempts, 8);
+}
+
+async function sendHelp(s: SchedCtx, m: Mission, reason: string, attempts: number) {
+  const marker = helpMarker(m.id);
+  const text = reason
+    ? `${marker}\n\n${reason}\n\nReply with: tt mission resume ${shortMissionId(m.id)}, ` +
+      `tt mission note ${shortMissionId(m.id)} "<advice>", or tt mission stop ${
+        shortMissionId(m.id)
+      }`
+    : "";
+  const msg = reason
+    ? JSON.stringify(
+      buildMessage({ from: SUPERVISOR_ID, to: SUPERVISOR_ID, type: "query", body: text }),
+    )
+    : "";
+  check(
+    await callScript(s.t, HELP_REQUEST, [
+      s.t.keys.events,
+      s.t.keys.dispatcherLock,
+      s.t.keys.mission(m.id),
+      s.t.keys.inbox(SUPERVISOR_ID),
+      s.t.keys.agent(SUPERVISOR_ID),
+    ], [
+      new Date().toISOString(),
+      JSON.stringify({
+        mission: m.id,
+        token: s.token,
+        marker,
+        reason,
+        attempts,
+        message: msg,
+        text: reason
+          ? `mission ${shortMissionId(m.id)} asks the conductor for help: ${oneLine(reason, 200)}`
+          : `mission ${shortMissionId(m.id)}: help request retired`,
+      }),
+    ]),
+  );
+}
+
+/** A mission task ended (or was found ended): move its item on. Returns whether it did. */
+export async function onTaskEnded(
+  s: SchedCtx,
+  b: TaskBinding,
+  taskId: string,
+  cause?: string,
+): Promise<boolean> {
+  const v = await loadMission(s.t, b.mission);
+  const task = await getTask(s.t, taskId);
+  const it = v?.mission.items.find((i) => i.id === b.item);
+  if (!v || !task || !it) return false;
+  const m = v.mission;
+  const result = task.result ?? "";
+  const base = { task: taskId, taskState: task.state, token: s.token, cause };
+  const ev = (type: string, message: string, reason?: string) => ({
+    type,
+    message: `mission ${shortMissionId(m.id)}: ${message}`,
+    task_id: taskId,
+    agent_id: task.assigned_to,
+    actor: ACTOR,
+    ...(reason ? { reason } : {}),
+  });
+  let res: Reply;
+  if (b.role === "work") {
+    if (task.state === "completed") {
+      const gate = m.reviewer && GATED_KINDS.includes(it.kind);
+      res = await changeItem(s.t, m.id, it.id, {
+        ...base,
+        from: ["active"],
+        to: gate ? "review" : "done",
+        del: [`${it.id}:feedback`],
+        event: gate
+          ? ev("mission_item_review", `item '${it.id}' done, waiting for review`)
+          : ev("mission_item_done", `item '${it.id}' done`),
+      });
+    } else {
+      res = await changeItem(s.t, m.id, it.id, {
+        ...base,
+        from: ["active"],
+        to: "failed",
+        event: ev("mission_item_failed", `item '${it.id}' failed: ${oneLine(result, 120)}`, result),
+      });
+      if (check(res).ok && m.state === "running") {
+        check(
+          await changeMissionState(s.t, m.id, {
+            from: ["running"],
+            to: "blocked",
+            reason:
+              `item '${it.id}' failed (task ${shortTaskId(taskId)}: ${oneLine(result, 120)}); ` +
+              `tt mission resume ${shortMissionId(m.id)} retries it`,
+            event: "mission_blocked",
+            message: `mission ${shortMissionId(m.id)} blocked: item '${it.id}' failed`,
+            token: s.token,
+            cause,
+          }),
+        );
+        const nv = await loadMission(s.t, m.id);
+        if (nv) await assessHelp(s, nv, nv.mission.reason ?? "");
+      }
+    }
+  } else if (task.state === "completed" && /^\s*(approved|lgtm)\b/i.test(result)) {
+    res = await changeItem(s.t, m.id, it.id, {
+      ...base,
+      from: ["review"],
+      to: "done",
+      del: [`${it.id}:review`],
+      event: ev("mission_item_done", `item '${it.id}' approved by the reviewer`, result),
+    });
+  } else if (task.state === "completed") {
+    res = await changeItem(s.t, m.id, it.id, {
+      ...base,
+      from: ["review"],
+      to: "ready",
+      set: { [`${it.id}:feedback`]: result },
+      del: [`${it.id}:review`],
+      event: ev(
+        "mission_changes_requested",
+        `changes requested on '${it.id}': ${oneLine(result, 120)}`,
+        result,
+      ),
+    });
+  } else {
+    // The review task itself failed: the operator decides (tt mission approve / reject).
+    res = await changeItem(s.t, m.id, it.id, {
+      ...base,
+      from: ["review"],
+      to: "review",
+      set: { [`${it.id}:review`]: "operator" },
+      event: ev(
+        "mission_review_failed",
+        `the review of '${it.id}' ended ${task.state}: the operator decides`,
+      ),
+    });
+  }
+  return check(res).ok === true;
+}
+
+/**
+ * After the lease is (re)taken: every item whose task ended while no dispatcher listened is
+ * moved on, then each active mission is scheduled. Idempotent (every step checks status).
+ */
+export async function reconcile(s: SchedCtx): Promise<void> {
+  const ids = await s.t.redis.smembers(s.t.keys.missionsActive);
+  const { loadMissions } = await import("./store.ts");
+  for (const v of await loadMissions(s.t, ids)) {
+    const bound: [string, TaskBinding][] = [];
+    for (const [item, l] of v.live) {
+      if (l.status === "active" && l.task) {
+        bound.push([l.task, { mission: v.mission.id, item, role: "work" }]);
+      }
+      if (l.status === "review" && l.review && l.review !== "operator") {
+        bound.push([l.review, { mission: v.mission.id, item, role: "review" }]);
+      }
+    }
+    const tasks = new Map((await getTasks(s.t, bound.map(([id]) => id))).map((x) => [x.id, x]));
+    for (const [id, b] of bound) {
+      const task = tasks.get(id);
+      if (task && ["completed", "failed", "cancelled"].includes(task.state)) {
+        await onTaskEnded(s, b, id, "reconcile");
+      }
+    }
+    await scheduleMission(s, v.mission.id, "reconcile");
+  }
+}
+
+export { baseScore };
