@@ -4,6 +4,7 @@
  * each for agent hashes, task fields and mailboxes (sent together), and one for events (--deep).
  */
 import { parseSupervisorInfo, type SupervisorInfo, thisHost } from "./control.ts";
+import { activeMissionBriefs, type MissionBrief } from "./missions/store.ts";
 import type { WorktreeStatus } from "../supervisor/worktree.ts";
 import {
   type Agent,
@@ -88,6 +89,8 @@ export interface TownStatus {
   supervisor?: SupervisorStatus;
   /** By agent id, for agents working in a git worktree. */
   worktrees?: Record<string, WorktreeStatus>;
+  /** Missions not yet completed or stopped. */
+  missions?: MissionBrief[];
 }
 
 export interface StatusOptions {
@@ -169,6 +172,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     task_groups: opts.tasks ? groupTasks(tasks, agents, labels) : undefined,
     supervisor: supervisorStatus(parseSupervisorInfo(supervisorRaw), agents),
     worktrees: await worktreesOf(t, agents),
+    missions: await activeMissionBriefs(t),
   };
 }
 

@@ -132,7 +132,9 @@ class Dispatcher {
         ])) as [number, string];
       if (ok === 1) return value;
       const [, host, pid] = value.split(":");
-      if (host === this.opts.host && Number(pid) !== Deno.pid && !processAlive(Number(pid))) {
+      if (
+        host === this.opts.host && Number(pid) !== Deno.pid && !(await processAlive(Number(pid)))
+      ) {
         dead = value;
         continue;
       }

@@ -4,60 +4,27 @@
  * reviewer gate, complete the mission, and ask the conductor for help when it cannot go on.
  * Every write is a script that checks the dispatcher's lease token.
  */
-import { buildMessage } from "../messages.ts";
-import { SUPERVISOR_ID } from "../keys.ts";
-import { type Ctx, listAgents } from "../agents.ts";
-import { type Agent, isTerminalAgent, Task } from "../schemas.ts";
-import {
-  callScript,
-  getTask,
-  getTasks,
-  oneLine,
-  type Reply,
-  shortTaskId,
-  taskFields,
-} from "../tasks.ts";
-import {
-  GATED_KINDS,
-  type ItemLive,
-  type Mission,
-  type TaskBinding,
-  type WorkItem,
-} from "./schemas.ts";
-import { ASSIGN_ITEM, HELP_REQUEST, PROMOTE } from "./scripts.ts";
+import { listAgents } from "../agents.ts";
+import { type Agent, isTerminalAgent } from "../schemas.ts";
+import { callScript, getTask, getTasks, oneLine, type Reply, shortTaskId } from "../tasks.ts";
+import { GATED_KINDS, type TaskBinding } from "./schemas.ts";
+import { PROMOTE } from "./scripts.ts";
 import {
   changeItem,
   changeMissionState,
   countItems,
-  helpMarker,
-  listNotes,
   loadMission,
-  type MissionView,
+  loadMissions,
   shortMissionId,
 } from "./store.ts";
-import { baseScore, laneOf, pickAgent } from "./scoring.ts";
+import { laneOf, pickAgent } from "./scoring.ts";
+import { ACTOR, check, type SchedCtx } from "./context.ts";
+import { assign, reviewDescription, workDescription } from "./assign.ts";
+import { assessHelp } from "./help.ts";
 
-/** The dispatcher's lease was taken over: stop acting at once. */
-export class LeaseLost extends Error {
-  override name = "LeaseLost";
-}
+export { LeaseLost, type SchedCtx } from "./context.ts";
+export { helpDueAt } from "./help.ts";
 
-export interface SchedCtx {
-  t: Ctx;
-  /** Fencing token of the lease this dispatcher holds. */
-  token: string;
-  /** Help requests repeat after base × min(2^attempts, 8) while the reason stays the same. */
-  helpRepeatMs: number;
-}
-
-function check(res: Reply): Reply {
-  if (res.error === "stale") throw new LeaseLost("the dispatcher lease is held by another");
-  return res;
-}
-
-const ACTOR = "dispatcher";
-
-/** Agents that can take mission work now. */
 function available(agents: Agent[]): Agent[] {
   return agents.filter((a) =>
     !isTerminalAgent(a.state) && a.state !== "paused" && a.state !== "draining"
@@ -65,121 +32,6 @@ function available(agents: Agent[]): Agent[] {
 }
 
 /** A work task's text: the item's title first, then what the agent needs to know. */
-async function workDescription(
-  s: SchedCtx,
-  v: MissionView,
-  it: WorkItem,
-  live: ItemLive,
-): Promise<string> {
-  const m = v.mission;
-  const deps = it.depends_on.map((d) => v.live.get(d)?.task).filter((x): x is string => !!x);
-  const results = await getTasks(s.t, deps);
-  const notes = (await listNotes(s.t, m.id)).slice(-3);
-  const parts = [
-    `[Mission work] ${it.title}`,
-    it.body.trim(),
-    `Mission ${shortMissionId(m.id)} "${m.title}", work item '${it.id}' (${it.kind}${
-      it.role ? `, for a ${it.role}` : ""
-    }).`,
-  ];
-  if (results.length) {
-    parts.push(
-      "Results of the items this one depends on:\n" +
-        results.map((r) => `- ${oneLine(r.result ?? "", 300)}`).join("\n"),
-    );
-  }
-  if (live.feedback) parts.push(`Changes requested on the last attempt:\n${live.feedback}`);
-  if (notes.length) parts.push("Operator notes:\n" + notes.map((n) => `- ${n.text}`).join("\n"));
-  return parts.filter(Boolean).join("\n\n");
-}
-
-function reviewDescription(m: Mission, it: WorkItem, result: string): string {
-  return [
-    `[Mission review] ${it.title}`,
-    `Review the work done on item '${it.id}' of mission ${shortMissionId(m.id)} "${m.title}".`,
-    it.body.trim(),
-    `The worker reported: ${result}`,
-    `Complete this task with --result "approved: <why>" to accept the work, or ` +
-    `--result "rejected: <what to change>" to send it back.`,
-  ].filter(Boolean).join("\n\n");
-}
-
-interface AssignArgs {
-  v: MissionView;
-  it: WorkItem;
-  agent: Agent;
-  role: "work" | "review";
-  description: string;
-  verify?: string;
-  cause?: string;
-}
-
-async function assign(s: SchedCtx, a: AssignArgs): Promise<Reply> {
-  const { t } = s;
-  const now = new Date();
-  const iso = now.toISOString();
-  const id = crypto.randomUUID();
-  const mid = a.v.mission.id;
-  const task = Task.parse({
-    id,
-    description: a.description,
-    state: "pending",
-    created_by: SUPERVISOR_ID,
-    created_at: iso,
-    updated_at: iso,
-    tags: ["mission", `mission:${mid}`, `item:${a.it.id}`, a.role],
-    verify: a.verify,
-  });
-  const msg = buildMessage({
-    from: SUPERVISOR_ID,
-    to: a.agent.id,
-    type: "task_assign",
-    task_id: id,
-    body: a.description,
-  });
-  const binding: TaskBinding = { mission: mid, item: a.it.id, role: a.role };
-  const what = a.role === "work" ? "work" : "review";
-  return check(
-    await callScript(
-      t,
-      ASSIGN_ITEM,
-      [
-        t.keys.events,
-        t.keys.dispatcherLock,
-        t.keys.mission(mid),
-        t.keys.missionItems(mid),
-        t.keys.tasks,
-        t.keys.task(id),
-        t.keys.missionTasks,
-        t.keys.agent(a.agent.id),
-        t.keys.inbox(a.agent.id),
-      ],
-      [
-        iso,
-        JSON.stringify({
-          mission: mid,
-          item: a.it.id,
-          token: s.token,
-          role: a.role,
-          task_id: id,
-          agent_id: a.agent.id,
-          score: now.getTime(),
-          binding: JSON.stringify(binding),
-          message: JSON.stringify(msg),
-          task_event: `task ${shortTaskId(id)} assigned to ${a.agent.name}: ${
-            oneLine(a.description)
-          }`,
-          message_text: `mission ${
-            shortMissionId(mid)
-          }: ${what} on '${a.it.id}' assigned to ${a.agent.name} (task ${shortTaskId(id)})`,
-          cause: a.cause ?? "",
-        }),
-        ...taskFields(task),
-      ],
-    ),
-  );
-}
-
 export interface ScheduleResult {
   promoted: number;
   assigned: number;
@@ -318,62 +170,6 @@ export async function scheduleMission(
 }
 
 /** Sends, repeats (with back-off) or retires the mission's help request to the conductor. */
-export async function assessHelp(s: SchedCtx, v: MissionView, reason: string): Promise<void> {
-  const m = v.mission;
-  if (!reason) {
-    if (m.help_reason) await sendHelp(s, m, "", 0);
-    return;
-  }
-  const changed = reason !== m.help_reason;
-  const due = !m.help_at ||
-    Date.now() - Date.parse(m.help_at) >= s.helpRepeatMs * Math.min(2 ** m.help_attempts, 8);
-  if (changed || due) await sendHelp(s, m, reason, changed ? 1 : m.help_attempts + 1);
-}
-
-/** When the help request of a mission is due again (ms epoch), if it has one. */
-export function helpDueAt(s: SchedCtx, m: Mission): number | undefined {
-  if (!m.help_reason || !m.help_at) return undefined;
-  return Date.parse(m.help_at) + s.helpRepeatMs * Math.min(2 ** m.help_attempts, 8);
-}
-
-async function sendHelp(s: SchedCtx, m: Mission, reason: string, attempts: number) {
-  const marker = helpMarker(m.id);
-  const text = reason
-    ? `${marker}\n\n${reason}\n\nReply with: tt mission resume ${shortMissionId(m.id)}, ` +
-      `tt mission note ${shortMissionId(m.id)} "<advice>", or tt mission stop ${
-        shortMissionId(m.id)
-      }`
-    : "";
-  const msg = reason
-    ? JSON.stringify(
-      buildMessage({ from: SUPERVISOR_ID, to: SUPERVISOR_ID, type: "query", body: text }),
-    )
-    : "";
-  check(
-    await callScript(s.t, HELP_REQUEST, [
-      s.t.keys.events,
-      s.t.keys.dispatcherLock,
-      s.t.keys.mission(m.id),
-      s.t.keys.inbox(SUPERVISOR_ID),
-      s.t.keys.agent(SUPERVISOR_ID),
-    ], [
-      new Date().toISOString(),
-      JSON.stringify({
-        mission: m.id,
-        token: s.token,
-        marker,
-        reason,
-        attempts,
-        message: msg,
-        text: reason
-          ? `mission ${shortMissionId(m.id)} asks the conductor for help: ${oneLine(reason, 200)}`
-          : `mission ${shortMissionId(m.id)}: help request retired`,
-      }),
-    ]),
-  );
-}
-
-/** A mission task ended (or was found ended): move its item on. Returns whether it did. */
 export async function onTaskEnded(
   s: SchedCtx,
   b: TaskBinding,
@@ -476,7 +272,6 @@ export async function onTaskEnded(
  */
 export async function reconcile(s: SchedCtx): Promise<void> {
   const ids = await s.t.redis.smembers(s.t.keys.missionsActive);
-  const { loadMissions } = await import("./store.ts");
   for (const v of await loadMissions(s.t, ids)) {
     const bound: [string, TaskBinding][] = [];
     for (const [item, l] of v.live) {
@@ -497,5 +292,3 @@ export async function reconcile(s: SchedCtx): Promise<void> {
     await scheduleMission(s, v.mission.id, "reconcile");
   }
 }
-
-export { baseScore };

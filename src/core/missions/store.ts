@@ -320,3 +320,30 @@ export function missionJson(v: MissionView) {
   };
 }
 export type MissionJson = ReturnType<typeof missionJson>;
+
+/** One line's worth of an active mission, for `tt status`. */
+export interface MissionBrief {
+  id: string;
+  title: string;
+  state: MissionState;
+  done: number;
+  total: number;
+  active: number;
+  reason?: string;
+}
+
+export async function activeMissionBriefs(t: Ctx): Promise<MissionBrief[]> {
+  return (await listMissions(t)).map((v) => {
+    const c = countItems(v);
+    const m = v.mission;
+    return {
+      id: m.id,
+      title: m.title,
+      state: m.state,
+      done: c.done,
+      total: c.total,
+      active: c.active,
+      reason: m.reason,
+    };
+  });
+}
