@@ -45,11 +45,11 @@ export async function scheduleMission(
   cause?: string,
 ): Promise<ScheduleResult> {
   const out: ScheduleResult = { promoted: 0, assigned: 0, completed: false };
-  let v = await loadMission(s.t, missionId);
+  const v = await loadMission(s.t, missionId);
   if (!v || v.mission.state !== "running") return out;
   const { mission } = v;
   const items = mission.items;
-  const st = (id: string) => v!.live.get(id)!.status;
+  const st = (id: string) => v.live.get(id)!.status;
 
   const promotable = items.filter((it) =>
     st(it.id) === "pending" && it.depends_on.every((d) => st(d) === "done")
@@ -72,7 +72,9 @@ export async function scheduleMission(
       ]),
     );
     out.promoted = Number(res.n) || 0;
-    if (out.promoted) v = (await loadMission(s.t, missionId))!;
+    for (const id of String(res.ids || "").split(",").filter(Boolean)) {
+      v.live.get(id)!.status = "ready";
+    }
   }
 
   if (items.every((it) => st(it.id) === "done")) {
