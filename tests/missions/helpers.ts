@@ -57,5 +57,6 @@ export interface MissionJson {
     task?: string;
     agent?: string;
     attempts: number;
+    depends_on: string[];
   }[];
 }
