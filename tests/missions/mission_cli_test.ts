@@ -293,3 +293,70 @@ Deno.test("mission: the reviewer gate sends rejected work back, then completes o
     await at.cleanup();
   }
 });
+
+Deno.test("mission: pause, resume, note and stop from the CLI; tt status lists active missions", async () => {
+  const at = await AgentTown.create();
+  try {
+    const plan = await writePlan(at, [{ id: "only", title: "The only item" }]);
+    const start = await at.sb.ok(["mission", "start", "--plan", plan, "--title", "Lonely"]);
+    assert.match(
+      start.stdout,
+      /^Started mission ([0-9a-f]{8}): Lonely \(1 items, max 2 in parallel, reviewer gate on\)/,
+    );
+    assert.match(start.stderr, /No agent is running yet/);
+    const id = start.stdout.match(/mission ([0-9a-f]{8})/)![1];
+    const status = await at.sb.json<{ missions: { id: string; state: string; total: number }[] }>([
+      "status",
+    ]);
+    assert.deepEqual(status.missions.map((m) => [m.id.slice(0, 8), m.state, m.total]), [[
+      id,
+      "running",
+      1,
+    ]]);
+    assert.match(
+      (await at.sb.ok(["status"])).stdout,
+      new RegExp(`Missions: 1 active\\n  ${id} running 0/1 done, 0 active: Lonely`),
+    );
+
+    assert.equal((await at.sb.json<MissionJson>(["mission", "pause", id])).state, "paused");
+    const again = await at.sb.tt(["mission", "pause", id]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^tt: mission [0-9a-f]{8} is paused: cannot pause it\n$/);
+    assert.equal((await at.sb.json<MissionJson>(["mission", "resume", id])).state, "running");
+    await at.sb.ok(["mission", "note", id, "mind the edge cases"]);
+    const shown = await at.sb.ok(["mission", "show", id]);
+    assert.match(shown.stdout, /Notes:\n {2}\d+s ago: mind the edge cases/);
+    const approve = await at.sb.tt(["mission", "approve", id, "only"]);
+    assert.equal(approve.code, 1);
+    assert.match(approve.stderr, /item 'only' is pending, not waiting for review/);
+    const unknown = await at.sb.tt(["mission", "approve", id, "nope"]);
+    assert.match(unknown.stderr, /has no item 'nope': its items are only/);
+    assert.equal((await at.sb.json<MissionJson>(["mission", "stop", id])).state, "stopped");
+    assert.deepEqual(await at.sb.json(["mission", "list"]), []);
+    const all = await at.sb.json<MissionJson[]>(["mission", "list", "--all"]);
+    assert.deepEqual(all.map((m) => m.state), ["stopped"]);
+    assert.deepEqual((await at.sb.json<{ missions: unknown[] }>(["status"])).missions, []);
+    const evs = await missionEvents(at, all[0].id);
+    assert.deepEqual(evs.map((e) => e.type).filter((t) => !t.startsWith("mission_item")), [
+      "mission_started",
+      "mission_paused",
+      "mission_resumed",
+      "mission_note",
+      "mission_stopped",
+    ]);
+    // Bad input: one line, usage exit code.
+    for (
+      const args of [["mission", "start"], ["mission", "start", "--plan", "nope.toml"], [
+        "mission",
+        "show",
+        "ab",
+      ]]
+    ) {
+      const r = await at.sb.tt(args);
+      assert.equal(r.code, 2, args.join(" "));
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+  } finally {
+    await at.cleanup();
+  }
+});

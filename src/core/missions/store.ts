@@ -332,8 +332,12 @@ export interface MissionBrief {
   reason?: string;
 }
 
-export async function activeMissionBriefs(t: Ctx): Promise<MissionBrief[]> {
-  return (await listMissions(t)).map((v) => {
+/** Briefs of the given missions (one pipelined round trip), oldest first. */
+export async function missionBriefs(t: Ctx, ids: string[]): Promise<MissionBrief[]> {
+  const views = (await loadMissions(t, ids)).sort((a, b) =>
+    a.mission.created_at.localeCompare(b.mission.created_at)
+  );
+  return views.map((v) => {
     const c = countItems(v);
     const m = v.mission;
     return {
