@@ -6,6 +6,7 @@ import { z } from "@hono/zod-openapi";
 import type { Scope } from "../core/auth.ts";
 import type { TownContext } from "../core/town.ts";
 import * as ops from "./ops.ts";
+import { MISSION_TOOLS } from "./mission_tools.ts";
 import {
   AgentBody,
   AssignBody,
@@ -203,4 +204,5 @@ export const TOOLS: readonly ToolDef[] = [
     ops.orphans,
     { destructive: true },
   ),
+  ...MISSION_TOOLS,
 ];

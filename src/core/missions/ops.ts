@@ -187,3 +187,38 @@ export async function noteMission(t: Ctx, ref: string, text: string, from = "con
     .exec();
   return note;
 }
+
+export interface MissionSpec {
+  title?: string;
+  /** Work items as a plan file's [[items]] would give them. */
+  items?: import("./schemas.ts").ItemDef[];
+  /** GitHub issues (owner/repo#N or URLs; plain numbers need the town's git remote). */
+  issues?: string[];
+  maxParallel?: number;
+  reviewer?: boolean;
+}
+
+/**
+ * Starts a mission from items and/or issues (REST, MCP, the library): the graph is compiled, and
+ * a cycle refused, before anything is written. Files on the host are not read from here.
+ */
+export async function startMissionFromSpec(t: Ctx & { root?: string }, spec: MissionSpec) {
+  const { compileGraph } = await import("./graph.ts");
+  const defs = [...(spec.items ?? [])];
+  const sources: string[] = defs.length ? ["items"] : [];
+  if (spec.issues?.length) {
+    const { issueItems } = await import("./issues.ts");
+    const got = await issueItems(spec.issues, { cwd: t.root ?? Deno.cwd() });
+    defs.push(...got.items);
+    sources.push(`issues:${got.refs.join(",")}`);
+  }
+  if (!defs.length) throw new UsageError("a mission needs items or issues");
+  const items = compileGraph(defs);
+  return await createMission(t, {
+    title: spec.title,
+    source: sources.join(" "),
+    items,
+    maxParallel: spec.maxParallel,
+    reviewer: spec.reviewer,
+  });
+}
