@@ -215,6 +215,28 @@ export function register(program: Command) {
     await stopMission(t, ref);
   }, "Stopped");
 
+  mission.command("wait")
+    .description("block until a mission is completed or stopped (no polling)")
+    .argument("<mission>", "mission id or a unique prefix")
+    .option("--timeout <secs>", "give up after this many seconds (exit 1)", (v) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError("give a number of seconds");
+      return n;
+    })
+    .action(async (ref, opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { resolveMission, missionJson } = await import("../core/missions/store.ts");
+        const { waitForMission } = await import("../core/missions/wait.ts");
+        const { mission: m } = await resolveMission(t, ref);
+        const v = missionJson(
+          await waitForMission(t, m.id, {
+            timeout: opts.timeout === undefined ? undefined : opts.timeout * 1000,
+          }),
+        );
+        output(g.json, v, () => summaryLine(v));
+      });
+    });
+
   mission.command("note")
     .description("leave a note for the mission (shown to the agents of its next tasks)")
     .argument("<mission>", "mission id or a unique prefix")

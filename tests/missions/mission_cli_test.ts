@@ -37,7 +37,15 @@ Deno.test("mission: a 3-item chain with max_parallel 2 completes in order", asyn
       "--no-reviewer",
     ]);
     assert.equal(m.state, "running");
-    await waitForEvent(at.t, completed(m.id));
+    const waited = await at.sb.json<MissionJson>([
+      "mission",
+      "wait",
+      m.id.slice(0, 8),
+      "--timeout",
+      "120",
+    ]);
+    assert.equal(waited.state, "completed");
+    assert.equal(waited.counts.done, 3);
 
     const list = await at.sb.json<MissionJson[]>(["mission", "list", "--all"]);
     assert.deepEqual(list.map((x) => [x.id, x.state]), [[m.id, "completed"]]);
