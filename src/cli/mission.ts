@@ -17,6 +17,7 @@ const ITEM_MARK: Record<string, string> = {
   ready: "○",
   active: "▶",
   review: "?",
+  watch: "◎",
   done: "✔",
   failed: "✘",
   cancelled: "■",
@@ -91,6 +92,7 @@ export function register(program: Command) {
           items: src.items,
           maxParallel: opts.maxParallel ?? src.maxParallel,
           reviewer: opts.reviewer === false ? false : src.reviewer,
+          watchInterval: src.watchInterval,
         });
         const { reviveSupervisor } = await import("../supervisor/start.ts");
         const sup = await reviveSupervisor(t);
@@ -169,8 +171,8 @@ export function register(program: Command) {
           const c = m.counts;
           return output(g.json, m, () => [
             summaryLine(m),
-            `  items: ${c.done} done, ${c.active} active, ${c.review} in review, ${c.ready} ready, ${c.failed} failed, ${
-              c.total - c.done - c.active - c.review - c.ready - c.failed
+            `  items: ${c.done} done, ${c.active} active, ${c.review} in review, ${c.watch} watching PRs, ${c.ready} ready, ${c.failed} failed, ${
+              c.total - c.done - c.active - c.review - c.watch - c.ready - c.failed
             } other`,
             ...(m.help_reason ? [`  asked the conductor: ${m.help_reason}`] : []),
           ]);

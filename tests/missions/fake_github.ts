@@ -43,6 +43,21 @@ export interface FakeIssue {
   comments?: number;
 }
 
+export interface FakePull {
+  number: number;
+  headSha: string;
+  /** mergeable_state: clean, blocked, behind, dirty, unstable, unknown… */
+  mergeState: string;
+  merged?: boolean;
+  checks: { name: string; status: "queued" | "in_progress" | "completed"; conclusion?: string }[];
+  reviews: {
+    id: number;
+    login: string;
+    state: "APPROVED" | "CHANGES_REQUESTED" | "COMMENTED";
+    body: string;
+  }[];
+}
+
 export interface Hit {
   path: string;
   ifNoneMatch: string | null;
@@ -63,6 +78,7 @@ export class FakeGitHub {
   troubles: Trouble[] = [];
   #server: Deno.HttpServer<Deno.NetAddr>;
   issues = new Map<number, FakeIssue>();
+  pulls = new Map<number, FakePull>();
 
   constructor(readonly owner = "acme", readonly repo = "rocket") {
     this.#server = Deno.serve(
@@ -77,6 +93,11 @@ export class FakeGitHub {
 
   add(...issues: FakeIssue[]) {
     for (const i of issues) this.issues.set(i.number, i);
+    return this;
+  }
+
+  pull(p: FakePull) {
+    this.pulls.set(p.number, p);
     return this;
   }
 
@@ -153,6 +174,8 @@ export class FakeGitHub {
         trouble.headers,
       );
     }
+    const pulls = this.#pulls(req, u, path);
+    if (pulls) return pulls;
     const base = `/repos/${this.owner}/${this.repo}/issues/`;
     const m = u.pathname.startsWith(base)
       ? u.pathname.slice(base.length).match(/^(\d+)(\/.*)?$/)
@@ -205,5 +228,78 @@ export class FakeGitHub {
       );
     }
     return notFound();
+  }
+
+  #pulls(req: Request, u: URL, path: string): Response | undefined {
+    const repo = `/repos/${this.owner}/${this.repo}`;
+    const api = `${this.url}${repo}`;
+    let m = u.pathname.match(new RegExp(`^${repo}/pulls/(\\d+)(/reviews)?$`));
+    if (m) {
+      const p = this.pulls.get(Number(m[1]));
+      if (!p) {
+        return this.#reply(req, path, 404, {
+          message: "Not Found",
+          documentation_url: "https://docs.github.com/rest",
+        });
+      }
+      if (m[2]) {
+        const ex = SUBSET.examples["pull-request-review"];
+        const list = p.reviews.map((r) => ({
+          ...structuredClone(ex),
+          id: r.id,
+          state: r.state,
+          body: r.body,
+          user: { ...structuredClone(ex.user), login: r.login },
+          pull_request_url: `${api}/pulls/${p.number}`,
+        }));
+        return this.#reply(
+          req,
+          path,
+          200,
+          list,
+          "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+        );
+      }
+      const ex = structuredClone(SUBSET.examples["pull-request"]);
+      const body = {
+        ...ex,
+        number: p.number,
+        state: p.merged ? "closed" : "open",
+        merged: !!p.merged,
+        mergeable: p.mergeState === "dirty" ? false : p.mergeState === "unknown" ? null : true,
+        mergeable_state: p.mergeState,
+        head: { ...ex.head, sha: p.headSha },
+        // GitHub's own example predates the schema's required team `type`: no teams here.
+        requested_teams: [],
+        url: `${api}/pulls/${p.number}`,
+      };
+      const etag = `"pull-${p.number}-${JSON.stringify(body).length}-${p.headSha}-${p.mergeState}"`;
+      if (req.headers.get("if-none-match") === etag) return this.#reply(req, path, 304, undefined);
+      return this.#reply(req, path, 200, body, "GET /repos/{owner}/{repo}/pulls/{pull_number}", {
+        etag,
+      });
+    }
+    m = u.pathname.match(new RegExp(`^${repo}/commits/([0-9a-f]+)/check-runs$`));
+    if (m) {
+      const p = [...this.pulls.values()].find((x) => x.headSha === m![1]);
+      const ex = SUBSET.examples["check-run"];
+      const runs = (p?.checks ?? []).map((c, i) => ({
+        ...structuredClone(ex),
+        id: i + 1,
+        name: c.name,
+        head_sha: m![1],
+        status: c.status,
+        conclusion: c.status === "completed" ? c.conclusion ?? "success" : null,
+        completed_at: c.status === "completed" ? ex.completed_at : null,
+      }));
+      return this.#reply(
+        req,
+        path,
+        200,
+        { total_count: runs.length, check_runs: runs },
+        "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+      );
+    }
+    return undefined;
   }
 }

@@ -21,6 +21,8 @@ import {
   scheduleMission,
 } from "./scheduler.ts";
 import { loadMissions } from "./store.ts";
+import { checkWatches, nextWatchAt } from "./watch.ts";
+import type { GitHubSource } from "./github.ts";
 
 export interface DispatcherOptions {
   host: string;
@@ -55,7 +57,8 @@ class Dispatcher {
   #stopped = new AbortController();
   #leaseMs: number;
   #holder: string;
-  #helpTimer?: ReturnType<typeof setTimeout>;
+  #wakeTimer?: ReturnType<typeof setTimeout>;
+  #gh?: GitHubSource;
 
   constructor(readonly t: Ctx, readonly opts: DispatcherOptions) {
     this.#leaseMs = opts.leaseMs ?? 15_000;
@@ -96,7 +99,7 @@ class Dispatcher {
         } else this.opts.log("dispatcher: lease taken over, standing by");
       } finally {
         clearInterval(renew);
-        clearTimeout(this.#helpTimer);
+        clearTimeout(this.#wakeTimer);
         stopped.removeEventListener("abort", onStop);
         await runScript(this.t.redis, RELEASE_LEASE, [this.t.keys.dispatcherLock], [token]).catch(
           () => {},
@@ -147,7 +150,7 @@ class Dispatcher {
   async #serve(s: SchedCtx, held: AbortSignal) {
     const from = await lastEventId(this.t);
     await reconcile(s);
-    await this.#armHelpTimer(s);
+    await this.#armWakeTimer(s);
     let failure: unknown;
     const watch = new AbortController();
     held.addEventListener("abort", () => watch.abort(), { once: true });
@@ -170,6 +173,9 @@ class Dispatcher {
       if (!b.success) return;
       await onTaskEnded(s, b.data, ev.task_id, ev.id);
       await scheduleMission(s, b.data.mission, ev.id);
+    } else if (ev.type === "mission_wake" && ev.mission_id) {
+      await checkWatches(s, await this.#github(), ev.mission_id, ev.id);
+      await scheduleMission(s, ev.mission_id, ev.id);
     } else if (ev.type.startsWith("mission_") && ev.mission_id && !isOwn(ev)) {
       await scheduleMission(s, ev.mission_id, ev.id);
     } else if (
@@ -181,23 +187,37 @@ class Dispatcher {
         await scheduleMission(s, id, ev.id);
       }
     } else return;
-    await this.#armHelpTimer(s);
+    await this.#armWakeTimer(s);
   }
 
-  /** One timer for the earliest help request due again (a back-off, not a polling tick). */
-  async #armHelpTimer(s: SchedCtx) {
-    clearTimeout(this.#helpTimer);
+  /** The GitHub client of watches: made on first use; short waits, so the stream never stalls. */
+  async #github(): Promise<GitHubSource> {
+    if (!this.#gh) {
+      const { githubFromEnv } = await import("./github.ts");
+      this.#gh = await githubFromEnv({ maxWaitMs: 5_000, retries: 2, timeoutMs: 15_000 });
+    }
+    return this.#gh;
+  }
+
+  /**
+   * One timer for the earliest moment a mission must be looked at again without an event: a
+   * pull request watch's next check, or a help request due again (back-off, not a polling tick).
+   */
+  async #armWakeTimer(s: SchedCtx) {
+    clearTimeout(this.#wakeTimer);
     const views = await loadMissions(
       this.t,
       await this.t.redis.smembers(this.t.keys.missionsActive),
     );
-    const due = views.map((v) => helpDueAt(s, v.mission)).filter((x): x is number =>
-      x !== undefined
-    );
-    if (!due.length) return;
-    const at = Math.min(...due);
-    this.#helpTimer = setTimeout(() => {
-      // Re-assessing goes through the same stream: a no-op event keeps everything serial.
+    const due = views.flatMap((v) => {
+      const at = [helpDueAt(s, v.mission), nextWatchAt([v])].filter((x): x is number =>
+        x !== undefined
+      );
+      return at.length ? [{ id: v.mission.id, at: Math.min(...at) }] : [];
+    }).sort((a, b) => a.at - b.at)[0];
+    if (!due) return;
+    this.#wakeTimer = setTimeout(() => {
+      // The wake-up goes through the same stream: everything the dispatcher does stays serial.
       this.t.redis.xadd(
         this.t.keys.events,
         "MAXLEN",
@@ -206,12 +226,12 @@ class Dispatcher {
         "*",
         "e",
         JSON.stringify({
-          type: "mission_help_due",
+          type: "mission_wake",
           ts: new Date().toISOString(),
-          message: "a mission help request is due again",
-          mission_id: views.find((v) => helpDueAt(s, v.mission) === at)?.mission.id,
+          message: `mission ${due.id.slice(0, 8)}: a watch check or help request is due`,
+          mission_id: due.id,
         }),
       ).catch(() => {});
-    }, Math.max(0, at - Date.now()));
+    }, Math.max(0, due.at - Date.now()));
   }
 }

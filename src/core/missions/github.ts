@@ -30,8 +30,27 @@ export interface Comment {
   created_at: string;
 }
 
+/** What a mission needs to know about a pull request. */
+export interface PullState {
+  ref: IssueRef;
+  state: string;
+  merged: boolean;
+  /** GitHub's mergeable_state (GraphQL mergeStateStatus): clean, blocked, behind, dirty… */
+  mergeState: string;
+  headSha: string;
+  /** Over every check run of the head commit; "none" when there are none. */
+  checks: "success" | "failure" | "pending" | "none";
+  failingChecks: string[];
+  /** From each reviewer's latest review. */
+  review: "approved" | "changes_requested" | "none";
+  /** The change request that holds the PR back (id and text), when review is changes_requested. */
+  changeRequest?: { id: number; body: string };
+}
+
 export interface GitHubSource {
   issue(ref: IssueRef): Promise<Issue>;
+  /** A pull request's merge, checks and review state; undefined when it is no pull request. */
+  pullState?(ref: IssueRef): Promise<PullState | undefined>;
   /** Issues blocking this one (native dependencies); undefined where the API has none (404). */
   blockedBy(ref: IssueRef): Promise<IssueRef[] | undefined>;
   /** Every comment, all pages. */
@@ -54,6 +73,27 @@ const GhComment = z.object({
   created_at: z.string(),
 });
 
+const GhPull = z.object({
+  state: z.string(),
+  merged: z.boolean().nullish(),
+  mergeable_state: z.string().nullish(),
+  head: z.object({ sha: z.string() }),
+});
+const GhReview = z.object({
+  id: z.number(),
+  user: z.object({ login: z.string() }).nullish(),
+  body: z.string().nullish(),
+  state: z.string(),
+});
+const GhCheckRuns = z.object({
+  check_runs: z.array(z.object({
+    name: z.string(),
+    status: z.string(),
+    conclusion: z.string().nullish(),
+  })),
+});
+const PASSED = new Set(["success", "neutral", "skipped"]);
+
 export class GitHubError extends TtError {
   override name = "GitHubError";
   constructor(message: string, readonly status?: number) {
@@ -73,6 +113,8 @@ export interface GitHubOptions {
   retries?: number;
   retryBaseMs?: number;
   perPage?: number;
+  /** Abort a request after this long (a network error, retried). */
+  timeoutMs?: number;
 }
 
 /** Token from the environment, else from the GitHub CLI when it is installed and logged in. */
@@ -118,6 +160,7 @@ export class GitHubRest implements GitHubSource {
       retries: opts.retries ?? 3,
       retryBaseMs: opts.retryBaseMs ?? 1000,
       perPage: opts.perPage ?? 100,
+      timeoutMs: opts.timeoutMs ?? 30_000,
     };
   }
 
@@ -135,7 +178,7 @@ export class GitHubRest implements GitHubSource {
       if (cached) headers["if-none-match"] = cached.etag;
       let res: Response;
       try {
-        res = await this.#o.fetch(url, { headers });
+        res = await this.#o.fetch(url, { headers, signal: AbortSignal.timeout(this.#o.timeoutMs) });
       } catch (e) {
         if (attempt >= this.#o.retries) {
           throw new GitHubError(`GitHub unreachable at ${this.baseUrl}: ${(e as Error).message}`);
@@ -232,6 +275,10 @@ export class GitHubRest implements GitHubSource {
     return z.array(GhIssue).parse(all).map((i) => refFromIssue(i, ref));
   }
 
+  pullState(ref: IssueRef): Promise<PullState | undefined> {
+    return pullStateOf(this, ref);
+  }
+
   async comments(ref: IssueRef): Promise<Comment[]> {
     const all = await this.list(`/repos/${ref.owner}/${ref.repo}/issues/${ref.number}/comments`);
     return z.array(GhComment).parse(all).map((c) => ({
@@ -241,6 +288,48 @@ export class GitHubRest implements GitHubSource {
       created_at: c.created_at,
     }));
   }
+}
+
+/** Reads a pull request's state in 3 conditional requests (a 304 costs no rate limit). */
+async function pullStateOf(gh: GitHubRest, ref: IssueRef): Promise<PullState | undefined> {
+  const base = `/repos/${ref.owner}/${ref.repo}`;
+  const pr = await gh.get(`${base}/pulls/${ref.number}`);
+  if (!pr) return undefined;
+  const p = GhPull.parse(pr.body);
+  const [runs, reviews] = await Promise.all([
+    gh.get(`${base}/commits/${p.head.sha}/check-runs?per_page=100`),
+    gh.list(`${base}/pulls/${ref.number}/reviews`),
+  ]);
+  const checkRuns = runs ? GhCheckRuns.parse(runs.body).check_runs : [];
+  const failing = checkRuns.filter((r) =>
+    r.status === "completed" && !PASSED.has(r.conclusion ?? "")
+  )
+    .map((r) => r.name);
+  const pending = checkRuns.some((r) => r.status !== "completed");
+  const latest = new Map<string, z.infer<typeof GhReview>>();
+  for (const r of z.array(GhReview).parse(reviews)) {
+    if (r.state === "COMMENTED" || r.state === "PENDING") continue;
+    latest.set(r.user?.login ?? `#${r.id}`, r);
+  }
+  const asked = [...latest.values()].filter((r) => r.state === "CHANGES_REQUESTED").at(-1);
+  const approved = [...latest.values()].some((r) => r.state === "APPROVED");
+  return {
+    ref,
+    state: p.state,
+    merged: !!p.merged,
+    mergeState: (p.mergeable_state ?? "unknown").toLowerCase(),
+    headSha: p.head.sha,
+    checks: failing.length
+      ? "failure"
+      : pending
+      ? "pending"
+      : checkRuns.length
+      ? "success"
+      : "none",
+    failingChecks: failing,
+    review: asked ? "changes_requested" : approved ? "approved" : "none",
+    changeRequest: asked ? { id: asked.id, body: asked.body ?? "" } : undefined,
+  };
 }
 
 function refFromIssue(i: z.infer<typeof GhIssue>, fallback: IssueRef): IssueRef {

@@ -126,13 +126,18 @@ async function review(t: Ctx, ref: string, item: string, approve: boolean, reaso
     throw new ConflictError(`mission ${shortMissionId(v.mission.id)} is ${v.mission.state}`);
   }
   const live = itemOf(v, item);
+  const watch = approve && live.prs.length > 0;
   const res = await changeItem(t, v.mission.id, item, {
     from: ["review"],
-    to: approve ? "done" : "ready",
-    set: approve ? {} : { [`${item}:feedback`]: reason },
+    to: watch ? "watch" : approve ? "done" : "ready",
+    set: watch ? { [`${item}:next_check`]: 0 } : approve ? {} : { [`${item}:feedback`]: reason },
     del: [`${item}:review`],
     event: {
-      type: approve ? "mission_item_done" : "mission_changes_requested",
+      type: watch
+        ? "mission_item_watching"
+        : approve
+        ? "mission_item_done"
+        : "mission_changes_requested",
       message: `mission ${shortMissionId(v.mission.id)}: item '${item}' ${
         approve ? "approved" : "sent back"
       } by the operator${reason ? `: ${oneLine(reason)}` : ""}`,
@@ -196,6 +201,7 @@ export interface MissionSpec {
   issues?: string[];
   maxParallel?: number;
   reviewer?: boolean;
+  watchInterval?: number;
 }
 
 /**
@@ -220,5 +226,6 @@ export async function startMissionFromSpec(t: Ctx & { root?: string }, spec: Mis
     items,
     maxParallel: spec.maxParallel,
     reviewer: spec.reviewer,
+    watchInterval: spec.watchInterval,
   });
 }

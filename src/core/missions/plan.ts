@@ -11,6 +11,7 @@ export interface MissionPlan {
   title?: string;
   maxParallel?: number;
   reviewer?: boolean;
+  watchInterval?: number;
   items: WorkItem[];
 }
 
@@ -32,6 +33,7 @@ export function parseMissionPlan(text: string, path: string): MissionPlan {
     title: r.data.title,
     maxParallel: r.data.max_parallel,
     reviewer: r.data.reviewer,
+    watchInterval: r.data.watch_interval,
     items,
   };
 }

@@ -21,6 +21,7 @@ import { laneOf, pickAgent } from "./scoring.ts";
 import { ACTOR, check, type SchedCtx } from "./context.ts";
 import { assign, reviewDescription, workDescription } from "./assign.ts";
 import { assessHelp } from "./help.ts";
+import { prRefs } from "./watch.ts";
 
 export { LeaseLost, type SchedCtx } from "./context.ts";
 export { helpDueAt } from "./help.ts";
@@ -196,14 +197,23 @@ export async function onTaskEnded(
   let res: Reply;
   if (b.role === "work") {
     if (task.state === "completed") {
-      const gate = m.reviewer && GATED_KINDS.includes(it.kind);
+      // A fix for a watched pull request goes back to the watch; other work to review first.
+      const live = v.live.get(it.id)!;
+      const prs = [...new Set([...live.prs, ...prRefs(result)])].sort();
+      const gate = !live.fixcause && m.reviewer && GATED_KINDS.includes(it.kind);
+      const to = gate ? "review" : prs.length ? "watch" : "done";
       res = await changeItem(s.t, m.id, it.id, {
         ...base,
         from: ["active"],
-        to: gate ? "review" : "done",
+        to,
+        set: prs.length
+          ? { [`${it.id}:prs`]: JSON.stringify(prs), [`${it.id}:next_check`]: 0 }
+          : {},
         del: [`${it.id}:feedback`],
-        event: gate
+        event: to === "review"
           ? ev("mission_item_review", `item '${it.id}' done, waiting for review`)
+          : to === "watch"
+          ? ev("mission_item_watching", `item '${it.id}' submitted: watching ${prs.join(", ")}`)
           : ev("mission_item_done", `item '${it.id}' done`),
       });
     } else {
@@ -232,12 +242,20 @@ export async function onTaskEnded(
       }
     }
   } else if (task.state === "completed" && /^\s*(approved|lgtm)\b/i.test(result)) {
+    const watch = v.live.get(it.id)!.prs.length > 0;
     res = await changeItem(s.t, m.id, it.id, {
       ...base,
       from: ["review"],
-      to: "done",
+      to: watch ? "watch" : "done",
+      set: watch ? { [`${it.id}:next_check`]: 0 } : {},
       del: [`${it.id}:review`],
-      event: ev("mission_item_done", `item '${it.id}' approved by the reviewer`, result),
+      event: watch
+        ? ev(
+          "mission_item_watching",
+          `item '${it.id}' approved by the reviewer: watching its PRs`,
+          result,
+        )
+        : ev("mission_item_done", `item '${it.id}' approved by the reviewer`, result),
     });
   } else if (task.state === "completed") {
     res = await changeItem(s.t, m.id, it.id, {

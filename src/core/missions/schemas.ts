@@ -45,6 +45,8 @@ export const PlanFile = z.object({
   title: z.string().max(300).optional(),
   max_parallel: z.number().int().min(1).max(100).optional(),
   reviewer: z.boolean().optional(),
+  /** Seconds between two checks of a watched pull request (default 180). */
+  watch_interval: z.number().min(0.05).max(86_400).optional(),
   items: z.array(ItemDef).min(1, "a plan needs at least one [[items]] entry").max(MAX_ITEMS),
 }).strict();
 export type PlanFile = z.infer<typeof PlanFile>;
@@ -56,13 +58,16 @@ export const ACTIVE_MISSION_STATES: readonly MissionState[] = ["running", "pause
 
 /**
  * pending → ready (dependencies done) → active (a task works on it) → review (reviewer gate)
- * → done; failed when its task fails (resume makes it ready again); cancelled when stopped.
+ * → watch (its pull requests are watched until approved and mergeable; a failed check or a
+ * change request sends it back to ready with a fix) → done; failed when its task fails (resume
+ * makes it ready again); cancelled when stopped.
  */
 export const ITEM_STATUSES = [
   "pending",
   "ready",
   "active",
   "review",
+  "watch",
   "done",
   "failed",
   "cancelled",
@@ -100,6 +105,8 @@ export const Mission = z.object({
   help_reason: optionalString,
   help_at: optionalString,
   help_attempts: count,
+  /** Seconds between two checks of a watched pull request. */
+  watch_interval: z.coerce.number().positive().catch(180),
 });
 export type Mission = z.infer<typeof Mission>;
 
@@ -115,6 +122,14 @@ export interface ItemLive {
   attempts: number;
   /** Latest reviewer or operator feedback (changes requested), shown in the next task. */
   feedback?: string;
+  /** Pull requests (`owner/repo#N`) the item's work opened, watched once it is submitted. */
+  prs: string[];
+  /** The watch finding the last fix task was created for (one fix per cause). */
+  fixcause?: string;
+  /** When the watch checks the pull requests next (ms epoch). */
+  nextCheck?: number;
+  /** GitHub errors in a row while checking (the watch backs off). */
+  watchFailures: number;
 }
 
 export function parseItemsHash(
@@ -131,9 +146,23 @@ export function parseItemsHash(
       agent: hash[`${it.id}:agent`] || undefined,
       attempts: Number(hash[`${it.id}:attempts`] ?? 0) || 0,
       feedback: hash[`${it.id}:feedback`] || undefined,
+      prs: prList(hash[`${it.id}:prs`]),
+      fixcause: hash[`${it.id}:fixcause`] || undefined,
+      nextCheck: Number(hash[`${it.id}:next_check`]) || undefined,
+      watchFailures: Number(hash[`${it.id}:watch_failures`] ?? 0) || 0,
     });
   }
   return out;
+}
+
+function prList(raw: string | undefined): string[] {
+  if (!raw) return [];
+  try {
+    const r = z.array(z.string()).safeParse(JSON.parse(raw));
+    return r.success ? r.data : [];
+  } catch {
+    return [];
+  }
 }
 
 /** Value of the town's task → mission item index. */

@@ -21,6 +21,7 @@ export interface Collected {
   items: WorkItem[];
   maxParallel?: number;
   reviewer?: boolean;
+  watchInterval?: number;
 }
 
 export async function collectSources(spec: SourceSpec): Promise<Collected> {
@@ -29,12 +30,14 @@ export async function collectSources(spec: SourceSpec): Promise<Collected> {
   let title: string | undefined;
   let maxParallel: number | undefined;
   let reviewer: boolean | undefined;
+  let watchInterval: number | undefined;
   if (spec.plan) {
     const plan = await readMissionPlan(spec.plan);
     defs.push(...plan.items);
     title = plan.title;
     maxParallel = plan.maxParallel;
     reviewer = plan.reviewer;
+    watchInterval = plan.watchInterval;
     sources.push(`plan:${spec.plan}`);
   }
   for (const [i, path] of (spec.docs ?? []).entries()) {
@@ -60,5 +63,5 @@ export async function collectSources(spec: SourceSpec): Promise<Collected> {
     sources.push(`issues:${refs.join(",")}`);
   }
   const items = compileGraph(defs, { origin: spec.plan });
-  return { title, source: sources.join(" "), items, maxParallel, reviewer };
+  return { title, source: sources.join(" "), items, maxParallel, reviewer, watchInterval };
 }

@@ -30,6 +30,8 @@ export interface NewMission {
   maxParallel?: number;
   /** Implement/test items need a reviewer's approval (default true). */
   reviewer?: boolean;
+  /** Seconds between two checks of a watched pull request (default 180). */
+  watchInterval?: number;
 }
 
 export interface MissionView {
@@ -58,6 +60,7 @@ export async function createMission(t: Ctx, input: NewMission): Promise<Mission>
     source: input.source,
     items: JSON.stringify(input.items),
     help_attempts: "0",
+    watch_interval: String(input.watchInterval ?? 180),
   };
   const res = await callScript(
     t,
@@ -146,6 +149,7 @@ export async function resolveMission(t: Ctx, ref: string): Promise<MissionView> 
 export interface Counts {
   total: number;
   done: number;
+  watch: number;
   active: number;
   ready: number;
   review: number;
@@ -153,13 +157,14 @@ export interface Counts {
 }
 
 export function countItems(v: MissionView): Counts {
-  const c: Counts = { total: 0, done: 0, active: 0, ready: 0, review: 0, failed: 0 };
+  const c: Counts = { total: 0, done: 0, watch: 0, active: 0, ready: 0, review: 0, failed: 0 };
   for (const l of v.live.values()) {
     c.total++;
     if (l.status === "done") c.done++;
     else if (l.status === "active") c.active++;
     else if (l.status === "ready") c.ready++;
     else if (l.status === "review") c.review++;
+    else if (l.status === "watch") c.watch++;
     else if (l.status === "failed") c.failed++;
   }
   return c;
@@ -298,6 +303,7 @@ export function missionJson(v: MissionView) {
     created_at: m.created_at,
     updated_at: m.updated_at,
     help_reason: m.help_reason,
+    watch_interval: m.watch_interval,
     counts: countItems(v),
     items: m.items.map((it) => {
       const l = v.live.get(it.id)!;
@@ -315,6 +321,7 @@ export function missionJson(v: MissionView) {
         agent: l.agent,
         attempts: l.attempts,
         feedback: l.feedback,
+        prs: l.prs,
       };
     }),
   };

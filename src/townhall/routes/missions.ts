@@ -9,6 +9,7 @@ import { ITEM_KINDS, ITEM_STATUSES, MISSION_STATES } from "../../core/missions/s
 const Counts = z.object({
   total: z.number(),
   done: z.number(),
+  watch: z.number(),
   active: z.number(),
   ready: z.number(),
   review: z.number(),
@@ -25,6 +26,7 @@ export const MissionOut = z.object({
   created_at: z.string(),
   updated_at: z.string(),
   help_reason: z.string().optional(),
+  watch_interval: z.number(),
   counts: Counts,
   items: z.array(z.object({
     id: z.string(),
@@ -40,6 +42,7 @@ export const MissionOut = z.object({
     agent: z.string().optional(),
     attempts: z.number(),
     feedback: z.string().optional(),
+    prs: z.array(z.string()),
   })),
 }).openapi("Mission");
 
@@ -59,6 +62,7 @@ export const MissionStartBody = z.strictObject({
   issues: z.array(z.string().min(1).max(300)).max(200).optional(),
   max_parallel: z.number().int().min(1).max(100).optional(),
   reviewer: z.boolean().optional(),
+  watch_interval: z.number().min(0.05).max(86_400).optional(),
 }).openapi("MissionStart");
 export const MissionNoteBody = z.strictObject({ text: text(8_000).min(1) });
 export const ReviewBody = z.strictObject({ reason: text(8_000).optional() });
@@ -113,6 +117,7 @@ export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
         issues: b.issues,
         maxParallel: b.max_parallel,
         reviewer: b.reviewer,
+        watchInterval: b.watch_interval,
       });
       return c.json(await show(m.id), 201);
     },
