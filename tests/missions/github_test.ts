@@ -13,8 +13,9 @@ import {
 } from "../../src/core/missions/issues.ts";
 import { compileGraph } from "../../src/core/missions/graph.ts";
 import { UsageError } from "../../src/core/errors.ts";
-import { AgentTown } from "../agent_helpers.ts";
-import type { MissionJson } from "./helpers.ts";
+import { AgentTown, waitForEvent } from "../agent_helpers.ts";
+import { recentEvents } from "../../src/core/events.ts";
+import { holdCli, type MissionJson } from "./helpers.ts";
 
 const ref = (number: number) => ({ owner: "acme", repo: "rocket", number });
 
@@ -287,6 +288,44 @@ Deno.test("tt mission start --issue: a mission from GitHub issues (fake GitHub v
       "tt: GitHub has no issue acme/rocket#404 (or the token cannot see it)",
     );
     assert.equal((await at.sb.json<unknown[]>(["mission", "list", "--all"])).length, 1);
+  } finally {
+    await gh.close();
+    await at.cleanup();
+  }
+});
+
+Deno.test("dispatcher: a submitted PR is watched on its interval and advances the mission once mergeable", async () => {
+  const at = await AgentTown.create();
+  const gh = new FakeGitHub();
+  try {
+    gh.pull({
+      number: 9,
+      headSha: "e".repeat(40),
+      mergeState: "clean",
+      checks: [{ name: "ci", status: "in_progress" }],
+      reviews: [{ id: 3, login: "erin", state: "APPROVED", body: "" }],
+    });
+    const env = { GITHUB_API_URL: gh.url };
+    const state = await Deno.makeTempDir({ dir: at.sb.dir });
+    const cli = `FAKE_PR='https://github.example/acme/rocket/pull/9' ${holdCli(state, "pr")}`;
+    await at.sb.ok(["spawn", "w1", "--cli", cli], { env }); // the supervisor inherits GITHUB_API_URL
+    const plan = `${at.sb.dir}/m.toml`;
+    await Deno.writeTextFile(
+      plan,
+      `watch_interval = 0.1\nreviewer = false\n[[items]]\nid = "api"\ntitle = "Build the API"\n`,
+    );
+    const m = await at.sb.json<MissionJson>(["mission", "start", "--plan", plan], { env });
+    await waitForEvent(at.t, (e) => e.type === "mission_watch_checked" && e.mission_id === m.id);
+    const watching = await at.sb.json<MissionJson>(["mission", "show", m.id]);
+    assert.equal(watching.items[0].status, "watch");
+    assert.deepEqual(watching.items[0].prs, ["acme/rocket#9"]);
+    gh.pulls.get(9)!.checks = [{ name: "ci", status: "completed", conclusion: "success" }];
+    await waitForEvent(at.t, (e) => e.type === "mission_completed" && e.mission_id === m.id);
+    const evs = (await recentEvents(at.t, { count: 10_000 })).filter((e) => e.mission_id === m.id);
+    const done = evs.find((e) => e.type === "mission_item_done")!;
+    assert.match(done.reason!, /acme\/rocket#9 approved, clean/);
+    // Each check was started by a wake-up event of the dispatcher's timer.
+    assert.ok(evs.some((e) => e.type === "mission_wake"));
   } finally {
     await gh.close();
     await at.cleanup();

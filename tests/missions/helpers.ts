@@ -58,5 +58,6 @@ export interface MissionJson {
     agent?: string;
     attempts: number;
     depends_on: string[];
+    prs: string[];
   }[];
 }
