@@ -150,6 +150,8 @@ export function register(program: Command) {
               return `${ITEM_MARK[i.status]} ${it.id} [${i.status}] ${clip(i.title, 50)}${
                 i.agent && ["active", "review"].includes(i.status)
                   ? color.dim(` — ${who(i.agent)}`)
+                  : i.status === "watch"
+                  ? color.dim(` — watching ${i.prs.join(", ")}`)
                   : ""
               }`;
             },

@@ -181,6 +181,14 @@ Deno.test("scheduler: work that ended while no dispatcher listened is picked up 
     assert.deepEqual(await status(t, mid), { a: "done", b: "active" });
     await reconcile(s); // idempotent
     assert.equal((await listTasks(t)).length, 2);
+    // A task deleted behind the mission's back: the item is worked on again, not lost.
+    const gone = (await view(t, mid)).live.get("b")!.task!;
+    await t.redis.del(t.keys.task(gone));
+    await reconcile(s);
+    const b = (await view(t, mid)).live.get("b")!;
+    assert.equal(b.status, "active");
+    assert.notEqual(b.task, gone);
+    assert.equal(b.attempts, 2);
   });
 });
 

@@ -167,6 +167,14 @@ export async function scheduleMission(
       `tt mission approve ${
         shortMissionId(missionId)
       } <item>, or spawn an agent with --role reviewer`;
+  } else {
+    const failing = items.filter((it) => (v.live.get(it.id)!.watchFailures ?? 0) >= 3);
+    if (failing.length) {
+      reason = `GitHub cannot be read for the pull requests of ${
+        failing.map((it) => `'${it.id}'`).join(", ")
+      } (${failing.length > 1 ? "each" : "it"} failed 3 times or more; see tt events): ` +
+        `check GITHUB_TOKEN / GITHUB_API_URL of the supervisor`;
+    }
   }
   await assessHelp(s, v, reason);
   return out;
@@ -307,6 +315,24 @@ export async function reconcile(s: SchedCtx): Promise<void> {
       const task = tasks.get(id);
       if (task && ["completed", "failed", "cancelled"].includes(task.state)) {
         await onTaskEnded(s, b, id, "reconcile");
+      } else if (!task && b.role === "work") {
+        // Its task is gone (deleted by hand, a reset): the item is worked on again.
+        check(
+          await changeItem(s.t, b.mission, b.item, {
+            from: ["active"],
+            to: "ready",
+            token: s.token,
+            cause: "reconcile",
+            event: {
+              type: "mission_item_requeued",
+              message: `mission ${shortMissionId(b.mission)}: task ${
+                shortTaskId(id)
+              } of '${b.item}' no longer exists: the item is ready again`,
+              task_id: id,
+              actor: ACTOR,
+            },
+          }),
+        );
       }
     }
     await scheduleMission(s, v.mission.id, "reconcile");
