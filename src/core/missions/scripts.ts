@@ -44,7 +44,7 @@ local o = cjson.decode(ARGV[2])
 if redis.call('EXISTS', KEYS[4]) == 1 then return cjson.encode({error='exists'}) end
 redis.call('HSET', KEYS[4], unpack(o.fields))
 for _, id in ipairs(o.items) do
-  redis.call('HSET', KEYS[5], id, 'pending', id .. ':attempts', 0)
+  redis.call('HSET', KEYS[5], id, 'pending')
 end
 redis.call('ZADD', KEYS[2], o.score, o.mission)
 redis.call('SADD', KEYS[3], o.mission)

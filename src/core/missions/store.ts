@@ -89,13 +89,26 @@ export async function createMission(t: Ctx, input: NewMission): Promise<Mission>
   return Mission.parse(record);
 }
 
+/**
+ * A mission's graph is written once and never changes, so its parsed form is kept per mission
+ * (keyed by the exact text): a 500-item graph is not re-validated on every event.
+ */
+const graphCache = new Map<string, { raw: string; items: Mission["items"] }>();
+
 function parseView(
   m: Record<string, string>,
   items: Record<string, string>,
 ): MissionView | undefined {
   if (!m?.id) return undefined;
-  const r = Mission.safeParse(m);
+  const cached = graphCache.get(m.id);
+  const hit = cached && cached.raw === m.items;
+  const r = Mission.safeParse(hit ? { ...m, items: "[]" } : m);
   if (!r.success) return undefined;
+  if (hit) r.data.items = cached.items;
+  else if (r.data.items) {
+    if (graphCache.size > 100) graphCache.clear();
+    graphCache.set(m.id, { raw: m.items, items: r.data.items });
+  }
   return { mission: r.data, live: parseItemsHash(r.data.items, items ?? {}) };
 }
 
