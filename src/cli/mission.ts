@@ -33,6 +33,15 @@ function positiveInt(v: string): number {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+/** Review decisions are the operator's (or a reviewer's, through its review task), never a worker's. */
+async function refuseAgents(what: string) {
+  if (!Deno.env.get("TINYTOWN_AGENT_ID")) return;
+  const { TtError } = await import("../core/errors.ts");
+  throw new TtError(
+    `an agent cannot ${what} mission work: a reviewer completes its review task with --result "approved: …" or "rejected: …"`,
+  );
+}
+
 function summaryLine(m: MissionJson): string {
   const c = m.counts;
   const extra = m.reason ? color.dim(` — ${clip(m.reason, 70)}`) : "";
@@ -259,6 +268,7 @@ export function register(program: Command) {
     .argument("<item>", "the work item's id")
     .option("--reason <text>", "why (recorded in the events)")
     .action(async (ref, item, opts, cmd) => {
+      await refuseAgents("approve");
       await withTown(cmd, async (t, g) => {
         const { approveItem } = await import("../core/missions/ops.ts");
         const { missionJson } = await import("../core/missions/store.ts");
@@ -273,6 +283,7 @@ export function register(program: Command) {
     .argument("<item>", "the work item's id")
     .requiredOption("--reason <text>", "what to change (given to the next task)")
     .action(async (ref, item, opts, cmd) => {
+      await refuseAgents("reject");
       await withTown(cmd, async (t, g) => {
         const { rejectItem } = await import("../core/missions/ops.ts");
         const { missionJson } = await import("../core/missions/store.ts");

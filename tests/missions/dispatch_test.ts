@@ -240,3 +240,37 @@ Deno.test("mission text is data: quotes, newlines, Lua patterns and JSON survive
     assert.ok((await t.redis.dbsize()) > 0, "nothing flushed");
   });
 });
+
+Deno.test("reviewer gate: a worker that ends its own review (--force) decides nothing", async () => {
+  await withTestTown(async (t) => {
+    const worker = await idleAgent(t, "w1");
+    const reviewer = await idleAgent(t, "rev", "reviewer");
+    const mid = await mission(t, [item("a")], { reviewer: true });
+    const s = await lease(t);
+    await scheduleMission(s, mid);
+    let l = (await view(t, mid)).live.get("a")!;
+    assert.equal(l.agent, worker.id, "work goes to the worker, not the reviewer");
+    await completeTask(t, l.task!, { by: worker.id, result: "built it" });
+    await onTaskEnded(s, { mission: mid, item: "a", role: "work" }, l.task!, undefined, worker.id);
+    await scheduleMission(s, mid);
+    l = (await view(t, mid)).live.get("a")!;
+    assert.equal(l.status, "review");
+    const review = (await getTask(t, l.review!))!;
+    assert.equal(review.assigned_to, reviewer.id);
+    await completeTask(t, review.id, { by: worker.id, force: true, result: "approved: by me" });
+    await onTaskEnded(
+      s,
+      { mission: mid, item: "a", role: "review" },
+      review.id,
+      undefined,
+      worker.id,
+    );
+    l = (await view(t, mid)).live.get("a")!;
+    assert.equal(l.status, "review");
+    assert.equal(l.review, "operator");
+    const { approveItem } = await import("../../src/core/missions/ops.ts");
+    await approveItem(t, mid, "a", "checked by hand");
+    await scheduleMission(s, mid);
+    assert.equal((await view(t, mid)).mission.state, "completed");
+  });
+});

@@ -337,6 +337,11 @@ Deno.test("mission: pause, resume, note and stop from the CLI; tt status lists a
     const approve = await at.sb.tt(["mission", "approve", id, "only"]);
     assert.equal(approve.code, 1);
     assert.match(approve.stderr, /item 'only' is pending, not waiting for review/);
+    const byAgent = await at.sb.tt(["mission", "approve", id, "only"], {
+      env: { TINYTOWN_AGENT_ID: "11111111-1111-1111-1111-111111111111" },
+    });
+    assert.equal(byAgent.code, 1);
+    assert.match(byAgent.stderr, /^tt: an agent cannot approve mission work/);
     const unknown = await at.sb.tt(["mission", "approve", id, "nope"]);
     assert.match(unknown.stderr, /has no item 'nope': its items are only/);
     assert.equal((await at.sb.json<MissionJson>(["mission", "stop", id])).state, "stopped");

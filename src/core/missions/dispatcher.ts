@@ -171,7 +171,7 @@ class Dispatcher {
       if (!raw) return;
       const b = TaskBinding.safeParse(JSON.parse(raw));
       if (!b.success) return;
-      await onTaskEnded(s, b.data, ev.task_id, ev.id);
+      await onTaskEnded(s, b.data, ev.task_id, ev.id, ev.actor);
       await scheduleMission(s, b.data.mission, ev.id);
     } else if (ev.type === "mission_wake" && ev.mission_id) {
       await checkWatches(s, await this.#github(), ev.mission_id, ev.id);

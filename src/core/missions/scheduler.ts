@@ -186,6 +186,8 @@ export async function onTaskEnded(
   b: TaskBinding,
   taskId: string,
   cause?: string,
+  /** Who ended the task (the event's actor), when known. */
+  actor?: string,
 ): Promise<boolean> {
   const v = await loadMission(s.t, b.mission);
   const task = await getTask(s.t, taskId);
@@ -249,6 +251,19 @@ export async function onTaskEnded(
         if (nv) await assessHelp(s, nv, nv.mission.reason ?? "");
       }
     }
+  } else if (actor && actor === v.live.get(it.id)!.agent) {
+    // The worker ended its own review (tt task complete --force): that decides nothing.
+    res = await changeItem(s.t, m.id, it.id, {
+      ...base,
+      from: ["review"],
+      to: "review",
+      set: { [`${it.id}:review`]: "operator" },
+      event: ev(
+        "mission_review_refused",
+        `the worker of '${it.id}' ended its own review: the operator decides (tt mission approve|reject)`,
+        result,
+      ),
+    });
   } else if (task.state === "completed" && /^\s*(approved|lgtm)\b/i.test(result)) {
     const watch = v.live.get(it.id)!.prs.length > 0;
     res = await changeItem(s.t, m.id, it.id, {
