@@ -130,3 +130,27 @@ Deno.test("scoring: lanes, role matches, kind tables and the load penalty", () =
   // Nobody scores above 0 for implement work: only a reviewer.
   assert.equal(pickAgent([rev], { kind: "implement" }, new Map()), undefined);
 });
+
+Deno.test("sources: a plan and documents make one graph; a missing document is refused", async () => {
+  const { collectSources } = await import("../../src/core/missions/sources.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/m.toml`,
+      `[[items]]\nid = "build"\ntitle = "Build"\n`,
+    );
+    await Deno.writeTextFile(`${dir}/spec.md`, "# Spec\n");
+    const got = await collectSources({ plan: `${dir}/m.toml`, docs: [`${dir}/spec.md`] });
+    assert.deepEqual(got.items.map((i) => [i.id, i.kind, i.depends_on]), [
+      ["build", "implement", []],
+      ["doc-1", "design", []],
+    ]);
+    assert.equal(got.source, `plan:${dir}/m.toml doc:${dir}/spec.md`);
+    await assert.rejects(
+      () => collectSources({ docs: [`${dir}/nope.md`] }),
+      /document .*nope\.md does not exist/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
