@@ -105,11 +105,11 @@ class Supervisor {
     for (const a of await listAgents(town)) {
       if ((a.host ?? this.host) === this.host && !isTerminalAgent(a.state)) this.#startLoop(a.id);
     }
+    const { startDispatcher } = await import("../core/missions/dispatcher.ts");
+    const dispatcher = await startDispatcher(town, { host: this.host, log: this.log });
     await sendReply(town, ready, "ok");
     const watching = new AbortController();
     const watcher = this.#wakeOnBacklogWork(watching.signal);
-    const { startDispatcher } = await import("../core/missions/dispatcher.ts");
-    const dispatcher = startDispatcher(town, { host: this.host, log: this.log });
     try {
       await this.#controlLoop();
     } finally {

@@ -42,9 +42,17 @@ const TASK_ENDS = new Set(["task_completed", "task_failed", "task_cancelled"]);
 const isOwn = (ev: TownEvent) => ev.actor === "dispatcher";
 
 /** Starts the dispatcher loop in the background; `stop()` ends it and gives the lease up. */
-export function startDispatcher(t: Ctx, opts: DispatcherOptions): DispatcherHandle {
+/**
+ * Starts the dispatcher: the first attempt at the lease is made before this resolves (so a
+ * supervisor that reports ready has its dispatcher's keys in place); the rest runs in the
+ * background until `stop()`, which gives the lease up.
+ */
+export async function startDispatcher(t: Ctx, opts: DispatcherOptions): Promise<DispatcherHandle> {
   const d = new Dispatcher(t, opts);
-  const done = d.run().catch((e) => opts.log(`dispatcher stopped: ${(e as Error).stack ?? e}`));
+  const first = await d.tryAcquire().catch(() => undefined);
+  const done = d.run(first).catch((e) =>
+    opts.log(`dispatcher stopped: ${(e as Error).stack ?? e}`)
+  );
   return {
     async stop() {
       d.stop();
@@ -69,10 +77,11 @@ class Dispatcher {
     this.#stopped.abort();
   }
 
-  async run() {
+  async run(first?: string) {
     const stopped = this.#stopped.signal;
     while (!stopped.aborted) {
-      const token = await this.#acquire();
+      const token = first ?? await this.#acquire();
+      first = undefined;
       if (!token) continue;
       this.opts.log(`dispatcher: lease taken (${token})`);
       const held = new AbortController();
@@ -123,10 +132,19 @@ class Dispatcher {
    * over at once; one held elsewhere is waited for (it expires unless renewed).
    */
   async #acquire(): Promise<string | undefined> {
-    const { t } = this;
-    let dead = "";
     for (;;) {
       if (this.#stopped.signal.aborted) return undefined;
+      const token = await this.tryAcquire();
+      if (token) return token;
+      await this.#sleep(Math.floor(this.#leaseMs / 3));
+    }
+  }
+
+  /** One attempt at the lease (taking it over from a dead holder of this host). */
+  async tryAcquire(): Promise<string | undefined> {
+    const { t } = this;
+    let dead = "";
+    for (let i = 0; i < 3; i++) {
       const [ok, value] =
         (await runScript(t.redis, ACQUIRE_LEASE, [t.keys.dispatcherLock, t.keys.dispatcherFence], [
           this.#leaseMs,
@@ -135,15 +153,12 @@ class Dispatcher {
         ])) as [number, string];
       if (ok === 1) return value;
       const [, host, pid] = value.split(":");
-      if (
-        host === this.opts.host && Number(pid) !== Deno.pid && !(await processAlive(Number(pid)))
-      ) {
-        dead = value;
-        continue;
-      }
-      dead = "";
-      await this.#sleep(Math.floor(this.#leaseMs / 3));
+      const deadHere = host === this.opts.host && Number(pid) !== Deno.pid &&
+        !(await processAlive(Number(pid)));
+      if (!deadHere) return undefined;
+      dead = value;
     }
+    return undefined;
   }
 
   /** While the lease is held: catch up with what happened meanwhile, then follow the stream. */
