@@ -32,8 +32,13 @@ import { followEvents, lastEventId, recentEvents } from "./core/events.ts";
 import { SUPERVISOR_ID } from "./core/keys.ts";
 import { TtError } from "./core/errors.ts";
 import type { Agent, Message, MessageKind, Task, TownEvent } from "./core/schemas.ts";
+import { type MissionSpec, startMissionFromSpec } from "./core/missions/ops.ts";
+import { MissionHandle } from "./core/missions/handle.ts";
+import { resolveMission } from "./core/missions/store.ts";
 
 export type { Agent, Message, Task, TownEvent };
+export type { MissionSpec };
+export { MissionHandle };
 export { ConflictError, NotFoundError, TtError, UsageError } from "./core/errors.ts";
 
 export interface SpawnOptions {
@@ -132,6 +137,22 @@ export class Town {
       throw new TtError(`timed out after ${opts.timeout} ms waiting for agents to be idle`);
     }
     return r.agents;
+  }
+
+  /**
+   * Starts a mission from work items (`{id, title, depends_on…}`) and/or GitHub issues; the
+   * dispatcher in the town's supervisor assigns them as their dependencies are done.
+   */
+  async startMission(spec: MissionSpec): Promise<MissionHandle> {
+    const m = await startMissionFromSpec(this.ctx, spec);
+    const { reviveSupervisor } = await import("./supervisor/start.ts");
+    await reviveSupervisor(this.ctx);
+    return new MissionHandle(this.ctx, m.id);
+  }
+
+  /** An existing mission by id or id prefix. */
+  async mission(ref: string): Promise<MissionHandle> {
+    return new MissionHandle(this.ctx, (await resolveMission(this.ctx, ref)).mission.id);
   }
 
   /** The most recent events, oldest first. */

@@ -240,6 +240,14 @@ function renderStatus(s: TownStatus, ended: (state: AgentState) => boolean): str
     ...s.agents.flatMap((a) => agentLines(a, s.worktrees?.[a.id])),
     ...(stopped ? [color.dim(`  ${stopped} stopped agent(s): 'tt prune' removes them`)] : []),
     `Conductor mailbox: ${mailboxText(s.conductor)}`,
+    ...(s.missions?.length ? [`Missions: ${s.missions.length} active`] : []),
+    ...(s.missions ?? []).map((m) =>
+      `  ${
+        color.bold(m.id.slice(0, 8))
+      } ${m.state} ${m.done}/${m.total} done, ${m.active} active: ${m.title}${
+        m.reason ? color.dim(` (${m.reason})`) : ""
+      }`
+    ),
     `Tasks: ${s.tasks.total} (${b.pending} pending, ${b.assigned} assigned, ${b.running} running, ${b.completed} completed, ${b.failed} failed, ${b.cancelled} cancelled); backlog ${s.tasks.backlog}`,
     ...(s.task_groups ?? []).flatMap((grp) => [
       `  ${color.bold(grp.label)}: ${grp.active} active, ${grp.done} done`,

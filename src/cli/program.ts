@@ -15,6 +15,7 @@ import * as conductor from "./conductor.ts";
 import * as demo from "./demo.ts";
 import * as doctor from "./doctor.ts";
 import * as completion from "./completion.ts";
+import * as mission from "./mission.ts";
 
 export function buildProgram() {
   const program = new Command("tt")
@@ -45,6 +46,7 @@ export function buildProgram() {
       townhall,
       conductor,
       demo,
+      mission,
       doctor,
       completion,
     ]

@@ -76,6 +76,22 @@ export function townKeys(town: string) {
     control: (host: string) => `${p}control:${host}`,
     /** One-shot reply list a starting supervisor pushes to when it is ready. */
     ready: (nonce: string) => `${p}ready:${nonce}`,
+    /** Sorted set of mission ids scored by creation time (ms): `tt mission list --all`. */
+    missions: `${p}missions`,
+    /** Set of the ids of missions not yet completed or stopped (the dispatcher's work). */
+    missionsActive: `${p}missions:active`,
+    /** Hash: the mission record (fields of Mission in src/core/missions/schemas.ts). */
+    mission: (id: string) => `${p}mission:${id}`,
+    /** Hash: live state of a mission's items (`<item>`, `<item>:task`, `<item>:agent`…). */
+    missionItems: (id: string) => `${p}mission:${id}:items`,
+    /** List of operator notes on a mission (JSON, oldest first). */
+    missionNotes: (id: string) => `${p}mission:${id}:notes`,
+    /** Hash task id → JSON {mission, item, role}: which mission item a task works on. */
+    missionTasks: `${p}mission-tasks`,
+    /** The mission dispatcher's lease (one per town across hosts): its owner token. */
+    dispatcherLock: `${p}dispatcher:lock`,
+    /** Counter whose every value is a fencing token handed to one dispatcher lease. */
+    dispatcherFence: `${p}dispatcher:fence`,
   };
 }
 

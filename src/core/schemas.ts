@@ -166,6 +166,10 @@ export const TownEvent = z.object({
   old_state: z.string().optional(),
   new_state: z.string().optional(),
   reason: z.string().optional(),
+  /** Mission events: the mission, its work item, and the event id that caused this one. */
+  mission_id: z.string().optional(),
+  item_id: z.string().optional(),
+  cause: z.string().optional(),
   /** Audit events (townhall): the request's method, path and response status. */
   method: z.string().optional(),
   path: z.string().optional(),

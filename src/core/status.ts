@@ -4,6 +4,7 @@
  * each for agent hashes, task fields and mailboxes (sent together), and one for events (--deep).
  */
 import { parseSupervisorInfo, type SupervisorInfo, thisHost } from "./control.ts";
+import { type MissionBrief, missionBriefs } from "./missions/store.ts";
 import type { WorktreeStatus } from "../supervisor/worktree.ts";
 import {
   type Agent,
@@ -90,6 +91,8 @@ export interface TownStatus {
   service?: { installed: boolean; unit: string; path: string };
   /** By agent id, for agents working in a git worktree. */
   worktrees?: Record<string, WorktreeStatus>;
+  /** Missions not yet completed or stopped. */
+  missions?: MissionBrief[];
 }
 
 export interface StatusOptions {
@@ -107,10 +110,11 @@ const values = <T>(res: [Error | null, unknown][] | null): T[] =>
 
 export async function townStatus(t: TownContext, opts: StatusOptions = {}): Promise<TownStatus> {
   const now = opts.now ?? Date.now();
-  const [ids, taskIds, backlog, supervisorRaw] = values<unknown>(
+  const [ids, taskIds, backlog, supervisorRaw, missionIds] = values<unknown>(
     await t.redis.pipeline().smembers(t.keys.agents).zrange(t.keys.tasks, "0", "-1")
-      .llen(t.keys.backlog).get(t.keys.supervisor(thisHost())).exec(),
-  ) as [string[], string[], number, string | null];
+      .llen(t.keys.backlog).get(t.keys.supervisor(thisHost())).smembers(t.keys.missionsActive)
+      .exec(),
+  ) as [string[], string[], number, string | null, string[]];
 
   const agentPipe = t.redis.pipeline();
   for (const id of ids) agentPipe.hgetall(t.keys.agent(id));
@@ -172,6 +176,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     supervisor: supervisorStatus(parseSupervisorInfo(supervisorRaw), agents),
     worktrees: await worktreesOf(t, agents),
     service: await (await import("../supervisor/service.ts")).serviceStatus(t),
+    missions: missionIds.length ? await missionBriefs(t, missionIds) : [],
   };
 }
 

@@ -97,6 +97,8 @@ class Supervisor {
     for (const a of await listAgents(town)) {
       if ((a.host ?? this.host) === this.host && !isTerminalAgent(a.state)) this.#startLoop(a.id);
     }
+    const { startDispatcher } = await import("../core/missions/dispatcher.ts");
+    const dispatcher = await startDispatcher(town, { host: this.host, log: this.log });
     await sendReply(town, ready, "ok");
     const watching = new AbortController();
     const watcher = this.#wakeOnBacklogWork(watching.signal);
@@ -104,6 +106,7 @@ class Supervisor {
       await this.#controlLoop();
     } finally {
       watching.abort();
+      await dispatcher.stop();
       await watcher.catch((e) => this.log(`event watcher failed: ${e}`));
       clearInterval(beat);
       Deno.removeSignalListener("SIGTERM", onSignal);

@@ -22,6 +22,7 @@ import * as agents from "./routes/agents.ts";
 import * as events from "./routes/events.ts";
 import * as health from "./routes/health.ts";
 import * as lifecycle from "./routes/lifecycle.ts";
+import * as missions from "./routes/missions.ts";
 import * as tasks from "./routes/tasks.ts";
 import { handleMcp } from "./mcp_http.ts";
 import { corsFor, emptyJsonBody, guard } from "./guard.ts";
@@ -65,6 +66,7 @@ export function buildApp(deps: TownhallDeps) {
   tasks.register(app, deps);
   lifecycle.register(app, deps);
   events.register(app, deps);
+  missions.register(app, deps);
   app.all("/mcp", (c) => handleMcp(c, deps));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -8,6 +8,7 @@ import type { Scope } from "../core/auth.ts";
 import { spawnRunsCode, verifyRunsCode } from "./exec.ts";
 import type { TownContext } from "../core/town.ts";
 import * as ops from "./ops.ts";
+import { MISSION_TOOLS } from "./mission_tools.ts";
 import {
   AgentBody,
   AssignBody,
@@ -214,6 +215,7 @@ export const TOOLS: readonly ToolDef[] = [
     ops.orphans,
     { destructive: true },
   ),
+  ...MISSION_TOOLS,
 ];
 
 /** The tool a call names: its current name, or the reference's dotted one (`task.assign`). */
