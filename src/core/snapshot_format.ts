@@ -5,6 +5,7 @@
  * owner claim) are never part of a snapshot; agents' work directories are stored relative to the
  * town root, so a snapshot carries no absolute path of the town it was taken from.
  */
+import { Mission } from "./missions/schemas.ts";
 import { z } from "zod";
 import { AgentState, Message, TaskState } from "./schemas.ts";
 import { ApiKey } from "./auth.ts";
@@ -96,7 +97,7 @@ export const AnySnapshot = z.discriminatedUnion("version", [Snapshot, SnapshotV1
  */
 export function isLivenessKey(rel: string): boolean {
   return /^(supervisor|control|ready):/.test(rel) || rel === "restore-check" ||
-    rel === "owner" || /(^|[:-])locks?($|:)/.test(rel);
+    rel === "owner" || rel === "dispatcher:fence" || /(^|[:-])locks?($|:)/.test(rel);
 }
 
 const Id = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "not an id");
@@ -152,6 +153,12 @@ interface Kind {
 }
 
 /** Every key kind of src/core/keys.ts that a snapshot may hold, with its type and shape. */
+/** A mission's hash, as src/core/missions/schemas.ts reads it. */
+const MissionHash = z.record(z.string(), z.string()).refine(
+  (v) => Mission.safeParse(v).success,
+  "not a mission record",
+);
+
 const KINDS: Kind[] = [
   { match: /^agents$/, type: "set", value: z.array(Id) },
   { match: /^agent-names$/, type: "hash", value: z.record(z.string(), Id) },
@@ -164,6 +171,12 @@ const KINDS: Kind[] = [
   { match: /^backlog$/, type: "list", value: z.array(Id) },
   { match: /^plan$/, type: "hash", value: z.record(z.string(), Id) },
   { match: /^events$/, type: "stream", value: z.array(z.tuple([StreamId, z.array(z.string())])) },
+  { match: /^missions$/, type: "zset", value: z.array(z.tuple([Id, Score])) },
+  { match: /^missions:active$/, type: "set", value: z.array(Id) },
+  { match: /^mission:([^:]+)$/, type: "hash", value: MissionHash, idField: true },
+  { match: /^mission:[^:]+:items$/, type: "hash", value: z.record(z.string(), z.string()) },
+  { match: /^mission:[^:]+:notes$/, type: "list", value: Strings },
+  { match: /^mission-tasks$/, type: "hash", value: z.record(Id, z.string()) },
 ];
 
 const streamIdLess = (a: string, b: string) => {
