@@ -5,7 +5,7 @@ import { reportError } from "./src/cli/report.ts";
 
 export async function main(argv: string[]): Promise<number> {
   // Inside an agent's round (the shim of a bundle or binary): the request goes to its channel.
-  if (Deno.env.get("TT_CHANNEL") && argv[0] !== "demo-agent") {
+  if (inChannel() && argv[0] !== "demo-agent") {
     return await (await import("./src/agent/client.ts")).runClient(argv);
   }
   const program = buildProgram();
@@ -14,6 +14,15 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     return await reportError(e);
+  }
+}
+
+/** TT_CHANNEL is set (a run whose env access is scoped without it is an operator's, not an agent's). */
+function inChannel(): boolean {
+  try {
+    return !!Deno.env.get("TT_CHANNEL");
+  } catch {
+    return false;
   }
 }
 
