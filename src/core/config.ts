@@ -38,6 +38,12 @@ export const TownConfig = z.object({
     kill_grace_secs: z.number().nonnegative().default(5),
     /** Extra environment variables passed to agent CLIs (secret-looking ones are withheld). */
     pass_env: z.array(z.string()).default([]),
+    /** Agent CLIs and verify checks in a sandbox: auto = where it works (see supervisor/sandbox). */
+    sandbox: z.enum(["auto", "on", "off"]).default("auto"),
+    /** Hosts sandboxed rounds may reach besides their CLI's API hosts (`*.example.com`, IPs). */
+    allow_hosts: z.array(
+      z.string().regex(/^[A-Za-z0-9*.:\[\]-]+$/, "a host name, *.domain or an IP address"),
+    ).default([]),
   }).strict().prefault({}),
   agent_clis: z.record(z.string(), AgentCli).default({}),
   townhall: z.object({
@@ -145,6 +151,8 @@ idle_timeout_secs = 300    # an idle agent stops after this long; 0 = never
 round_timeout_secs = 1800  # a CLI round is killed after this long
 max_rounds = 10            # rounds before an agent stops (tt spawn --rounds overrides)
 worktrees = true           # in a git repo, each agent works in its own worktree (branch tt/<agent>)
+# sandbox = "auto"         # agent CLIs and checks in bubblewrap where it works; "on" | "off"
+# allow_hosts = []         # hosts agents may reach besides their CLI's API (e.g. "registry.npmjs.org")
 
 [townhall]
 bind = "127.0.0.1"

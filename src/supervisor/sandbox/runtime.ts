@@ -1,0 +1,79 @@
+/**
+ * The one place that talks to `@anthropic-ai/sandbox-runtime` (bubblewrap + an in-process
+ * HTTP/SOCKS proxy filtering hosts, reached over unix sockets bound into the sandbox). It is a
+ * process-wide singleton: initialized once with "nothing allowed", then every round brings its
+ * own filesystem lists (`customConfig`) and its own host list (registered under an unguessable
+ * per-round id that only that round's proxy credentials carry).
+ */
+import { SandboxManager } from "@anthropic-ai/sandbox-runtime";
+
+let ready: Promise<void> | undefined;
+
+function init(): Promise<void> {
+  ready ??= SandboxManager.initialize({
+    filesystem: { denyRead: [], allowRead: [], allowWrite: [], denyWrite: [] },
+    // The channel socket is a unix socket: the seccomp filter that forbids creating any would cut
+    // the agent off from it. What it may reach is decided by what the mounts leave visible.
+    network: { allowedDomains: [], deniedDomains: [], allowAllUnixSockets: true },
+  }).catch((e) => {
+    ready = undefined;
+    throw e;
+  });
+  return ready;
+}
+
+export interface RuntimeFs {
+  /** Invisible (an empty tmpfs over each). */
+  denyRead: string[];
+  /** Visible again inside a denied region, read-only. */
+  allowRead: string[];
+  /** The only writable paths. */
+  allowWrite: string[];
+  /** Read-only even inside a writable path. */
+  denyWrite: string[];
+}
+
+/** A random id of 128+ bits, as the runtime requires for per-command host lists. */
+function commandId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(18));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
+}
+
+/**
+ * Wraps `command` (run by `sh`) so it runs in a sandbox with these mounts and may reach only
+ * `hosts` through the proxy. Returns the command for `sh -c` and `release`, which must be called
+ * when the process has exited (it drops the round's host list).
+ */
+export async function wrapInRuntime(
+  command: string,
+  fs: RuntimeFs,
+  hosts: string[],
+): Promise<{ command: string; release: () => void }> {
+  await init();
+  const id = commandId();
+  SandboxManager.registerCommandNetworkLists(id, { allowedDomains: hosts });
+  try {
+    const wrapped = await SandboxManager.wrapWithSandbox(
+      command,
+      "sh",
+      { filesystem: fs },
+      undefined,
+      { commandId: id },
+    );
+    return { command: wrapped, release: () => SandboxManager.unregisterCommandNetworkLists(id) };
+  } catch (e) {
+    SandboxManager.unregisterCommandNetworkLists(id);
+    throw e;
+  }
+}
+
+/** A wrap with no write access and no hosts, for the probe. */
+export async function wrapProbeCommand(command: string): Promise<string> {
+  const r = await wrapInRuntime(
+    command,
+    { denyRead: [], allowRead: [], allowWrite: [], denyWrite: [] },
+    [],
+  );
+  r.release();
+  return r.command;
+}
