@@ -53,10 +53,15 @@ export async function wrapInRuntime(
   const id = commandId();
   SandboxManager.registerCommandNetworkLists(id, { allowedDomains: hosts });
   try {
+    // The proxies' unix sockets live in the host's /tmp, which a round does not see.
+    const sockets = [
+      SandboxManager.getLinuxHttpSocketPath(),
+      SandboxManager.getLinuxSocksSocketPath(),
+    ].filter((p): p is string => !!p);
     const wrapped = await SandboxManager.wrapWithSandbox(
       command,
       "sh",
-      { filesystem: fs },
+      { filesystem: { ...fs, allowRead: [...fs.allowRead, ...sockets] } },
       undefined,
       { commandId: id },
     );
