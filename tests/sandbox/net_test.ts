@@ -31,7 +31,7 @@ Deno.test(
       assertMatch(r.out, /end/);
       assertMatch(r.out, /allowed-body code=200/);
       assert(!r.out.includes("denied-body"), r.out);
-    assertMatch(r.out, /blocked by network allowlist\s+code=403/);
+      assertMatch(r.out, /blocked by network allowlist\s+code=403/);
       assertEquals(allowed.hits.n, 1);
       assertEquals(denied.hits.n, 0);
     } finally {

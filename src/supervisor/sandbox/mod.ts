@@ -23,3 +23,5 @@ export {
 } from "./policy.ts";
 export { prepareRound, unsandboxed, type WrappedCommand, wrapRound } from "./wrap.ts";
 export { PRESET_NEEDS, presetNeeds } from "./presets.ts";
+/** Call when the supervisor stops: ends the runtime's proxies once no round runs. */
+export { stopRuntimeIfIdle as stopSandbox } from "./runtime.ts";

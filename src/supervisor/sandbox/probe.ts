@@ -73,9 +73,10 @@ async function runProbe(): Promise<SandboxProbe> {
   }
   // The full path the rounds take: the runtime's own wrap (proxies, seccomp helper, mounts).
   try {
-    const { wrapProbeCommand } = await import("./runtime.ts");
+    const { stopRuntimeIfIdle, wrapProbeCommand } = await import("./runtime.ts");
     const wrapped = await wrapProbeCommand("true");
     const r = await run("sh", ["-c", wrapped]);
+    await stopRuntimeIfIdle(); // its proxies would keep a short-lived process (tt status) alive
     if (r.code !== 0) {
       return fail(
         `the sandbox runtime could not run a command: ${r.err.split("\n")[0] || r.code}`,

@@ -8,6 +8,8 @@
 import { SandboxManager } from "@anthropic-ai/sandbox-runtime";
 
 let ready: Promise<void> | undefined;
+/** Wraps whose process has not been released yet. */
+let active = 0;
 
 function init(): Promise<void> {
   ready ??= SandboxManager.initialize({
@@ -50,6 +52,7 @@ export async function wrapInRuntime(
   hosts: string[],
 ): Promise<{ command: string; release: () => void }> {
   await init();
+  active++;
   const id = commandId();
   SandboxManager.registerCommandNetworkLists(id, { allowedDomains: hosts });
   try {
@@ -65,11 +68,31 @@ export async function wrapInRuntime(
       undefined,
       { commandId: id },
     );
-    return { command: wrapped, release: () => SandboxManager.unregisterCommandNetworkLists(id) };
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      active--;
+      SandboxManager.unregisterCommandNetworkLists(id);
+    };
+    return { command: wrapped, release };
   } catch (e) {
+    active--;
     SandboxManager.unregisterCommandNetworkLists(id);
     throw e;
   }
+}
+
+/**
+ * Stops the runtime's proxies when no wrapped command is running, so a short-lived process that
+ * probed (or a supervisor shutting down) can exit; the next wrap starts them again.
+ */
+export async function stopRuntimeIfIdle(): Promise<void> {
+  if (!ready || active > 0) return;
+  const was = ready;
+  ready = undefined;
+  await was.catch(() => {});
+  await SandboxManager.reset();
 }
 
 /** A wrap with no write access and no hosts, for the probe. */
