@@ -5,7 +5,7 @@
  */
 import { match as assertMatch, ok as assert } from "node:assert/strict";
 import { CLI_PRESETS } from "../../src/core/presets.ts";
-import { ROOT } from "../helpers.ts";
+import { report, ROOT } from "../helpers.ts";
 import { makeTown, noSandbox } from "./fixture.ts";
 
 const BIN = Deno.env.get("TT_CLIS_BIN") ??
@@ -31,7 +31,7 @@ const present = Object.keys(REACHED).filter((c) => {
     Deno.statSync(`${BIN}/${c}`);
     return true;
   } catch {
-    console.log(`tests/sandbox/clis_test.ts: ${c} skipped: not installed in ${BIN}`);
+    report(`tests/sandbox/clis_test.ts: ${c} skipped: not installed in ${BIN}`);
     return false;
   }
 });

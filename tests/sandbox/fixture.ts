@@ -4,6 +4,7 @@
  * socket for agent a answering "pong".
  */
 import { probeSandbox } from "../../src/supervisor/sandbox/mod.ts";
+import { report } from "../helpers.ts";
 import {
   buildRoundPolicy,
   type RoundPolicyInput,
@@ -13,9 +14,7 @@ import {
 } from "../../src/supervisor/sandbox/mod.ts";
 
 export const probe = await probeSandbox();
-if (!probe.ok) {
-  console.log(`tests/sandbox: skipped, no sandbox here: ${probe.reason} (${probe.fix})`);
-}
+if (!probe.ok) report(`tests/sandbox: skipped, no sandbox here: ${probe.reason} (${probe.fix})`);
 /** Passed as `ignore` to each test. */
 export const noSandbox = !probe.ok;
 
@@ -24,6 +23,8 @@ export const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY----- planted-secret-9f3a"
 export interface Town {
   dir: string;
   opHome: string;
+  /** Another registered town (with notes.txt). */
+  other: string;
   root: string;
   wtA: string;
   wtB: string;
@@ -63,6 +64,14 @@ export async function makeTown(): Promise<Town> {
   await Deno.mkdir(`${opHome}/.tt`, { recursive: true });
   await Deno.writeTextFile(`${opHome}/.tt/config.toml`, 'redis_url = "redis://:pw@h"\n');
   const root = `${dir}/town`;
+  // Another town of the same operator, registered in TT_HOME.
+  const other = `${dir}/other-town`;
+  await Deno.mkdir(`${other}/.tt`, { recursive: true });
+  await Deno.writeTextFile(`${other}/notes.txt`, "other town's notes");
+  await Deno.writeTextFile(
+    `${opHome}/.tt/towns.toml`,
+    `[[towns]]\npath = "${other}"\nname = "o"\n\n[[towns]]\npath = "${root}"\nname = "t"\n`,
+  );
   await Deno.mkdir(`${root}/.tt/logs`, { recursive: true });
   await Deno.writeTextFile(`${root}/tinytown.toml`, 'name = "t"\n');
   await Deno.writeTextFile(`${root}/.gitignore`, ".tt/\n");
@@ -98,6 +107,7 @@ export async function makeTown(): Promise<Town> {
   return {
     dir,
     opHome,
+    other,
     root,
     wtA,
     wtB,

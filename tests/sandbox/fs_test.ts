@@ -14,17 +14,18 @@ async function withTown(fn: (t: Town) => Promise<void>) {
 const opts = { ignore: noSandbox, sanitizeResources: false, sanitizeOps: false };
 
 Deno.test(
-  "sandbox: the operator's ~/.ssh key and ~/.tt are invisible",
+  "sandbox: the operator's ~/.ssh key, ~/.tt and other towns are invisible",
   opts,
   () =>
     withTown(async (t) => {
       const r = await t.run(
         `cat ${t.opHome}/.ssh/id_ed25519; ls -a ${t.opHome}; cat ${t.opHome}/.tt/config.toml; ` +
-          `cat ~/.ssh/id_ed25519; echo end`,
+          `cat ~/.ssh/id_ed25519; cat ${t.other}/notes.txt; echo end`,
       );
       assertMatch(r.out, /end/);
       assert(!r.out.includes(SSH_KEY), r.out);
       assert(!r.out.includes("redis_url"), r.out);
+      assert(!r.out.includes("other town's notes"), r.out);
       assert(!/\bid_ed25519\b[^:]/.test(r.out.replace(/cat: [^\n]*\n/g, "")), r.out);
     }),
 );

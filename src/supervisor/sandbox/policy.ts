@@ -4,10 +4,13 @@
  * it. Writable: the agent's worktree (and the git metadata its commits write), a private HOME and
  * a private temp dir. Read-only: the system. Invisible: the town's `.tt/` (except the round's
  * channel socket and the agent's own dirs), the operator's home (except the CLI's own config,
- * bound read-write, and the tools on PATH, read-only), `TT_HOME`, `/tmp`, and what the caller adds.
+ *  bound read-write, and the tools on PATH, read-only), `TT_HOME`, other registered towns, `/tmp`
+ * (unless the town is in it: then /tmp is read-only), and what the caller adds.
  * A hidden path is an empty tmpfs inside: writes there succeed and vanish with the round (a
  * private /tmp for CLIs that ignore TMPDIR); nothing reaches the host.
  */
+import { z } from "zod";
+import { parseTomlFile, readTextIfExists } from "../../core/config.ts";
 import { presetNeeds } from "./presets.ts";
 
 export interface SandboxPolicy {
@@ -91,7 +94,11 @@ export async function buildRoundPolicy(input: RoundPolicyInput): Promise<Sandbox
     ]),
     hide: unique([
       runtime,
-      ...(await hideAround([opHome, ttHome, "/tmp"], input.townRoot)),
+      ...(await hideAround([opHome, ttHome], input.townRoot)),
+      // /tmp churns: listing it to hide all but a town inside it would race with files that
+      // vanish before bwrap binds over them. A town in /tmp (tests, demos) sees it read-only.
+      ...(under(input.townRoot, "/tmp") ? [] : ["/tmp"]),
+      ...(await otherTowns(ttHome, input.townRoot)),
       ...(input.hidePaths ?? []),
     ]),
     hosts: unique([...(needs?.hosts ?? []), ...(input.allowHosts ?? [])]),
@@ -177,6 +184,26 @@ async function hideAround(dirs: string[], townRoot: string): Promise<string[]> {
   };
   for (const d of dirs) await walk(d);
   return out;
+}
+
+const Registry = z.object({ towns: z.array(z.object({ path: z.string() })).default([]) });
+
+/**
+ * The other towns of `TT_HOME/towns.toml`: each one hidden whole, or only its `.tt/` when this
+ * town lives inside it. An unreadable registry hides nothing more (TT_HOME itself is hidden).
+ */
+async function otherTowns(ttHome: string, townRoot: string): Promise<string[]> {
+  const path = `${ttHome}/towns.toml`;
+  try {
+    const text = await readTextIfExists(path);
+    if (text === undefined) return [];
+    const r = Registry.safeParse(parseTomlFile(text, path));
+    if (!r.success) return [];
+    return r.data.towns.map((t) => t.path).filter((p) => p.startsWith("/") && p !== townRoot)
+      .map((p) => (under(townRoot, p) ? `${p}/.tt` : p));
+  } catch {
+    return [];
+  }
 }
 
 function unique(xs: string[]): string[] {

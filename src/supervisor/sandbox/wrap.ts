@@ -43,7 +43,8 @@ export async function wrapRound(
     // The runtime sets its own TMPDIR inside; the round's private one wins.
     `export TMPDIR=${q(policy.tmp)} TMP=${q(policy.tmp)} TEMP=${q(policy.tmp)}\n${command}`,
     {
-      denyRead: policy.hide,
+      // Also a path gone since the policy was made (bwrap would fail to mount over it).
+      denyRead: await existing(policy.hide),
       allowRead: policy.read,
       allowWrite: policy.write,
       // bwrap cannot bind what does not exist (config.worktree usually does not).
