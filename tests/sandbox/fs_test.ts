@@ -113,3 +113,24 @@ Deno.test(
       assertEquals(r.out.match(/a\.sock/g)?.length, 1, r.out);
     }),
 );
+
+Deno.test(
+  "sandbox: a town inside the operator's home: the rest of home hidden, commits work",
+  opts,
+  () =>
+    withTown(async (t) => {
+      // The common layout (~/src/app): the operator's home is the town's parent here.
+      const extra = { operatorHome: t.dir, ttHome: `${t.opHome}/.tt` };
+      const r = await t.run(
+        `cat ${t.opHome}/.ssh/id_ed25519; cat ${t.other}/notes.txt; ls ${t.dir}; ` +
+          `echo x > f && git add f && git -c user.email=a@a -c user.name=a commit -q -m home ` +
+          `&& echo COMMITTED; echo end`,
+        extra,
+      );
+      assertMatch(r.out, /COMMITTED/);
+      assert(!r.out.includes(SSH_KEY) && !r.out.includes("other town's notes"), r.out);
+      assertEquals(await git(t.root, "log", "-1", "--format=%s", "tt/a"), "home");
+      const p = await t.policy(extra);
+      assert(!p.hide.includes(t.dir) && !p.hide.includes(t.root), p.hide.join(" "));
+    }),
+);

@@ -4,7 +4,7 @@
  * it. Writable: the agent's worktree (and the git metadata its commits write), a private HOME and
  * a private temp dir. Read-only: the system. Invisible: the town's `.tt/` (except the round's
  * channel socket and the agent's own dirs), the operator's home (except the CLI's own config,
- *  bound read-write, and the tools on PATH, read-only), `TT_HOME`, other registered towns, `/tmp`
+ * bound read-write, and the tools on PATH, read-only), `TT_HOME`, other registered towns, `/tmp`
  * (unless the town is in it: then /tmp is read-only), and what the caller adds.
  * A hidden path is an empty tmpfs inside: writes there succeed and vanish with the round (a
  * private /tmp for CLIs that ignore TMPDIR); nothing reaches the host.
