@@ -47,6 +47,27 @@ tt_ensure_redis() {
   fi
 }
 
+# The agent sandbox: bubblewrap, plus socat and ripgrep for its network filter and file scan.
+# Optional: without them tt runs agents unsandboxed ([agent] sandbox = "auto") and the sandbox
+# tests skip, saying why; so a failed install warns instead of stopping.
+tt_ensure_bwrap() {
+  local missing=() tool pkg
+  for tool in bwrap:bubblewrap socat:socat rg:ripgrep; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    tt_say "installing ${missing[*]} with apt-get (once, for the agent sandbox)"
+    local path="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
+    { PATH="$path" apt-get update -q &&
+      PATH="$path" DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; } >&2 ||
+      tt_say "apt-get could not install ${missing[*]}: agents will run without the sandbox"
+  else
+    tt_say "the agent sandbox needs ${missing[*]} (sudo apt-get install ${missing[*]}); without them agents run unsandboxed"
+  fi
+  return 0
+}
+
 # The npm packages pinned in deno.lock, plus the esbuild that `deno bundle` downloads from npm on
 # first use (into DENO_DIR/dl), so that bundling and tests work offline afterwards.
 # A few tens of milliseconds when everything is cached.

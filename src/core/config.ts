@@ -60,6 +60,12 @@ export const TownConfig = z.object({
      * `tt restart` or `tt reclaim`).
      */
     on_stop: z.enum(["backlog", "fail", "keep"]).default("backlog"),
+    /** Agent CLIs and verify checks in a sandbox: auto = where it works (see supervisor/sandbox). */
+    sandbox: z.enum(["auto", "on", "off"]).default("auto"),
+    /** Hosts sandboxed rounds may reach besides their CLI's API hosts (`*.example.com`, IPs). */
+    allow_hosts: z.array(
+      z.string().regex(/^[A-Za-z0-9*.:\[\]-]+$/, "a host name, *.domain or an IP address"),
+    ).default([]),
   }).strict().prefault({}),
   agent_clis: z.record(z.string(), AgentCli).default({}),
   /** `command` runs (sh -c, the event's JSON on stdin) when an agent needs input, fails or is rate limited. */
@@ -179,6 +185,8 @@ max_rounds = 10            # rounds before an agent stops (tt spawn --rounds ove
 worktrees = true           # in a git repo, each agent works in its own worktree (branch tt/<agent>)
 # stall_timeout_secs = 300 # a round whose CLI shows no progress this long ends as stalled; 0 = never
 # on_stop = "backlog"      # a stopped agent's queued work: "backlog", "fail" or "keep"
+# sandbox = "auto"         # agent CLIs and checks in bubblewrap where it works; "on" | "off"
+# allow_hosts = []         # hosts agents may reach besides their CLI's API (e.g. "registry.npmjs.org")
 
 [townhall]
 bind = "127.0.0.1"
