@@ -141,8 +141,16 @@ export class Sandbox {
     return JSON.parse(r.stdout) as T;
   }
 
+  /**
+   * `tt init`, then `[agent] sandbox = "off"`: the fake agents of most tests keep their audit
+   * files outside their worktree, which the agent sandbox (rightly) forbids. The sandbox's own
+   * tests (tests/sandbox/) turn it on.
+   */
   async init(name = uniqueName("bb")): Promise<string> {
     await this.ok(["init", "--name", name]);
+    const path = `${this.dir}/tinytown.toml`;
+    const text = await Deno.readTextFile(path);
+    await Deno.writeTextFile(path, text.replace(/^# sandbox = "auto".*$/m, 'sandbox = "off"'));
     return name;
   }
 

@@ -217,6 +217,12 @@ function agentLines(a: AgentStatus, wt?: WorktreeStatus): string[] {
         a.agent.session_id ?? "none (the next round starts one)"
       }, tokens ${a.agent.tokens_in} in / ${a.agent.tokens_out} out${
         a.agent.cost_usd ? `, $${a.agent.cost_usd.toFixed(4)}` : ""
+      }, ${
+        a.agent.sandboxed === undefined
+          ? "no round yet"
+          : a.agent.sandboxed
+          ? "sandboxed"
+          : "NOT sandboxed"
       }`,
     );
   }

@@ -58,6 +58,11 @@ export const Agent = z.object({
   resume_at: optionalString,
   /** The CLI session the next round resumes (claude --resume, codex exec resume, …). */
   session_id: optionalString,
+  /** Whether its latest round ran in the agent sandbox (unset before its first round). */
+  sandboxed: z.preprocess(
+    (v) => (v === "1" || v === true ? true : v === "0" || v === false ? false : undefined),
+    z.boolean().optional(),
+  ),
   /** Totals over the agent's rounds, as its CLI reported them. */
   tokens_in: counter,
   tokens_out: counter,

@@ -49,6 +49,7 @@ export async function endCleanRound(
     agentId,
     assigns,
     where: { cwd: run.cwd, env: run.env, logFile: run.logFile },
+    wrap: run.wrap,
     killable: input.killable,
     done: input.done,
     killed: input.killed,

@@ -15,6 +15,7 @@ import { agentEnv, resolveCli, type ResolvedCli, roundCommand } from "./cli.ts";
 import { type RoundProcessResult, type RunOptions, runRoundProcess } from "./process.ts";
 import { LineFeed } from "./clis/feed.ts";
 import { openRoundChannel } from "./channel/mod.ts";
+import { roundSandbox } from "./round-sandbox.ts";
 import type { CliOutcome } from "./clis/types.ts";
 
 export interface RoundRun {
@@ -26,6 +27,11 @@ export interface RoundRun {
   logFile: string;
   cwd: string;
   env: Record<string, string>;
+  /** Wraps a command (the tasks' verify checks) the way the CLI ran: in the sandbox or not. */
+  wrap: (
+    command: string,
+  ) => Promise<{ command: string; env: Record<string, string>; release: () => void }>;
+  sandboxed: boolean;
 }
 
 export interface RoundInput {
@@ -73,21 +79,51 @@ export async function runCliRound(input: RoundInput): Promise<RoundRun> {
     },
   });
   const cwd = agent.workdir ?? town.root;
+  const box = await roundSandbox(town, agent, cli, cwd, channel);
+  await town.redis.hset(town.keys.agent(agent.id), "sandboxed", box.sandboxed ? "1" : "0");
   const feed = new LineFeed(cli.family.parser());
-  const result = await runRoundProcess({
-    command,
-    cwd,
-    env,
-    stdin: stdin ? new TextEncoder().encode(prompt) : undefined,
-    logFile,
-    onOutput: (data, stream) => feed.push(data, stream),
-    stallMs: town.config.agent.stall_timeout_secs * 1000,
-    ...input.killable,
-  }).finally(() => channel.close());
+  const releases: (() => void)[] = [];
+  const wrap = async (c: string, check = false) => {
+    const w = await (check ? box.wrapCheck : box.wrap)(c, env);
+    releases.push(w.release);
+    return w;
+  };
+  let result: RoundProcessResult;
+  if (box.refusal) {
+    await channel.close();
+    result = { kind: "spawn_failed", code: null, signal: null, detail: box.refusal };
+  } else {
+    const w = await wrap(command);
+    result = await runRoundProcess({
+      command: w.command,
+      cwd,
+      env: w.env,
+      stdin: stdin ? new TextEncoder().encode(prompt) : undefined,
+      logFile,
+      onOutput: (data, stream) => feed.push(data, stream),
+      stallMs: town.config.agent.stall_timeout_secs * 1000,
+      ...input.killable,
+    }).finally(() => channel.close());
+  }
   await Deno.remove(promptFile).catch(() => {});
   const outcome = feed.finish(result.code);
   await recordOutcome(town, agent.id, outcome);
-  return { result, outcome, cli, resumed, logFile, cwd, env };
+  const release = () => releases.splice(0).forEach((r) => r());
+  release(); // the CLI's network allow-list; a check registers its own
+  return {
+    result,
+    outcome,
+    cli,
+    resumed,
+    logFile,
+    cwd,
+    env,
+    sandboxed: box.sandboxed,
+    wrap: async (c) => {
+      const w = await wrap(c, true);
+      return { command: w.command, env: w.env, release };
+    },
+  };
 }
 
 /** Session id, token and cost totals onto the agent, in one round trip. */

@@ -23,8 +23,10 @@ export const MAX_VERIFY_FAILURES = 3;
 const TAIL_LINES = 40;
 const TAIL_BYTES = 4096;
 
-export async function runCheck(opts: Omit<RunOptions, "stdin">): Promise<CheckResult> {
-  const header = new TextEncoder().encode(`\n== tt: verifying with: ${opts.command}\n`);
+export async function runCheck(
+  { shown, ...opts }: Omit<RunOptions, "stdin"> & { shown?: string },
+): Promise<CheckResult> {
+  const header = new TextEncoder().encode(`\n== tt: verifying with: ${shown ?? opts.command}\n`);
   await Deno.writeFile(opts.logFile, header, { append: true, create: true, mode: 0o600 });
   const from = (await Deno.stat(opts.logFile)).size;
   const r = await runRoundProcess(opts);
@@ -62,6 +64,10 @@ export interface VerifyInput {
   /** The round's task assignments. */
   assigns: Message[];
   where: { cwd: string; env: Record<string, string>; logFile: string };
+  /** The check's command as the round's CLI ran (in the agent sandbox, or not). */
+  wrap: (
+    command: string,
+  ) => Promise<{ command: string; env: Record<string, string>; release: () => void }>;
   /** A fresh timeout/abort for each check (AgentLoop#killable), and its clean-up. */
   killable: () => Omit<RunOptions, "command" | "cwd" | "env" | "logFile">;
   done: () => void;
@@ -83,8 +89,17 @@ export async function verifyReports(input: VerifyInput): Promise<Set<string>> {
     if (!task?.verify || task.claimed_result === undefined || isTerminalTask(task.state)) {
       continue;
     }
-    const check = await runCheck({ command: task.verify, ...input.where, ...input.killable() })
-      .finally(input.done);
+    const w = await input.wrap(task.verify);
+    const check = await runCheck({
+      ...input.where,
+      command: w.command,
+      env: w.env,
+      shown: task.verify,
+      ...input.killable(),
+    }).finally(() => {
+      w.release();
+      input.done();
+    });
     if (input.killed()) break; // killed meanwhile: the round's work is requeued as a whole
     if (check.passed) {
       await completeTask(town, task.id, {
