@@ -78,7 +78,9 @@ Deno.test("CLI: random argv without a town ends in usage errors or TtErrors, nev
 });
 
 Deno.test("the CLI property can fail: a planted TypeError in a command is found", async () => {
-  const { report } = await fuzz(300, true);
+  // Up to 3000 cases: the run ends at the first failure, and with ~60 commands a planted one
+  // (reached only with its flag) was missed within 300 cases by some seeds.
+  const { report } = await fuzz(3000, true);
   assert.ok(report.failure, "the planted bug was not found");
   assert.match(report.failure.error, /unexpected TypeError: planted bug/);
   printFigure(

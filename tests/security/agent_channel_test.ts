@@ -111,7 +111,11 @@ Deno.test("a malicious agent: every channel-level attack is refused, the town is
       [mal.id, SUPERVISOR_ID].some((id) =>
         ["agent", "inbox", "urgent", "processing", "wake", "notes", "activity"]
           .some((kind) => k === `${at.t.keys.prefix}${kind}:${id}`)
-      ) || k === at.t.keys.task(task.id);
+      ) || k === at.t.keys.task(task.id) ||
+      // When the malicious agent stops, its own unfinished task goes back to the backlog
+      // ([agent] on_stop = "backlog"): that list may appear, holding nothing else.
+      (k === at.t.keys.backlog &&
+        JSON.stringify(after[k]) === JSON.stringify([task.id]));
     const added = Object.keys(after).filter((k) => !(k in before) && !own(k));
     const removed = Object.keys(before).filter((k) => !(k in after) && !own(k));
     assert.deepEqual(added, [], "keys the attacks created");

@@ -113,9 +113,11 @@ Deno.test("another town's snapshot: no liveness keys, no paths or process groups
       const rec = await b.json<{ recovered: { name: string }[] }>(["recover"]);
       assert.deepEqual(rec.recovered.map((x) => x.name), ["w1"]);
       assert.equal((await tb.redis.hgetall(tb.keys.agent(w.id))).state, "stopped");
-      assert.equal((await getTask(tb, task.id))?.state, "assigned");
+      // [agent] on_stop = "backlog" (the default): the stopped agent's task waits in the backlog.
+      assert.equal((await getTask(tb, task.id))?.state, "pending");
+      assert.deepEqual(await tb.redis.lrange(tb.keys.backlog, 0, -1), [task.id]);
       assert.equal(await tb.redis.llen(tb.keys.processing(w.id)), 0);
-      assert.equal(await tb.redis.llen(tb.keys.inbox(w.id)), 1);
+      assert.equal(await tb.redis.llen(tb.keys.inbox(w.id)), 0);
       // Town A is untouched, its round's process group still alive.
       assert.equal((await ta.redis.hgetall(ta.keys.agent(w.id))).state, "working");
       assert.ok(await alive(round.pid), "town B's recover killed town A's round");
