@@ -51,10 +51,14 @@ export function register(program: Command) {
         const { agentLabel } = await import("../core/agents.ts");
         const { resolveCli } = await import("../supervisor/cli.ts");
         if (resolveCli(t.config, agent.cli).family.name === "claude" && Deno.uid() === 0) {
-          // No silent surprise: the first round would fail with claude's refusal.
-          console.error(
-            "tt: note: claude refuses --dangerously-skip-permissions as root, and tt has no sandbox yet to run it in: run tt as a non-root user",
-          );
+          // No silent surprise: without the sandbox the first round would fail with claude's
+          // refusal (inside it, IS_SANDBOX=1 lets claude run as root).
+          const { decideSandbox, probeSandbox } = await import("../supervisor/sandbox/mod.ts");
+          if (!decideSandbox(t.config.agent.sandbox, await probeSandbox()).on) {
+            note(
+              "tt: note: claude refuses --dangerously-skip-permissions as root outside a sandbox, and tt's agent sandbox is off here ([agent] sandbox, tt doctor): run tt as a non-root user",
+            );
+          }
         }
         output(g.json, agent, () => [
           `Spawned ${color.bold(agentLabel(agent))} (${agent.id.slice(0, 8)}) running ${agent.cli}`,

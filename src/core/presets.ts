@@ -36,7 +36,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     resume: `${CLAUDE} --resume {session_id}`,
     help: "claude --help",
     needs:
-      "`claude` logged in (or ANTHROPIC_API_KEY / CLAUDE_CODE_OAUTH_TOKEN); refuses to run as root (--dangerously-skip-permissions), and tt has no sandbox yet to allow it",
+      "`claude` logged in (or ANTHROPIC_API_KEY / CLAUDE_CODE_OAUTH_TOKEN); as root it runs only inside tt's agent sandbox (IS_SANDBOX=1)",
   },
   codex: {
     family: "codex",

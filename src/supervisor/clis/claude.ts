@@ -124,7 +124,7 @@ export class ClaudeParser extends BaseParser {
       this.out.error = {
         kind: "setup",
         message: oneLine(
-          `${text} (tt runs claude with --dangerously-skip-permissions; tt has no sandbox yet, so run tt as a non-root user)`,
+          `${text} (tt runs claude with --dangerously-skip-permissions; outside tt's agent sandbox that is refused as root: turn the sandbox on ([agent] sandbox) or run tt as a non-root user)`,
         ),
       };
     }
