@@ -8,6 +8,7 @@
 export interface Server {
   port: number;
   child: Deno.ChildProcess;
+  args: string[];
 }
 
 export interface Topology {
@@ -15,6 +16,8 @@ export interface Topology {
   servers: Server[];
   /** SIGKILL one server (a crash), by port. */
   kill(port: number): Promise<void>;
+  /** Starts a killed server again with the same arguments (it comes back as a replica). */
+  restart(port: number): void;
   stop(): Promise<void>;
 }
 
@@ -66,30 +69,30 @@ async function until(what: string, cond: () => Promise<boolean>, limitMs = 60_00
   }
 }
 
+function spawn(args: string[]): Deno.ChildProcess {
+  return new Deno.Command("redis-server", { args, stdin: "null", stdout: "null", stderr: "null" })
+    .spawn();
+}
+
 function start(dir: string, port: number, extra: string[]): Server {
-  const child = new Deno.Command("redis-server", {
-    args: [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--dir",
-      dir,
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--daemonize",
-      "no",
-      "--logfile",
-      `${dir}/redis-${port}.log`,
-      ...extra,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  return { port, child };
+  const args = [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--daemonize",
+    "no",
+    "--logfile",
+    `${dir}/redis-${port}.log`,
+    ...extra,
+  ];
+  return { port, child: spawn(args), args };
 }
 
 function topology(dir: string, servers: Server[]): Topology {
@@ -101,10 +104,16 @@ function topology(dir: string, servers: Server[]): Topology {
     } catch { /* already gone */ }
     await s.child.status;
   };
+  const restart = (port: number) => {
+    const s = servers.find((x) => x.port === port);
+    if (!s) throw new Error(`no server on ${port}`);
+    s.child = spawn(s.args);
+  };
   return {
     dir,
     servers,
     kill,
+    restart,
     stop: async () => {
       for (const s of servers) {
         try {
@@ -217,13 +226,8 @@ export async function startSentinel(): Promise<Topology & { master: number; sent
           "",
         ].join("\n"),
       );
-      const child = new Deno.Command("redis-server", {
-        args: [conf, "--sentinel"],
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      servers.push({ port: s, child });
+      const args = [conf, "--sentinel"];
+      servers.push({ port: s, child: spawn(args), args });
     }
     for (const s of sentinels) {
       await until(
