@@ -117,13 +117,21 @@ export async function failoverRun(
         completions.set(e.task_id, (completions.get(e.task_id) ?? 0) + 1);
       }
     }
+    const debug = Deno.env.get("TT_SCALE_DEBUG");
+    if (debug) {
+      const st = await sb.tt(["status"]);
+      const hist = await sb.tt(["history"]);
+      await Deno.writeTextFile(debug, st.stdout + st.stderr + hist.stdout + hist.stderr);
+      await Deno.copyFile(`${sb.dir}/.tt/logs/supervisor.log`, debug + ".sup").catch(() => {});
+    }
     await sb.tt(["stop", "--now"]);
     return {
       acked: acked.length,
       refused,
       lost: acked.filter((id) => !tasks.has(id)),
       twice: acked.filter((id) => (completions.get(id) ?? 0) > 1),
-      notCompleted: acked.filter((id) => tasks.has(id) && tasks.get(id)!.state !== "completed"),
+      notCompleted: acked.filter((id) => tasks.has(id) && tasks.get(id)!.state !== "completed")
+        .map((id) => `${id} ${tasks.get(id)!.state}`),
     };
   } finally {
     await sb.tt(["stop", "--now"]).catch(() => {});
