@@ -93,7 +93,7 @@ export async function connectRedis(url: string, opts: ConnectOptions = {}): Prom
       retryStrategy: opts.persistent ? (n: number) => Math.min(50 * 2 ** n, 2000) : () => null,
       reconnectOnError: () => false,
     });
-  requireReplicas(client, opts.waitReplicas ?? 0, opts.waitTimeoutMs ?? 1000);
+  requireReplicas(client, opts.waitReplicas ?? 0, opts.waitTimeoutMs ?? 1000, !!opts.persistent);
   noteRedisUrl(url);
   client.on("error", (e: Error) => {
     lastError = e;

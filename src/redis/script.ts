@@ -8,17 +8,32 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { TtError } from "../core/errors.ts";
+import { nodeFor } from "./topology.ts";
 
 interface Durability {
   replicas: number;
   timeoutMs: number;
+  /**
+   * A daemon (supervisor, townhall) keeps waiting, WAIT after WAIT, while too few replicas are
+   * connected (after a failover, before the old master is back as a replica): it pauses rather
+   * than failing work it is in the middle of. A one-shot command fails at once.
+   */
+  persistent: boolean;
 }
+
+/** How long a daemon keeps re-waiting for replicas before the state change fails after all. */
+const PERSISTENT_WAIT_MS = 10 * 60_000;
 
 const durability = new WeakMap<object, Durability>();
 
 /** Makes every script run on `redis` wait for `replicas` replicas (0: no WAIT, the default). */
-export function requireReplicas(redis: object, replicas: number, timeoutMs: number): void {
-  if (replicas > 0) durability.set(redis, { replicas, timeoutMs });
+export function requireReplicas(
+  redis: object,
+  replicas: number,
+  timeoutMs: number,
+  persistent = false,
+): void {
+  if (replicas > 0) durability.set(redis, { replicas, timeoutMs, persistent });
   else durability.delete(redis);
 }
 
@@ -93,9 +108,16 @@ async function runDurably(
   const [[err, value], [waitErr, acked]] = res;
   if (err) throw err;
   if (waitErr) throw waitErr;
-  if (Number(acked) < d.replicas) {
-    throw new ReplicationError(Number(acked), d.replicas, d.timeoutMs);
+  let got = Number(acked);
+  if (got < d.replicas && d.persistent) {
+    // WAIT again on the connection that wrote (on a cluster: the node owning the keys' slot).
+    const node = nodeFor(redis, keys[0]);
+    const deadline = Date.now() + PERSISTENT_WAIT_MS;
+    while (got < d.replicas && Date.now() < deadline) {
+      got = Number(await node.wait(d.replicas, d.timeoutMs));
+    }
   }
+  if (got < d.replicas) throw new ReplicationError(got, d.replicas, d.timeoutMs);
   return value;
 }
 
