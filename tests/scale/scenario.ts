@@ -28,6 +28,15 @@ async function redisSetting(sb: Sandbox, line: string) {
   await Deno.writeTextFile(path, text.replace(/^\[redis\]$/m, `[redis]\n${line}`));
 }
 
+/** Agents that do not stop after 10 rounds (the stream of assigns needs more). */
+async function manyRounds(sb: Sandbox) {
+  const path = `${sb.dir}/tinytown.toml`;
+  const text = await Deno.readTextFile(path);
+  const out = text.replace(/^max_rounds\s*=.*$/m, "max_rounds = 10000");
+  assert.notEqual(out, text, "no max_rounds line in tinytown.toml");
+  await Deno.writeTextFile(path, out);
+}
+
 async function assignOne(sb: Sandbox, agent: string, desc: string): Promise<string | undefined> {
   const r = await sb.tt(["assign", agent, desc, "--json"]);
   if (r.code !== 0) {
@@ -54,6 +63,7 @@ export async function failoverRun(
   try {
     const town = await sb.init();
     if (opts.waitReplicas) await redisSetting(sb, `wait_replicas = ${opts.waitReplicas}`);
+    await manyRounds(sb);
     await sb.ok(["spawn", "w1", "--cli", fakeCli("complete")]);
     await sb.ok(["spawn", "w2", "--cli", fakeCli("complete")]);
     const acked: string[] = [];
