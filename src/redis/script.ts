@@ -75,6 +75,11 @@ export async function runScript(
   if (keys.length !== script.numberOfKeys) {
     throw new Error(`script ${script.name} takes ${script.numberOfKeys} keys, got ${keys.length}`);
   }
+  const tag = hashTag(keys[0]);
+  if (keys.some((k) => hashTag(k) !== tag)) {
+    // One script is one hash slot on a cluster (CROSSSLOT otherwise): refuse it everywhere.
+    throw new Error(`script ${script.name}: keys of different hash tags: ${keys.join(", ")}`);
+  }
   const d = durability.get(redis);
   if (d) return await runDurably(redis, script, keys, args, d);
   try {
@@ -83,6 +88,12 @@ export async function runScript(
     if (!isNoScript(e)) throw e;
     return await redis.eval(script.lua, keys.length, ...keys, ...args);
   }
+}
+
+/** The `{tag}` part of a key that decides its cluster slot (the whole key when it has none). */
+function hashTag(key: string | undefined): string | undefined {
+  const m = key === undefined ? undefined : /\{([^}]+)\}/.exec(key);
+  return m ? m[1] : key;
 }
 
 const isNoScript = (e: unknown) => String((e as Error)?.message).startsWith("NOSCRIPT");

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { report, uniqueName } from "../helpers.ts";
 import { connectRedis, type Redis } from "../../src/redis/connection.ts";
-import { ReplicationError } from "../../src/redis/script.ts";
+import { defineScript, ReplicationError, runScript } from "../../src/redis/script.ts";
+import { townKeyBatches } from "../../src/core/reset.ts";
 import { townKeys } from "../../src/core/keys.ts";
 import { createAgent, toRecipient } from "../../src/core/agents.ts";
 import { assignTask, completeTask, getTask } from "../../src/core/tasks.ts";
@@ -72,6 +73,19 @@ Deno.test({
       return true;
     });
     assert.equal((await getTask(plain, task.id))?.state, "completed");
+
+    // reset/save find the town's keys on the node owning its slot (SCAN sees one node).
+    const found = [];
+    for await (const batch of townKeyBatches(plain)) found.push(...batch);
+    assert.ok(found.includes(keys.task(task.id)), `task key not found by SCAN: ${found.length}`);
+    assert.ok(found.every((k) => k.startsWith(keys.prefix)));
+
+    // A script whose keys span two towns (two slots) is refused before it is sent.
+    await assert.rejects(
+      () =>
+        runScript(plain.redis, defineScript("two", 2, "return 1"), [keys.tasks, "tt:{y}:a"], []),
+      /keys of different hash tags/,
+    );
   } finally {
     for (const r of clients) r.disconnect();
     await c.stop();
