@@ -22,7 +22,7 @@ interface Durability {
 }
 
 /** How long a daemon keeps re-waiting for replicas before the state change fails after all. */
-const PERSISTENT_WAIT_MS = 10 * 60_000;
+const PERSISTENT_WAIT_MS = 2 * 60_000;
 
 const durability = new WeakMap<object, Durability>();
 

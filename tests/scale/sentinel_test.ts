@@ -9,8 +9,11 @@ import { report } from "../helpers.ts";
 import { cannotRun, cli, startSentinel } from "./topology.ts";
 import { failoverRun } from "./scenario.ts";
 
-const skip = cannotRun();
-if (skip) console.log(`skipping the Redis Sentinel tests: ${skip}`);
+// Each run starts a topology and kills a master (1–4 minutes on 2 shared cores, and not yet
+// reliable: see the report), so they run only when asked: TT_TEST_SCALE=1 scripts/test tests/scale/
+const skip = cannotRun() ??
+  (Deno.env.get("TT_TEST_SCALE") ? undefined : "set TT_TEST_SCALE=1 to run the failover runs");
+if (skip) console.log(`skipping the Redis Sentinel failover tests: ${skip}`);
 
 async function waitFor(what: string, cond: () => Promise<boolean>, limitMs = 60_000) {
   const deadline = Date.now() + limitMs;
