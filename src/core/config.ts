@@ -39,9 +39,16 @@ export const TownConfig = z.object({
   default_cli: z.string().min(1).default("claude"),
   conductor_cli: z.string().min(1).optional(),
   redis: z.object({
-    /** External Redis: `redis://`, `rediss://` or `unix://`. Unset ⇒ tt manages its own server. */
+    /**
+     * External Redis: `redis://`, `rediss://`, `unix://`, `redis+cluster://` or
+     * `redis+sentinel://` (`rediss+…` for TLS). Unset ⇒ tt manages its own server.
+     */
     url: z.string().min(1).optional(),
-  }).strict().default({}),
+    /** Every state change waits (WAIT) until this many replicas hold it before tt reports it. */
+    wait_replicas: z.number().int().nonnegative().max(64).default(0),
+    /** How long that WAIT may take; fewer replicas by then fails the command. */
+    wait_timeout_ms: z.number().int().positive().max(60_000).default(1000),
+  }).strict().prefault({}),
   agent: z.object({
     idle_timeout_secs: z.number().int().nonnegative().default(300),
     round_timeout_secs: z.number().int().positive().default(1800),
@@ -177,6 +184,8 @@ default_cli = ${JSON.stringify(defaultCli)}   # a preset (tt config shows them) 
 # Set (or export REDIS_URL) to use an existing Redis. No password here: it comes from REDIS_URL,
 # or from ~/.tt/config.toml redis_url when that names the same host, port and user.
 ${redisUrl ? `url = ${JSON.stringify(redisUrl)}` : '# url = "redis://user@host:6379/0"'}
+# Also redis+cluster://host:port,host:port… and redis+sentinel://host:port,…/<master-name>.
+# wait_replicas = 1      # every state change waits for 1 replica (WAIT) before tt reports it
 
 [agent]
 idle_timeout_secs = 300    # an idle agent stops after this long; 0 = never

@@ -5,6 +5,7 @@
 import { isAgentKey } from "./keys.ts";
 import { emitEvent } from "./events.ts";
 import type { Ctx } from "./agents.ts";
+import { nodeFor } from "../redis/connection.ts";
 
 const BATCH = 500;
 
@@ -14,9 +15,11 @@ const BATCH = 500;
  * town's claim of its name, identity.ts): a reset keeps it, a snapshot does not carry it.
  */
 export async function* townKeyBatches(t: Ctx): AsyncGenerator<string[]> {
+  // On a cluster SCAN sees one node: the one owning the town's slot (every key has its tag).
+  const node = nodeFor(t.redis, t.keys.owner);
   let cursor = "0";
   do {
-    const [next, keys] = await t.redis.scan(cursor, "MATCH", t.keys.all, "COUNT", BATCH);
+    const [next, keys] = await node.scan(cursor, "MATCH", t.keys.all, "COUNT", BATCH);
     cursor = next;
     const ours = keys.filter((k) => k.startsWith(t.keys.prefix) && k !== t.keys.owner);
     if (ours.length) yield ours;

@@ -101,6 +101,8 @@ async function connectTown(
     redis = await connectRedis(connectUrl, {
       name: opts.clientName ?? "tt",
       persistent: opts.persistent,
+      waitReplicas: config.redis.wait_replicas,
+      waitTimeoutMs: config.redis.wait_timeout_ms,
     });
   } catch (e) {
     throw e instanceof ConnectError && /NOAUTH|WRONGPASS/.test(e.message) &&

@@ -1,15 +1,19 @@
 /**
- * Opening Redis connections: `redis://`, `rediss://` (TLS) and `unix://` URLs, user/password,
- * fail-fast for one-shot commands. The only module that imports the Redis client.
+ * Opening Redis connections: `redis://`, `rediss://` (TLS), `unix://`, `redis+cluster://` and
+ * `redis+sentinel://` URLs (topology.ts), user/password, fail-fast for one-shot commands. With
+ * topology.ts, the only modules that import the Redis client.
  */
 import { Redis } from "ioredis";
 import { TtError } from "../core/errors.ts";
 
-import { redactUrl } from "./url.ts";
+import { isTopologyUrl, parseTopologyUrl, redactUrl } from "./url.ts";
+import { clusterCause, isCluster, topologyClient } from "./topology.ts";
+import { copyDurability, requireReplicas } from "./script.ts";
 import { noteRedisProbe, noteRedisUrl, type PersistenceInfo } from "./diagnose.ts";
 
 export type { Redis };
 export { redactUrl };
+export { nodeFor } from "./topology.ts";
 
 export interface ConnectOptions {
   /** Connection name shown in CLIENT LIST. */
@@ -17,6 +21,10 @@ export interface ConnectOptions {
   /** Keep reconnecting after a drop (daemons) instead of failing the next command (CLI). */
   persistent?: boolean;
   connectTimeoutMs?: number;
+  /** `[redis] wait_replicas`: every script waits (WAIT) for this many replicas (0: none). */
+  waitReplicas?: number;
+  /** `[redis] wait_timeout_ms`: how long that WAIT may take. */
+  waitTimeoutMs?: number;
 }
 
 function clientOptions(url: string) {
@@ -25,7 +33,9 @@ function clientOptions(url: string) {
     u = new URL(url);
   } catch {
     throw new TtError(
-      `invalid Redis URL '${redactUrl(url)}': expected redis://, rediss:// or unix://`,
+      `invalid Redis URL '${
+        redactUrl(url)
+      }': expected redis://, rediss://, unix://, redis+cluster:// or redis+sentinel://`,
     );
   }
   const auth = {
@@ -55,7 +65,7 @@ function clientOptions(url: string) {
       throw new TtError(
         `unsupported Redis URL scheme '${u.protocol}' in ${
           redactUrl(url)
-        }: use redis://, rediss:// or unix://`,
+        }: use redis://, rediss://, unix://, redis+cluster:// or redis+sentinel:// (rediss+… for TLS)`,
       );
   }
 }
@@ -70,16 +80,20 @@ export function isNotListening(e: unknown): boolean {
 export async function connectRedis(url: string, opts: ConnectOptions = {}): Promise<Redis> {
   let lastError: Error | undefined;
   const connectTimeout = opts.connectTimeoutMs ?? 2000;
-  const client = new Redis({
-    ...clientOptions(url),
-    lazyConnect: true,
-    connectionName: opts.name,
-    connectTimeout,
-    maxRetriesPerRequest: opts.persistent ? null : 0,
-    enableOfflineQueue: !!opts.persistent,
-    retryStrategy: opts.persistent ? (n: number) => Math.min(50 * 2 ** n, 2000) : () => null,
-    reconnectOnError: () => false,
-  });
+  const topology = isTopologyUrl(url);
+  const client = topology
+    ? topologyClient(parseTopologyUrl(url), { ...opts, connectTimeout })
+    : new Redis({
+      ...clientOptions(url),
+      lazyConnect: true,
+      connectionName: opts.name,
+      connectTimeout,
+      maxRetriesPerRequest: opts.persistent ? null : 0,
+      enableOfflineQueue: !!opts.persistent,
+      retryStrategy: opts.persistent ? (n: number) => Math.min(50 * 2 ** n, 2000) : () => null,
+      reconnectOnError: () => false,
+    });
+  requireReplicas(client, opts.waitReplicas ?? 0, opts.waitTimeoutMs ?? 1000, !!opts.persistent);
   noteRedisUrl(url);
   client.on("error", (e: Error) => {
     lastError = e;
@@ -104,11 +118,11 @@ export async function connectRedis(url: string, opts: ConnectOptions = {}): Prom
       })(),
       silent,
     ]);
-    if (!opts.persistent) noteRedisProbe(() => probePersistence(url));
+    if (!opts.persistent && !topology) noteRedisProbe(() => probePersistence(url));
     return client;
   } catch (e) {
     client.disconnect();
-    const cause = lastError ?? (e as Error);
+    const cause = isCluster(client) ? clusterCause(e as Error) : lastError ?? (e as Error);
     throw new ConnectError(url, cause);
   } finally {
     clearTimeout(timer);
@@ -157,6 +171,7 @@ async function probePersistence(url: string): Promise<PersistenceInfo> {
 /** A second connection with the same settings, connected (for blocking commands, which hold it). */
 export async function duplicateConnection(redis: Redis): Promise<Redis> {
   const conn = redis.duplicate();
+  copyDurability(redis, conn);
   if (conn.status === "wait") await conn.connect();
   return conn;
 }

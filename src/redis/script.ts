@@ -1,9 +1,59 @@
 /**
  * Named Lua scripts (the BullMQ pattern): each atomic operation is one script with a fixed number
- * of keys, called with EVALSHA and loaded on first use.
+ * of keys, called with EVALSHA and loaded on first use. Every state transition of tt is one of
+ * these scripts, so this is also where `[redis] wait_replicas` makes each one durable: the script
+ * and a `WAIT n timeout` go in one pipeline on the same connection (on a cluster, to the node
+ * owning the town's slot), and tt reports success only when n replicas acknowledged the write.
  */
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
+import { TtError } from "../core/errors.ts";
+import { nodeFor } from "./topology.ts";
+
+interface Durability {
+  replicas: number;
+  timeoutMs: number;
+  /**
+   * A daemon (supervisor, townhall) keeps waiting, WAIT after WAIT, while too few replicas are
+   * connected (after a failover, before the old master is back as a replica): it pauses rather
+   * than failing work it is in the middle of. A one-shot command fails at once.
+   */
+  persistent: boolean;
+}
+
+/** How long a daemon keeps re-waiting for replicas before the state change fails after all. */
+const PERSISTENT_WAIT_MS = 2 * 60_000;
+
+const durability = new WeakMap<object, Durability>();
+
+/** Makes every script run on `redis` wait for `replicas` replicas (0: no WAIT, the default). */
+export function requireReplicas(
+  redis: object,
+  replicas: number,
+  timeoutMs: number,
+  persistent = false,
+): void {
+  if (replicas > 0) durability.set(redis, { replicas, timeoutMs, persistent });
+  else durability.delete(redis);
+}
+
+/** A duplicate() connection keeps the durability of the one it was made from. */
+export function copyDurability(from: object, to: object): void {
+  const d = durability.get(from);
+  if (d) durability.set(to, d);
+}
+
+/** Raised when fewer replicas than `[redis] wait_replicas` acknowledged a state change. */
+export class ReplicationError extends TtError {
+  override name = "ReplicationError";
+  constructor(readonly acked: number, readonly wanted: number, timeoutMs: number) {
+    super(
+      `only ${acked} of ${wanted} Redis replica(s) acknowledged the change within ${timeoutMs} ms ` +
+        `([redis] wait_replicas = ${wanted}): it is on the master but a failover now may lose it; ` +
+        `check the replicas (INFO replication) and verify before retrying`,
+    );
+  }
+}
 
 export interface LuaScript {
   readonly name: string;
@@ -25,12 +75,61 @@ export async function runScript(
   if (keys.length !== script.numberOfKeys) {
     throw new Error(`script ${script.name} takes ${script.numberOfKeys} keys, got ${keys.length}`);
   }
+  const tag = hashTag(keys[0]);
+  if (keys.some((k) => hashTag(k) !== tag)) {
+    // One script is one hash slot on a cluster (CROSSSLOT otherwise): refuse it everywhere.
+    throw new Error(`script ${script.name}: keys of different hash tags: ${keys.join(", ")}`);
+  }
+  const d = durability.get(redis);
+  if (d) return await runDurably(redis, script, keys, args, d);
   try {
     return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
   } catch (e) {
-    if (!String((e as Error).message).startsWith("NOSCRIPT")) throw e;
+    if (!isNoScript(e)) throw e;
     return await redis.eval(script.lua, keys.length, ...keys, ...args);
   }
+}
+
+/** The `{tag}` part of a key that decides its cluster slot (the whole key when it has none). */
+function hashTag(key: string | undefined): string | undefined {
+  const m = key === undefined ? undefined : /\{([^}]+)\}/.exec(key);
+  return m ? m[1] : key;
+}
+
+const isNoScript = (e: unknown) => String((e as Error)?.message).startsWith("NOSCRIPT");
+
+async function runDurably(
+  redis: Redis,
+  script: LuaScript,
+  keys: string[],
+  args: (string | number)[],
+  d: Durability,
+): Promise<unknown> {
+  const once = async (load: boolean) => {
+    const p = redis.pipeline();
+    if (load) p.eval(script.lua, keys.length, ...keys, ...args);
+    else p.evalsha(script.sha, keys.length, ...keys, ...args);
+    p.wait(d.replicas, d.timeoutMs);
+    const res = (await p.exec()) ?? [];
+    if (res.length !== 2) throw new Error(`script ${script.name}: the pipeline was not run`);
+    return res as [Error | null, unknown][];
+  };
+  let res = await once(false);
+  if (res[0][0] && isNoScript(res[0][0])) res = await once(true);
+  const [[err, value], [waitErr, acked]] = res;
+  if (err) throw err;
+  if (waitErr) throw waitErr;
+  let got = Number(acked);
+  if (got < d.replicas && d.persistent) {
+    // WAIT again on the connection that wrote (on a cluster: the node owning the keys' slot).
+    const node = nodeFor(redis, keys[0]);
+    const deadline = Date.now() + PERSISTENT_WAIT_MS;
+    while (got < d.replicas && Date.now() < deadline) {
+      got = Number(await node.wait(d.replicas, d.timeoutMs));
+    }
+  }
+  if (got < d.replicas) throw new ReplicationError(got, d.replicas, d.timeoutMs);
+  return value;
 }
 
 /**

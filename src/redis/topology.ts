@@ -1,0 +1,110 @@
+/**
+ * Redis Cluster and Sentinel clients (ioredis `Cluster` and `Redis({sentinels})`), and finding the
+ * cluster node that owns a town's hash slot (SCAN only sees the node it is sent to).
+ */
+import { Cluster, Redis } from "ioredis";
+import { TtError } from "../core/errors.ts";
+import type { Topology } from "./url.ts";
+
+export interface ClientSettings {
+  name?: string;
+  persistent?: boolean;
+  connectTimeout: number;
+}
+
+/** A client for a cluster or a sentinel set, not yet connected (`lazyConnect`). */
+export function topologyClient(t: Topology, s: ClientSettings): Redis {
+  const node = {
+    username: t.username,
+    password: t.password,
+    tls: t.tls ? {} : undefined,
+    connectionName: s.name,
+    connectTimeout: s.connectTimeout,
+    maxRetriesPerRequest: s.persistent ? null : 0,
+    reconnectOnError: () => false,
+  };
+  if (t.kind === "cluster") {
+    const cluster = new Cluster(t.nodes, {
+      lazyConnect: true,
+      enableOfflineQueue: true,
+      enableReadyCheck: true,
+      slotsRefreshTimeout: s.connectTimeout,
+      retryDelayOnFailover: 200,
+      retryDelayOnClusterDown: 200,
+      retryDelayOnTryAgain: 200,
+      maxRedirections: 16,
+      clusterRetryStrategy: s.persistent ? (n: number) => Math.min(100 * n, 2000) : () => null,
+      redisOptions: node,
+    });
+    // The rest of tt speaks the single-node command set, which a Cluster shares.
+    return cluster as unknown as Redis;
+  }
+  return new Redis({
+    ...node,
+    enableOfflineQueue: !!s.persistent,
+    sentinels: t.sentinels,
+    name: t.masterName,
+    role: "master",
+    db: t.db,
+    lazyConnect: true,
+    enableTLSForSentinelMode: t.tls,
+    sentinelTLS: t.tls ? {} : undefined,
+    failoverDetector: !!s.persistent,
+    retryStrategy: s.persistent ? (n: number) => Math.min(50 * 2 ** n, 2000) : () => null,
+    sentinelRetryStrategy: s.persistent ? (n: number) => Math.min(100 * n, 2000) : () => null,
+  });
+}
+
+export function isCluster(redis: unknown): boolean {
+  return redis instanceof Cluster;
+}
+
+/** The cause behind ioredis's "Failed to refresh slots cache" (the last node's error). */
+export function clusterCause(e: Error): Error {
+  const last = (e as { lastNodeError?: Error }).lastNodeError;
+  return last ?? e;
+}
+
+// CRC16/XMODEM, as Redis Cluster computes slots (cluster.c keyHashSlot).
+const TABLE = (() => {
+  const t = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i << 8;
+    for (let j = 0; j < 8; j++) c = c & 0x8000 ? (c << 1) ^ 0x1021 : c << 1;
+    t[i] = c & 0xffff;
+  }
+  return t;
+})();
+
+/** The hash slot of `key` (its `{tag}` when there is a non-empty one). */
+export function keySlot(key: string): number {
+  let bytes = new TextEncoder().encode(key);
+  const open = bytes.indexOf(0x7b);
+  if (open >= 0) {
+    const close = bytes.indexOf(0x7d, open + 1);
+    if (close > open + 1) bytes = bytes.subarray(open + 1, close);
+  }
+  let crc = 0;
+  for (const b of bytes) crc = ((crc << 8) ^ TABLE[((crc >> 8) ^ b) & 0xff]) & 0xffff;
+  return crc & 16383;
+}
+
+/**
+ * The connection that holds `key` (SCAN/INFO go there): the master owning its slot on a cluster,
+ * else `redis` itself.
+ */
+export function nodeFor(redis: Redis, key: string): Redis {
+  if (!(redis instanceof Cluster)) return redis;
+  const cluster = redis as Cluster;
+  const slot = keySlot(key);
+  const owner = cluster.slots[slot]?.[0];
+  const node = owner &&
+    cluster.nodes("master").find((n) => `${n.options.host}:${n.options.port}` === owner);
+  if (!node) {
+    throw new TtError(
+      `no Redis Cluster master serves slot ${slot} (the town's keys) right now: ` +
+        `wait for the cluster to recover (CLUSTER INFO) and try again`,
+    );
+  }
+  return node;
+}

@@ -1,0 +1,92 @@
+/**
+ * tt on a real 3-master Redis Cluster (one replica each): init, spawn, assign, complete, backlog
+ * claims, and the master holding the town's slot SIGKILLed in the middle of a run. With
+ * `wait_replicas = 1` nothing acknowledged is lost or completed twice; without it, the test
+ * reports what was lost.
+ */
+import assert from "node:assert/strict";
+import { report } from "../helpers.ts";
+import { keySlot } from "../../src/redis/topology.ts";
+import { townKeys } from "../../src/core/keys.ts";
+import { cannotRun, cli, slotOwner, startCluster, type Topology } from "./topology.ts";
+import { failoverRun } from "./scenario.ts";
+
+// Each run starts a topology and kills a master (1–4 minutes on 2 shared cores, and not yet
+// reliable: see the report), so they run only when asked: TT_TEST_SCALE=1 scripts/test tests/scale/
+const skip = cannotRun() ??
+  (Deno.env.get("TT_TEST_SCALE") ? undefined : "set TT_TEST_SCALE=1 to run the failover runs");
+if (skip) console.log(`skipping the Redis Cluster failover tests: ${skip}`);
+
+async function waitFor(what: string, cond: () => Promise<boolean>, limitMs = 60_000) {
+  const deadline = Date.now() + limitMs;
+  while (!(await cond().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function clusterRun(waitReplicas: number) {
+  const c: Topology = await startCluster();
+  try {
+    const ports = c.servers.map((s) => s.port);
+    const url = `redis+cluster://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`;
+    let killed = 0;
+    return await failoverRun(url, {
+      waitReplicas,
+      failover: async (town) => {
+        const slot = keySlot(townKeys(town).owner);
+        const master = await slotOwner(ports[0], slot);
+        assert.ok(master, "no master for the town's slot");
+        killed = master;
+        await c.kill(master);
+        const alive = ports.filter((p) => p !== master);
+        // A replica takes over the slot (cluster-node-timeout 1 s).
+        await waitFor("a replica promoted", async () => {
+          const owner = await slotOwner(alive[0], slot);
+          return owner !== undefined && owner !== master &&
+            (await cli(alive[0], "CLUSTER", "INFO")).includes("cluster_state:ok");
+        });
+      },
+      recover: async () => {
+        c.restart(killed);
+        await waitFor(
+          "the killed master back as a replica",
+          async () => (await cli(killed, "INFO", "replication")).includes("master_link_status:up"),
+        );
+      },
+    });
+  } finally {
+    await c.stop();
+  }
+}
+
+Deno.test({
+  name: "cluster: with wait_replicas = 1 a master killed mid-run loses no acknowledged task",
+  ignore: !!skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const o = await clusterRun(1);
+  report(
+    `cluster, wait_replicas=1: ${o.acked} acknowledged, ${o.refused} refused during failover, ` +
+      `${o.lost.length} lost, ${o.twice.length} completed twice`,
+  );
+  assert.deepEqual(o.lost, []);
+  assert.deepEqual(o.twice, []);
+  assert.deepEqual(o.notCompleted, []);
+});
+
+Deno.test({
+  name: "cluster: without wait_replicas the test reports what a failover lost",
+  ignore: !!skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const o = await clusterRun(0);
+  report(
+    `cluster, wait_replicas=0: ${o.acked} acknowledged, ${o.refused} refused during failover, ` +
+      `${o.lost.length} lost, ${o.twice.length} completed twice, ` +
+      `${o.notCompleted.length} not completed`,
+  );
+  assert.deepEqual(o.twice, []);
+});

@@ -1,0 +1,248 @@
+/**
+ * Real Redis topologies for the scale tests, from Debian's redis-server in a temp dir: a
+ * 3-master cluster with one replica each, and a Sentinel set (1 master, 1 replica, 3 sentinels).
+ * Ports are random free ones ≤ 55535 (a cluster node's bus is port + 10000); every server is
+ * killed by stop(), which the tests call in `finally`.
+ */
+
+export interface Server {
+  port: number;
+  child: Deno.ChildProcess;
+  args: string[];
+}
+
+export interface Topology {
+  dir: string;
+  servers: Server[];
+  /** SIGKILL one server (a crash), by port. */
+  kill(port: number): Promise<void>;
+  /** Starts a killed server again with the same arguments (it comes back as a replica). */
+  restart(port: number): void;
+  stop(): Promise<void>;
+}
+
+/** Why these tests cannot run here (no redis-server/redis-cli), or undefined. */
+export function cannotRun(): string | undefined {
+  for (const bin of ["redis-server", "redis-cli"]) {
+    try {
+      new Deno.Command(bin, { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
+    } catch {
+      return `${bin} is not installed`;
+    }
+  }
+  return undefined;
+}
+
+function free(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `n` consecutive-free random ports whose bus ports (+10000) are free too. */
+export function freePorts(n: number, bus = false): number[] {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 25000);
+    const ports = Array.from({ length: n }, (_, i) => base + i);
+    if (ports.every((p) => free(p) && (!bus || free(p + 10000)))) return ports;
+  }
+  throw new Error(`no ${n} free ports found`);
+}
+
+export async function cli(port: number, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("redis-cli", {
+    args: ["-h", "127.0.0.1", "-p", String(port), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+async function until(what: string, cond: () => Promise<boolean>, limitMs = 60_000) {
+  const deadline = Date.now() + limitMs;
+  while (!(await cond().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function spawn(args: string[]): Deno.ChildProcess {
+  return new Deno.Command("redis-server", { args, stdin: "null", stdout: "null", stderr: "null" })
+    .spawn();
+}
+
+function start(dir: string, port: number, extra: string[]): Server {
+  const args = [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--daemonize",
+    "no",
+    "--logfile",
+    `${dir}/redis-${port}.log`,
+    ...extra,
+  ];
+  return { port, child: spawn(args), args };
+}
+
+function topology(dir: string, servers: Server[]): Topology {
+  const kill = async (port: number) => {
+    const s = servers.find((x) => x.port === port);
+    if (!s) throw new Error(`no server on ${port}`);
+    try {
+      s.child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await s.child.status;
+  };
+  const restart = (port: number) => {
+    const s = servers.find((x) => x.port === port);
+    if (!s) throw new Error(`no server on ${port}`);
+    s.child = spawn(s.args);
+  };
+  return {
+    dir,
+    servers,
+    kill,
+    restart,
+    stop: async () => {
+      for (const s of servers) {
+        try {
+          s.child.kill("SIGKILL");
+        } catch { /* already gone */ }
+      }
+      await Promise.all(servers.map((s) => s.child.status));
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+async function ping(port: number) {
+  return (await cli(port, "PING")) === "PONG";
+}
+
+/** Three masters and three replicas, node timeout 1 s (automatic failover within seconds). */
+export async function startCluster(): Promise<Topology> {
+  const dir = await Deno.makeTempDir({ prefix: "tt-cluster-" });
+  const ports = freePorts(6, true);
+  const servers = ports.map((p) =>
+    start(dir, p, [
+      "--cluster-enabled",
+      "yes",
+      "--cluster-config-file",
+      `nodes-${p}.conf`,
+      "--cluster-node-timeout",
+      "1000",
+    ])
+  );
+  const topo = topology(dir, servers);
+  try {
+    for (const p of ports) await until(`node ${p} up`, () => ping(p), 20_000);
+    const out = await new Deno.Command("redis-cli", {
+      args: [
+        "--cluster",
+        "create",
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        "--cluster-replicas",
+        "1",
+        "--cluster-yes",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) throw new Error(`cluster create: ${new TextDecoder().decode(out.stderr)}`);
+    for (const p of ports) {
+      await until(
+        `cluster ok at ${p}`,
+        async () => (await cli(p, "CLUSTER", "INFO")).includes("cluster_state:ok"),
+      );
+    }
+    // Every replica has finished its first sync (else WAIT counts it out).
+    await until("replicas in sync", async () => {
+      const roles = await Promise.all(ports.map((p) => cli(p, "INFO", "replication")));
+      return roles.filter((r) => r.includes("role:master") && /connected_slaves:1/.test(r))
+            .length === 3 &&
+        roles.filter((r) => r.includes("master_link_status:up")).length === 3;
+    });
+    return topo;
+  } catch (e) {
+    await topo.stop();
+    throw e;
+  }
+}
+
+/** The port of the live master serving `slot`, from CLUSTER NODES at `port`. */
+export async function slotOwner(port: number, slot: number): Promise<number | undefined> {
+  // <id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges…>
+  for (const line of (await cli(port, "CLUSTER", "NODES")).split("\n")) {
+    const f = line.trim().split(" ");
+    const flags = f[2]?.split(",") ?? [];
+    if (!flags.includes("master") || flags.some((x) => x.startsWith("fail"))) continue;
+    for (const range of f.slice(8)) {
+      const [lo, hi = lo] = range.split("-").map(Number);
+      if (slot >= lo && slot <= hi) return Number(f[1].split("@")[0].split(":")[1]);
+    }
+  }
+  return undefined;
+}
+
+/** A master, one replica, three sentinels watching it as `mymaster` (down after 1 s). */
+export async function startSentinel(): Promise<Topology & { master: number; sentinels: number[] }> {
+  const dir = await Deno.makeTempDir({ prefix: "tt-sentinel-" });
+  const [master, replica, ...sentinels] = freePorts(5);
+  const servers = [
+    start(dir, master, []),
+    start(dir, replica, ["--replicaof", "127.0.0.1", String(master)]),
+  ];
+  const topo = topology(dir, servers);
+  try {
+    await until("master up", () => ping(master), 20_000);
+    await until(
+      "replica in sync",
+      async () => (await cli(replica, "INFO", "replication")).includes("master_link_status:up"),
+    );
+    for (const s of sentinels) {
+      const conf = `${dir}/sentinel-${s}.conf`;
+      await Deno.writeTextFile(
+        conf,
+        [
+          `port ${s}`,
+          "bind 127.0.0.1",
+          `dir ${dir}`,
+          `logfile ${dir}/sentinel-${s}.log`,
+          `sentinel monitor mymaster 127.0.0.1 ${master} 2`,
+          "sentinel down-after-milliseconds mymaster 1000",
+          "sentinel failover-timeout mymaster 5000",
+          "sentinel parallel-syncs mymaster 1",
+          "",
+        ].join("\n"),
+      );
+      const args = [conf, "--sentinel"];
+      servers.push({ port: s, child: spawn(args), args });
+    }
+    for (const s of sentinels) {
+      await until(
+        `sentinel ${s} sees the replica and the other sentinels`,
+        async () => {
+          const info = await cli(s, "SENTINEL", "MASTER", "mymaster");
+          const lines = info.split("\n");
+          const field = (k: string) => Number(lines[lines.indexOf(k) + 1]);
+          return field("num-slaves") >= 1 && field("num-other-sentinels") >= 2;
+        },
+      );
+    }
+    return { ...topo, master, sentinels };
+  } catch (e) {
+    await topo.stop();
+    throw e;
+  }
+}
