@@ -51,6 +51,7 @@ Deno.test("tt doctor: a healthy town with a running agent exits 0; --json lists 
       "supervisor",
       "default cli",
       "agent w1",
+      "sandbox",
       "townhall keys",
       "secrets",
       "worktrees",
@@ -365,11 +366,13 @@ Deno.test("tt doctor outside a town fails 'town' with 'tt init' and skips the to
   try {
     let d = await doctor(sb);
     assert.equal(d.code, 1);
-    assert.match(d.stderr, /^tt: 1 of 11 checks failed: town$/m);
+    assert.match(d.stderr, /^tt: 1 of 12 checks failed: town$/m);
     assert.match(d.by("town").message, /^no town here: no tinytown\.toml in /);
     assert.match(d.by("town").fix!, /^run 'tt init'/);
     for (
-      const c of d.report.checks.filter((c) => !["deno", "redis-server", "town"].includes(c.name))
+      const c of d.report.checks.filter((c) =>
+        !["deno", "redis-server", "town", "sandbox"].includes(c.name)
+      )
     ) {
       assert.equal(c.status, "skip", c.name);
     }
@@ -414,6 +417,33 @@ Deno.test("tt doctor: a name claimed by another town on the shared Redis fails '
     } finally {
       await t.close();
     }
+  } finally {
+    sb.cleanup();
+  }
+});
+
+Deno.test('tt doctor: the sandbox check follows [agent] sandbox, and fails for "on" where no sandbox can be made', async () => {
+  const sb = new Sandbox();
+  try {
+    await sb.init(); // the test harness sets sandbox = "off"
+    let d = await doctor(sb);
+    assert.equal(d.by("sandbox").status, "warn");
+    assert.match(d.by("sandbox").message, /sandbox = "off"/);
+    const path = `${sb.dir}/tinytown.toml`;
+    const text = await Deno.readTextFile(path);
+    await Deno.writeTextFile(path, text.replace('sandbox = "off"', 'sandbox = "on"'));
+    // A bwrap that cannot create anything, first on PATH.
+    const bin = await Deno.makeTempDir();
+    await Deno.writeTextFile(
+      `${bin}/bwrap`,
+      "#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n",
+    );
+    await Deno.chmod(`${bin}/bwrap`, 0o755);
+    d = await doctor(sb, { PATH: `${bin}:${Deno.env.get("PATH")}` });
+    assert.equal(d.code, 1);
+    assert.equal(d.by("sandbox").status, "fail", d.by("sandbox").message);
+    assert.match(d.by("sandbox").message, /no sandbox can be created here/);
+    await Deno.remove(bin, { recursive: true });
   } finally {
     sb.cleanup();
   }

@@ -120,3 +120,29 @@ export function formatBytes(n: number): string {
   }
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
+
+/** The agent sandbox, really created here (not `bwrap --version`), against `[agent] sandbox`. */
+export const sandboxCheck: Check = {
+  name: "sandbox",
+  timeoutMs: 15_000,
+  async run(ctx) {
+    const name = "sandbox";
+    const setting = ctx.town?.config.agent.sandbox ?? "auto";
+    if (setting === "off") {
+      return warn(
+        name,
+        `[agent] sandbox = "off": agents' CLIs run as you, with your files and network`,
+        'remove sandbox = "off" from tinytown.toml to run them in the agent sandbox',
+      );
+    }
+    const { probeSandbox } = await import("../../supervisor/sandbox/mod.ts");
+    const p = await probeSandbox();
+    if (p.ok) {
+      return ok(name, `a sandbox can be created here: agents' rounds run in it (${setting})`);
+    }
+    const why = `no sandbox can be created here: ${p.reason}`;
+    return setting === "on"
+      ? fail(name, `${why}; with sandbox = "on" every round fails`, p.fix)
+      : warn(name, `${why}; agents run unsandboxed`, p.fix);
+  },
+};

@@ -8,7 +8,7 @@ import { findTownRoot, loadTownConfig } from "../config.ts";
 import { thisHost } from "../control.ts";
 import { townKeys } from "../keys.ts";
 import { agentClisCheck, worktreesCheck } from "./agents.ts";
-import { denoCheck, diskCheck, redisServerCheck } from "./host.ts";
+import { denoCheck, diskCheck, redisServerCheck, sandboxCheck } from "./host.ts";
 import { probeRedis, type RedisProbe } from "./probe.ts";
 import { supervisorCheck } from "./supervisor.ts";
 import { identityCheck, redisCheck, secretsCheck, townCheck, townhallKeysCheck } from "./town.ts";
@@ -33,6 +33,7 @@ export const CHECKS: readonly Check[] = [
   identityCheck,
   supervisorCheck,
   agentClisCheck,
+  sandboxCheck,
   townhallKeysCheck,
   secretsCheck,
   worktreesCheck,
