@@ -68,6 +68,21 @@ tt_ensure_bwrap() {
   return 0
 }
 
+# The npm packages pinned in deno.lock, fetched once per lockfile (a stamp in $TT_TOOLS holds the
+# lockfile's checksum, so a run with everything cached costs one cksum, no Deno process). tt
+# loads some packages only when a command needs them, and an agent's round may run the full tt
+# inside the agent sandbox, where the network is closed: everything must be cached beforehand.
+tt_ensure_npm() {
+  local stamp="$TT_TOOLS/npm-deps.stamp" sum
+  sum=$(cksum <"$TT_ROOT/deno.lock" 2>/dev/null) || return 0
+  [ -f "$stamp" ] && [ "$(<"$stamp")" = "$sum" ] && return 0
+  if (cd "$TT_ROOT" && deno install --frozen -q >/dev/null 2>&1); then
+    mkdir -p "$TT_TOOLS" && printf '%s' "$sum" >"$stamp"
+  else
+    tt_say "could not fetch the npm packages in deno.lock (is the npm registry reachable?)"
+  fi
+}
+
 # The npm packages pinned in deno.lock, plus the esbuild that `deno bundle` downloads from npm on
 # first use (into DENO_DIR/dl), so that bundling and tests work offline afterwards.
 # A few tens of milliseconds when everything is cached.

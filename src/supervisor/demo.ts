@@ -90,9 +90,9 @@ export async function runDemo(opts: DemoOptions): Promise<string> {
       if (task?.state !== "completed") allDone = false;
       const who = task?.assigned_to ? await getAgent(t, task.assigned_to) : undefined;
       say(
-        `${task?.state === "completed" ? "✓" : "✗"} ${task?.description} — ${who?.name}: ${
-          task?.result ?? task?.state
-        }`,
+        `${task?.state === "completed" ? "✓" : "✗"} ${task?.description} — ${
+          who?.name ?? "nobody (back in the backlog)"
+        }: ${task?.result ?? task?.state}`,
       );
     }
     say("");
