@@ -60,15 +60,26 @@ export async function roundSandbox(
       allowHosts: town.config.agent.allow_hosts,
       channelSocket: withChannel ? channel.env.TT_CHANNEL : undefined,
       readPaths: withChannel ? readPaths : readPaths.filter((p) => p !== channel.binDir),
+      denoDir: denoDir(),
     });
   const policy = await policyOf(true);
   await copyGitConfig(policy.home);
   let checks: Promise<SandboxPolicy> | undefined;
+  // Inside, HOME is the private one: Deno there must still find the operator's cache (shown
+  // read-only), or the agent's full `tt` (tt demo-agent) would try to download it, and the
+  // sandbox's network refuses that.
+  const withDeno = (e: Record<string, string>) => ({ DENO_DIR: denoDir(), ...e });
   return {
-    wrap: (c, e) => wrapRound(policy, c, e),
-    wrapCheck: async (c, e) => wrapRound(await (checks ??= policyOf(false)), c, e),
+    wrap: (c, e) => wrapRound(policy, c, withDeno(e)),
+    wrapCheck: async (c, e) => wrapRound(await (checks ??= policyOf(false)), c, withDeno(e)),
     sandboxed: true,
   };
+}
+
+/** Deno's cache directory as this process uses it (DENO_DIR, else the XDG default). */
+function denoDir(): string {
+  const env = (k: string) => Deno.env.get(k);
+  return env("DENO_DIR") ?? `${env("XDG_CACHE_HOME") ?? `${env("HOME") ?? "/root"}/.cache`}/deno`;
 }
 
 /**
