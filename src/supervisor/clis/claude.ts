@@ -9,7 +9,14 @@
 import { z } from "zod";
 import { BaseParser, num } from "./base.ts";
 import { errorFrom } from "./classify.ts";
-import { type CliErrorKind, type CliFamily, jsonLine, oneLine, type Stream } from "./types.ts";
+import {
+  type CliErrorKind,
+  type CliFamily,
+  jsonLine,
+  oneLine,
+  renderJson,
+  type Stream,
+} from "./types.ts";
 
 const Content = z.array(z.looseObject({
   type: z.string(),
@@ -136,12 +143,7 @@ export const claude: CliFamily = {
   name: "claude",
   json: true,
   parser: () => new ClaudeParser(),
-  render(line) {
-    const raw = jsonLine(line);
-    if (!raw) return line;
-    const r = Event.safeParse(raw);
-    if (!r.success) return undefined;
-    const ev = r.data;
+  render: renderJson(Event, (ev) => {
     if (ev.type === "system" && ev.subtype === "init") {
       return `[claude session ${ev.session_id ?? "?"}${ev.model ? `, model ${ev.model}` : ""}]`;
     }
@@ -167,5 +169,5 @@ export const claude: CliFamily = {
       return `[result: ${bits.join(", ")}]${ev.is_error && ev.result ? ` ${ev.result}` : ""}`;
     }
     return undefined;
-  },
+  }),
 };

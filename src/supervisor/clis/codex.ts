@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { BaseParser, num } from "./base.ts";
 import { errorFrom } from "./classify.ts";
-import { type CliFamily, jsonLine, oneLine } from "./types.ts";
+import { type CliFamily, oneLine, renderJson } from "./types.ts";
 
 const Event = z.looseObject({
   type: z.string(),
@@ -86,12 +86,7 @@ export const codex: CliFamily = {
   name: "codex",
   json: true,
   parser: () => new CodexParser(),
-  render(line) {
-    const raw = jsonLine(line);
-    if (!raw) return line;
-    const r = Event.safeParse(raw);
-    if (!r.success) return undefined;
-    const ev = r.data;
+  render: renderJson(Event, (ev) => {
     if (ev.type === "thread.started") return `[codex session ${ev.thread_id ?? "?"}]`;
     if (ev.type === "item.completed" && ev.item) {
       if (ev.item.type === "agent_message") return ev.item.text?.trim();
@@ -113,5 +108,5 @@ export const codex: CliFamily = {
     if (ev.type === "turn.failed") return `! turn failed: ${ev.error?.message ?? ""}`;
     if (ev.type === "error") return `! ${ev.message ?? ""}`;
     return undefined;
-  },
+  }),
 };

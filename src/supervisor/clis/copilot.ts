@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { BaseParser } from "./base.ts";
 import { errorFrom } from "./classify.ts";
-import { type CliFamily, jsonLine } from "./types.ts";
+import { type CliFamily, renderJson } from "./types.ts";
 
 const Event = z.looseObject({
   type: z.string(),
@@ -39,15 +39,10 @@ export const copilot: CliFamily = {
   name: "copilot",
   json: true,
   parser: () => new CopilotParser(),
-  render(line) {
-    const raw = jsonLine(line);
-    if (!raw) return line;
-    const r = Event.safeParse(raw);
-    if (!r.success) return undefined;
-    const ev = r.data;
+  render: renderJson(Event, (ev) => {
     if (ev.type === "session.start") return `[copilot session ${ev.data?.sessionId ?? "?"}]`;
     if (ev.type === "assistant.message") return ev.data?.content;
     if (ev.type === "session.error") return `! ${ev.data?.message ?? ""}`;
     return undefined;
-  },
+  }),
 };

@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { BaseParser, num } from "./base.ts";
 import { errorFrom } from "./classify.ts";
-import { type CliFamily, jsonLine, oneLine } from "./types.ts";
+import { type CliFamily, oneLine, renderJson } from "./types.ts";
 
 const Event = z.looseObject({
   type: z.string(),
@@ -83,12 +83,7 @@ export const gemini: CliFamily = {
   name: "gemini",
   json: true,
   parser: () => new GeminiParser(),
-  render(line) {
-    const raw = jsonLine(line);
-    if (!raw) return line;
-    const r = Event.safeParse(raw);
-    if (!r.success) return undefined;
-    const ev = r.data;
+  render: renderJson(Event, (ev) => {
     if (ev.type === "init") {
       return `[gemini session ${ev.session_id ?? "?"}, model ${ev.model ?? "?"}]`;
     }
@@ -105,5 +100,5 @@ export const gemini: CliFamily = {
       }]${ev.error?.message ? ` ${ev.error.message}` : ""}`;
     }
     return undefined;
-  },
+  }),
 };

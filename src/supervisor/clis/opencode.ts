@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { BaseParser, num } from "./base.ts";
 import { errorFrom } from "./classify.ts";
-import { type CliFamily, jsonLine } from "./types.ts";
+import { type CliFamily, renderJson } from "./types.ts";
 
 const Part = z.looseObject({
   type: z.string().catch(""),
@@ -69,12 +69,7 @@ export const opencode: CliFamily = {
   name: "opencode",
   json: true,
   parser: () => new OpencodeParser(),
-  render(line) {
-    const raw = jsonLine(line);
-    if (!raw) return line;
-    const r = Event.safeParse(raw);
-    if (!r.success) return undefined;
-    const ev = r.data;
+  render: renderJson(Event, (ev) => {
     if (ev.type === "text") return ev.part?.text;
     if (ev.type === "tool_use") {
       return `→ ${ev.part?.tool ?? "tool"} (${ev.part?.state?.status ?? "?"})`;
@@ -87,5 +82,5 @@ export const opencode: CliFamily = {
     }
     if (ev.type === "error") return `! ${ev.error?.data?.message ?? ev.error?.name ?? "error"}`;
     return undefined;
-  },
+  }),
 };

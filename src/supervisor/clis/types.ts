@@ -80,6 +80,22 @@ export function validSessionId(id: string | undefined): string | undefined {
   return id && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(id) ? id : undefined;
 }
 
+/**
+ * A family's `render` for a JSON-lines stream: a line that is not JSON is shown as it is, an event
+ * that does not parse is hidden, and the rest go through `show`.
+ */
+export function renderJson<T>(
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+  show: (ev: T) => string | undefined,
+): (line: string) => string | undefined {
+  return (line) => {
+    const raw = jsonLine(line);
+    if (!raw) return line;
+    const r = schema.safeParse(raw);
+    return r.success ? show(r.data) : undefined;
+  };
+}
+
 /** Parses a line that holds one JSON object; undefined for anything else. */
 export function jsonLine(line: string): Record<string, unknown> | undefined {
   const s = line.trim();
