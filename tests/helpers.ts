@@ -160,6 +160,32 @@ export class Sandbox {
   }
 }
 
+/**
+ * Runs tt in `sb` with a hard limit (a hang or a runaway read fails the test instead of the
+ * machine) and measures how long it took.
+ */
+export async function ttBounded(
+  sb: Sandbox,
+  args: string[],
+  opts: { env?: Record<string, string>; limitMs?: number } = {},
+): Promise<TtResult & { ms: number }> {
+  const t0 = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...denoRunArgs("main.ts"), ...args],
+    cwd: sb.dir,
+    env: { ...sb.env(opts.env), DENO_NO_UPDATE_CHECK: "1" },
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(opts.limitMs ?? 60_000),
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+    ms: performance.now() - t0,
+  };
+}
+
 export async function runTt(args: string[], opts: TtOptions): Promise<TtResult> {
   const { cmd, args: pre } = ttCommand();
   return await runProcess(cmd, [...pre, ...args], opts);

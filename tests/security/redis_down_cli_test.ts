@@ -4,32 +4,12 @@
  * during a command. Each must end in one line naming the socket or URL (password masked), fast.
  */
 import assert from "node:assert/strict";
-import { denoRunArgs, Sandbox, type TtResult } from "../helpers.ts";
+import { denoRunArgs, Sandbox, ttBounded, type TtResult } from "../helpers.ts";
 import { alive, waitUntil } from "../agent_helpers.ts";
 
-/** Runs tt with a hard limit (a hang fails the test) and measures how long it took. */
-async function ttTimed(
-  sb: Sandbox,
-  args: string[],
-  env: Record<string, string> = {},
-  limitMs = 30_000,
-): Promise<TtResult & { ms: number }> {
-  const t0 = performance.now();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [...denoRunArgs("main.ts"), ...args],
-    cwd: sb.dir,
-    env: { ...sb.env(env), DENO_NO_UPDATE_CHECK: "1" },
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(limitMs),
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-    ms: performance.now() - t0,
-  };
-}
+/** tt with a hard limit of 30 s (a hang fails the test), timed. */
+const ttTimed = (sb: Sandbox, args: string[], env: Record<string, string> = {}, limitMs = 30_000) =>
+  ttBounded(sb, args, { env, limitMs });
 
 function oneLine(r: TtResult, re: RegExp) {
   assert.equal(r.code, 1, `exit ${r.code}: ${r.stderr}`);

@@ -10,7 +10,7 @@ import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import { thisHost } from "../../src/core/control.ts";
 import { generateKey, verifyKey } from "../../src/core/auth.ts";
 import { alive, waitUntil } from "../agent_helpers.ts";
-import { denoRunArgs, Sandbox, snapshotTown, townOf, type TtResult } from "../helpers.ts";
+import { Sandbox, snapshotTown, townOf, ttBounded } from "../helpers.ts";
 import type { TownContext } from "../../src/core/town.ts";
 
 /** Two sandboxed towns on the test Redis: `a` is saved, `b` restores. */
@@ -32,23 +32,6 @@ async function twoTowns(
     a.cleanup();
     b.cleanup();
   }
-}
-
-/** Runs tt with a hard limit, so a hang or a runaway read fails the test instead of the machine. */
-async function ttBounded(sb: Sandbox, args: string[], limitMs = 60_000): Promise<TtResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [...denoRunArgs("main.ts"), ...args],
-    cwd: sb.dir,
-    env: { ...sb.env(), DENO_NO_UPDATE_CHECK: "1" },
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(limitMs),
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
 }
 
 Deno.test("another town's snapshot: no liveness keys, no paths or process groups of that town; tt recover frees its 'working' agents", async () => {
