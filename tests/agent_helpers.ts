@@ -4,6 +4,7 @@ import type { TownEvent } from "../src/core/schemas.ts";
 import type { TownContext } from "../src/core/town.ts";
 import { ROOT, Sandbox, townOf, ttCommand } from "./helpers.ts";
 import { supervisorInfo } from "../src/core/control.ts";
+import { processAlive } from "../src/redis/server.ts";
 
 export const FAKE_AGENT = `${ROOT}/tests/fixtures/fake-agent.sh`;
 
@@ -63,6 +64,20 @@ export class AgentTown {
     }
     at.t = await townOf(at.name);
     return at;
+  }
+
+  /**
+   * SIGKILLs the town's supervisor and waits until it is gone; the heartbeat it leaves behind is
+   * made to last 10 minutes instead of its TTL (what a kill -9 leaves, long enough for the test).
+   */
+  async killSupervisorKeepingHeartbeat() {
+    const sup = (await supervisorInfo(this.t))!;
+    const key = this.t.keys.supervisor(sup.host);
+    const heartbeat = (await this.t.redis.get(key))!;
+    Deno.kill(sup.pid, "SIGKILL");
+    await waitUntil(async () => !(await processAlive(sup.pid)));
+    await this.t.redis.set(key, heartbeat, "EX", 600);
+    return { sup, key };
   }
 
   async cleanup() {

@@ -4,7 +4,7 @@
  * worktree each fail with their fix, and --json lists every check the human output shows.
  */
 import assert from "node:assert/strict";
-import { AgentTown, alive, fakeCli, waitUntil } from "../agent_helpers.ts";
+import { AgentTown, fakeCli, waitUntil } from "../agent_helpers.ts";
 import { Sandbox, townOf, uniqueName } from "../helpers.ts";
 import { supervisorInfo, thisHost } from "../../src/core/control.ts";
 import { createAgent } from "../../src/core/agents.ts";
@@ -150,13 +150,7 @@ Deno.test("tt doctor: a SIGKILLed supervisor whose heartbeat is left behind fail
   try {
     await at.sb.ok(["spawn", "w1", "--cli", fakeCli("complete")]);
     await at.sb.ok(["wait", "w1", "--timeout", "60"]);
-    const sup = (await supervisorInfo(at.t))!;
-    const key = at.t.keys.supervisor(sup.host);
-    const heartbeat = (await at.t.redis.get(key))!;
-    Deno.kill(sup.pid, "SIGKILL");
-    await waitUntil(async () => !(await alive(sup.pid)));
-    // What the kill leaves behind, made to last for the test (it would expire within 10 s).
-    await at.t.redis.set(key, heartbeat, "EX", 600);
+    const { sup, key } = await at.killSupervisorKeepingHeartbeat();
     let d = await doctor(at.sb);
     assert.equal(d.code, 1);
     assert.match(d.stderr, /checks failed: supervisor$/m);

@@ -3,20 +3,14 @@
  * `tt stop` used to queue a shutdown and wait up to 2 hours for a reply nobody would send.
  */
 import assert from "node:assert/strict";
-import { AgentTown, alive, fakeCli, waitUntil } from "../agent_helpers.ts";
-import { supervisorInfo } from "../../src/core/control.ts";
+import { AgentTown, fakeCli } from "../agent_helpers.ts";
 
 Deno.test("tt stop: a SIGKILLed supervisor's leftover heartbeat is cleared at once, and no shutdown waits in its queue", async () => {
   const at = await AgentTown.create();
   try {
     await at.sb.ok(["spawn", "w1", "--cli", fakeCli("complete")]);
     await at.sb.ok(["wait", "w1", "--timeout", "60"]);
-    const sup = (await supervisorInfo(at.t))!;
-    const key = at.t.keys.supervisor(sup.host);
-    const heartbeat = (await at.t.redis.get(key))!;
-    Deno.kill(sup.pid, "SIGKILL");
-    await waitUntil(async () => !(await alive(sup.pid)));
-    await at.t.redis.set(key, heartbeat, "EX", 600); // what the kill leaves, made to last
+    const { sup, key } = await at.killSupervisorKeepingHeartbeat();
     const r = await at.sb.ok(["stop", "--json"]);
     assert.equal(JSON.parse(r.stdout).supervisor, "not running");
     assert.equal(await at.t.redis.get(key), null, "the stale heartbeat is still there");
