@@ -12,16 +12,18 @@ export const EVENTS_MAXLEN = 10_000;
 export type NewEvent = Omit<TownEvent, "id" | "ts">;
 
 export async function emitEvent(t: Ctx, ev: NewEvent): Promise<string> {
-  const full = { ...ev, ts: new Date().toISOString() };
-  return (await t.redis.xadd(
-    t.keys.events,
-    "MAXLEN",
-    "~",
-    EVENTS_MAXLEN,
-    "*",
-    "e",
-    JSON.stringify(full),
-  ))!;
+  return (await t.redis.xadd(t.keys.events, ...xaddArgs(ev)))!;
+}
+
+/**
+ * The XADD arguments after the key for one event (bounded stream, `ts` now unless given): for
+ * callers that append the event inside their own MULTI.
+ */
+export function xaddArgs(
+  ev: NewEvent,
+  ts = new Date().toISOString(),
+): ["MAXLEN", "~", number, "*", "e", string] {
+  return ["MAXLEN", "~", EVENTS_MAXLEN, "*", "e", JSON.stringify({ ...ev, ts })];
 }
 
 type RawEntry = [id: string, fields: string[]];

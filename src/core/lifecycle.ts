@@ -11,7 +11,7 @@ import {
   resolveAgent,
   setAgentState,
 } from "./agents.ts";
-import { type Agent, type AgentState, isTerminalAgent } from "./schemas.ts";
+import { type Agent, AGENT_STATES, type AgentState, isTerminalAgent } from "./schemas.ts";
 import { ConflictError, UsageError } from "./errors.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { sendControl, supervisorInfo, thisHost } from "./control.ts";
@@ -82,15 +82,8 @@ async function wake(t: Ctx, agentId: string) {
   await t.redis.multi().lpush(t.keys.wake(agentId), "1").ltrim(t.keys.wake(agentId), 0, 0).exec();
 }
 
-const ACTIVE: AgentState[] = [
-  "starting",
-  "idle",
-  "working",
-  "rate_limited",
-  "needs_input",
-  "paused",
-  "draining",
-];
+/** Every state but the terminal ones (stopped, error). */
+const ACTIVE: AgentState[] = AGENT_STATES.filter((s) => !isTerminalAgent(s));
 
 /** Pause: the running round finishes, no new round starts. */
 export async function interruptAgent(t: Ctx, agent: Agent) {

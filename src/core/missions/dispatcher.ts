@@ -5,7 +5,7 @@
  * mission started or resumed by the operator, an agent appearing or becoming idle), so a
  * dependant is assigned as soon as its last dependency is done.
  */
-import { followEvents, lastEventId } from "../events.ts";
+import { emitEvent, followEvents, lastEventId } from "../events.ts";
 import type { Ctx } from "../agents.ts";
 import type { TownEvent } from "../schemas.ts";
 import { runScript } from "../../redis/script.ts";
@@ -233,20 +233,11 @@ class Dispatcher {
     if (!due) return;
     this.#wakeTimer = setTimeout(() => {
       // The wake-up goes through the same stream: everything the dispatcher does stays serial.
-      this.t.redis.xadd(
-        this.t.keys.events,
-        "MAXLEN",
-        "~",
-        10_000,
-        "*",
-        "e",
-        JSON.stringify({
-          type: "mission_wake",
-          ts: new Date().toISOString(),
-          message: `mission ${due.id.slice(0, 8)}: a watch check or help request is due`,
-          mission_id: due.id,
-        }),
-      ).catch(() => {});
+      emitEvent(this.t, {
+        type: "mission_wake",
+        message: `mission ${due.id.slice(0, 8)}: a watch check or help request is due`,
+        mission_id: due.id,
+      }).catch(() => {});
     }, Math.max(0, due.at - Date.now()));
   }
 }

@@ -6,6 +6,7 @@ import { ConflictError, NotFoundError, UsageError } from "../errors.ts";
 import type { Ctx } from "../agents.ts";
 import { cancelTask, getTasks, oneLine, type Reply } from "../tasks.ts";
 import { isTerminalTask } from "../schemas.ts";
+import { xaddArgs } from "../events.ts";
 import type { MissionState } from "./schemas.ts";
 import {
   changeItem,
@@ -176,18 +177,12 @@ export async function noteMission(t: Ctx, ref: string, text: string, from = "con
     .rpush(t.keys.missionNotes(v.mission.id), JSON.stringify(note))
     .xadd(
       t.keys.events,
-      "MAXLEN",
-      "~",
-      10_000,
-      "*",
-      "e",
-      JSON.stringify({
+      ...xaddArgs({
         type: "mission_note",
-        ts: note.at,
         mission_id: v.mission.id,
         actor: from,
         message: `mission ${shortMissionId(v.mission.id)} note: ${oneLine(text)}`,
-      }),
+      }, note.at),
     )
     .exec();
   return note;

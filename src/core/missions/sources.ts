@@ -5,7 +5,8 @@
 import { UsageError } from "../errors.ts";
 import { compileGraph } from "./graph.ts";
 import { readMissionPlan } from "./plan.ts";
-import type { ItemDef, WorkItem } from "./schemas.ts";
+import type { ItemDef } from "./schemas.ts";
+import type { NewMission } from "./store.ts";
 
 export interface SourceSpec {
   plan?: string;
@@ -15,16 +16,8 @@ export interface SourceSpec {
   cwd?: string;
 }
 
-export interface Collected {
-  title?: string;
-  source: string;
-  items: WorkItem[];
-  maxParallel?: number;
-  reviewer?: boolean;
-  watchInterval?: number;
-}
-
-export async function collectSources(spec: SourceSpec): Promise<Collected> {
+/** Everything the sources give, as a mission to create (store.ts createMission). */
+export async function collectSources(spec: SourceSpec): Promise<NewMission> {
   const defs: ItemDef[] = [];
   const sources: string[] = [];
   let title: string | undefined;
