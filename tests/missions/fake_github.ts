@@ -2,11 +2,13 @@
  * A fake GitHub REST API served by the test (Deno.serve on 127.0.0.1), reached through
  * GITHUB_API_URL. Every JSON body it sends is first validated against GitHub's own OpenAPI
  * description (the subset in tests/fixtures/github, extracted from @octokit/openapi), so the
- * fixtures cannot drift from what GitHub really returns.
+ * fixtures cannot drift from what GitHub really returns. POST /graphql answers GraphQL queries,
+ * validated and executed against GitHub's published GraphQL schema (fake_github_graphql.ts).
  */
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
 import { ROOT } from "../helpers.ts";
+import { answerGraphql } from "./fake_github_graphql.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -56,9 +58,14 @@ export interface FakePull {
     state: "APPROVED" | "CHANGES_REQUESTED" | "COMMENTED";
     body: string;
   }[];
+  /** Review threads, each resolved or not (GraphQL only). */
+  threads?: boolean[];
+  /** Branch protection wants a review not yet given (GraphQL reviewDecision REVIEW_REQUIRED). */
+  reviewRequired?: boolean;
 }
 
 export interface Hit {
+  method: string;
   path: string;
   ifNoneMatch: string | null;
   authorization: string | null;
@@ -71,6 +78,8 @@ export type Trouble = {
   status: number;
   headers?: Record<string, string>;
   times: number;
+  /** GraphQL: answer 200 with an error of this type (RATE_LIMITED…) instead. */
+  graphqlError?: string;
 };
 
 export class FakeGitHub {
@@ -79,12 +88,32 @@ export class FakeGitHub {
   #server: Deno.HttpServer<Deno.NetAddr>;
   issues = new Map<number, FakeIssue>();
   pulls = new Map<number, FakePull>();
+  /** Every GraphQL request's body, in order. */
+  graphqlBodies: { query: string; variables?: Record<string, unknown> }[] = [];
+  /** GraphQL queries refused as invalid (a test of a correct client expects none). */
+  graphqlRefused: string[] = [];
+  /** Answers that broke the schema (the fake's own bug; answered 500). */
+  broken: string[] = [];
 
   constructor(readonly owner = "acme", readonly repo = "rocket") {
     this.#server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-      (req) => this.#handle(req),
+      (req) =>
+        this.#handle(req).catch((e) => {
+          this.broken.push((e as Error).message);
+          return new Response("fake GitHub failed", { status: 500 });
+        }),
     );
+  }
+
+  /** GraphQL requests served (POST /graphql). */
+  get graphqlHits() {
+    return this.hits.filter((h) => h.method === "POST" && h.path === "/graphql");
+  }
+
+  /** REST requests for pull requests (the 3-per-PR path). */
+  get restPullHits() {
+    return this.hits.filter((h) => /\/(pulls|commits)\//.test(h.path));
   }
 
   get url() {
@@ -143,6 +172,7 @@ export class FakeGitHub {
     if (operation && status === 200) validateResponse(operation, body);
     if (status >= 400 && body) validateResponse("basic-error", body);
     this.hits.push({
+      method: req.method,
       path,
       ifNoneMatch: req.headers.get("if-none-match"),
       authorization: req.headers.get("authorization"),
@@ -154,12 +184,23 @@ export class FakeGitHub {
     });
   }
 
-  #handle(req: Request): Response {
+  async #handle(req: Request): Promise<Response> {
     const u = new URL(req.url);
     const path = u.pathname + u.search;
     const trouble = this.troubles.find((t) => t.times > 0 && t.match.test(path));
     if (trouble) {
       trouble.times--;
+      if (trouble.graphqlError) {
+        const errors = [{ type: trouble.graphqlError, message: "API rate limit exceeded." }];
+        this.hits.push({
+          method: req.method,
+          path,
+          ifNoneMatch: null,
+          authorization: req.headers.get("authorization"),
+          status: 200,
+        });
+        return Response.json({ errors }, { headers: trouble.headers });
+      }
       return this.#reply(
         req,
         path,
@@ -173,6 +214,23 @@ export class FakeGitHub {
         undefined,
         trouble.headers,
       );
+    }
+    if (req.method === "POST" && u.pathname === "/graphql") {
+      const text = await req.clone().text();
+      try {
+        this.graphqlBodies.push(JSON.parse(text));
+      } catch { /* answered as unparsable below */ }
+      const a = await answerGraphql(this, req);
+      if (a.refused) this.graphqlRefused.push(a.refused);
+      if (a.status >= 400) return this.#reply(req, path, a.status, a.body);
+      this.hits.push({
+        method: req.method,
+        path,
+        ifNoneMatch: null,
+        authorization: req.headers.get("authorization"),
+        status: a.status,
+      });
+      return Response.json(a.body, { status: a.status });
     }
     const pulls = this.#pulls(req, u, path);
     if (pulls) return pulls;

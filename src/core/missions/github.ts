@@ -1,11 +1,21 @@
 /**
- * GitHub behind one small interface: issues, their native dependencies, their comments. REST
- * over fetch; base URL from GITHUB_API_URL (GitHub Enterprise, or a test's fake), token from
- * GITHUB_TOKEN / GH_TOKEN / `gh auth token`; conditional requests (ETag: a 304 costs no rate
- * limit); rate limits and 5xx back off, and give up with a one-line error past a bound.
+ * GitHub behind one small interface: issues, their native dependencies, their comments, pull
+ * requests' states. REST over fetch; base URL from GITHUB_API_URL (GitHub Enterprise, or a test's
+ * fake), token from GITHUB_TOKEN / GH_TOKEN / `gh auth token`; conditional requests (ETag: a 304
+ * costs no rate limit); many pull requests in one GraphQL query (REST the fallback: no token, or
+ * a GraphQL endpoint that refuses the query); rate limits and 5xx back off, and give up with a
+ * one-line error past a bound.
  */
 import { z } from "zod";
 import { TtError } from "../errors.ts";
+import { pullStateRest } from "./pulls.ts";
+import {
+  GqlResponse,
+  GraphqlRefused,
+  pullStatesFrom,
+  pullStatesQuery,
+  pullStatesVariables,
+} from "./pulls_graphql.ts";
 
 export interface IssueRef {
   owner: string;
@@ -45,12 +55,16 @@ export interface PullState {
   review: "approved" | "changes_requested" | "none";
   /** The change request that holds the PR back (id and text), when review is changes_requested. */
   changeRequest?: { id: number; body: string };
+  /** Review threads not resolved (GraphQL only: REST has no such field). */
+  unresolvedThreads?: number;
 }
 
 export interface GitHubSource {
   issue(ref: IssueRef): Promise<Issue>;
   /** A pull request's merge, checks and review state; undefined when it is no pull request. */
   pullState?(ref: IssueRef): Promise<PullState | undefined>;
+  /** Many pull requests' states at once (one GraphQL query per page), in the order given. */
+  pullStates?(refs: IssueRef[]): Promise<(PullState | undefined)[]>;
   /** Issues blocking this one (native dependencies); undefined where the API has none (404). */
   blockedBy(ref: IssueRef): Promise<IssueRef[] | undefined>;
   /** Every comment, all pages. */
@@ -73,27 +87,6 @@ const GhComment = z.object({
   created_at: z.string(),
 });
 
-const GhPull = z.object({
-  state: z.string(),
-  merged: z.boolean().nullish(),
-  mergeable_state: z.string().nullish(),
-  head: z.object({ sha: z.string() }),
-});
-const GhReview = z.object({
-  id: z.number(),
-  user: z.object({ login: z.string() }).nullish(),
-  body: z.string().nullish(),
-  state: z.string(),
-});
-const GhCheckRuns = z.object({
-  check_runs: z.array(z.object({
-    name: z.string(),
-    status: z.string(),
-    conclusion: z.string().nullish(),
-  })),
-});
-const PASSED = new Set(["success", "neutral", "skipped"]);
-
 export class GitHubError extends TtError {
   override name = "GitHubError";
   constructor(message: string, readonly status?: number) {
@@ -115,6 +108,16 @@ export interface GitHubOptions {
   perPage?: number;
   /** Abort a request after this long (a network error, retried). */
   timeoutMs?: number;
+  /** GraphQL endpoint (default: GITHUB_GRAPHQL_URL, else derived from the base URL). */
+  graphqlUrl?: string;
+  /** Pull requests per GraphQL query. */
+  graphqlPage?: number;
+}
+
+/** GitHub's GraphQL endpoint beside a REST base URL: …/api/v3 ⇒ …/api/graphql (Enterprise). */
+export function graphqlUrlOf(baseUrl: string): string {
+  const base = baseUrl.replace(/\/+$/, "");
+  return /\/api\/v3$/.test(base) ? base.replace(/\/v3$/, "/graphql") : `${base}/graphql`;
 }
 
 /** Token from the environment, else from the GitHub CLI when it is installed and logged in. */
@@ -138,6 +141,7 @@ export async function githubToken(): Promise<string | undefined> {
 export async function githubFromEnv(opts: GitHubOptions = {}): Promise<GitHubRest> {
   return new GitHubRest({
     baseUrl: Deno.env.get("GITHUB_API_URL") || undefined,
+    graphqlUrl: Deno.env.get("GITHUB_GRAPHQL_URL") || undefined,
     token: await githubToken(),
     ...opts,
   });
@@ -146,9 +150,12 @@ export async function githubFromEnv(opts: GitHubOptions = {}): Promise<GitHubRes
 export class GitHubRest implements GitHubSource {
   readonly baseUrl: string;
   #etags = new Map<string, { etag: string; body: unknown; link: string | null }>();
-  #o: Required<Omit<GitHubOptions, "token" | "baseUrl">> & { token?: string };
+  readonly graphqlUrl: string;
+  #o: Required<Omit<GitHubOptions, "token" | "baseUrl" | "graphqlUrl">> & { token?: string };
   /** Requests answered 304 from the cache (no rate limit spent). */
   notModified = 0;
+  /** Why pull request states are read over REST (no token, or GraphQL refused the query). */
+  graphqlOff?: string;
 
   constructor(opts: GitHubOptions = {}) {
     this.baseUrl = (opts.baseUrl ?? "https://api.github.com").replace(/\/+$/, "");
@@ -161,11 +168,26 @@ export class GitHubRest implements GitHubSource {
       retryBaseMs: opts.retryBaseMs ?? 1000,
       perPage: opts.perPage ?? 100,
       timeoutMs: opts.timeoutMs ?? 30_000,
+      graphqlPage: Math.max(1, opts.graphqlPage ?? 50),
     };
+    this.graphqlUrl = opts.graphqlUrl ?? graphqlUrlOf(this.baseUrl);
+    if (!opts.token) this.graphqlOff = "no token (GitHub's GraphQL API needs one)";
   }
 
   /** GET with ETag, rate-limit and 5xx handling. 404 ⇒ undefined. */
-  async get(path: string): Promise<{ body: unknown; link: string | null } | undefined> {
+  get(path: string): Promise<{ body: unknown; link: string | null } | undefined> {
+    return this.#send(path);
+  }
+
+  /** POST of a JSON body (no ETag), with the same rate-limit and 5xx handling. 404 ⇒ undefined. */
+  async post(url: string, json: unknown): Promise<unknown> {
+    return (await this.#send(url, JSON.stringify(json)))?.body;
+  }
+
+  async #send(
+    path: string,
+    post?: string,
+  ): Promise<{ body: unknown; link: string | null } | undefined> {
     const url = path.startsWith("http") ? path : `${this.baseUrl}${path}`;
     for (let attempt = 0;; attempt++) {
       const headers: Record<string, string> = {
@@ -174,11 +196,17 @@ export class GitHubRest implements GitHubSource {
         "user-agent": "tt-missions",
       };
       if (this.#o.token) headers.authorization = `Bearer ${this.#o.token}`;
-      const cached = this.#etags.get(url);
+      const cached = post === undefined ? this.#etags.get(url) : undefined;
       if (cached) headers["if-none-match"] = cached.etag;
+      if (post !== undefined) headers["content-type"] = "application/json";
       let res: Response;
       try {
-        res = await this.#o.fetch(url, { headers, signal: AbortSignal.timeout(this.#o.timeoutMs) });
+        res = await this.#o.fetch(url, {
+          method: post === undefined ? "GET" : "POST",
+          headers,
+          body: post,
+          signal: AbortSignal.timeout(this.#o.timeoutMs),
+        });
       } catch (e) {
         if (attempt >= this.#o.retries) {
           throw new GitHubError(`GitHub unreachable at ${this.baseUrl}: ${(e as Error).message}`);
@@ -191,15 +219,20 @@ export class GitHubRest implements GitHubSource {
         this.notModified++;
         return { body: cached.body, link: cached.link };
       }
+      let limited = false;
       if (res.ok) {
         const body = await res.json();
-        const etag = res.headers.get("etag");
-        if (etag) this.#etags.set(url, { etag, body, link: res.headers.get("link") });
-        return { body, link: res.headers.get("link") };
+        // GraphQL's primary rate limit is a 200 whose errors say RATE_LIMITED.
+        limited = post !== undefined && rateLimited(body);
+        if (!limited) {
+          const etag = post === undefined ? res.headers.get("etag") : null;
+          if (etag) this.#etags.set(url, { etag, body, link: res.headers.get("link") });
+          return { body, link: res.headers.get("link") };
+        }
       }
-      const text = await res.text();
+      const text = limited ? "" : await res.text();
       if (res.status === 404) return undefined;
-      const limited = (res.status === 403 || res.status === 429) &&
+      limited ||= (res.status === 403 || res.status === 429) &&
         (res.headers.get("x-ratelimit-remaining") === "0" || res.headers.has("retry-after"));
       if (limited) {
         const retryAfter = Number(res.headers.get("retry-after"));
@@ -275,8 +308,56 @@ export class GitHubRest implements GitHubSource {
     return z.array(GhIssue).parse(all).map((i) => refFromIssue(i, ref));
   }
 
-  pullState(ref: IssueRef): Promise<PullState | undefined> {
-    return pullStateOf(this, ref);
+  async pullState(ref: IssueRef): Promise<PullState | undefined> {
+    return (await this.pullStates([ref]))[0];
+  }
+
+  /**
+   * Pull requests' states: one GraphQL query per `graphqlPage` of them. Without a token, or once
+   * the GraphQL endpoint refused the query itself (missing, or an older schema), REST: 3
+   * conditional requests per pull request.
+   */
+  async pullStates(refs: IssueRef[]): Promise<(PullState | undefined)[]> {
+    const out: (PullState | undefined)[] = [];
+    const page = this.#o.graphqlPage;
+    for (let i = 0; i < refs.length; i += page) {
+      const part = refs.slice(i, i + page);
+      out.push(
+        ...(this.graphqlOff === undefined ? await this.#graphql(part) : undefined) ??
+          await Promise.all(part.map((r) => pullStateRest(this, r))),
+      );
+    }
+    return out;
+  }
+
+  /** One page over GraphQL; undefined when GraphQL is unusable here (then REST, from now on). */
+  async #graphql(refs: IssueRef[]): Promise<(PullState | undefined)[] | undefined> {
+    let body: unknown;
+    try {
+      body = await this.post(this.graphqlUrl, {
+        query: pullStatesQuery(refs.length),
+        variables: pullStatesVariables(refs),
+      });
+    } catch (e) {
+      // 401/403 (not a rate limit) or 400/422: this endpoint will not answer the query.
+      const status = (e as GitHubError).status ?? 0;
+      if (![400, 401, 403, 422].includes(status)) throw e;
+      this.graphqlOff = `GraphQL answered ${status}`;
+      return undefined;
+    }
+    if (body === undefined) {
+      this.graphqlOff = `no GraphQL API at ${this.graphqlUrl}`;
+      return undefined;
+    }
+    try {
+      return pullStatesFrom(refs, body);
+    } catch (e) {
+      if (e instanceof GraphqlRefused && e.unusable) {
+        this.graphqlOff = e.message;
+        return undefined;
+      }
+      throw new GitHubError((e as Error).message);
+    }
   }
 
   async comments(ref: IssueRef): Promise<Comment[]> {
@@ -290,54 +371,17 @@ export class GitHubRest implements GitHubSource {
   }
 }
 
-/** Reads a pull request's state in 3 conditional requests (a 304 costs no rate limit). */
-async function pullStateOf(gh: GitHubRest, ref: IssueRef): Promise<PullState | undefined> {
-  const base = `/repos/${ref.owner}/${ref.repo}`;
-  const pr = await gh.get(`${base}/pulls/${ref.number}`);
-  if (!pr) return undefined;
-  const p = GhPull.parse(pr.body);
-  const [runs, reviews] = await Promise.all([
-    gh.get(`${base}/commits/${p.head.sha}/check-runs?per_page=100`),
-    gh.list(`${base}/pulls/${ref.number}/reviews`),
-  ]);
-  const checkRuns = runs ? GhCheckRuns.parse(runs.body).check_runs : [];
-  const failing = checkRuns.filter((r) =>
-    r.status === "completed" && !PASSED.has(r.conclusion ?? "")
-  )
-    .map((r) => r.name);
-  const pending = checkRuns.some((r) => r.status !== "completed");
-  const latest = new Map<string, z.infer<typeof GhReview>>();
-  for (const r of z.array(GhReview).parse(reviews)) {
-    if (r.state === "COMMENTED" || r.state === "PENDING") continue;
-    latest.set(r.user?.login ?? `#${r.id}`, r);
-  }
-  const asked = [...latest.values()].filter((r) => r.state === "CHANGES_REQUESTED").at(-1);
-  const approved = [...latest.values()].some((r) => r.state === "APPROVED");
-  return {
-    ref,
-    state: p.state,
-    merged: !!p.merged,
-    mergeState: (p.mergeable_state ?? "unknown").toLowerCase(),
-    headSha: p.head.sha,
-    checks: failing.length
-      ? "failure"
-      : pending
-      ? "pending"
-      : checkRuns.length
-      ? "success"
-      : "none",
-    failingChecks: failing,
-    review: asked ? "changes_requested" : approved ? "approved" : "none",
-    changeRequest: asked ? { id: asked.id, body: asked.body ?? "" } : undefined,
-  };
-}
-
 function refFromIssue(i: z.infer<typeof GhIssue>, fallback: IssueRef): IssueRef {
   const m = (i.repository_url ?? i.html_url).match(
     /\/repos\/([^/]+)\/([^/]+)$|\/([^/]+)\/([^/]+)\/(?:issues|pull)\/\d+$/,
   );
   if (m) return { owner: m[1] ?? m[3], repo: m[2] ?? m[4], number: i.number };
   return { ...fallback, number: i.number };
+}
+
+function rateLimited(body: unknown): boolean {
+  const r = GqlResponse.safeParse(body);
+  return r.success && !!r.data.errors?.some((e) => e.type === "RATE_LIMITED");
 }
 
 function message(text: string): string {

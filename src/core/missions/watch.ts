@@ -2,9 +2,10 @@
  * Pull request watches: an item whose work opened pull requests stays `watch` until each one is
  * merged, or approved with passing checks and a clean merge state. A failed check, a change
  * request or a merge conflict sends the item back to `ready` with a fix to do — one fix per
- * cause (the same failing commit or the same review never makes a second fix task).
+ * cause (the same failing commit or the same review never makes a second fix task). One check
+ * reads every due pull request of the mission in one batch (one GraphQL query per page).
  */
-import type { GitHubSource, PullState } from "./github.ts";
+import type { GitHubSource, IssueRef, PullState } from "./github.ts";
 import { parseIssueRef } from "./issues.ts";
 import { changeItem, loadMission, shortMissionId } from "./store.ts";
 import { ACTOR, check, type SchedCtx } from "./context.ts";
@@ -63,7 +64,17 @@ export interface WatchResult {
   errors: number;
 }
 
-/** Checks the due watches of one mission (items in `watch` whose next check has come). */
+/** Reads many pull requests: in one batch where the source can, else one by one. */
+function readPulls(gh: GitHubSource, refs: IssueRef[]): Promise<(PullState | undefined)[]> {
+  if (gh.pullStates) return gh.pullStates(refs);
+  return Promise.all(refs.map((r) => gh.pullState!(r)));
+}
+
+/**
+ * Checks the due watches of one mission (items in `watch` whose next check has come, and those
+ * due within half an interval: they join this batch, so the watches of a mission fall into step
+ * and cost one batch per interval, not one per item).
+ */
 export async function checkWatches(
   s: SchedCtx,
   gh: GitHubSource,
@@ -72,13 +83,24 @@ export async function checkWatches(
 ): Promise<WatchResult> {
   const out: WatchResult = { checked: 0, done: 0, fixes: 0, errors: 0 };
   const v = await loadMission(s.t, missionId);
-  if (!v || v.mission.state !== "running" || !gh.pullState) return out;
+  if (!v || v.mission.state !== "running" || !(gh.pullState || gh.pullStates)) return out;
   const interval = v.mission.watch_interval * 1000;
   const now = Date.now();
   const mid = shortMissionId(missionId);
-  for (const it of v.mission.items) {
+  const due = v.mission.items.filter((it) => {
     const live = v.live.get(it.id)!;
-    if (live.status !== "watch" || (live.nextCheck ?? 0) > now) continue;
+    return live.status === "watch" && (live.nextCheck ?? 0) <= now + interval / 2;
+  });
+  const refs = [...new Set(due.flatMap((it) => v.live.get(it.id)!.prs))];
+  let batch: Map<string, PullState | undefined> | Error;
+  try {
+    const states = refs.length ? await readPulls(gh, refs.map((r) => parseIssueRef(r))) : [];
+    batch = new Map(refs.map((r, i) => [r, states[i]]));
+  } catch (e) {
+    batch = e as Error;
+  }
+  for (const it of due) {
+    const live = v.live.get(it.id)!;
     out.checked++;
     const base = { from: ["watch" as const], token: s.token, cause };
     const ev = (type: string, message: string, reason?: string) => ({
@@ -87,14 +109,11 @@ export async function checkWatches(
       actor: ACTOR,
       ...(reason ? { reason } : {}),
     });
-    let states: (PullState | undefined)[];
-    try {
-      states = await Promise.all(live.prs.map((r) => gh.pullState!(parseIssueRef(r))));
-    } catch (e) {
+    if (batch instanceof Error) {
       // Rate limits and outages show in the mission and back off; they never stop it.
       out.errors++;
       const failures = live.watchFailures + 1;
-      const msg = oneLine((e as Error).message, 300);
+      const msg = oneLine(batch.message, 300);
       check(
         await changeItem(s.t, missionId, it.id, {
           ...base,
@@ -113,7 +132,8 @@ export async function checkWatches(
       );
       continue;
     }
-    const known = live.prs.map((r, i) => [r, states[i]] as const).filter(([, p]) => !!p) as [
+    const states = batch;
+    const known = live.prs.map((r) => [r, states.get(r)] as const).filter(([, p]) => !!p) as [
       string,
       PullState,
     ][];
@@ -151,7 +171,9 @@ export async function checkWatches(
       out.fixes++;
     } else {
       const summary = known.map(([r, p]) =>
-        `${r}: checks ${p.checks}, review ${p.review}, ${p.mergeState}`
+        `${r}: checks ${p.checks}, review ${p.review}, ${p.mergeState}${
+          p.unresolvedThreads ? `, ${p.unresolvedThreads} unresolved review thread(s)` : ""
+        }`
       )
         .join("; ");
       check(
