@@ -191,7 +191,10 @@ export class FakeGitHub {
     if (trouble) {
       trouble.times--;
       if (trouble.graphqlError) {
-        const errors = [{ type: trouble.graphqlError, message: "API rate limit exceeded." }];
+        const message = trouble.graphqlError === "RATE_LIMITED"
+          ? "API rate limit exceeded for user ID 1."
+          : `Field 'mergeStateStatus' doesn't exist on type 'PullRequest'`;
+        const errors = [{ type: trouble.graphqlError, message }];
         this.hits.push({
           method: req.method,
           path,

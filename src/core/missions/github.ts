@@ -89,7 +89,7 @@ const GhComment = z.object({
 
 export class GitHubError extends TtError {
   override name = "GitHubError";
-  constructor(message: string, readonly status?: number) {
+  constructor(message: string, readonly status?: number, readonly rateLimited = false) {
     super(message);
   }
 }
@@ -244,6 +244,7 @@ export class GitHubRest implements GitHubSource {
               new Date(Date.now() + wait).toISOString()
             }; try again then (a token in GITHUB_TOKEN raises the limit)`,
             res.status,
+            true,
           );
         }
         await this.#o.sleep(wait);
@@ -341,7 +342,7 @@ export class GitHubRest implements GitHubSource {
     } catch (e) {
       // 401/403 (not a rate limit) or 400/422: this endpoint will not answer the query.
       const status = (e as GitHubError).status ?? 0;
-      if (![400, 401, 403, 422].includes(status)) throw e;
+      if ((e as GitHubError).rateLimited || ![400, 401, 403, 422].includes(status)) throw e;
       this.graphqlOff = `GraphQL answered ${status}`;
       return undefined;
     }
