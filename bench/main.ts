@@ -19,6 +19,7 @@ import { throughput } from "./sections/throughput.ts";
 import { scale } from "./sections/scale.ts";
 import { townhall } from "./sections/townhall.ts";
 import { agentreport } from "./sections/agentreport.ts";
+import { missions } from "./sections/missions.ts";
 
 const SECTIONS: Section[] = [
   startup,
@@ -29,6 +30,7 @@ const SECTIONS: Section[] = [
   agentreport,
   scale,
   townhall,
+  missions,
 ];
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
