@@ -278,7 +278,7 @@ Deno.test("reviewer gate: a worker that ends its own review (--force) decides no
 Deno.test("help requests repeat with back-off, replacing the old one (never two in the inbox)", async () => {
   await withTestTown(async (t) => {
     const mid = await mission(t, [item("a")]);
-    const s = { ...(await lease(t)), helpRepeatMs: 30 };
+    const s = { ...(await lease(t)), helpRepeatMs: 10_000 };
     await scheduleMission(s, mid); // no agent at all
     const helps = async () =>
       (await t.redis.lrange(t.keys.inbox(SUPERVISOR_ID), 0, -1)).filter((m) =>
@@ -287,13 +287,15 @@ Deno.test("help requests repeat with back-off, replacing the old one (never two 
     assert.equal((await helps()).length, 1);
     const first = (await view(t, mid)).mission;
     assert.equal(first.help_attempts, 1);
-    await scheduleMission(s, mid); // not due yet: 30 ms × 2^1
+    await scheduleMission(s, mid); // not due yet: 10 s × 2^1
     assert.equal((await view(t, mid)).mission.help_at, first.help_at);
-    await new Promise((r) => setTimeout(r, 80)); // a bounded wait past the back-off, not a sync point
+    // The request was sent 21 s ago (past its back-off): no sleep, the record says so.
+    const ago = new Date(Date.parse(first.help_at!) - 21_000).toISOString();
+    await t.redis.hset(t.keys.mission(mid), "help_at", ago);
     await scheduleMission(s, mid);
     const second = (await view(t, mid)).mission;
     assert.equal(second.help_attempts, 2);
-    assert.notEqual(second.help_at, first.help_at);
+    assert.ok(Date.parse(second.help_at!) >= Date.parse(first.help_at!), "sent again now");
     assert.equal((await helps()).length, 1, "the old request was retired");
     const evs = (await recentEvents(t, { count: 100 })).filter((e) =>
       e.type === "mission_help_needed"

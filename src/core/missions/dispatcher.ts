@@ -20,7 +20,7 @@ import {
   type SchedCtx,
   scheduleMission,
 } from "./scheduler.ts";
-import { loadMissions } from "./store.ts";
+import { loadFrontiers } from "./frontier.ts";
 import { checkWatches, nextWatchAt } from "./watch.ts";
 import type { GitHubSource } from "./github.ts";
 
@@ -220,7 +220,7 @@ class Dispatcher {
    */
   async #armWakeTimer(s: SchedCtx) {
     clearTimeout(this.#wakeTimer);
-    const views = await loadMissions(
+    const views = await loadFrontiers(
       this.t,
       await this.t.redis.smembers(this.t.keys.missionsActive),
     );

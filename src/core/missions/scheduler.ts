@@ -18,6 +18,7 @@ import {
   shortMissionId,
 } from "./store.ts";
 import { laneOf, pickAgent } from "./scoring.ts";
+import { loadFrontier } from "./frontier.ts";
 import { ACTOR, check, type SchedCtx } from "./context.ts";
 import { assign, reviewDescription, workDescription } from "./assign.ts";
 import { assessHelp } from "./help.ts";
@@ -46,7 +47,7 @@ export async function scheduleMission(
   cause?: string,
 ): Promise<ScheduleResult> {
   const out: ScheduleResult = { promoted: 0, assigned: 0, completed: false };
-  const v = await loadMission(s.t, missionId);
+  const v = await loadFrontier(s.t, missionId);
   if (!v || v.mission.state !== "running") return out;
   const { mission } = v;
   const items = mission.items;
@@ -189,8 +190,10 @@ export async function onTaskEnded(
   /** Who ended the task (the event's actor), when known. */
   actor?: string,
 ): Promise<boolean> {
-  const v = await loadMission(s.t, b.mission);
-  const task = await getTask(s.t, taskId);
+  const [v, task] = await Promise.all([
+    loadFrontier(s.t, b.mission, [b.item]),
+    getTask(s.t, taskId),
+  ]);
   const it = v?.mission.items.find((i) => i.id === b.item);
   if (!v || !task || !it) return false;
   const m = v.mission;

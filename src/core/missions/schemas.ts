@@ -132,27 +132,32 @@ export interface ItemLive {
   watchFailures: number;
 }
 
+const STATUS_SET = new Set<string>(ITEM_STATUSES);
+
 export function parseItemsHash(
   items: readonly WorkItem[],
   hash: Record<string, string>,
 ): Map<string, ItemLive> {
   const out = new Map<string, ItemLive>();
-  for (const it of items) {
-    const st = ItemStatus.safeParse(hash[it.id]);
-    out.set(it.id, {
-      status: st.success ? st.data : "pending",
-      task: hash[`${it.id}:task`] || undefined,
-      review: hash[`${it.id}:review`] || undefined,
-      agent: hash[`${it.id}:agent`] || undefined,
-      attempts: Number(hash[`${it.id}:attempts`] ?? 0) || 0,
-      feedback: hash[`${it.id}:feedback`] || undefined,
-      prs: prList(hash[`${it.id}:prs`]),
-      fixcause: hash[`${it.id}:fixcause`] || undefined,
-      nextCheck: Number(hash[`${it.id}:next_check`]) || undefined,
-      watchFailures: Number(hash[`${it.id}:watch_failures`] ?? 0) || 0,
-    });
-  }
+  for (const it of items) out.set(it.id, itemLive(it.id, hash));
   return out;
+}
+
+/** One item's live state from the fields `<id>`, `<id>:task`… of `hash`. */
+export function itemLive(id: string, hash: Record<string, string>): ItemLive {
+  const st = hash[id];
+  return {
+    status: STATUS_SET.has(st) ? st as ItemStatus : "pending",
+    task: hash[`${id}:task`] || undefined,
+    review: hash[`${id}:review`] || undefined,
+    agent: hash[`${id}:agent`] || undefined,
+    attempts: Number(hash[`${id}:attempts`] ?? 0) || 0,
+    feedback: hash[`${id}:feedback`] || undefined,
+    prs: prList(hash[`${id}:prs`]),
+    fixcause: hash[`${id}:fixcause`] || undefined,
+    nextCheck: Number(hash[`${id}:next_check`]) || undefined,
+    watchFailures: Number(hash[`${id}:watch_failures`] ?? 0) || 0,
+  };
 }
 
 function prList(raw: string | undefined): string[] {

@@ -28,6 +28,48 @@ local function mission_event(o, ev)
   if o.cause and o.cause ~= '' then ev.cause = o.cause end
   emit(ev)
 end
+-- Status indexes in the items hash ('#' starts no item id): '#n:<status>' counts the items in
+-- that status, '#in:<status>' lists them (" a b c "), '#total' counts all. The dispatcher reads
+-- every status in a few fields instead of the whole hash, and no step walks the graph to count
+-- (max_parallel, all done). A hash written before them ('#counted' missing) gets them on its
+-- first change.
+local function ensure_counts(mission_key, items_key)
+  if redis.call('HEXISTS', items_key, '#counted') == 1 then return end
+  local counts, lists, total = {}, {}, 0
+  for _, it in ipairs(cjson.decode(redis.call('HGET', mission_key, 'items') or '[]')) do
+    total = total + 1
+    local st = redis.call('HGET', items_key, it.id)
+    if st then
+      counts[st] = (counts[st] or 0) + 1
+      lists[st] = (lists[st] or ' ') .. it.id .. ' '
+    end
+  end
+  for st, n in pairs(counts) do
+    redis.call('HSET', items_key, '#n:' .. st, n, '#in:' .. st, lists[st])
+  end
+  redis.call('HSET', items_key, '#total', total, '#counted', 1)
+end
+local function count_of(items_key, status)
+  return tonumber(redis.call('HGET', items_key, '#n:' .. status) or '0')
+end
+-- The one way an item's status changes: the indexes follow. Returns the old status.
+local function set_status(items_key, id, new)
+  local old = redis.call('HGET', items_key, id)
+  if old ~= new then
+    if old then
+      redis.call('HINCRBY', items_key, '#n:' .. old, -1)
+      local list = redis.call('HGET', items_key, '#in:' .. old) or ' '
+      local at = string.find(list, ' ' .. id .. ' ', 1, true)
+      if at then
+        redis.call('HSET', items_key, '#in:' .. old, string.sub(list, 1, at) .. string.sub(list, at + #id + 2))
+      end
+    end
+    redis.call('HINCRBY', items_key, '#n:' .. new, 1)
+    local list = redis.call('HGET', items_key, '#in:' .. new) or ' '
+    redis.call('HSET', items_key, id, new, '#in:' .. new, list .. id .. ' ')
+  end
+  return old
+end
 `;
 
 const PRELUDE = LUA_EMIT + PUSH_MESSAGE_LUA + TASK_LUA + MISSION_LUA;
@@ -46,6 +88,8 @@ redis.call('HSET', KEYS[4], unpack(o.fields))
 for _, id in ipairs(o.items) do
   redis.call('HSET', KEYS[5], id, 'pending')
 end
+redis.call('HSET', KEYS[5], '#n:pending', #o.items, '#in:pending', ' ' .. table.concat(o.items, ' ') .. ' ',
+  '#total', #o.items, '#counted', 1)
 redis.call('ZADD', KEYS[2], o.score, o.mission)
 redis.call('SADD', KEYS[3], o.mission)
 mission_event(o, {type='mission_started', new_state='running', message=o.message})
@@ -70,16 +114,14 @@ if not state then return cjson.encode({error='not_found'}) end
 local allowed = false
 for _, s in ipairs(o.from) do if s == state then allowed = true end end
 if not allowed then return cjson.encode({error='state', state=state}) end
-local items = cjson.decode(redis.call('HGET', KEYS[3], 'items'))
-if o.all_done then
-  for _, it in ipairs(items) do
-    if redis.call('HGET', KEYS[5], it.id) ~= 'done' then return cjson.encode({error='not_done'}) end
-  end
+ensure_counts(KEYS[3], KEYS[5])
+if o.all_done and count_of(KEYS[5], 'done') < tonumber(redis.call('HGET', KEYS[5], '#total')) then
+  return cjson.encode({error='not_done'})
 end
-if o.reset_failed then
-  for _, it in ipairs(items) do
+if o.reset_failed and count_of(KEYS[5], 'failed') > 0 then
+  for _, it in ipairs(cjson.decode(redis.call('HGET', KEYS[3], 'items'))) do
     if redis.call('HGET', KEYS[5], it.id) == 'failed' then
-      redis.call('HSET', KEYS[5], it.id, 'ready')
+      set_status(KEYS[5], it.id, 'ready')
       redis.call('HDEL', KEYS[5], it.id .. ':agent')
     end
   end
@@ -118,7 +160,7 @@ if o.running and redis.call('HGET', KEYS[3], 'state') ~= 'running' then
   return cjson.encode({error='mission_state'})
 end
 local status = redis.call('HGET', KEYS[4], o.item)
-if not status then return cjson.encode({error='not_found'}) end
+if not status or string.sub(o.item, 1, 1) == '#' then return cjson.encode({error='not_found'}) end
 local allowed = false
 for _, s in ipairs(o.from) do if s == status then allowed = true end end
 if not allowed then return cjson.encode({error='status', status=status}) end
@@ -130,7 +172,8 @@ if o.task ~= '' then
     return cjson.encode({error='task_state'})
   end
 end
-redis.call('HSET', KEYS[4], o.item, o.to)
+ensure_counts(KEYS[3], KEYS[4])
+set_status(KEYS[4], o.item, o.to)
 for k, v in pairs(o.set) do redis.call('HSET', KEYS[4], k, v) end
 for _, k in ipairs(o.del) do redis.call('HDEL', KEYS[4], k) end
 redis.call('HSET', KEYS[3], 'updated_at', ARGV[1])
@@ -152,6 +195,7 @@ export const PROMOTE = defineScript(
 -- ARGV[1] now, ARGV[2] JSON {mission, token, cause, items: [{id, deps: [ids]}]}
 local o = cjson.decode(ARGV[2])
 if not lease_ok(KEYS[2], o.token) then return cjson.encode({error='stale'}) end
+ensure_counts(KEYS[3], KEYS[4])
 local promoted = {}
 for _, it in ipairs(o.items) do
   local ok = redis.call('HGET', KEYS[4], it.id) == 'pending'
@@ -159,7 +203,7 @@ for _, it in ipairs(o.items) do
     if redis.call('HGET', KEYS[4], d) ~= 'done' then ok = false end
   end
   if ok then
-    redis.call('HSET', KEYS[4], it.id, 'ready')
+    set_status(KEYS[4], it.id, 'ready')
     promoted[#promoted + 1] = it.id
     mission_event(o, {type='mission_item_ready', item_id=it.id, old_state='pending', actor='dispatcher',
       new_state='ready', message='item ' .. it.id .. ' is ready (its dependencies are done)'})
@@ -189,11 +233,8 @@ local status = redis.call('HGET', KEYS[4], o.item)
 if o.role == 'work' then
   if status ~= 'ready' then return cjson.encode({error='status', status=status}) end
   local max = tonumber(redis.call('HGET', KEYS[3], 'max_parallel'))
-  local active = 0
-  for _, it in ipairs(cjson.decode(redis.call('HGET', KEYS[3], 'items'))) do
-    if redis.call('HGET', KEYS[4], it.id) == 'active' then active = active + 1 end
-  end
-  if active >= max then return cjson.encode({error='full'}) end
+  ensure_counts(KEYS[3], KEYS[4])
+  if count_of(KEYS[4], 'active') >= max then return cjson.encode({error='full'}) end
 else
   if status ~= 'review' or redis.call('HEXISTS', KEYS[4], o.item .. ':review') == 1 then
     return cjson.encode({error='status', status=status})
@@ -213,7 +254,8 @@ redis.call('ZADD', KEYS[5], string.format('%.3f', score), o.task_id)
 assign_task(KEYS[6], o.task_id, o.agent_id, KEYS[8], KEYS[9], '1', o.message, o.task_event, ARGV[1])
 redis.call('HSET', KEYS[7], o.task_id, o.binding)
 if o.role == 'work' then
-  redis.call('HSET', KEYS[4], o.item, 'active', o.item .. ':task', o.task_id, o.item .. ':agent', o.agent_id)
+  set_status(KEYS[4], o.item, 'active')
+  redis.call('HSET', KEYS[4], o.item .. ':task', o.task_id, o.item .. ':agent', o.agent_id)
   redis.call('HINCRBY', KEYS[4], o.item .. ':attempts', 1)
   mission_event(o, {type='mission_item_assigned', item_id=o.item, task_id=o.task_id, actor='dispatcher',
     agent_id=o.agent_id, old_state='ready', new_state='active', message=o.message_text})

@@ -90,43 +90,90 @@ export async function createMission(t: Ctx, input: NewMission): Promise<Mission>
 }
 
 /**
- * A mission's graph is written once and never changes, so its parsed form is kept per mission
- * (keyed by the exact text): a 500-item graph is not re-validated on every event.
+ * A mission's graph is written once and never changes, so its parsed form is kept per mission,
+ * checked by the text's length (HSTRLEN: Redis does not send the text): a 500-item graph is
+ * neither sent nor re-validated on every event.
  */
-const graphCache = new Map<string, { raw: string; items: Mission["items"] }>();
+const graphCache = new Map<string, { length: number; items: Mission["items"] }>();
+/** The mission record's fields but its graph (`items`), read with HMGET. */
+const RECORD_FIELDS = Object.keys(Mission.shape).filter((k) => k !== "items");
 
-function parseView(
-  m: Record<string, string>,
-  items: Record<string, string>,
-): MissionView | undefined {
+/** A mission record from its hash's fields (the graph parsed once per mission, then cached). */
+export function parseRecord(m: Record<string, string>): Mission | undefined {
   if (!m?.id) return undefined;
   const cached = graphCache.get(m.id);
-  const hit = cached && cached.raw === m.items;
+  const hit = m.items === undefined && cached;
   const r = Mission.safeParse(hit ? { ...m, items: "[]" } : m);
   if (!r.success) return undefined;
   if (hit) r.data.items = cached.items;
   else if (r.data.items) {
     if (graphCache.size > 100) graphCache.clear();
-    graphCache.set(m.id, { raw: m.items, items: r.data.items });
+    graphCache.set(m.id, { length: m.items.length, items: r.data.items });
   }
-  return { mission: r.data, live: parseItemsHash(r.data.items, items ?? {}) };
+  return r.data;
 }
 
-/** Missions by id, in one pipelined round trip; missing or unreadable ones are left out. */
-export async function loadMissions(t: Ctx, ids: string[]): Promise<MissionView[]> {
+/** A mission's view from its record's fields and its items hash. */
+function parseView(
+  m: Record<string, string>,
+  items: Record<string, string>,
+): MissionView | undefined {
+  const mission = parseRecord(m);
+  return mission && { mission, live: parseItemsHash(mission.items, items ?? {}) };
+}
+
+type Pipeline = ReturnType<Ctx["redis"]["pipeline"]>;
+
+/**
+ * Missions' records (their graphs sent only when not cached here: a second round trip) and,
+ * in the same pipeline, what `readItems` queues for each mission's items hash (one command).
+ */
+export async function readMissions(
+  t: Ctx,
+  ids: string[],
+  readItems: (pipe: Pipeline, itemsKey: string) => void,
+): Promise<{ m: Record<string, string>; items: unknown }[]> {
   if (!ids.length) return [];
   const pipe = t.redis.pipeline();
-  for (const id of ids) pipe.hgetall(t.keys.mission(id)).hgetall(t.keys.missionItems(id));
-  const res = (await pipe.exec()) ?? [];
-  const out: MissionView[] = [];
-  for (let i = 0; i < ids.length; i++) {
-    const [e1, m] = res[2 * i];
-    const [e2, items] = res[2 * i + 1];
-    if (e1 || e2) throw e1 ?? e2;
-    const v = parseView(m as Record<string, string>, items as Record<string, string>);
-    if (v) out.push(v);
+  for (const id of ids) {
+    pipe.hmget(t.keys.mission(id), ...RECORD_FIELDS).hstrlen(t.keys.mission(id), "items");
+    readItems(pipe, t.keys.missionItems(id));
   }
-  return out;
+  const res = (await pipe.exec()) ?? [];
+  const records: { m: Record<string, string>; items: unknown }[] = [];
+  const uncached: number[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const [e1, values] = res[3 * i];
+    const [e2, length] = res[3 * i + 1];
+    const [e3, items] = res[3 * i + 2];
+    if (e1 || e2 || e3) throw e1 ?? e2 ?? e3;
+    const m: Record<string, string> = {};
+    (values as (string | null)[]).forEach((v, k) => {
+      if (v !== null) m[RECORD_FIELDS[k]] = v;
+    });
+    records.push({ m, items });
+    if (graphCache.get(ids[i])?.length !== Number(length)) uncached.push(i);
+  }
+  if (uncached.length) {
+    const graphs = await t.redis.pipeline(
+      uncached.map((i) => ["hget", t.keys.mission(ids[i]), "items"]),
+    ).exec() ?? [];
+    uncached.forEach((i, k) => {
+      const [e, g] = graphs[k];
+      if (e) throw e;
+      if (typeof g === "string") records[i].m.items = g;
+    });
+  }
+  return records;
+}
+
+/** Missions by id, whole (every field of their items); missing or unreadable ones left out. */
+export async function loadMissions(t: Ctx, ids: string[]): Promise<MissionView[]> {
+  const records = await readMissions(t, ids, (pipe, key) => pipe.hgetall(key));
+  return records.flatMap(({ m, items }) => {
+    const v = parseView(m, items as Record<string, string>);
+    return v ? [v] : [];
+  });
 }
 
 export async function loadMission(t: Ctx, id: string): Promise<MissionView | undefined> {

@@ -7,7 +7,8 @@
  */
 import type { GitHubSource, IssueRef, PullState } from "./github.ts";
 import { parseIssueRef } from "./issues.ts";
-import { changeItem, loadMission, shortMissionId } from "./store.ts";
+import { changeItem, shortMissionId } from "./store.ts";
+import { loadFrontier } from "./frontier.ts";
 import { ACTOR, check, type SchedCtx } from "./context.ts";
 import { oneLine } from "../tasks.ts";
 
@@ -82,7 +83,7 @@ export async function checkWatches(
   cause?: string,
 ): Promise<WatchResult> {
   const out: WatchResult = { checked: 0, done: 0, fixes: 0, errors: 0 };
-  const v = await loadMission(s.t, missionId);
+  const v = await loadFrontier(s.t, missionId);
   if (!v || v.mission.state !== "running" || !(gh.pullState || gh.pullStates)) return out;
   const interval = v.mission.watch_interval * 1000;
   const now = Date.now();
