@@ -198,7 +198,12 @@ export class GitHubRest implements GitHubSource {
       if (this.#o.token) headers.authorization = `Bearer ${this.#o.token}`;
       const cached = post === undefined ? this.#etags.get(url) : undefined;
       if (cached) headers["if-none-match"] = cached.etag;
-      if (post !== undefined) headers["content-type"] = "application/json";
+      if (post !== undefined) {
+        headers["content-type"] = "application/json";
+        // mergeStateStatus was once behind this preview; asking for it costs nothing where GA.
+        headers.accept =
+          "application/vnd.github.merge-info-preview+json, application/vnd.github+json";
+      }
       let res: Response;
       try {
         res = await this.#o.fetch(url, {
