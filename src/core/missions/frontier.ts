@@ -4,11 +4,18 @@
  * see scripts.ts: a handful of fields, not the whole hash), and the details (task, agent,
  * feedback, pull requests…) only of the items in play — ready, active, in review, watched,
  * failed — of the dependencies of ready items (their results go into the work's text), and of
- * the items asked for. Pending and done items carry their status only. A hash written before
- * the indexes is read whole.
+ * the items asked for. Pending and done items carry their status only (one shared, frozen
+ * state per status: replace it, never change it). A hash written before the indexes is read
+ * whole.
  */
 import type { Ctx } from "../agents.ts";
-import { ITEM_STATUSES, type ItemLive, itemLive, type ItemStatus } from "./schemas.ts";
+import {
+  ITEM_STATUSES,
+  type ItemLive,
+  itemLive,
+  type ItemStatus,
+  type WorkItem,
+} from "./schemas.ts";
 import { loadMissions, type MissionView, parseRecord, readMissions } from "./store.ts";
 
 const INDEX_FIELDS = ["#counted", ...ITEM_STATUSES.map((s) => `#in:${s}`)];
@@ -27,6 +34,25 @@ const ITEM_FIELDS = [
   ":watch_failures",
 ];
 
+/** Items by id, per (cached, immutable) graph. */
+const graphs = new WeakMap<readonly WorkItem[], Map<string, WorkItem>>();
+function byId(items: readonly WorkItem[]): Map<string, WorkItem> {
+  let m = graphs.get(items);
+  if (!m) graphs.set(items, m = new Map(items.map((it) => [it.id, it])));
+  return m;
+}
+
+/** The one shared, frozen live state of every item of a status whose details are not read. */
+const QUIET = new Map<ItemStatus, ItemLive>();
+function quiet(status: ItemStatus): ItemLive {
+  let l = QUIET.get(status);
+  if (!l) {
+    QUIET.set(status, l = Object.freeze({ status, attempts: 0, prs: [], watchFailures: 0 }));
+    Object.freeze(l.prs);
+  }
+  return l;
+}
+
 /** Frontier views of missions by id (missing or unreadable ones left out). */
 export async function loadFrontiers(
   t: Ctx,
@@ -44,20 +70,28 @@ export async function loadFrontiers(
     }
     const mission = parseRecord(m);
     if (!mission) continue;
-    const status = new Map<string, ItemStatus>();
-    lists.forEach((list, k) => {
-      for (const id of (list ?? "").split(" ")) if (id) status.set(id, ITEM_STATUSES[k]);
-    });
+    const graph = byId(mission.items);
     const live = new Map<string, ItemLive>();
-    const wanted = new Set(extra(mission.id));
-    for (const it of mission.items) {
-      const st = status.get(it.id) ?? "pending";
-      live.set(it.id, { status: st, attempts: 0, prs: [], watchFailures: 0 });
-      if (!IN_PLAY.has(st)) continue;
-      wanted.add(it.id);
-      if (st === "ready") { for (const d of it.depends_on) wanted.add(d); }
+    const wanted = new Set(extra(mission.id).filter((id) => graph.has(id)));
+    lists.forEach((list, k) => {
+      const st = ITEM_STATUSES[k];
+      const inPlay = IN_PLAY.has(st);
+      for (const id of (list ?? "").split(" ")) {
+        const it = id && graph.get(id);
+        if (!it) continue;
+        if (!inPlay) {
+          live.set(id, quiet(st));
+          continue;
+        }
+        live.set(id, { status: st, attempts: 0, prs: [], watchFailures: 0 });
+        wanted.add(id);
+        if (st === "ready") { for (const d of it.depends_on) wanted.add(d); }
+      }
+    });
+    if (live.size !== mission.items.length) {
+      for (const it of mission.items) if (!live.has(it.id)) live.set(it.id, quiet("pending"));
     }
-    out.push({ v: { mission, live }, wanted: [...wanted].filter((id) => live.has(id)) });
+    out.push({ v: { mission, live }, wanted: [...wanted] });
   }
   const pipe = t.redis.pipeline();
   for (const { v, wanted } of out) {

@@ -75,7 +75,7 @@ export async function scheduleMission(
     );
     out.promoted = Number(res.n) || 0;
     for (const id of String(res.ids || "").split(",").filter(Boolean)) {
-      v.live.get(id)!.status = "ready";
+      v.live.set(id, { ...v.live.get(id)!, status: "ready" });
     }
   }
 
