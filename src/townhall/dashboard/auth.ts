@@ -12,7 +12,8 @@ import { COOKIE, sameToken, SESSION_TTL_SECS, sessionOf } from "./session.ts";
 
 /** Paths that answer without a key (they decide themselves: login page, redirect, assets). */
 export function dashboardPublic(path: string): boolean {
-  return path === "/" || path === "/login" || path.startsWith("/assets/");
+  return path === "/" || path === "/login" || path === "/favicon.ico" ||
+    path.startsWith("/assets/");
 }
 
 /** Paths where the session cookie counts as credentials. */
@@ -88,6 +89,7 @@ export const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   );
   c.header("X-Frame-Options", "DENY");
   c.header("X-Content-Type-Options", "nosniff");
-  c.header("Referrer-Policy", "no-referrer");
+  // Not no-referrer: with it Chromium sends `Origin: null` on the login form, which is refused.
+  c.header("Referrer-Policy", "same-origin");
   c.header("Cache-Control", c.req.path.startsWith("/assets/") ? "max-age=86400" : "no-store");
 };

@@ -175,8 +175,9 @@ section h2{font-size:1rem;margin:0 0 .5rem}
 section.wide{grid-column:1/-1}
 table{width:100%;border-collapse:collapse}
 td,th{padding:.3rem .4rem;border-bottom:1px solid #eee;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{font-weight:600;color:#555}
-.state{display:inline-block;padding:0 .4rem;border-radius:4px;background:#eceff1;font-size:.85em}
+th{font-weight:600;color:#555;white-space:nowrap}
+.buttons{display:flex;flex-wrap:wrap;gap:.25rem}
+.state{display:inline-block;white-space:nowrap;padding:0 .4rem;border-radius:4px;background:#eceff1;font-size:.85em}
 .s-working,.s-running{background:#e3f2fd}.s-idle,.s-completed{background:#e8f5e9}
 .s-needs_input,.s-rate_limited,.s-over_budget{background:#fff3e0}.s-error,.s-failed,.s-verify_failed,.s-mission_help{background:#ffebee}
 .muted{color:#777}.small{font-size:.85em}

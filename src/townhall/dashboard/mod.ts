@@ -54,6 +54,8 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>, deps: TownhallDeps) 
     app.get(path, (c) => c.body(asset.body, 200, { "Content-Type": asset.type }));
   }
 
+  app.get("/favicon.ico", (c) => c.body(null, 204));
+
   const loginPage = (c: Context<AppEnv>, error?: string, status: 200 | 401 = 200) =>
     c.html(loginHtml(t.name, error), status);
 
