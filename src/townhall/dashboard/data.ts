@@ -201,7 +201,9 @@ export async function taskPage(t: Ctx, query: TaskQuery): Promise<TaskPage> {
   let scanned = 0;
   const total = await t.redis.zcard(t.keys.tasks);
   while (out.length < limit && scanned < SCAN_LIMIT && pos < total) {
-    const ids = await t.redis.zrevrange(t.keys.tasks, pos, pos + SCAN_BATCH - 1);
+    // Unfiltered, a page is exactly the next `limit` ids; a filter reads ahead in batches.
+    const batch = query.state || needle ? SCAN_BATCH : limit - out.length;
+    const ids = await t.redis.zrevrange(t.keys.tasks, pos, pos + batch - 1);
     if (!ids.length) break;
     const pipe = t.redis.pipeline();
     for (const id of ids) {

@@ -28,6 +28,8 @@ import { securityHeaders, setSessionCookie, wantsHtml } from "./auth.ts";
 import { feed, overview, taskPage } from "./data.ts";
 import { logStream, townStream } from "./live.ts";
 import { dashboardHtml, loginHtml, tasksHtml } from "./render.tsx";
+import type { PageData } from "./page.tsx";
+import type { TownContext } from "../../core/town.ts";
 import { consumeLoginToken, createSession } from "./session.ts";
 
 export { dashboardPublic, sessionAuth } from "./auth.ts";
@@ -38,6 +40,16 @@ const TasksQuery = z.object({
   q: z.string().max(200).optional(),
   cursor: z.coerce.number().int().min(0).max(10_000_000).optional(),
 });
+
+/** The whole page for a caller: a few pipelined reads, one bounded task page, the last events. */
+export async function renderDashboard(
+  t: TownContext,
+  who: PageData["who"],
+  csrf?: string,
+): Promise<string> {
+  const [ov, tasks, events] = await Promise.all([overview(t), taskPage(t, {}), feed(t)]);
+  return dashboardHtml({ town: t.name, who, csrf, ov, tasks, events, now: Date.now() });
+}
 
 const DASHBOARD_PATHS = ["/", "/login", "/logout", "/ui/*", "/assets/*"];
 
@@ -130,22 +142,7 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>, deps: TownhallDeps) 
       setSessionCookie(c, s.id);
       session = { id: s.id, csrf: s.record.csrf };
     }
-    const [ov, tasks, events] = await Promise.all([
-      overview(t),
-      taskPage(t, {}),
-      feed(t),
-    ]);
-    return c.html(
-      dashboardHtml({
-        town: t.name,
-        who: { name: p.name, scopes: p.scopes },
-        csrf: session?.csrf,
-        ov,
-        tasks,
-        events,
-        now: Date.now(),
-      }),
-    );
+    return c.html(await renderDashboard(t, { name: p.name, scopes: p.scopes }, session?.csrf));
   });
 
   app.get("/ui/tasks", async (c) => {
