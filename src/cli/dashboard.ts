@@ -14,7 +14,9 @@ export function register(program: Command) {
       const { dashboardLink } = await import("../townhall/dashboard/launch.ts");
       await withTown(cmd, async (t, g) => {
         const d = await dashboardLink(t, opts.start);
-        if (d.started) note(`Started townhall at ${d.url} (log: .tt/logs/townhall.log)`);
+        if (d.started) {
+          note(`Started townhall at ${d.url}, pid ${d.pid} (log: .tt/logs/townhall.log)`);
+        }
         output(g.json, d, () => d.link);
         if (!g.json) {
           note(

@@ -3,7 +3,8 @@
  * a real `tt townhall` in a sandbox town.
  */
 import assert from "node:assert/strict";
-import { closeHall, type Hall, startHall } from "../townhall/helpers.ts";
+import { closeHall, type Hall, HallSandbox, startHall } from "../townhall/helpers.ts";
+import { alive, waitUntil } from "../agent_helpers.ts";
 
 async function req(
   h: Hall,
@@ -95,6 +96,9 @@ Deno.test("dashboard login: key → HttpOnly SameSite=Strict session; wrong key,
     assert.equal(stream.status, 200);
     assert.match(stream.headers.get("content-type") ?? "", /text\/event-stream/);
     await stream.body?.cancel();
+    const events = await fetch(`${h.url}/v1/events/stream`, { headers: { cookie } });
+    assert.equal(events.status, 200, "the SSE endpoint takes the session cookie");
+    await events.body?.cancel();
   } finally {
     await closeHall(h);
   }
@@ -182,5 +186,40 @@ Deno.test("tt dashboard: a one-time link logs in once; task text is escaped in t
     assert.ok(raw && !raw.includes(h.createdKey!), "the session never holds the key");
   } finally {
     await closeHall(h);
+  }
+});
+
+Deno.test("tt dashboard starts this town's townhall when none answers, then the link logs in", async () => {
+  const sb = new HallSandbox();
+  let pid: number | undefined;
+  try {
+    await sb.init();
+    // A free port for the configured one (the server is started by tt dashboard itself).
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const toml = `${sb.dir}/tinytown.toml`;
+    await Deno.writeTextFile(
+      toml,
+      (await Deno.readTextFile(toml)).replace(/^port = 8080$/m, `port = ${port}`),
+    );
+    const refused = await sb.tt(["dashboard", "--no-start"]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /no townhall answers/);
+    const d = await sb.json<{ link: string; started: boolean; pid: number }>(["dashboard"]);
+    pid = d.pid;
+    assert.equal(d.started, true);
+    assert.ok(d.link.startsWith(`http://127.0.0.1:${port}/login?token=`), d.link);
+    const res = await fetch(d.link, { redirect: "manual" });
+    await res.body?.cancel();
+    assert.equal(res.status, 303);
+    const again = await sb.json<{ started: boolean }>(["dashboard"]);
+    assert.equal(again.started, false, "the running one is found, not a second one started");
+  } finally {
+    if (pid) {
+      Deno.kill(pid, "SIGTERM");
+      await waitUntil(async () => !(await alive(pid!)));
+    }
+    sb.cleanup();
   }
 });

@@ -46,6 +46,8 @@ export interface DashboardLink {
   url: string;
   link: string;
   started: boolean;
+  /** The townhall this call started (it runs on after tt exits: stop it with kill). */
+  pid?: number;
   expires_in_secs: number;
 }
 
@@ -53,6 +55,7 @@ export async function dashboardLink(t: TownContext, start = true): Promise<Dashb
   const url = townhallUrl(t);
   let state = await probe(url, t.name);
   let started = false;
+  let pid: number | undefined;
   if (state === "other") {
     throw new TtError(
       `${url} answers, but not as the townhall of town '${t.name}': ` +
@@ -84,6 +87,7 @@ export async function dashboardLink(t: TownContext, start = true): Promise<Dashb
       stderr: "null",
     }).spawn();
     child.unref();
+    pid = child.pid; // sh execs the townhall: the same process
     const until = Date.now() + START_LIMIT_MS;
     while (state !== "ours" && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 100)); // bounded: a starting server has no event
@@ -99,6 +103,7 @@ export async function dashboardLink(t: TownContext, start = true): Promise<Dashb
     url,
     link: `${url}/login?token=${token}`,
     started,
+    ...(pid ? { pid } : {}),
     expires_in_secs: LOGIN_TOKEN_TTL_SECS,
   };
 }
