@@ -223,3 +223,20 @@ Deno.test("tt dashboard starts this town's townhall when none answers, then the 
     sb.cleanup();
   }
 });
+
+Deno.test('auth = "none": the page works without a login, and its actions still need the CSRF token', async () => {
+  const h = await startHall({ townhall: 'auth = "none"' });
+  try {
+    const page = await req(h, "/", { headers: { accept: "text/html" } });
+    assert.equal(page.res.status, 200);
+    const cookie = (page.res.headers.get("set-cookie") ?? "").split(";")[0];
+    const csrf = /<meta name="tt-csrf" content="([^"]+)"/.exec(page.text)?.[1];
+    assert.ok(cookie && csrf);
+    assert.equal((await act(h, "backlog", cookie, { description: "x" })).res.status, 403);
+    const ok = await act(h, "backlog", cookie, { description: "keyless" }, csrf);
+    assert.equal(ok.res.status, 200, ok.text);
+    assert.equal(await h.t.redis.llen(h.t.keys.backlog), 1);
+  } finally {
+    await closeHall(h);
+  }
+});

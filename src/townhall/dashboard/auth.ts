@@ -30,7 +30,8 @@ export function sessionAuth(deps: TownhallDeps): MiddlewareHandler<AppEnv> {
     const id = cookiePath(c.req.path) && !headers ? getCookie(c, COOKIE) : undefined;
     if (id) {
       const s = await sessionOf(deps.town, id);
-      if (s) {
+      // A session of the keyless mode means nothing once the town requires a key.
+      if (s && (!s.open || deps.auth === "none")) {
         c.set("session", { id, csrf: s.csrf });
         if (deps.auth !== "none") {
           c.set("principal", { id: s.key_id, name: s.name, scopes: s.scopes, via: "key" });

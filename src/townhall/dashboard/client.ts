@@ -152,6 +152,15 @@ export const CLIENT_JS = String.raw`(() => {
     es.addEventListener("error", () => { if (es.readyState === 2) logStream = undefined; });
   }
 
+  // Ages (round timers, "since") tick in the page; the times themselves come from the server.
+  const age = (s) => s < 90 ? s + "s" : s < 5400 ? Math.round(s / 60) + "m" : Math.round(s / 3600) + "h";
+  setInterval(() => {
+    for (const el of document.querySelectorAll("[data-since]")) {
+      const ms = Date.parse(el.dataset.since);
+      if (!Number.isNaN(ms)) el.textContent = age(Math.max(0, Math.round((Date.now() - ms) / 1000)));
+    }
+  }, 1000);
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", connect);
   } else {

@@ -138,7 +138,12 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>, deps: TownhallDeps) 
     let session = c.get("session");
     if (!session && p.via === "open") {
       // auth = "none": no key to log in with; the page still gets a session for its CSRF token.
-      const s = await createSession(t, { key_id: p.id, name: p.name, scopes: [...p.scopes] });
+      const s = await createSession(t, {
+        key_id: p.id,
+        name: p.name,
+        scopes: [...p.scopes],
+        open: true,
+      });
       setSessionCookie(c, s.id);
       session = { id: s.id, csrf: s.record.csrf };
     }

@@ -124,9 +124,17 @@ export function AgentsTable(props: { rows: AgentRow[]; can: Can; now: number }) 
               <td>
                 <State s={a.state} />
                 <div class="muted small">
-                  since {ago(a.last_active_at, props.now)}
+                  since{" "}
+                  <span data-since={a.last_active_at}>{ago(a.last_active_at, props.now)}</span>
                   {a.round_started_at
-                    ? ` · round ${a.round} for ${ago(a.round_started_at, props.now)}`
+                    ? (
+                      <>
+                        {` · round ${a.round} for `}
+                        <span class="round-timer" data-since={a.round_started_at}>
+                          {ago(a.round_started_at, props.now)}
+                        </span>
+                      </>
+                    )
                     : ""}
                 </div>
               </td>

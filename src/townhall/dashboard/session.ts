@@ -30,12 +30,17 @@ export const SessionRecord = z.object({
   csrf: z.string().regex(TOKEN_RE),
   created_at: z.string(),
   operator: z.boolean().default(false),
+  /** Made for a town served with `auth = "none"` (no key): void once a key is required. */
+  open: z.boolean().default(false),
 });
 export type SessionRecord = z.infer<typeof SessionRecord>;
 
 const LinkRecord = z.object({ created_at: z.string() });
 
-export type Who = Pick<SessionRecord, "key_id" | "name" | "scopes"> & { operator?: boolean };
+export type Who = Pick<SessionRecord, "key_id" | "name" | "scopes"> & {
+  operator?: boolean;
+  open?: boolean;
+};
 
 /** 32 random bytes, base64url (43 characters). */
 export function randomToken(): string {
@@ -53,6 +58,7 @@ export async function createSession(
     csrf: randomToken(),
     created_at: new Date().toISOString(),
     operator: who.operator ?? false,
+    open: who.open ?? false,
   });
   await t.redis.set(
     t.keys.dashSession(hashKey(id)),
@@ -83,7 +89,7 @@ export async function sessionOf(
   }
   const r = SessionRecord.safeParse(parsed);
   if (!r.success) return undefined;
-  if (r.data.operator) return r.data;
+  if (r.data.operator || r.data.open) return r.data;
   const key = (await listKeys(t)).find((k) => k.id === r.data.key_id);
   return key ? { ...r.data, name: key.name, scopes: key.scopes } : undefined;
 }
