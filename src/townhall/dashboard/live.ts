@@ -18,7 +18,7 @@ import { showLog } from "../../supervisor/logs.ts";
 import { scopeError } from "../auth.ts";
 import { HttpError } from "../errors.ts";
 import type { AppEnv, TownhallDeps } from "../env.ts";
-import { overview } from "./data.ts";
+import { type Overview, overview } from "./data.ts";
 import { eventHtml, labelsOf, panels } from "./page.tsx";
 
 /** Live dashboard streams at once (each holds a Redis connection or a file watch). */
@@ -27,6 +27,22 @@ const PANEL_DELAY_MS = 100;
 const PING_MS = 15_000;
 
 let open = 0;
+
+/**
+ * One read of the town for every stream that re-renders within SHARE_MS of another (they all
+ * wake on the same events), so ten open dashboards do not read the town ten times per burst.
+ */
+const SHARE_MS = 50;
+const recent = new Map<string, { at: number; p: Promise<Overview> }>();
+function sharedOverview(t: TownhallDeps["town"]): Promise<Overview> {
+  const now = performance.now();
+  const hit = recent.get(t.name);
+  if (hit && now - hit.at < SHARE_MS) return hit.p;
+  const p = overview(t);
+  recent.set(t.name, { at: now, p });
+  p.catch(() => recent.delete(t.name));
+  return p;
+}
 
 function scopes(c: Context<AppEnv>, need: Scope): readonly Scope[] {
   const p = c.get("principal");
@@ -81,8 +97,8 @@ export async function townStream(c: Context<AppEnv>, deps: TownhallDeps) {
     let busy: Promise<void> = Promise.resolve();
     const send = (event: string, data: unknown) =>
       stream.writeSSE({ event, data: JSON.stringify(data) });
-    const render = async () => {
-      const ov = await overview(t);
+    const render = async (fresh = false) => {
+      const ov = await (fresh ? overview(t) : sharedOverview(t));
       labels = labelsOf(ov);
       for (const [id, html] of Object.entries(panels(ov, granted, Date.now()))) {
         await send("panel", { id, html });
@@ -96,13 +112,14 @@ export async function townStream(c: Context<AppEnv>, deps: TownhallDeps) {
       if (timer !== undefined) return;
       timer = setTimeout(() => {
         timer = undefined;
-        busy = busy.then(render).catch(() => {
+        busy = busy.then(() => render()).catch(() => {
           if (!signal.aborted) stream.abort();
         });
       }, PANEL_DELAY_MS);
     };
     signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
-    await render(); // what changed between the page and this stream
+    // What changed between the page and this stream; read after `from` was fixed, so not shared.
+    await render(true);
     await followEvents(t, from, async (ev) => {
       if (ev.type === "audit") return; // the dashboard's own requests
       if (isTaskEvent(ev.type, ev.task_id)) tasksChanged = true;
