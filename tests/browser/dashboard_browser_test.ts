@@ -103,6 +103,14 @@ Deno.test({
         1,
         "no reload happened",
       );
+
+      // Readable on a phone: nothing wider than the screen.
+      await page.setViewportSize({ width: 390, height: 844 });
+      const width = await page.evaluate(() =>
+        (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } })
+          .document.documentElement.scrollWidth
+      );
+      assert.ok(width <= 390, `the page is ${width}px wide on a 390px screen`);
     }),
 });
 

@@ -90,6 +90,11 @@ Deno.test("dashboard login: key → HttpOnly SameSite=Strict session; wrong key,
     const { cookie, csrf, page } = await login(h, h.createdKey!);
     assert.ok(csrf, "the page carries its CSRF token");
     assert.match(page, /Needs attention/);
+    // A made-up session id is no session; a key header, even a wrong one, wins over the cookie.
+    const forged = `tt_session=${"A".repeat(43)}`;
+    assert.equal((await req(h, "/", { headers: { cookie: forged } })).res.status, 401);
+    const mixed = await req(h, "/", { headers: { cookie, authorization: "Bearer tt_nope" } });
+    assert.equal(mixed.res.status, 401);
     // The cookie is a dashboard credential only: the REST API still wants a key.
     assert.equal((await req(h, "/v1/status", { headers: { cookie } })).res.status, 401);
     const stream = await fetch(`${h.url}/ui/stream`, { headers: { cookie } });
@@ -105,7 +110,7 @@ Deno.test("dashboard login: key → HttpOnly SameSite=Strict session; wrong key,
 });
 
 Deno.test("dashboard actions need the session's CSRF token and the key's scope; the cookie dies with logout and with its key", async () => {
-  const h = await startHall({ keys: [["admin"], ["town.read"]] });
+  const h = await startHall({ keys: [["admin"], ["town.read"], ["agent.manage"]] });
   try {
     const admin = await login(h, h.keys[0]);
     const none = await act(h, "backlog", admin.cookie, { description: "no token" });
@@ -137,6 +142,18 @@ Deno.test("dashboard actions need the session's CSRF token and the key's scope; 
     const denied = await act(h, "backlog", reader.cookie, { description: "x" }, reader.csrf);
     assert.equal(denied.res.status, 403);
     assert.match(denied.text, /town\.write/);
+
+    // A key without town.read sees nothing (the page, the log, the stream).
+    const manager = await req(h, "/login", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key: h.keys[2] }),
+    });
+    const mcookie = (manager.res.headers.get("set-cookie") ?? "").split(";")[0];
+    for (const path of ["/", "/ui/stream", "/ui/tasks", "/ui/log/nobody"]) {
+      const r = await req(h, path, { headers: { cookie: mcookie } });
+      assert.equal(r.res.status, 403, path);
+    }
 
     // Logout ends the session; revoking a key ends its sessions.
     const out = await act(h, "logout", admin.cookie, {}, admin.csrf);

@@ -121,9 +121,9 @@ export async function townStream(c: Context<AppEnv>, deps: TownhallDeps) {
     // What changed between the page and this stream; read after `from` was fixed, so not shared.
     await render(true);
     await followEvents(t, from, async (ev) => {
-      if (ev.type === "audit") return; // the dashboard's own requests
-      if (isTaskEvent(ev.type, ev.task_id)) tasksChanged = true;
       await send("feed", { html: eventHtml(ev, labels) });
+      if (ev.type === "audit") return; // a request, not a change of state: nothing to re-render
+      if (isTaskEvent(ev.type, ev.task_id)) tasksChanged = true;
       schedule();
     }, signal);
     await busy;
