@@ -134,6 +134,21 @@ Deno.test("dashboard actions need the session's CSRF token and the key's scope; 
     );
     assert.equal(ok.res.status, 200, ok.text);
     assert.equal(await h.t.redis.llen(h.t.keys.backlog), 1);
+    // Bad input is a 400/404 with a message, never a 500.
+    const cases: [string, unknown, number, RegExp][] = [
+      ["nosuch", {}, 404, /no dashboard action/],
+      ["kill", {}, 400, /agent/],
+      ["kill", { agent: "ghost" }, 404, /ghost/],
+      ["reply", { agent: "ghost", answer: " " }, 400, /answer/],
+      ["reject", { mission: "nope", item: "x" }, 400, /reason/],
+      ["approve", { mission: "nope", item: "x" }, 404, /nope/],
+      ["backlog", { description: "x", verify: "true" }, 200, /backlog/],
+    ];
+    for (const [name, body, status, re] of cases) {
+      const r = await act(h, name, admin.cookie, body, admin.csrf);
+      assert.equal(r.res.status, status, `${name}: ${r.text}`);
+      assert.match(r.text, re, name);
+    }
 
     // A read-only key: no buttons, and the server refuses the action anyway.
     const reader = await login(h, h.keys[1]);
