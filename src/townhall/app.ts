@@ -98,7 +98,17 @@ export function buildApp(deps: TownhallDeps) {
         "requests need `Content-Type: application/json`, also without a body. " +
         "Errors: `{error, code, status, field?}`.",
     },
-    tags: ["Health", "Town", "Agents", "Messages", "Tasks", "Backlog", "Events", "Lifecycle"].map(
+    tags: [
+      "Health",
+      "Town",
+      "Agents",
+      "Messages",
+      "Tasks",
+      "Backlog",
+      "Events",
+      "Lifecycle",
+      "Dashboard",
+    ].map(
       (name) => ({ name }),
     ),
   });

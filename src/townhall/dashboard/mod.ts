@@ -31,6 +31,7 @@ import { dashboardHtml, loginHtml, tasksHtml } from "./render.tsx";
 import type { PageData } from "./page.tsx";
 import type { TownContext } from "../../core/town.ts";
 import { consumeLoginToken, createSession } from "./session.ts";
+import { documentDashboard } from "./openapi.ts";
 
 export { dashboardPublic, sessionAuth } from "./auth.ts";
 
@@ -161,4 +162,5 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>, deps: TownhallDeps) 
   app.get("/ui/stream", (c) => townStream(c, deps));
   app.get("/ui/log/:agent", (c) => logStream(c, deps));
   app.post("/ui/act/:name", actionRoute(deps));
+  documentDashboard(app);
 }
