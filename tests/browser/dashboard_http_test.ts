@@ -3,7 +3,7 @@
  * a real `tt townhall` in a sandbox town.
  */
 import assert from "node:assert/strict";
-import { closeHall, type Hall, HallSandbox, startHall } from "../townhall/helpers.ts";
+import { api, closeHall, type Hall, HallSandbox, startHall } from "../townhall/helpers.ts";
 import { alive, waitUntil } from "../agent_helpers.ts";
 
 async function req(
@@ -268,6 +268,31 @@ Deno.test('auth = "none": the page works without a login, and its actions still 
     const ok = await act(h, "backlog", cookie, { description: "keyless" }, csrf);
     assert.equal(ok.res.status, 200, ok.text);
     assert.equal(await h.t.redis.llen(h.t.keys.backlog), 1);
+  } finally {
+    await closeHall(h);
+  }
+});
+
+Deno.test("a started mission shows as a graph of its items on the page, titles escaped", async () => {
+  const h = await startHall();
+  try {
+    const started = await api(h, "POST", "/v1/missions", {
+      body: {
+        title: "Ship <b>it</b>",
+        items: [
+          { id: "schema", title: "DB schema" },
+          { id: "api", title: "<i>API</i>", depends_on: ["schema"] },
+        ],
+      },
+    });
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    const { cookie } = await login(h, h.createdKey!);
+    const page = await req(h, "/", { headers: { cookie } });
+    assert.match(page.text, /<svg class="graph"/);
+    assert.match(page.text, /data-item="schema"/);
+    assert.match(page.text, /data-item="api"/);
+    assert.match(page.text, /Ship &lt;b&gt;it&lt;\/b&gt;/);
+    assert.ok(!page.text.includes("<i>API</i>"));
   } finally {
     await closeHall(h);
   }
