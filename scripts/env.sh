@@ -68,6 +68,22 @@ tt_ensure_bwrap() {
   return 0
 }
 
+# Debian's chromium, for the dashboard's browser tests (playwright-core drives it; Playwright's own
+# browser download cannot work here). Without apt the browser tests skip, saying why.
+tt_ensure_chromium() {
+  [ -x "${TT_CHROMIUM:-/usr/bin/chromium}" ] && return 0
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    tt_say "installing chromium with apt-get (once, for the dashboard's browser tests)"
+    local path="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
+    { PATH="$path" apt-get update -q &&
+      PATH="$path" DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } >&2 ||
+      tt_say "apt-get could not install chromium: the browser tests will skip"
+  else
+    tt_say "the browser tests need chromium (sudo apt-get install chromium); without it they skip"
+  fi
+  return 0
+}
+
 # The npm packages pinned in deno.lock, fetched once per lockfile (a stamp in $TT_TOOLS holds the
 # lockfile's checksum, so a run with everything cached costs one cksum, no Deno process). tt
 # loads some packages only when a command needs them, and an agent's round may run the full tt

@@ -15,6 +15,7 @@ import {
   type SectionResult,
 } from "../lib/types.ts";
 import type { Ctx } from "../../src/core/agents.ts";
+import { pageVsStatus } from "../lib/dashboard.ts";
 
 const HELLO = `
 import { Hono } from "hono";
@@ -209,9 +210,12 @@ export const townhall: Section = {
           });
         }
       }
+      const big = await pageVsStatus(ctx);
+      rows.push(...big.rows);
       return {
         rows,
         notes: [
+          big.note,
           `${CONNECTIONS} connections, ${
             ROUNDS(ctx)
           } round(s) of ${seconds} s per target in turn ` +
@@ -220,7 +224,7 @@ export const townhall: Section = {
           "townhall checks the API key (one Redis read) per request; status reads 6 agents and " +
           "20 tasks; each assign is one Lua script plus the audit event",
         ],
-        raw: { connections: CONNECTIONS, seconds, warmup, rounds, results },
+        raw: { connections: CONNECTIONS, seconds, warmup, rounds, results, dashboard: big.raw },
       };
     } finally {
       for (const s of servers) await s.stop();

@@ -11,6 +11,7 @@ import * as plan from "./plan.ts";
 import * as events from "./events.ts";
 import * as admin from "./admin.ts";
 import * as townhall from "./townhall.ts";
+import * as dashboard from "./dashboard.ts";
 import * as conductor from "./conductor.ts";
 import * as demo from "./demo.ts";
 import * as doctor from "./doctor.ts";
@@ -44,6 +45,7 @@ export function buildProgram() {
       events,
       admin,
       townhall,
+      dashboard,
       conductor,
       demo,
       mission,

@@ -92,6 +92,13 @@ export function townKeys(town: string) {
     dispatcherLock: `${p}dispatcher:lock`,
     /** Counter whose every value is a fencing token handed to one dispatcher lease. */
     dispatcherFence: `${p}dispatcher:fence`,
+    /**
+     * Dashboard login session, by SHA-256 of the cookie's session id: JSON SessionRecord
+     * (src/townhall/dashboard/session.ts: key id and scopes, never the key), with a TTL.
+     */
+    dashSession: (hash: string) => `${p}dash:session:${hash}`,
+    /** One-time login link of `tt dashboard`, by SHA-256 of its token: JSON, short TTL, GETDEL. */
+    dashLoginToken: (hash: string) => `${p}dash:login:${hash}`,
   };
 }
 

@@ -93,10 +93,11 @@ export const AnySnapshot = z.discriminatedUnion("version", [Snapshot, SnapshotV1
 
 /**
  * Keys that say something is alive or in flight on this machine right now: never saved, never
- * restored, and kept (not deleted) by a restore. `owner` is the town's claim on a shared Redis.
+ * restored, and kept (not deleted) by a restore. `owner` is the town's claim on a shared Redis;
+ * `dash:` keys are dashboard sessions and login links (credentials, never written to a file).
  */
 export function isLivenessKey(rel: string): boolean {
-  return /^(supervisor|control|ready):/.test(rel) || rel === "restore-check" ||
+  return /^(supervisor|control|ready|dash):/.test(rel) || rel === "restore-check" ||
     rel === "owner" || rel === "dispatcher:fence" || /(^|[:-])locks?($|:)/.test(rel);
 }
 

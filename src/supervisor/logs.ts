@@ -63,7 +63,8 @@ const RAW_STDOUT: LogSink = {
 /**
  * Copies a round's log to `sink` (stdout by default): as readable text for a CLI with a JSON
  * stream, unless `raw`. With `follow`, keeps copying as it grows (inotify) until the round ends
- * (its end event) or SIGINT/SIGTERM; a round that has already ended is just copied.
+ * (its end event), SIGINT/SIGTERM or `signal` (townhall: the client went away); a round that has
+ * already ended is just copied.
  */
 export async function showLog(
   t: TownContext,
@@ -72,6 +73,7 @@ export async function showLog(
   follow: boolean,
   raw = false,
   to: LogSink = RAW_STDOUT,
+  signal?: AbortSignal,
 ) {
   const family = resolveCli(t.config, agent.cli).family;
   const sink = raw || !family.json ? to : readableSink(family, to);
@@ -101,6 +103,8 @@ export async function showLog(
   }
   const done = new AbortController();
   const stop = () => done.abort();
+  if (signal?.aborted) stop();
+  signal?.addEventListener("abort", stop, { once: true });
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   try {
@@ -123,6 +127,7 @@ export async function showLog(
     }
     await sink.end?.();
   } finally {
+    signal?.removeEventListener("abort", stop);
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
     file.close();

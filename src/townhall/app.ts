@@ -4,7 +4,8 @@
  *
  *   guard (Host, Origin, JSON content type: every route) → CORS (allowed_origins only)
  *   → Redis gate (503; all but /health and /ready) → audit (mutating /v1 calls)
- *   → identify (API key) → rate limit → auth gate (all but /health and /ready)
+ *   → identify (API key) → dashboard session cookie (dashboard paths and the SSE endpoint only)
+ *   → rate limit → auth gate (all but /health, /ready and the dashboard's login, assets and /)
  *   → body limit → route (scope check [+ exec check] → validation → handler)
  *
  * Without a key only /health and /ready answer; /metrics and /api/scaling need town.read, and
@@ -28,12 +29,17 @@ import { handleMcp } from "./mcp_http.ts";
 import { corsFor, emptyJsonBody, guard } from "./guard.ts";
 import { redisGate } from "./redis_gate.ts";
 import { documentResponses } from "./openapi.ts";
+import { dashboardPublic, registerDashboard, sessionAuth } from "./dashboard/mod.ts";
 
 /** Answer without a key (and without the Redis gate: they report on Redis themselves). */
 const OPEN_PATHS = new Set(["/health", "/ready"]);
 
 const exceptOpen = (mw: MiddlewareHandler<AppEnv>): MiddlewareHandler<AppEnv> => (c, next) =>
   OPEN_PATHS.has(c.req.path) ? next() : mw(c, next);
+
+/** The auth gate, but not for the dashboard's login page, assets and `/` (which redirects). */
+const gate: MiddlewareHandler<AppEnv> = (c, next) =>
+  dashboardPublic(c.req.path) ? next() : authGate(c, next);
 
 export function buildApp(deps: TownhallDeps) {
   const app = new OpenAPIHono<AppEnv>({
@@ -56,7 +62,7 @@ export function buildApp(deps: TownhallDeps) {
     c.json(body(413, `request body is larger than ${deps.maxBodyBytes} bytes`), 413);
   app.use("*", guard(deps.guard), corsFor(deps.guard), exceptOpen(redisGate(deps.health)));
   app.use("/v1/*", audit(deps));
-  app.use("*", exceptOpen(identify(deps)), rateLimit(deps), exceptOpen(authGate));
+  app.use("*", exceptOpen(identify(deps)), sessionAuth(deps), rateLimit(deps), exceptOpen(gate));
   for (const path of ["/v1/*", "/mcp"]) {
     app.use(path, bodyLimit({ maxSize: deps.maxBodyBytes, onError: tooLarge }), emptyJsonBody);
   }
@@ -68,6 +74,7 @@ export function buildApp(deps: TownhallDeps) {
   events.register(app, deps);
   missions.register(app, deps);
   app.all("/mcp", (c) => handleMcp(c, deps));
+  registerDashboard(app, deps);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -91,7 +98,17 @@ export function buildApp(deps: TownhallDeps) {
         "requests need `Content-Type: application/json`, also without a body. " +
         "Errors: `{error, code, status, field?}`.",
     },
-    tags: ["Health", "Town", "Agents", "Messages", "Tasks", "Backlog", "Events", "Lifecycle"].map(
+    tags: [
+      "Health",
+      "Town",
+      "Agents",
+      "Messages",
+      "Tasks",
+      "Backlog",
+      "Events",
+      "Lifecycle",
+      "Dashboard",
+    ].map(
       (name) => ({ name }),
     ),
   });

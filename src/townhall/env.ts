@@ -40,5 +40,10 @@ export interface TownhallDeps {
 
 export type AppEnv = {
   Bindings: { remoteAddr?: Deno.Addr };
-  Variables: { principal?: Principal; authError?: HttpError };
+  Variables: {
+    principal?: Principal;
+    authError?: HttpError;
+    /** A dashboard login session (cookie), when the request came with one. */
+    session?: { id: string; csrf: string };
+  };
 };

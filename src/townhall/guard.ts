@@ -13,6 +13,13 @@ import type { AppEnv } from "./env.ts";
 /** Methods that may change state: they need `Content-Type: application/json`. */
 export const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
+/**
+ * The one path that also takes an HTML form post: the dashboard's login. Such a post must carry an
+ * (allowed) `Origin`, which browsers always send with a POST; a form from a foreign page is
+ * refused by the Origin check like any other request.
+ */
+export const FORM_PATHS = new Set(["/login"]);
+
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"];
 const WILDCARD = new Set(["0.0.0.0", "[::]", "::", ""]);
 
@@ -89,8 +96,11 @@ export class RequestGuard {
   }
 }
 
+const mediaType = (contentType: string | undefined) =>
+  contentType?.split(";")[0].trim().toLowerCase();
+
 function isJson(contentType: string | undefined): boolean {
-  return contentType?.split(";")[0].trim().toLowerCase() === "application/json";
+  return mediaType(contentType) === "application/json";
 }
 
 /** 403 for a foreign Host or Origin; 415 for a state-changing request that is not JSON. */
@@ -114,7 +124,10 @@ export function guard(g: RequestGuard): MiddlewareHandler<AppEnv> {
         `Origin '${origin!.slice(0, 100)}' is not allowed: add it to [townhall] allowed_origins`,
       );
     }
-    if (STATE_CHANGING.has(c.req.method) && !isJson(c.req.header("content-type"))) {
+    const type = c.req.header("content-type");
+    const formOk = FORM_PATHS.has(c.req.path) && origin !== undefined &&
+      mediaType(type) === "application/x-www-form-urlencoded";
+    if (STATE_CHANGING.has(c.req.method) && !isJson(type) && !formOk) {
       throw new HttpError(
         415,
         "unsupported_media_type",

@@ -33,6 +33,7 @@ import {
   waitForAgents,
 } from "../core/lifecycle.ts";
 import { type OrphanAction, reclaimOrphanTasks, reclaimWork } from "../core/reclaim.ts";
+import { replyToAgent } from "../core/reply.ts";
 import { townStatus } from "../core/status.ts";
 import {
   assignTask,
@@ -320,6 +321,13 @@ export async function agentAction(t: Ctx, ref: string, verb: Verb, reason?: stri
   else await closeAgent(t, a.id, reason);
   const now = await getAgent(t, a.id);
   return { agent: named(a), action: verb, state: now?.state ?? "removed" };
+}
+
+/** Answers an agent waiting in needs_input (`tt reply`); its next round resumes the session. */
+export async function reply(t: Ctx, ref: string, answer: string) {
+  const a = await resolveAgent(t, ref);
+  const m = await replyToAgent(t, a, answer);
+  return { agent: named(a), message_id: m.id };
 }
 
 export async function restart(t: TownContext, ref: string, b: { rounds?: number }) {

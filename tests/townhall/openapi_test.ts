@@ -41,6 +41,7 @@ Deno.test("GET /openapi.json: OpenAPI 3.1 with security schemes; every served ro
     assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), [
       "apiKeyHeader",
       "bearerAuth",
+      "sessionCookie", // the dashboard's (src/townhall/dashboard/openapi.ts)
     ]);
     assert.ok(checkRefs(doc) > 10);
 
