@@ -20,10 +20,21 @@ export function launchAgentsDir(home: string): string {
  * (controls other than tab/newline, lone surrogates, U+FFFE/U+FFFF) replaced by a space.
  */
 export function xmlText(s: string): string {
-  const clean = s.replace(
-    /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
-    " ",
-  );
+  let clean = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const high = c >= 0xd800 && c <= 0xdbff;
+    const low = (n: number) => n >= 0xdc00 && n <= 0xdfff;
+    if (high && i + 1 < s.length && low(s.charCodeAt(i + 1))) {
+      clean += s[i] + s[i + 1]; // a surrogate pair: one character outside the BMP
+      i++;
+    } else if (
+      (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || high || low(c) ||
+      c === 0xfffe || c === 0xffff
+    ) {
+      clean += " ";
+    } else clean += s[i];
+  }
   return clean.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
     .replaceAll('"', "&quot;").replaceAll("'", "&apos;");
 }

@@ -13,32 +13,22 @@
  */
 import assert from "node:assert/strict";
 import { AgentTown, waitForEvent } from "../agent_helpers.ts";
-import { report, ROOT } from "../helpers.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
 import { getTask } from "../../src/core/tasks.ts";
 import { probeSandbox } from "../../src/supervisor/sandbox/mod.ts";
-import { conversationText, startStub, STUB_RESULT } from "../fixtures/stub_anthropic.ts";
+import { startStub } from "../fixtures/stub_anthropic.ts";
+import { skipReason, twoRounds, withClis } from "../fixtures/clis/e2e.ts";
 
-const BIN = Deno.env.get("TT_CLIS_BIN") ??
-  `${Deno.env.get("TT_TOOLS_DIR") ?? `${ROOT}/.tools`}/clis/node_modules/.bin`;
-const HAVE = (() => {
-  try {
-    return Deno.statSync(`${BIN}/claude`).isFile;
-  } catch {
-    return false;
-  }
-})();
-const probe = HAVE ? await probeSandbox() : { ok: false, reason: "", fix: "" };
-const ROOT_USER = Deno.uid() === 0;
+const probe = await probeSandbox();
 const SANDBOXED = probe.ok;
-const WHY = !HAVE
-  ? `claude is not installed in ${BIN}`
-  : !SANDBOXED && ROOT_USER
-  ? `running as root without tt's agent sandbox (${probe.reason}): claude refuses --dangerously-skip-permissions`
-  : "";
-if (WHY) report(`tests/cli/clis_claude_e2e_test.ts: skipped: ${WHY}`);
+const WHY = skipReason(
+  "tests/cli/clis_claude_e2e_test.ts",
+  "claude",
+  !SANDBOXED && Deno.uid() === 0
+    ? `running as root without tt's agent sandbox (${probe.reason}): claude refuses --dangerously-skip-permissions`
+    : "",
+);
 const SKIP = WHY ? ` (skipped: ${WHY})` : "";
-type TaskJson = { id: string; state: string };
 
 /**
  * Where the stub listens. Inside the sandbox the CLI reaches the network only through the
@@ -57,7 +47,6 @@ async function claudeTown(): Promise<AgentTown> {
 
 function claudeEnv(stubUrl: string): Record<string, string> {
   return {
-    PATH: `${BIN}:${Deno.env.get("PATH")}`,
     ANTHROPIC_BASE_URL: stubUrl,
     ANTHROPIC_API_KEY: "test",
     // No update check, telemetry or error reports: this machine reaches no other host.
@@ -74,31 +63,15 @@ Deno.test({
     const stub = startStub({ hostname: STUB_HOST });
     const at = await claudeTown();
     try {
-      await at.sb.ok(["spawn", "w1", "--cli", "claude"], { env: claudeEnv(stub.url) });
-      const one = await at.sb.json<TaskJson>(["assign", "w1", "write the first file"]);
-      await at.sb.ok(["wait", "w1", "--timeout", "120"]);
-      const t1 = await getTask(at.t, one.id);
-      assert.equal(t1?.state, "completed", JSON.stringify(t1));
-      assert.equal(t1?.result, STUB_RESULT);
-      const a1 = await resolveAgent(at.t, "w1");
-      assert.match(a1.session_id ?? "", /^[0-9a-f-]{36}$/, "claude's session id");
+      const r = await twoRounds(at, "claude", claudeEnv(stub.url), stub);
+      const a1 = r.first;
+      assert.match(a1.session_id!, /^[0-9a-f-]{36}$/, "claude's session id");
       // The stub's two answers: 1001 + 1002 input tokens, 20 output each (claude's result sums).
       assert.ok(a1.tokens_in >= 2003, `tokens in: ${a1.tokens_in}`);
       assert.ok(a1.tokens_out >= 40, `tokens out: ${a1.tokens_out}`);
       assert.ok(a1.cost_usd > 0, `claude's total_cost_usd: ${a1.cost_usd}`);
-      const requestsOfRound1 = stub.requests.length;
-      assert.ok(requestsOfRound1 >= 2, `requests: ${stub.paths.join(", ")}`);
-
-      const two = await at.sb.json<TaskJson>(["assign", "w1", "write the second file"]);
-      await at.sb.ok(["wait", "w1", "--timeout", "120"]);
-      assert.equal((await getTask(at.t, two.id))?.state, "completed");
-      const a2 = await resolveAgent(at.t, "w1");
-      assert.equal(a2.session_id, a1.session_id, "same session");
-      // Round 2's first request carries round 1's conversation: claude resumed it.
-      const resumed = conversationText(stub.requests[requestsOfRound1].body);
-      assert.ok(resumed.includes(one.id), "round 1's task is in round 2's context");
-      assert.ok(resumed.includes(two.id));
-      const log = (await at.sb.ok(["logs", "w1"])).stdout;
+      assert.ok(r.round2 >= 2, `requests: ${stub.paths.join(", ")}`);
+      const log = r.log;
       assert.match(log, new RegExp(`^\\[claude session ${a1.session_id}, model [^\\]]+\\]$`, "m"));
       assert.match(log, /^→ Bash \{"command":"tt task complete /m);
       assert.match(log, /^Stub: task done \(request \d+\)\.$/m);
@@ -124,8 +97,8 @@ Deno.test({
     const stub = startStub({ status: 401, hostname: STUB_HOST });
     const at = await claudeTown();
     try {
-      await at.sb.ok(["spawn", "w1", "--cli", "claude"], { env: claudeEnv(stub.url) });
-      const task = await at.sb.json<TaskJson>(["assign", "w1", "never done"]);
+      await at.sb.ok(["spawn", "w1", "--cli", "claude"], { env: withClis(claudeEnv(stub.url)) });
+      const task = await at.sb.json<{ id: string }>(["assign", "w1", "never done"]);
       const failed = await waitForEvent(at.t, (e) => e.type === "agent_failed", 120_000);
       // claude itself would retry the 401 ten times over minutes; tt ends the round at the first.
       assert.match(failed.message, /claude: API error 401 authentication_failed/);

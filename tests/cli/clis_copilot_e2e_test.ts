@@ -9,29 +9,17 @@
  */
 import assert from "node:assert/strict";
 import { AgentTown, waitForEvent } from "../agent_helpers.ts";
-import { report, ROOT } from "../helpers.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
 import { getTask } from "../../src/core/tasks.ts";
-import { conversationText, startStub, STUB_RESULT } from "../fixtures/stub_anthropic.ts";
+import { startStub } from "../fixtures/stub_anthropic.ts";
+import { skipReason, twoRounds, withClis } from "../fixtures/clis/e2e.ts";
 
-const BIN = Deno.env.get("TT_CLIS_BIN") ??
-  `${Deno.env.get("TT_TOOLS_DIR") ?? `${ROOT}/.tools`}/clis/node_modules/.bin`;
-const HAVE = (() => {
-  try {
-    return Deno.statSync(`${BIN}/copilot`).isFile;
-  } catch {
-    return false;
-  }
-})();
-const WHY = HAVE ? "" : `copilot is not installed in ${BIN}`;
-if (WHY) report(`tests/cli/clis_copilot_e2e_test.ts: skipped: ${WHY}`);
+const WHY = skipReason("tests/cli/clis_copilot_e2e_test.ts", "copilot");
 const SKIP = WHY ? ` (skipped: ${WHY})` : "";
-type TaskJson = { id: string; state: string };
 const PKG_CACHE = `${Deno.env.get("TMPDIR") ?? "/tmp"}/tt-test-copilot-pkg-${Deno.uid() ?? "u"}`;
 
 function copilotEnv(stubUrl: string): Record<string, string> {
   return {
-    PATH: `${BIN}:${Deno.env.get("PATH")}`,
     COPILOT_OFFLINE: "true",
     COPILOT_PROVIDER_TYPE: "anthropic",
     COPILOT_PROVIDER_BASE_URL: stubUrl,
@@ -49,26 +37,11 @@ Deno.test({
     const stub = startStub();
     const at = await AgentTown.create();
     try {
-      await at.sb.ok(["spawn", "w1", "--cli", "copilot"], { env: copilotEnv(stub.url) });
-      const one = await at.sb.json<TaskJson>(["assign", "w1", "write the first file"]);
-      await at.sb.ok(["wait", "w1", "--timeout", "180"]);
-      const t1 = await getTask(at.t, one.id);
-      assert.equal(t1?.state, "completed", JSON.stringify(t1));
-      assert.equal(t1?.result, STUB_RESULT);
-      const a1 = await resolveAgent(at.t, "w1");
-      assert.match(a1.session_id ?? "", /^[0-9a-f-]{36}$/, "copilot's session id");
-      const requestsOfRound1 = stub.requests.length;
-      assert.equal(requestsOfRound1, 3, "read the prompt file, complete the task, final text");
-
-      const two = await at.sb.json<TaskJson>(["assign", "w1", "write the second file"]);
-      await at.sb.ok(["wait", "w1", "--timeout", "180"]);
-      assert.equal((await getTask(at.t, two.id))?.state, "completed");
-      const a2 = await resolveAgent(at.t, "w1");
-      assert.equal(a2.session_id, a1.session_id, "same session");
-      // Round 2's first request carries round 1's conversation: copilot resumed it.
-      const resumed = conversationText(stub.requests[requestsOfRound1].body);
-      assert.ok(resumed.includes(one.id), "round 1's task is in round 2's context");
-      const log = (await at.sb.ok(["logs", "w1"])).stdout;
+      const r = await twoRounds(at, "copilot", copilotEnv(stub.url), stub);
+      const a1 = r.first;
+      assert.match(a1.session_id!, /^[0-9a-f-]{36}$/, "copilot's session id");
+      assert.equal(r.round2, 3, "read the prompt file, complete the task, final text");
+      const log = r.log;
       assert.match(
         log,
         /^→ bash \{"command":"cat [^"]+","description":"Read the instructions"\}$/m,
@@ -91,8 +64,8 @@ Deno.test({
     const stub = startStub({ status: 401 });
     const at = await AgentTown.create();
     try {
-      await at.sb.ok(["spawn", "w1", "--cli", "copilot"], { env: copilotEnv(stub.url) });
-      const task = await at.sb.json<TaskJson>(["assign", "w1", "never done"]);
+      await at.sb.ok(["spawn", "w1", "--cli", "copilot"], { env: withClis(copilotEnv(stub.url)) });
+      const task = await at.sb.json<{ id: string }>(["assign", "w1", "never done"]);
       const failed = await waitForEvent(at.t, (e) => e.type === "agent_failed", 120_000);
       assert.match(
         failed.message,

@@ -102,7 +102,7 @@ Deno.test("a hostile town root or environment cannot add plist keys or break the
     label: launchdLabel("../../e v</il>"),
     program: ["/bin/tt", "--town", root, "supervise"],
     root,
-    env: { "A<B": "1&2", PATH: "/bin\u0000x" },
+    env: { "A<B": "1&2", PATH: "/bin\u0000x", LONE: "a\ud800b", PAIR: "\u{1f600}" },
   });
   const p = readPlist(xml);
   assert.equal(p.Program, undefined);
@@ -110,7 +110,12 @@ Deno.test("a hostile town root or environment cannot add plist keys or break the
   const expected = root.replace("\u0001", " ").replace("\u001b", " ");
   assert.equal(p.WorkingDirectory, expected);
   assert.deepEqual(p.ProgramArguments, ["/bin/tt", "--town", expected, "supervise"]);
-  assert.deepEqual(p.EnvironmentVariables, { "A<B": "1&2", PATH: "/bin x" });
+  assert.deepEqual(p.EnvironmentVariables, {
+    "A<B": "1&2",
+    PATH: "/bin x",
+    LONE: "a b",
+    PAIR: "\u{1f600}",
+  });
   assert.match(String(p.Label), /^dev\.tinytown\.tt\.[A-Za-z0-9_.-]+$/);
   assert.doesNotMatch(String(p.Label), /\//);
 });
