@@ -41,7 +41,7 @@ Deno.test("real claude round: final text, session id, usage with cache, cost", (
   ]);
 });
 
-Deno.test("claude api_retry: an unreachable API is no progress and not fatal", () => {
+Deno.test("claude api_retry: an unreachable API is no progress; an API asking to wait is; neither is fatal", () => {
   const feed = new LineFeed(FAMILIES.claude.parser());
   assert.equal(feed.push(enc([ROUND[0]]), "stdout"), true);
   // What claude printed in the sandbox when its API host refused the connection.
@@ -49,7 +49,8 @@ Deno.test("claude api_retry: an unreachable API is no progress and not fatal", (
     feed.push(enc([retry(1, null, "unknown"), retry(2, null, "unknown")]), "stdout"),
     false,
   );
-  assert.equal(feed.push(enc([retry(3, 529, "server_error")]), "stdout"), false);
+  assert.equal(feed.push(enc([retry(3, 529, "server_error")]), "stdout"), true);
+  assert.equal(feed.push(enc([retry(4, 429, "rate_limit")]), "stdout"), true);
   const out = feed.finish(null);
   assert.notEqual(out.error?.kind, "auth");
 });

@@ -129,8 +129,10 @@ export class ClaudeParser extends BaseParser {
   }
 
   /**
-   * claude retries every failed API call (10 times, backoff up to minutes), a refused key too:
-   * a retry is no progress (the stall timer runs on), and a refused key ends the round at once.
+   * claude retries every failed API call (10 times, backoff up to minutes), a refused key too.
+   * A refused key ends the round at once; a retry with no answer at all (connection refused,
+   * timeout: error_status null) is no progress, so the stall timer runs on; one the service
+   * answered (429, 529 overloaded) is claude waiting as told, and counts as progress.
    */
   #retry(ev: z.infer<typeof Event>): boolean {
     const status = ev.error_status ?? undefined;
@@ -146,7 +148,7 @@ export class ClaudeParser extends BaseParser {
       };
       this.out.error = this.#fatal;
     }
-    return false;
+    return status !== undefined;
   }
 
   override fatal(): CliError | undefined {
