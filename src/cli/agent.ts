@@ -355,32 +355,34 @@ export function register(program: Command) {
 
   const service = program.command("service")
     .description(
-      "keep the town's supervisor running across crashes and reboots (systemd user unit)",
+      "keep the town's supervisor running across crashes and reboots (systemd user unit; launchd LaunchAgent on macOS)",
     );
   service.command("install")
-    .description("write and enable a systemd user unit for this town's supervisor")
-    .option("--no-enable", "only write the unit (enable it yourself with systemctl --user)")
+    .description("write and load a systemd user unit (macOS: a LaunchAgent) for the supervisor")
+    .option("--no-enable", "only write the file, and print the commands that would load it")
     .action(async (opts, cmd) => {
       await withTown(cmd, async (t, g) => {
         const { installService } = await import("../supervisor/service.ts");
         const r = await installService(t, opts.enable);
+        const steps = r.commands.map((c) => `\n  ${c}`).join("");
         output(
           g.json,
           r,
           () =>
             r.enabled
-              ? `Installed and started ${r.unit} (${r.path})`
-              : `Wrote ${r.path}: enable it with 'systemctl --user enable --now ${r.unit}'`,
+              ? `Installed and started ${r.unit} (${r.path}); ran:${steps}`
+              : `Wrote ${r.path}; to load and start it, run:${steps}`,
         );
       });
     });
   service.command("uninstall")
-    .description("stop, disable and remove this town's systemd user unit")
+    .description("stop, unload and remove this town's systemd user unit (macOS: LaunchAgent)")
     .action(async (_opts, cmd) => {
       await withTown(cmd, async (t, g) => {
         const { uninstallService } = await import("../supervisor/service.ts");
         const r = await uninstallService(t);
-        output(g.json, r, () => `Removed ${r.unit}`);
+        const steps = r.commands.map((c) => `\n  ${c}`).join("");
+        output(g.json, r, () => `Removed ${r.unit} (${r.path}); ran:${steps}`);
       });
     });
 

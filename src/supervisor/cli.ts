@@ -68,12 +68,19 @@ export function roundCommand(
 
 /** API keys each preset needs; everything else that looks secret is withheld from agents. */
 const PRESET_SECRETS: Record<string, string[]> = {
-  claude: ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"],
+  claude: ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN"],
   codex: ["OPENAI_API_KEY"],
   "codex-mini": ["OPENAI_API_KEY"],
   auggie: ["AUGMENT_SESSION_AUTH", "AUGMENT_API_TOKEN"],
   gemini: ["GEMINI_API_KEY", "GOOGLE_API_KEY"],
-  copilot: ["GH_TOKEN", "GITHUB_TOKEN", "COPILOT_GITHUB_TOKEN"],
+  // …and the key of a BYOK model provider (COPILOT_PROVIDER_BASE_URL).
+  copilot: [
+    "GH_TOKEN",
+    "GITHUB_TOKEN",
+    "COPILOT_GITHUB_TOKEN",
+    "COPILOT_PROVIDER_API_KEY",
+    "COPILOT_PROVIDER_BEARER_TOKEN",
+  ],
   aider: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"],
   goose: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GOOSE_PROVIDER", "GOOSE_MODEL"],
   amp: ["AMP_API_KEY"],

@@ -27,8 +27,11 @@ export interface RunOptions {
   onStart?: (pgid: number) => void | Promise<void>;
   /** Aborting kills the process group (kill/shutdown). */
   signal?: AbortSignal;
-  /** Each chunk of output as it arrives; false when it shows no progress (a retry notice). */
-  onOutput?: (data: Uint8Array, stream: "stdout" | "stderr") => boolean;
+  /**
+   * Each chunk of output as it arrives; false when it shows no progress (a retry notice), "end"
+   * when the CLI reported an error it would only retry in vain: the group is ended at once.
+   */
+  onOutput?: (data: Uint8Array, stream: "stdout" | "stderr") => boolean | "end";
   /** No progress for this long ⇒ the group is killed and the round ends `stalled` (0 = never). */
   stallMs?: number;
 }
@@ -93,7 +96,7 @@ export async function runRoundProcess(opts: RunOptions): Promise<RoundProcessRes
   }
   // Interleave stdout and stderr into the log as they arrive.
   let chain = Promise.resolve();
-  let ended: "timeout" | "stalled" | "killed" | undefined;
+  let ended: "timeout" | "stalled" | "killed" | "fatal" | undefined;
   const status = child.status;
   let stall: ReturnType<typeof setTimeout> | undefined;
   const armStall = () => {
@@ -108,7 +111,11 @@ export async function runRoundProcess(opts: RunOptions): Promise<RoundProcessRes
   const pump = async (stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr") => {
     for await (const chunk of stream) {
       chain = chain.then(() => write(chunk));
-      if (opts.onOutput?.(chunk, name) ?? true) armStall();
+      const seen = opts.onOutput?.(chunk, name) ?? true;
+      if (seen === "end" && !ended) {
+        ended = "fatal";
+        terminateGroup(pgid, status, opts.graceMs ?? 5000);
+      } else if (seen === true) armStall();
     }
   };
   const pumps = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
@@ -155,6 +162,10 @@ export async function runRoundProcess(opts: RunOptions): Promise<RoundProcessRes
     kind: "exited",
     code: st.code,
     signal: st.signal,
-    detail: st.signal ? `killed by ${st.signal}` : `exit code ${st.code}`,
+    detail: ended === "fatal"
+      ? "ended by tt: the CLI reported an error it would only retry"
+      : st.signal
+      ? `killed by ${st.signal}`
+      : `exit code ${st.code}`,
   };
 }

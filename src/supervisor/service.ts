@@ -1,49 +1,97 @@
 /**
- * `tt service install|uninstall`: a systemd user unit that starts the town's supervisor at login
- * (or boot, with lingering) and restarts it when it dies (Restart=on-failure: a supervisor that
- * exits because its agents are done stays down until a tt command needs it). launchd on macOS is
- * not implemented and says so.
+ * `tt service install|uninstall`: keeps the town's supervisor running across crashes and reboots.
+ * On Linux a systemd user unit that starts it at login (or boot, with lingering) and restarts it
+ * when it dies (Restart=on-failure: a supervisor that exits because its agents are done stays down
+ * until a tt command needs it); on macOS a launchd LaunchAgent with the same behaviour
+ * (service_launchd.ts). Every command the install runs (or would run, with `enable` false) is in
+ * the result, so the operator sees exactly what was done.
  */
 import type { TownContext } from "../core/town.ts";
 import { TtError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/config.ts";
 import { selfCommand } from "./self.ts";
+import { shellQuote } from "./cli.ts";
+import { launchAgentsDir, launchctlCommands, launchdLabel, plistText } from "./service_launchd.ts";
+
+/** What the service code needs from the machine (the real one, or a test's). */
+export interface ServiceHost {
+  os: string;
+  env(name: string): string | undefined;
+  uid(): number | null;
+  run(argv: string[]): Promise<{ ok: boolean; detail: string }>;
+}
+
+export const realHost: ServiceHost = {
+  os: Deno.build.os,
+  env: (name) => Deno.env.get(name),
+  uid: () => Deno.uid(),
+  run: runCommand,
+};
+
+export type ServiceManager = "systemd" | "launchd";
 
 export interface ServiceStatus {
   installed: boolean;
+  /** The systemd unit name, or the launchd job label. */
   unit: string;
   path: string;
+  manager: ServiceManager;
 }
 
-function unitDir(): string {
-  const xdg = Deno.env.get("XDG_CONFIG_HOME");
-  const home = Deno.env.get("HOME");
+function managerOf(host: ServiceHost): ServiceManager {
+  if (host.os === "darwin") return "launchd";
+  if (host.os === "windows") {
+    throw new TtError(
+      "tt service is for Linux (systemd) and macOS (launchd), not Windows: the next tt command restarts a dead supervisor meanwhile",
+    );
+  }
+  return "systemd";
+}
+
+function unitDir(host: ServiceHost): string {
+  const xdg = host.env("XDG_CONFIG_HOME");
+  const home = host.env("HOME");
   if (!xdg && !home) {
     throw new TtError("neither XDG_CONFIG_HOME nor HOME is set: cannot place the unit");
   }
   return `${xdg || `${home}/.config`}/systemd/user`;
 }
 
+function plistDir(host: ServiceHost): string {
+  const home = host.env("HOME");
+  if (!home) throw new TtError("HOME is not set: cannot place the LaunchAgent");
+  return launchAgentsDir(home);
+}
+
+function uidOf(host: ServiceHost): number {
+  const uid = host.uid();
+  if (uid === null) throw new TtError("no user id on this system: cannot name the launchd domain");
+  return uid;
+}
+
+/** One argv as a shell command line (quoted only where needed), for showing what runs. */
+export function commandLine(argv: string[]): string {
+  return argv.map((a) => /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : shellQuote(a)).join(" ");
+}
+
 export function unitName(town: string): string {
   return `tt-${town.replace(/[^A-Za-z0-9_.-]/g, "_")}.service`;
 }
 
-function notOnMac() {
-  if (Deno.build.os === "darwin") {
-    throw new TtError(
-      "tt service is not implemented on macOS yet (it would be a launchd plist): the next tt command restarts a dead supervisor meanwhile",
-    );
-  }
-}
-
-export async function serviceStatus(t: Pick<TownContext, "name">): Promise<ServiceStatus> {
-  const unit = unitName(t.name);
+export async function serviceStatus(
+  t: Pick<TownContext, "name">,
+  host: ServiceHost = realHost,
+): Promise<ServiceStatus> {
+  let manager: ServiceManager = "systemd";
+  let unit = unitName(t.name);
   let path = "";
   try {
-    path = `${unitDir()}/${unit}`;
-    return { installed: (await Deno.stat(path)).isFile, unit, path };
+    manager = managerOf(host);
+    if (manager === "launchd") unit = launchdLabel(t.name);
+    path = manager === "launchd" ? `${plistDir(host)}/${unit}.plist` : `${unitDir(host)}/${unit}`;
+    return { installed: (await Deno.stat(path)).isFile, unit, path, manager };
   } catch {
-    return { installed: false, unit, path };
+    return { installed: false, unit, path, manager };
   }
 }
 
@@ -62,8 +110,9 @@ const plain = (s: string) =>
 export function unitText(
   t: Pick<TownContext, "name" | "root">,
   env: Record<string, string>,
+  program = [...selfCommand(), "--town", t.root, "supervise"],
 ): string {
-  const exec = [...selfCommand(), "--town", t.root, "supervise"].map(sdQuote).join(" ");
+  const exec = program.map(sdQuote).join(" ");
   return [
     "# Written by `tt service install`; `tt service uninstall` removes it.",
     "[Unit]",
@@ -83,10 +132,10 @@ export function unitText(
   ].join("\n");
 }
 
-async function systemctl(args: string[]): Promise<{ ok: boolean; detail: string }> {
+async function runCommand(argv: string[]): Promise<{ ok: boolean; detail: string }> {
   try {
-    const r = await new Deno.Command("systemctl", {
-      args: ["--user", ...args],
+    const r = await new Deno.Command(argv[0], {
+      args: argv.slice(1),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -94,55 +143,94 @@ async function systemctl(args: string[]): Promise<{ ok: boolean; detail: string 
     const detail = new TextDecoder().decode(r.stderr).trim().split("\n")[0] ?? "";
     return { ok: r.success, detail: detail || `exit code ${r.code}` };
   } catch (e) {
-    return { ok: false, detail: `systemctl: ${(e as Error).message}` };
+    return { ok: false, detail: `${argv[0]}: ${(e as Error).message}` };
   }
 }
 
 export interface InstallResult extends ServiceStatus {
-  /** Whether `systemctl --user enable --now` ran and succeeded. */
+  /** Whether the service was loaded and started (systemctl enable --now / launchctl bootstrap). */
   enabled: boolean;
+  /** The commands run (or, when not enabled, to run by hand), as shell command lines. */
+  commands: string[];
+}
+
+/** Runs each command in order; the first failure throws, naming it and the file written. */
+async function runAll(host: ServiceHost, path: string, commands: string[][]) {
+  for (const argv of commands) {
+    const r = await host.run(argv);
+    if (!r.ok) {
+      throw new TtError(
+        `wrote ${path}, but '${commandLine(argv)}' failed (${r.detail}): run it by hand where ${
+          argv[0] === "launchctl" ? "you are logged in to the Mac's desktop" : "a user systemd runs"
+        }`,
+      );
+    }
+  }
 }
 
 /**
- * Writes the unit (PATH and, when set, REDIS_URL of this shell go in, so agents find their CLIs;
- * the file is mode 600) and enables it, unless `enable` is false. A failed enable throws after the
- * unit is written, saying how to enable it by hand.
+ * Writes the unit or plist (PATH and, when set, REDIS_URL of this shell go in, so agents find
+ * their CLIs; the file is mode 600) and loads it, unless `enable` is false. A failed load throws
+ * after the file is written, saying which command to run by hand.
  */
 export async function installService(
   t: Pick<TownContext, "name" | "root">,
   enable = true,
+  host: ServiceHost = realHost,
 ): Promise<InstallResult> {
-  notOnMac();
-  const status = await serviceStatus(t);
+  const status = await serviceStatus(t, host);
   const env: Record<string, string> = {
-    PATH: Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
+    PATH: host.env("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
   };
-  const redisUrl = Deno.env.get("REDIS_URL");
+  const redisUrl = host.env("REDIS_URL");
   if (redisUrl) env.REDIS_URL = redisUrl;
-  await Deno.mkdir(unitDir(), { recursive: true });
-  await writeFileAtomic(status.path, unitText(t, env), 0o600);
-  if (!enable) return { ...status, installed: true, enabled: false };
-  for (const args of [["daemon-reload"], ["enable", "--now", status.unit]]) {
-    const r = await systemctl(args);
-    if (!r.ok) {
-      throw new TtError(
-        `wrote ${status.path}, but 'systemctl --user ${
-          args.join(" ")
-        }' failed (${r.detail}): enable it with 'systemctl --user enable --now ${status.unit}' where a user systemd runs`,
-      );
-    }
+  const program = [...selfCommand(), "--town", t.root, "supervise"];
+  let commands: string[][];
+  if (status.manager === "launchd") {
+    const lc = launchctlCommands(uidOf(host), status.unit, status.path);
+    // A job loaded before (reinstall) must be booted out first, or bootstrap fails.
+    if (enable && status.installed) await host.run(lc.unload);
+    await Deno.mkdir(plistDir(host), { recursive: true });
+    await Deno.mkdir(`${t.root}/.tt/logs`, { recursive: true });
+    const text = plistText({ label: status.unit, program, root: t.root, env });
+    await writeFileAtomic(status.path, text, 0o600);
+    commands = [lc.load];
+  } else {
+    await Deno.mkdir(unitDir(host), { recursive: true });
+    await writeFileAtomic(status.path, unitText(t, env, program), 0o600);
+    commands = [
+      ["systemctl", "--user", "daemon-reload"],
+      ["systemctl", "--user", "enable", "--now", status.unit],
+    ];
   }
-  return { ...status, installed: true, enabled: true };
+  const shown = commands.map(commandLine);
+  if (!enable) return { ...status, installed: true, enabled: false, commands: shown };
+  await runAll(host, status.path, commands);
+  return { ...status, installed: true, enabled: true, commands: shown };
 }
 
-export async function uninstallService(t: Pick<TownContext, "name">): Promise<ServiceStatus> {
-  notOnMac();
-  const status = await serviceStatus(t);
+export async function uninstallService(
+  t: Pick<TownContext, "name">,
+  host: ServiceHost = realHost,
+): Promise<ServiceStatus & { commands: string[] }> {
+  const status = await serviceStatus(t, host);
   if (!status.installed) {
     throw new TtError(`no service installed for town ${t.name} (${status.path || status.unit})`);
   }
-  await systemctl(["disable", "--now", status.unit]); // best effort: the unit may never have run
-  await Deno.remove(status.path);
-  await systemctl(["daemon-reload"]);
-  return { ...status, installed: false };
+  // Best effort: the service may never have been loaded.
+  const commands: string[][] = [];
+  if (status.manager === "launchd") {
+    const unload = launchctlCommands(uidOf(host), status.unit, status.path).unload;
+    commands.push(unload);
+    await host.run(unload);
+    await Deno.remove(status.path);
+  } else {
+    const disable = ["systemctl", "--user", "disable", "--now", status.unit];
+    const reload = ["systemctl", "--user", "daemon-reload"];
+    commands.push(disable, reload);
+    await host.run(disable);
+    await Deno.remove(status.path);
+    await host.run(reload);
+  }
+  return { ...status, installed: false, commands: commands.map(commandLine) };
 }

@@ -4,6 +4,7 @@
  */
 import { errorFrom, kindOf } from "./classify.ts";
 import {
+  type CliError,
   type CliOutcome,
   emptyOutcome,
   jsonLine,
@@ -54,6 +55,11 @@ export abstract class BaseParser implements OutputParser {
   /** A non-JSON line; families may look at it (the default only counts it as progress). */
   protected plainLine(_text: string, _stream: Stream): boolean {
     return true;
+  }
+
+  /** An error the CLI will only retry in vain (see OutputParser.fatal); none by default. */
+  fatal(): CliError | undefined {
+    return undefined;
   }
 
   /** The plain lines kept so far (stdout and stderr interleaved). */

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { BaseParser, num } from "./base.ts";
 import { errorFrom } from "./classify.ts";
 import {
+  type CliError,
   type CliErrorKind,
   type CliFamily,
   jsonLine,
@@ -36,6 +37,10 @@ const Event = z.looseObject({
   result: z.string().optional().catch(undefined),
   is_error: z.boolean().optional().catch(undefined),
   api_error_status: z.number().nullable().optional().catch(undefined),
+  // system/api_retry: attempt, max_retries, error_status, error (authentication_failed, unknown…)
+  attempt: z.number().optional().catch(undefined),
+  max_retries: z.number().optional().catch(undefined),
+  error_status: z.number().nullable().optional().catch(undefined),
   total_cost_usd: z.number().optional().catch(undefined),
   usage: z.looseObject({
     input_tokens: z.number().optional().catch(undefined),
@@ -59,6 +64,7 @@ const API_ERRORS: Record<string, CliErrorKind> = {
 
 export class ClaudeParser extends BaseParser {
   #apiError?: string;
+  #fatal?: CliError;
   /** The last assistant message not parsed yet (only the last one's text matters). */
   #pending?: string;
 
@@ -86,6 +92,7 @@ export class ClaudeParser extends BaseParser {
     const ev = r.data;
     if (ev.type !== "assistant") this.#flush(); // keep the order of texts
     if (ev.session_id) this.out.sessionId = ev.session_id;
+    if (ev.type === "system" && ev.subtype === "api_retry") return this.#retry(ev);
     if (ev.type === "assistant") {
       const text = ev.message?.content.filter((c) => c.type === "text").map((c) => c.text ?? "")
         .join("").trim();
@@ -121,9 +128,39 @@ export class ClaudeParser extends BaseParser {
     return true;
   }
 
+  /**
+   * claude retries every failed API call (10 times, backoff up to minutes), a refused key too.
+   * A refused key ends the round at once; a retry with no answer at all (connection refused,
+   * timeout: error_status null) is no progress, so the stall timer runs on; one the service
+   * answered (429, 529 overloaded) is claude waiting as told, and counts as progress.
+   */
+  #retry(ev: z.infer<typeof Event>): boolean {
+    const status = ev.error_status ?? undefined;
+    const code = ev.error ?? "unknown";
+    if (status === 401 || status === 403 || API_ERRORS[code] === "auth") {
+      this.#fatal = {
+        kind: "auth",
+        message: oneLine(
+          `API error ${status ?? "?"} ${code} (claude would retry it ${
+            ev.max_retries ?? "several"
+          } times; tt does not wait): check ANTHROPIC_API_KEY / the login (\`claude\` then /login)`,
+        ),
+      };
+      this.out.error = this.#fatal;
+    }
+    return status !== undefined;
+  }
+
+  override fatal(): CliError | undefined {
+    return this.#fatal;
+  }
+
   override finish(exitCode: number | null) {
     this.#flush();
-    return super.finish(exitCode);
+    const out = super.finish(exitCode);
+    // Ended by tt on a refused key: the error is that, whatever the signal's exit left behind.
+    if (this.#fatal) out.error = this.#fatal;
+    return out;
   }
 
   protected override plainLine(text: string, stream: Stream): boolean {

@@ -10,8 +10,11 @@ export class LineFeed {
 
   constructor(readonly parser: OutputParser) {}
 
-  /** Feeds one chunk; returns whether it showed progress (a part line always does). */
-  push(data: Uint8Array, stream: Stream): boolean {
+  /**
+   * Feeds one chunk; returns whether it showed progress (a part line always does), or "end" once
+   * the CLI has reported an error it would only retry in vain (the round should end now).
+   */
+  push(data: Uint8Array, stream: Stream): boolean | "end" {
     const text = this.#partial[stream] + this.#decoders[stream].decode(data, { stream: true });
     const lines = text.split("\n");
     const rest = lines.pop()!;
@@ -20,7 +23,7 @@ export class LineFeed {
     for (const l of lines) {
       if (this.parser.line(l.endsWith("\r") ? l.slice(0, -1) : l, stream)) progress = true;
     }
-    return progress;
+    return this.parser.fatal?.() ? "end" : progress;
   }
 
   /**

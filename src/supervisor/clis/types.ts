@@ -52,6 +52,11 @@ export interface OutputParser {
    * (a CLI's "Reconnecting…" retries): they do not reset the stall timer.
    */
   line(text: string, stream: Stream): boolean;
+  /**
+   * An error the CLI reported that it will only retry in vain (a refused key: claude retries a
+   * 401 ten times over minutes): the round is ended at once. Undefined while there is none.
+   */
+  fatal?(): CliError | undefined;
   finish(exitCode: number | null): CliOutcome;
 }
 
