@@ -223,11 +223,17 @@ export class LeanCommand {
   }
 
   addOption(o: LeanOption) {
-    if (!(o instanceof LeanOption) || o.opaque || o.negate) this.opaque = true;
-    if (o instanceof LeanOption) {
-      this.options.push(o);
-      if (o.defaultValue !== undefined) this.setValue(o, o.defaultValue, "default");
+    if (!(o instanceof LeanOption) || o.opaque) {
+      this.opaque = true;
+      return this;
     }
+    // `--no-x` with `--x` as well: which one wins depends on order; commander handles those.
+    const twin = o.negate ? `--${o.long!.slice(5)}` : `--no-${o.long?.slice(2)}`;
+    if (this.findOption(twin)) this.opaque = true;
+    this.options.push(o);
+    // As commander: a lone `--no-x` makes x default to true.
+    const value = o.negate ? o.defaultValue ?? true : o.defaultValue;
+    if (value !== undefined) this.setValue(o, value, "default");
     return this;
   }
 
@@ -267,7 +273,7 @@ export class LeanCommand {
         throw BAIL; // commander words the refusal
       }
     }
-    this.setValue(o, v ?? true, "cli");
+    this.setValue(o, o.negate ? false : v ?? true, "cli");
   }
 }
 
@@ -289,7 +295,7 @@ function parseOptions(cmd: LeanCommand, args: string[]) {
     if (maybeOption(arg)) {
       const o = cmd.findOption(arg);
       if (o) {
-        if (o.optional || o.variadic || o.negate) throw BAIL;
+        if (o.optional || o.variadic) throw BAIL;
         if (o.required) {
           const value = args[i++];
           if (value === undefined) throw BAIL;
