@@ -52,6 +52,8 @@ export const LEAN_GROUPS: Record<string, () => Promise<Group>> = {
   recover: () => import("./agent.ts"),
   reclaim: () => import("./agent.ts"),
   logs: () => import("./agent.ts"),
+  // The shell completion's live values: it runs on TAB, within a short bound.
+  __complete: () => import("./completion.ts"),
 };
 
 type Parser = (value: string, previous: unknown) => unknown;
@@ -126,12 +128,41 @@ export class LeanOption {
   }
 }
 
-interface LeanArgument {
-  name: string;
-  required: boolean;
-  variadic: boolean;
+/** One command argument (`<agent>`, `[agents...]`), as `argument()` or `createArgument()` give it. */
+class LeanArgument {
+  name = "";
+  required = false;
+  variadic = false;
   parseArg?: Parser;
   defaultValue?: unknown;
+  opaque = false;
+
+  constructor(spec: string, _description?: string) {
+    const m = /^([<[])(.+?)(\.\.\.)?[>\]]$/.exec(spec);
+    if (!m) this.opaque = true;
+    else [this.required, this.name, this.variadic] = [m[1] === "<", m[2], !!m[3]];
+  }
+
+  default(value: unknown) {
+    this.defaultValue = value;
+    return this;
+  }
+
+  argParser(fn: Parser) {
+    this.parseArg = fn;
+    return this;
+  }
+
+  /** As commander: a value outside the choices is refused (here: left to commander). */
+  choices(values: readonly string[]) {
+    const allowed = [...values];
+    this.parseArg = (v: string, previous: unknown) => {
+      if (!allowed.includes(v)) throw BAIL;
+      if (!this.variadic) return v;
+      return previous === this.defaultValue || !Array.isArray(previous) ? [v] : [...previous, v];
+    };
+    return this;
+  }
 }
 
 /** Records anything else on an object: marks it opaque and chains. */
@@ -176,7 +207,12 @@ export class LeanCommand {
     const [name, ...args] = nameAndArgs.split(/ +/);
     const sub = LeanCommand.create(name);
     sub.parent = this;
-    if (rest.length) sub.opaque = true; // an executable subcommand or options object
+    // A description here makes an executable subcommand; of the options, only hiding is plain.
+    const [opts, ...more] = rest;
+    const plain = opts === undefined ||
+      (typeof opts === "object" && opts !== null &&
+        Object.keys(opts).every((k) => k === "hidden"));
+    if (!plain || more.length) sub.opaque = true;
     for (const a of args) sub.argument(a);
     this.commands.push(sub);
     return sub;
@@ -186,20 +222,20 @@ export class LeanCommand {
     return this;
   }
 
-  argument(spec: string, _description?: string, fn?: unknown, defaultValue?: unknown) {
-    const m = /^([<[])(.+?)(\.\.\.)?[>\]]$/.exec(spec);
-    if (!m) {
-      this.opaque = true;
-      return this;
-    }
-    const parseArg = typeof fn === "function" ? fn as Parser : undefined;
-    this.registeredArguments.push({
-      name: m[2],
-      required: m[1] === "<",
-      variadic: !!m[3],
-      parseArg,
-      defaultValue: parseArg ? defaultValue : fn,
-    });
+  argument(spec: string, description?: string, fn?: unknown, defaultValue?: unknown) {
+    const a = new LeanArgument(spec, description);
+    if (typeof fn === "function") a.argParser(fn as Parser).default(defaultValue);
+    else a.default(fn);
+    return this.addArgument(a);
+  }
+
+  createArgument(spec: string, description?: string) {
+    return recorder(new LeanArgument(spec, description));
+  }
+
+  addArgument(a: LeanArgument) {
+    if (!(a instanceof LeanArgument) || a.opaque) this.opaque = true;
+    else this.registeredArguments.push(a);
     return this;
   }
 

@@ -92,6 +92,8 @@ const TAKEN = [
   ["backlog", "list"],
   ["wait", "--until", "stopped", "a", "b"],
   ["wait"],
+  ["__complete", "agents"],
+  ["-t", "/x", "__complete", "tasks"],
 ];
 
 const REFUSED = [
@@ -114,6 +116,7 @@ const REFUSED = [
   ["supervise"],
   ["townhall"],
   ["init"],
+  ["completion", "bash"],
 ];
 
 Deno.test("the lean path parses common commands exactly as commander does", async () => {

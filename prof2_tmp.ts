@@ -1,0 +1,26 @@
+const m: string[] = [];
+let last = performance.now();
+const mark = (n: string) => {
+  const t = performance.now();
+  m.push(`${n} ${(t - last).toFixed(1)}`);
+  last = t;
+};
+const { z } = await import("zod");
+mark("zod");
+z.object({ a: z.string() });
+mark("first schema");
+const s = z.object({ a: z.string(), b: z.number().int().optional(), c: z.enum(["x", "y"]) });
+mark("second");
+s.parse({ a: "1", c: "x" });
+mark("first parse");
+await import("./src/core/keys.ts");
+mark("keys");
+await import("./src/core/schemas.ts");
+mark("schemas");
+await import("./src/core/config.ts");
+mark("config");
+await import("./src/core/identity.ts");
+mark("identity");
+await import("./src/core/control.ts");
+mark("control");
+console.log(m.join(" | "));
