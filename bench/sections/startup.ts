@@ -1,6 +1,7 @@
 /**
  * Start-up: every `tt` call is a fresh process, so its wall time is what users feel.
- * `tt --help`, `tt status` (a town of 10 agents and 1,000 tasks) and `tt assign` from source
+ * `tt --help`, `tt status` (a town of 10 agents and 1,000 tasks), `tt assign`, `tt task list` and
+ * `tt send` from source (the lean path, src/cli/lean.ts; `tt assign` also with it off)
  * (as scripts/tt runs it) and from the bundle (built from the current source with
  * scripts/bundle.ts, as `deno task bundle` builds dist/tt.js), against: `deno run` of a hello
  * world; a script that only loads ioredis, connects and PINGs; a raw `Deno.connect` PING.
@@ -79,6 +80,13 @@ export const startup: Section = {
       { name: "help-src", argv: [...src, "--help"] },
       { name: "status-src", argv: [...src, "status"] },
       { name: "assign-src", argv: [...src, ...assignArgs] },
+      {
+        name: "task-list-src",
+        argv: [...src, "--town", assign.dir, "task", "list", "-s", "failed"],
+      },
+      { name: "send-src", argv: [...src, "--town", assign.dir, "send", "sink0", "Status?"] },
+      // The same assign with the lean path off (commander and ioredis), for comparison.
+      { name: "assign-full", argv: ["env", "TT_LEAN=0", ...src, ...assignArgs] },
       { name: "help-wrapper", argv: [`${ctx.root}/scripts/tt`, "--help"] },
     ];
 
@@ -162,6 +170,30 @@ export const startup: Section = {
         value: med("assign-src"),
         stat: "median",
         vs: ["hello", "ioredis-ping"],
+      },
+      {
+        id: "task-list-src",
+        label: "tt task list (source)",
+        short: "task list (source)",
+        value: med("task-list-src"),
+        stat: "median",
+        vs: vsHello,
+      },
+      {
+        id: "send-src",
+        label: "tt send (source)",
+        short: "send (source)",
+        value: med("send-src"),
+        stat: "median",
+        vs: vsHello,
+      },
+      {
+        id: "assign-full",
+        label: "tt assign, lean path off (TT_LEAN=0: commander + ioredis)",
+        short: "assign (full)",
+        value: med("assign-full"),
+        stat: "median",
+        vs: ["hello", "assign-src"],
       },
     ];
     if (bundled) {

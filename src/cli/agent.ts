@@ -1,5 +1,5 @@
 /** Agent commands: spawn, kill, interrupt, resume, close, wait, restart, prune, recover, logs. */
-import { type Command, Option } from "@commander-js/extra-typings";
+import type { Command } from "@commander-js/extra-typings";
 import { globals, withTown } from "./context.ts";
 import { color, escapedStdout, note, output } from "./output.ts";
 import { TtError, UsageError } from "../core/errors.ts";
@@ -120,9 +120,10 @@ export function register(program: Command) {
     .argument("[agents...]", "agent references (default: every agent)")
     .option("--timeout <secs>", "give up after this many seconds", seconds)
     .addOption(
-      new Option("--until <state>", "condition").choices(["idle", "stopped"] as const).default(
-        "idle" as const,
-      ),
+      program.createOption("--until <state>", "condition").choices(["idle", "stopped"] as const)
+        .default(
+          "idle" as const,
+        ),
     )
     .action(async (refs, opts, cmd) => {
       await withTown(cmd, async (t, g) => {

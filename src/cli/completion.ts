@@ -2,7 +2,7 @@
  * `tt completion bash|zsh|fish` prints a completion script; the hidden `tt __complete <kind>`
  * answers the script's questions about live values, one per line, and prints nothing on failure.
  */
-import { Argument, type Command } from "@commander-js/extra-typings";
+import type { Command } from "@commander-js/extra-typings";
 import { globals } from "./context.ts";
 
 export function register(program: Command) {
@@ -10,7 +10,9 @@ export function register(program: Command) {
     .description(
       "print the shell completion script for bash, zsh or fish (the README says how to install it)",
     )
-    .addArgument(new Argument("<shell>", "bash | zsh | fish").choices(["bash", "zsh", "fish"]))
+    .addArgument(
+      program.createArgument("<shell>", "bash | zsh | fish").choices(["bash", "zsh", "fish"]),
+    )
     .action(async (shell) => {
       const { completionScript } = await import("./completion-scripts.ts");
       const script = completionScript(shell, program as unknown as import("commander").Command);

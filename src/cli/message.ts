@@ -1,5 +1,5 @@
 /** Message commands: send, inbox. */
-import { type Command, Option } from "@commander-js/extra-typings";
+import type { Command } from "@commander-js/extra-typings";
 import { callerIdentity, withTown } from "./context.ts";
 import { clip, color, output } from "./output.ts";
 import { UsageError } from "../core/errors.ts";
@@ -18,10 +18,14 @@ export function register(program: Command) {
       "--from <agent>",
       "sender (default: $TINYTOWN_AGENT_ID, $TINYTOWN_AGENT_NAME, else supervisor)",
     )
-    .addOption(new Option("--query", "a question that needs an answer").conflicts(["info", "ack"]))
-    .addOption(new Option("--info", "for information only (FYI)").conflicts(["query", "ack"]))
     .addOption(
-      new Option("--ack", "an acknowledgement (received/approved/rejected…)").conflicts([
+      program.createOption("--query", "a question that needs an answer").conflicts(["info", "ack"]),
+    )
+    .addOption(
+      program.createOption("--info", "for information only (FYI)").conflicts(["query", "ack"]),
+    )
+    .addOption(
+      program.createOption("--ack", "an acknowledgement (received/approved/rejected…)").conflicts([
         "query",
         "info",
       ]),

@@ -2,6 +2,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { VERSION } from "../version.ts";
 import { escapeText } from "./output.ts";
+import { ROOT_OPTIONS, VERSION_FLAGS } from "./lean.ts";
 import * as town from "./town.ts";
 import * as agent from "./agent.ts";
 import * as message from "./message.ts";
@@ -23,12 +24,9 @@ export function buildProgram() {
     .description(
       "Tinytown: a small, fast orchestrator for AI coding agents, coordinated through Redis.",
     )
-    .version(VERSION, "-V, --version")
-    .option(
-      "-t, --town <dir>",
-      "town directory (default: $TT_TOWN, else the nearest tinytown.toml upward)",
-    )
-    .option("--json", "print machine-readable JSON")
+    .version(VERSION, VERSION_FLAGS)
+    .option(ROOT_OPTIONS[0][0], ROOT_OPTIONS[0][1])
+    .option(ROOT_OPTIONS[1][0], ROOT_OPTIONS[1][1])
     .showSuggestionAfterError()
     // Usage errors quote the arguments: shown escaped like every other human text.
     .configureOutput({ outputError: (s, write) => write(escapeText(s)) })

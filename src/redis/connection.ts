@@ -1,10 +1,12 @@
 /**
  * Opening Redis connections: `redis://`, `rediss://` (TLS), `unix://`, `redis+cluster://` and
  * `redis+sentinel://` URLs (topology.ts), user/password, fail-fast for one-shot commands. With
- * topology.ts, the only modules that import the Redis client.
+ * topology.ts, the only modules that load ioredis (on first use: a one-shot command that asked
+ * for the lean client, lean.ts, never loads it).
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { TtError } from "../core/errors.ts";
+import { leanClient } from "./lean.ts";
 
 import { isTopologyUrl, parseTopologyUrl, redactUrl } from "./url.ts";
 import { clusterCause, isCluster, topologyClient } from "./topology.ts";
@@ -70,6 +72,24 @@ function clientOptions(url: string) {
   }
 }
 
+let leanPreferred = false;
+
+/**
+ * This process is a one-shot command (main.ts's lean path): its non-persistent connections to a
+ * single node over a unix socket or plain TCP use the lean client instead of ioredis.
+ */
+export function preferLeanClient(on = true) {
+  leanPreferred = on;
+}
+
+/** The lean client's settings for `url`, when it can serve it (single node, no TLS). */
+function leanSettings(url: string, opts: ConnectOptions) {
+  if (!leanPreferred || opts.persistent || isTopologyUrl(url)) return undefined;
+  const o = clientOptions(url) as ReturnType<typeof clientOptions> & { tls?: unknown };
+  if (o.tls) return undefined;
+  return { ...o, connectionName: opts.name };
+}
+
 /** Is this error "nothing is listening there" (so a managed server may need starting)? */
 export function isNotListening(e: unknown): boolean {
   const code = (e as { code?: string })?.code;
@@ -81,9 +101,12 @@ export async function connectRedis(url: string, opts: ConnectOptions = {}): Prom
   let lastError: Error | undefined;
   const connectTimeout = opts.connectTimeoutMs ?? 2000;
   const topology = isTopologyUrl(url);
-  const client = topology
-    ? topologyClient(parseTopologyUrl(url), { ...opts, connectTimeout })
-    : new Redis({
+  const lean = leanSettings(url, opts);
+  const client = lean
+    ? leanClient(lean) as unknown as Redis
+    : topology
+    ? await topologyClient(parseTopologyUrl(url), { ...opts, connectTimeout })
+    : new (await import("ioredis")).Redis({
       ...clientOptions(url),
       lazyConnect: true,
       connectionName: opts.name,

@@ -5,7 +5,6 @@
  * and a `WAIT n timeout` go in one pipeline on the same connection (on a cluster, to the node
  * owning the town's slot), and tt reports success only when n replicas acknowledged the write.
  */
-import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { TtError } from "../core/errors.ts";
 import { nodeFor } from "./topology.ts";
@@ -59,11 +58,26 @@ export interface LuaScript {
   readonly name: string;
   readonly numberOfKeys: number;
   readonly lua: string;
-  readonly sha: string;
 }
 
 export function defineScript(name: string, numberOfKeys: number, lua: string): LuaScript {
-  return { name, numberOfKeys, lua, sha: createHash("sha1").update(lua).digest("hex") };
+  return { name, numberOfKeys, lua };
+}
+
+const shas = new WeakMap<LuaScript, string>();
+
+/**
+ * The script's SHA-1 for EVALSHA, computed on first use with Web Crypto (node:crypto would load
+ * Node compatibility into every command that defines a script, for a few hashes).
+ */
+export async function scriptSha(script: LuaScript): Promise<string> {
+  let sha = shas.get(script);
+  if (!sha) {
+    const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(script.lua));
+    sha = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+    shas.set(script, sha);
+  }
+  return sha;
 }
 
 export async function runScript(
@@ -82,8 +96,9 @@ export async function runScript(
   }
   const d = durability.get(redis);
   if (d) return await runDurably(redis, script, keys, args, d);
+  const sha = await scriptSha(script);
   try {
-    return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
+    return await redis.evalsha(sha, keys.length, ...keys, ...args);
   } catch (e) {
     if (!isNoScript(e)) throw e;
     return await redis.eval(script.lua, keys.length, ...keys, ...args);
@@ -105,10 +120,11 @@ async function runDurably(
   args: (string | number)[],
   d: Durability,
 ): Promise<unknown> {
+  const sha = await scriptSha(script);
   const once = async (load: boolean) => {
     const p = redis.pipeline();
     if (load) p.eval(script.lua, keys.length, ...keys, ...args);
-    else p.evalsha(script.sha, keys.length, ...keys, ...args);
+    else p.evalsha(sha, keys.length, ...keys, ...args);
     p.wait(d.replicas, d.timeoutMs);
     const res = (await p.exec()) ?? [];
     if (res.length !== 2) throw new Error(`script ${script.name}: the pipeline was not run`);

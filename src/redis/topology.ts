@@ -2,7 +2,7 @@
  * Redis Cluster and Sentinel clients (ioredis `Cluster` and `Redis({sentinels})`), and finding the
  * cluster node that owns a town's hash slot (SCAN only sees the node it is sent to).
  */
-import { Cluster, Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { TtError } from "../core/errors.ts";
 import type { Topology } from "./url.ts";
 
@@ -12,8 +12,15 @@ export interface ClientSettings {
   connectTimeout: number;
 }
 
-/** A client for a cluster or a sentinel set, not yet connected (`lazyConnect`). */
-export function topologyClient(t: Topology, s: ClientSettings): Redis {
+/** Cluster clients made here (so that telling one apart needs no import of ioredis). */
+const clusters = new WeakSet<object>();
+
+/**
+ * A client for a cluster or a sentinel set, not yet connected (`lazyConnect`). ioredis is loaded
+ * here, on first use, so that a command on a single node can run without it (lean.ts).
+ */
+export async function topologyClient(t: Topology, s: ClientSettings): Promise<Redis> {
+  const { Cluster, Redis } = await import("ioredis");
   const node = {
     username: t.username,
     password: t.password,
@@ -36,6 +43,7 @@ export function topologyClient(t: Topology, s: ClientSettings): Redis {
       clusterRetryStrategy: s.persistent ? (n: number) => Math.min(100 * n, 2000) : () => null,
       redisOptions: node,
     });
+    clusters.add(cluster);
     // The rest of tt speaks the single-node command set, which a Cluster shares.
     return cluster as unknown as Redis;
   }
@@ -56,7 +64,7 @@ export function topologyClient(t: Topology, s: ClientSettings): Redis {
 }
 
 export function isCluster(redis: unknown): boolean {
-  return redis instanceof Cluster;
+  return typeof redis === "object" && redis !== null && clusters.has(redis);
 }
 
 /** The cause behind ioredis's "Failed to refresh slots cache" (the last node's error). */
@@ -94,8 +102,8 @@ export function keySlot(key: string): number {
  * else `redis` itself.
  */
 export function nodeFor(redis: Redis, key: string): Redis {
-  if (!(redis instanceof Cluster)) return redis;
-  const cluster = redis as Cluster;
+  if (!isCluster(redis)) return redis;
+  const cluster = redis as unknown as Cluster;
   const slot = keySlot(key);
   const owner = cluster.slots[slot]?.[0];
   const node = owner &&

@@ -7,7 +7,6 @@ import { parseSupervisorInfo, type SupervisorInfo, thisHost, waitReply } from ".
 import { TtError } from "../core/errors.ts";
 import { processAlive, withFileLock } from "../redis/server.ts";
 import { defineScript, runScript } from "../redis/script.ts";
-import { selfCommand } from "./self.ts";
 
 const DROP_IF_SAME = defineScript(
   "dropDeadSupervisor",
@@ -44,6 +43,8 @@ export async function ensureSupervisor(t: TownContext): Promise<"running" | "sta
   return await withFileLock(`${t.root}/.tt/supervisor.start.lock`, async () => {
     if (await liveSupervisor(t)) return "running";
     const nonce = crypto.randomUUID();
+    // Loaded here: self.ts brings every CLI family, which `tt assign` with a live supervisor skips.
+    const { selfCommand } = await import("./self.ts");
     const [cmd, ...args] = selfCommand();
     const child = new Deno.Command(cmd, {
       args: [...args, "--town", t.root, "supervise", "--ready", nonce],

@@ -177,7 +177,7 @@ Deno.test({
   ignore: !!Deno.env.get("TT_TEST_BUNDLE"),
   fn: async () => {
     await withAgents(["backend"], async ({ sb }) => {
-      const run = async (args: string[], env: string) => {
+      const run = async (args: string[], env: string, extra: Record<string, string> = {}) => {
         const out = await new Deno.Command(Deno.execPath(), {
           args: [
             "run",
@@ -196,20 +196,23 @@ Deno.test({
             ...args,
           ],
           cwd: sb.dir,
-          env: { ...sb.env(), REDIS_URL: testRedisUrl() },
+          env: { ...sb.env(), REDIS_URL: testRedisUrl(), ...extra },
           stdout: "piped",
           stderr: "piped",
         }).output();
         return new TextDecoder().decode(out.stdout).trim();
       };
       const scoped =
-        "--allow-env=HOME,TT_HOME,TT_TOWN,REDIS_URL,NO_COLOR,TT_DEBUG,DENO_DIR,CLICOLOR_FORCE,FORCE_COLOR";
+        "--allow-env=HOME,TT_HOME,TT_TOWN,REDIS_URL,NO_COLOR,TT_DEBUG,DENO_DIR,CLICOLOR_FORCE,FORCE_COLOR,TT_LEAN";
       assert.equal((await run(["__complete", "presets"], scoped)).split("\n")[0], "claude");
       assert.match(await run(["--help"], scoped), /^ {2}doctor .*\n {2}completion <shell> /m);
       assert.match(await run(["doctor", "--help"], scoped), /^Usage: tt doctor/);
-      // The control: names need ioredis, which the same restriction stops (and full env allows).
-      assert.equal(await run(["__complete", "agents"], scoped), "");
-      assert.equal(await run(["__complete", "agents"], "--allow-env"), "backend");
+      // The control: through ioredis (lean path off) names need what the same restriction stops
+      // (and full env allows); the lean client (src/redis/lean.ts) needs no environment at all.
+      const full = { TT_LEAN: "0" };
+      assert.equal(await run(["__complete", "agents"], scoped, full), "");
+      assert.equal(await run(["__complete", "agents"], "--allow-env", full), "backend");
+      assert.equal(await run(["__complete", "agents"], scoped), "backend");
     });
   },
 });
