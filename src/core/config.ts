@@ -8,6 +8,7 @@ import { singleLine, TtError } from "./errors.ts";
 import { isValidTownName, sanitizeTownName, TOWN_NAME_RULE } from "./keys.ts";
 import { urlPassword } from "./secrets.ts";
 import { warnOnce } from "./warnings.ts";
+import { BudgetConfig, PricingConfig } from "./usage/schema.ts";
 
 export const TOWN_FILE = "tinytown.toml";
 export const RUNTIME_DIR = ".tt";
@@ -77,6 +78,10 @@ export const TownConfig = z.object({
   agent_clis: z.record(z.string(), AgentCli).default({}),
   /** `command` runs (sh -c, the event's JSON on stdin) when an agent needs input, fails or is rate limited. */
   notify: z.object({ command: z.string().min(1).optional() }).strict().prefault({}),
+  /** Spending limits checked before every round (src/core/usage/budget.ts). */
+  budget: BudgetConfig.prefault({}),
+  /** USD per million tokens by model (or CLI name), for CLIs that report no cost. */
+  pricing: PricingConfig.default({}),
   townhall: z.object({
     bind: z.string().default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(8080),

@@ -92,6 +92,18 @@ export function townKeys(town: string) {
     dispatcherLock: `${p}dispatcher:lock`,
     /** Counter whose every value is a fencing token handed to one dispatcher lease. */
     dispatcherFence: `${p}dispatcher:fence`,
+    /**
+     * Hash of one UTC day's usage (src/core/usage/): `<dim>|<id>|<metric>` → number, dim one of
+     * town, agent, task, model, mission, cli; metric in, out, cached, usd, rounds, ms. Expires
+     * after USAGE_DAYS_KEPT days.
+     */
+    usageDay: (day: string) => `${p}usage:day:${day}`,
+    /** Hash of all-time usage for the counters: `<agent>|<model>|<kind>` and `<agent>||usd`. */
+    usageTotals: `${p}usage:totals`,
+    /** Hash of an agent's usage by minute (`<epoch minute>|usd`, `|tok`) for rolling budgets. */
+    usageSlots: (agentId: string) => `${p}usage:slots:${agentId}`,
+    /** A CLI account's usage limit (JSON UsageLimit), expiring at its reset time. */
+    usageLimit: (account: string) => `${p}usage:limit:${account}`,
   };
 }
 

@@ -90,7 +90,7 @@ export async function interruptAgent(t: Ctx, agent: Agent) {
   await setAgentState(t, agent.id, "paused", {
     eventType: "agent_interrupted",
     message: "interrupted (paused)",
-    from: ["starting", "idle", "working", "rate_limited", "needs_input"],
+    from: ["starting", "idle", "working", "rate_limited", "over_budget", "needs_input"],
   }).catch(explainState(agent, "interrupt"));
   await wake(t, agent.id);
 }
@@ -109,7 +109,7 @@ export async function closeAgent(t: Ctx, agentId: string, reason = "closed by re
   await setAgentState(t, agentId, "draining", {
     eventType: "agent_closing",
     message: `closing: ${reason}`,
-    from: ["starting", "idle", "working", "paused", "rate_limited", "needs_input"],
+    from: ["starting", "idle", "working", "paused", "rate_limited", "over_budget", "needs_input"],
   });
   await wake(t, agentId);
 }

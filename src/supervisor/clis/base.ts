@@ -56,6 +56,10 @@ export abstract class BaseParser implements OutputParser {
     return true;
   }
 
+  peek(): Readonly<CliOutcome> {
+    return this.out;
+  }
+
   /** The plain lines kept so far (stdout and stderr interleaved). */
   protected plainTail(): string[] {
     return this.#plain;
