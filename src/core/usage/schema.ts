@@ -20,6 +20,12 @@ const Window = z.string().refine(
 const Usd = z.number().nonnegative();
 const Tokens = z.number().int().nonnegative();
 
+/** Task budgets are not enforced yet: refused with a clear message instead of being ignored. */
+const NotYet = z.never({
+  error:
+    "task budgets are not enforced yet: use agent_usd / agent_tokens (per agent over a window) or town_usd_per_day",
+});
+
 /** Limits that can be set per agent (an agent's own, or its role's). */
 const AgentLimits = z.object({
   /** What the agent may spend over `window`, in USD (as its CLI reported or [pricing] computed). */
@@ -27,8 +33,9 @@ const AgentLimits = z.object({
   /** Input + output tokens the agent may use over `window`. */
   agent_tokens: Tokens.optional(),
   window: Window.optional(),
-  task_usd: Usd.optional(),
-  task_tokens: Tokens.optional(),
+  task_usd: NotYet.optional(),
+  task_tokens: NotYet.optional(),
+  /** Also end a running round once its streamed usage crosses agent_usd / agent_tokens. */
   hard: z.boolean().optional(),
 }).strict();
 export type AgentLimits = z.infer<typeof AgentLimits>;
@@ -60,8 +67,6 @@ export interface EffectiveLimits {
   agent_tokens?: number;
   windowSecs: number;
   window: string;
-  task_usd?: number;
-  task_tokens?: number;
   hard: boolean;
   town_usd_per_day?: number;
   town_tokens_per_day?: number;
@@ -83,8 +88,6 @@ export function limitsFor(
     agent_tokens: pick("agent_tokens"),
     window,
     windowSecs: parseWindow(window)!,
-    task_usd: pick("task_usd"),
-    task_tokens: pick("task_tokens"),
     hard: pick("hard") ?? false,
     town_usd_per_day: b.town_usd_per_day,
     town_tokens_per_day: b.town_tokens_per_day,
