@@ -66,7 +66,7 @@ function rollsAt(slots: Slots, pick: (s: Slots[0]) => number, limit: number, win
   let total = slots.reduce((a, s) => a + pick(s), 0);
   for (const s of slots) {
     total -= pick(s);
-    if (total < limit) return (s.minute + 1) * 60_000 + windowMs;
+    if (total < limit) return s.minute * 60_000 + windowMs;
   }
   return undefined;
 }
