@@ -131,3 +131,51 @@ Deno.test("tt usage equals what each family's fake CLI reported; [pricing] price
     await done();
   }
 });
+
+Deno.test("hard = true ends a running round once its streamed cost crosses the cap; the task stays queued", async () => {
+  const { at, state, env, done } = await fakeTown(
+    '[budget]\nagent_usd = 0.50\nhard = true\nwindow = "1d"',
+    { FAKE_COST_USD: "0.75" },
+  );
+  try {
+    await at.sb.ok(["spawn", "w1", "--cli", "opencode"], { env });
+    const task = await at.sb.json<TaskJson>(["assign", "w1", "spend fake:spendhang"]);
+    const cut = await waitForEvent(at.t, (e) => e.type === "round_interrupted");
+    assert.match(cut.reason ?? "", /hard budget: agent_usd \$0\.75 of \$0\.50 reached mid-round/);
+    await waitForEvent(at.t, (e) => e.type === "agent_over_budget");
+    assert.equal((await resolveAgent(at.t, "w1")).state, "over_budget");
+    assert.equal((await getTask(at.t, task.id))?.state, "assigned");
+    const usage = await at.sb.json<Report>(["usage"]);
+    assert.ok(Math.abs(usage.total.usd - 0.75) < 1e-9, "the cut round's usage counts");
+    assert.equal((await Deno.readTextFile(`${state}/argv`)).trim().split("\n").length, 1);
+    const w = await at.sb.tt(["wait", "w1", "--timeout", "30"]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.match(w.stdout, /w1: over_budget/);
+  } finally {
+    await done();
+  }
+});
+
+Deno.test("the window rolling resumes an over_budget agent by itself (a timer to the window's edge)", async () => {
+  // The supervisor's usage clock is set to 45 s past a minute, so the 1m window rolls soon.
+  const offset = (45_000 - (Date.now() % 60_000) + 60_000) % 60_000;
+  const { at, env, done } = await fakeTown('[budget]\nagent_usd = 0.50\nwindow = "1m"', {
+    FAKE_COST_USD: "0.40",
+    TT_CLOCK_OFFSET_MS: String(offset),
+  });
+  try {
+    await at.sb.ok(["spawn", "w1", "--cli", "claude"], { env });
+    for (let i = 1; i <= 2; i++) {
+      const task = await at.sb.json<TaskJson>(["assign", "w1", `task ${i}`]);
+      await waitForEvent(at.t, (e) => e.type === "task_completed" && e.task_id === task.id);
+    }
+    const over = await waitForEvent(at.t, (e) => e.type === "agent_over_budget");
+    assert.match(over.message, /\$0\.80 of \$0\.50 over 1m.*resumes at/);
+    const third = await at.sb.json<TaskJson>(["assign", "w1", "task 3"]);
+    assert.equal((await getTask(at.t, third.id))?.state, "assigned");
+    await waitForEvent(at.t, (e) => e.type === "agent_budget_ok", 120_000);
+    await waitForEvent(at.t, (e) => e.type === "task_completed" && e.task_id === third.id);
+  } finally {
+    await done();
+  }
+});
