@@ -4,11 +4,12 @@
  * tinytown.toml resumes it by itself; `tt usage` sums exactly what the fake CLIs reported.
  */
 import assert from "node:assert/strict";
-import { AgentTown, waitForEvent } from "../agent_helpers.ts";
+import { AgentTown, waitForEvent, waitUntil } from "../agent_helpers.ts";
 import { ROOT } from "../helpers.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
 import { getTask } from "../../src/core/tasks.ts";
 import { recentEvents } from "../../src/core/events.ts";
+import { Town } from "../../src/mod.ts";
 
 type TaskJson = { id: string; state: string };
 type Row = {
@@ -36,8 +37,8 @@ async function fakeTown(extraToml = "", extraEnv: Record<string, string> = {}) {
 }
 
 Deno.test("agent_usd = 1.00 at $0.40 a round: rounds 1-3 run, the 4th task stays queued, the agent is over_budget; raising the budget resumes it", async () => {
-  const { at, env, path, done } = await fakeTown(
-    '[budget]\nagent_usd = 1.00\nwindow = "1d"',
+  const { at, env, path, state, done } = await fakeTown(
+    '[budget]\nagent_usd = 1.00\nwindow = "1d"\n[notify]\ncommand = "cat >> \\"$FAKE_STATE/notify.jsonl\\""',
     { FAKE_COST_USD: "0.40" },
   );
   try {
@@ -64,6 +65,11 @@ Deno.test("agent_usd = 1.00 at $0.40 a round: rounds 1-3 run, the 4th task stays
     assert.match(budget, /w1.*\$1\.20 of \$1\.00 over 1d.*OVER/);
     const left = await at.sb.json<{ agents: { left: { agent_usd: number } }[] }>(["budget"]);
     assert.equal(left.agents[0].left.agent_usd, 0);
+    await waitUntil(() => Deno.stat(`${state}/notify.jsonl`).then(() => true, () => false));
+    const note = JSON.parse((await Deno.readTextFile(`${state}/notify.jsonl`)).split("\n")[0]);
+    assert.equal(note.type, "agent_over_budget");
+    assert.equal(note.state, "over_budget");
+    assert.match(note.reason, /agent_usd: \$1\.20 of \$1\.00 over 1d \(20% over\)/);
 
     const usage = await at.sb.json<Report>(["usage"]);
     assert.equal(usage.total.rounds, 3);
@@ -124,6 +130,19 @@ Deno.test("tt usage equals what each family's fake CLI reported; [pricing] price
     assert.equal(r.total.input, 2400 + 1500 + 900);
     const models = await at.sb.json<Report>(["usage", "--by", "model"]);
     assert.ok(models.rows.some((x) => x.key === "gemini-fake" && x.input === 1500));
+    // The library gives the same numbers (town.usage()).
+    const path = `${at.sb.dir}/tinytown.toml`;
+    await Deno.writeTextFile(
+      path,
+      (await Deno.readTextFile(path)).replace(/^\[redis\]$/m, `[redis]\nurl = "${at.sb.redisUrl}"`),
+    );
+    const town = await Town.connect(at.sb.dir);
+    try {
+      const lib = await town.usage({ by: "cli", since: "1d" });
+      assert.deepEqual(lib.total, r.total);
+    } finally {
+      await town.close();
+    }
     const bad = await at.sb.tt(["usage", "--since", "yesterday-ish"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--since 'yesterday-ish' is neither a duration/);

@@ -10,6 +10,7 @@ import { agentBudgets } from "../../src/core/usage/budget.ts";
 import { BudgetConfig, parseWindow } from "../../src/core/usage/schema.ts";
 import { usageReport } from "../../src/core/usage/report.ts";
 import type { TownContext } from "../../src/core/town.ts";
+import { checkKey, type TypedKey } from "../../src/core/snapshot_format.ts";
 
 const T0 = Date.parse("2026-12-01T10:00:30Z");
 const MIN = 60_000;
@@ -101,4 +102,20 @@ Deno.test("windows parse as durations of at least a minute; task budgets are ref
   assert.equal(parseWindow("soon"), undefined);
   assert.throws(() => BudgetConfig.parse({ window: "1 fortnight" }), /a duration/);
   assert.throws(() => BudgetConfig.parse({ task_usd: 1 }), /task budgets are not enforced yet/);
+});
+
+Deno.test("snapshots know the usage keys and refuse bad values in them", () => {
+  const ok = (key: string, type: "hash" | "string", value: unknown) =>
+    checkKey({ key, ttl_ms: 0, type, value } as TypedKey);
+  assert.equal(
+    ok("usage:day:2026-12-01", "hash", { "town||usd": "0.4", "agent|x|in": "12" }),
+    undefined,
+  );
+  assert.equal(ok("usage:totals", "hash", { "a|m|input": "5" }), undefined);
+  assert.equal(ok("usage:slots:abc", "hash", { "29400000|usd": "1e-3" }), undefined);
+  const limit = { reset_at: "2026-12-01T14:05:00Z", family: "claude", agent: "w1", message: "m" };
+  assert.equal(ok("usage:limit:0123456789abcdef", "string", JSON.stringify(limit)), undefined);
+  assert.match(ok("usage:day:2026-12-01", "hash", { "town||usd": "lots" })!, /bad value/);
+  assert.match(ok("usage:limit:0123456789abcdef", "string", "{}")!, /bad value/);
+  assert.match(ok("usage:whatever", "hash", { a: "1" })!, /not a key of a tt town/);
 });
