@@ -26,7 +26,7 @@ export function register(program: Command) {
         const { isTerminalAgent } = await import("../core/schemas.ts");
         const s = await townStatus(t, { deep: opts.deep, tasks: opts.tasks });
         const { withBudgets } = await import("../core/usage/budget.ts");
-        await withBudgets(t, s.agents);
+        await withBudgets(t, s.agents, t.config.budget);
         output(g.json, s, () => renderStatus(s, isTerminalAgent));
       });
     });

@@ -52,6 +52,15 @@ Deno.test("REST, MCP and /metrics show the recorded usage and budgets", async ()
     assert.equal(b.status, 200);
     assert.match(b.body.agents[0].over!.text, /agent_usd: \$0\.60 of \$0\.50 over 5h/);
 
+    const st = await api<{ agents: { budget?: { line?: string; left: { agent_usd: number } } }[] }>(
+      h,
+      "GET",
+      "/v1/status",
+      { key: reader },
+    );
+    assert.equal(st.body.agents[0].budget?.line, "$0.60 of $0.50 over 5h");
+    assert.equal(st.body.agents[0].budget?.left.agent_usd, 0);
+
     const m = await api<string>(h, "GET", "/metrics", { key: reader });
     assert.match(
       m.body,

@@ -181,16 +181,21 @@ export function budgetText(b: AgentBudget): string {
 
 /**
  * Adds each agent's budget (and a `line` for humans: "$1.20 of $1.00 over 1d") to status
- * entries, reading tinytown.toml as it is now. Agents with no budget get none.
+ * entries. Agents with no budget get none; with no [budget] at all this reads nothing.
  */
 export async function withBudgets(
-  t: Ctx & { root: string },
+  t: Ctx,
   entries: { agent: Agent; budget?: AgentBudget & { line?: string } }[],
+  config: BudgetConfig,
 ): Promise<void> {
-  if (!entries.length) return;
-  const { loadTownConfig } = await import("../config.ts");
-  const cfg = await loadTownConfig(t.root);
-  const budgets = await agentBudgets(t, entries.map((e) => e.agent), cfg.budget);
+  const any = (l: object) =>
+    ["agent_usd", "agent_tokens", "town_usd_per_day", "town_tokens_per_day"].some((k) =>
+      (l as Record<string, unknown>)[k] !== undefined
+    );
+  const used = any(config) || [...Object.values(config.agents), ...Object.values(config.roles)]
+    .some(any);
+  if (!entries.length || !used) return;
+  const budgets = await agentBudgets(t, entries.map((e) => e.agent), config);
   for (const e of entries) {
     const b = budgets.get(e.agent.id)!;
     if (hasBudget(b.limits)) e.budget = { ...b, line: budgetText(b) };
