@@ -215,6 +215,20 @@ port = 8080
 # write_per_min = 120
 # burst = 60
 
+# Budgets, checked before every round: a spent one stops new rounds (work stays queued) until
+# the window rolls or the budget is raised here (tt budget shows what is left).
+# [budget]
+# agent_usd = 5.00        # what each agent may spend over the window (USD)
+# agent_tokens = 2000000  # and/or input + output tokens
+# window = "1d"           # rolling: "30m", "5h", "1d"
+# town_usd_per_day = 20   # the whole town, per UTC day
+# hard = false            # true: also end a running round that crosses agent_usd/agent_tokens
+# [budget.roles.reviewer] # overrides by role, and by agent name ([budget.agents.NAME])
+# agent_usd = 1.00
+# [pricing."gpt-5"]        # USD per million tokens, for CLIs that report tokens but no cost
+# input_usd_per_mtok = 1.25
+# output_usd_per_mtok = 10
+
 # Custom agent CLIs, or overrides of the built-in presets. The prompt arrives on stdin, or
 # write {prompt_file} where the CLI wants the path of a file holding it.
 # [agent_clis.mycli]

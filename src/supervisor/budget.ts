@@ -10,7 +10,7 @@ import { getAgent, setAgentState, type StateChange } from "../core/agents.ts";
 import type { Agent, AgentState } from "../core/schemas.ts";
 import { loadTownConfig, TOWN_FILE, type TownConfig } from "../core/config.ts";
 import { ConflictError } from "../core/errors.ts";
-import { agentBudgets, type OverBudget } from "../core/usage/budget.ts";
+import { agentBudgets, budgetsConfigured, type OverBudget } from "../core/usage/budget.ts";
 import { accountOf, activeUsageLimit, shareUsageLimit } from "../core/usage/limits.ts";
 import { recordRoundUsage } from "../core/usage/record.ts";
 import { limitsFor, longestWindowSecs } from "../core/usage/schema.ts";
@@ -20,14 +20,34 @@ import { notifyState } from "./notify.ts";
 import { DEFAULT_LIMIT_WAIT_MS } from "./reaction.ts";
 import type { CliOutcome } from "./clis/types.ts";
 
-/** The town's config as it is on disk now (the supervisor's copy is from its start). */
+const live = new Map<string, { stamp: string; config: TownConfig }>();
+
+/**
+ * The town's config as it is on disk now (the supervisor's copy is from its start): parsed again
+ * only when the file's mtime or size changed; a file that does not parse keeps the last good one.
+ */
 export async function liveConfig(town: TownContext): Promise<TownConfig> {
+  return (await readLive(town)).config;
+}
+
+/** liveConfig, and whether the file on disk did not parse (being edited, or broken). */
+async function readLive(town: TownContext): Promise<{ config: TownConfig; broken: boolean }> {
+  const path = `${town.root}/${TOWN_FILE}`;
+  const st = await Deno.stat(path).catch(() => undefined);
+  const stamp = st ? `${st.mtime?.getTime()}:${st.size}:${st.ino}` : "";
+  const cached = live.get(town.root);
+  if (cached && cached.stamp === stamp) return { config: cached.config, broken: false };
   try {
-    return await loadTownConfig(town.root);
+    const config = await loadTownConfig(town.root);
+    live.set(town.root, { stamp, config });
+    return { config, broken: false };
   } catch {
-    return town.config; // a half-edited file: keep the last good one
+    return { config: cached?.config ?? town.config, broken: true };
   }
 }
+
+/** How often a spent agent looks at a tinytown.toml that does not parse (an edit in progress). */
+const BROKEN_FILE_RECHECK_SECS = 1;
 
 /** The account of the agent's CLI (usage/limits.ts), from the supervisor's environment. */
 export function accountFor(cli: ResolvedCli): string {
@@ -55,26 +75,31 @@ export class BudgetGate {
     if (limit) {
       const why =
         `usage limit of the ${limit.family} account (hit by ${limit.agent}): ${limit.message}`;
-      return await this.#enter(agent, "rate_limited", {
+      await this.#enter(agent, "rate_limited", {
         eventType: "agent_rate_limited",
         message: `rate limited until ${limit.reset_at}: ${why}`,
         why,
         resumeAt: limit.reset_at,
       });
+      return true; // the loop waits for the reset (AgentLoop#waitForReset)
     }
-    const b = (await agentBudgets(this.town, [agent], cfg.budget)).get(agent.id)!;
-    if (b.over) {
+    const b = budgetsConfigured(cfg.budget)
+      ? (await agentBudgets(this.town, [agent], cfg.budget)).get(agent.id)!
+      : undefined;
+    if (b?.over) {
       if (agent.state !== "over_budget") {
-        const moved = await this.#enter(agent, "over_budget", overChange(b.over));
-        if (!moved) return true;
+        if (!(await this.#enter(agent, "over_budget", overChange(b.over)))) return true;
       }
       const offset = usageNow() - Date.now();
       const wait = b.over.resumeAtMs === undefined
         ? 0
         : Math.max(0.1, (b.over.resumeAtMs - offset - Date.now()) / 1000 + 0.05);
+      // Watch first, then look at the file: an edit made before the look is seen by it, one made
+      // after wakes the block.
       const stop = watchTownFile(this.town.root, () => this.#wake());
       try {
-        await block(wait);
+        const now = await readLive(this.town);
+        if (now.config === cfg) await block(now.broken ? BROKEN_FILE_RECHECK_SECS : wait);
       } finally {
         stop();
       }
@@ -95,7 +120,7 @@ export class BudgetGate {
     const moved = await setAgentState(this.town, agent.id, state, { from: GATED, ...change })
       .then(() => true, (e) => (ignoreConflict(e), false));
     if (moved) await notifyState(this.town, agent.id, state, change, this.log);
-    return true;
+    return moved;
   }
 
   async #wake() {
@@ -140,7 +165,8 @@ export function watchTownFile(root: string, onChange: () => void): () => void {
     watchers.set(root, entry);
     (async () => {
       for await (const ev of watcher) {
-        if (ev.paths.some((p) => p.endsWith(`/${TOWN_FILE}`))) {
+        // Every tt command reads the file ("access"): only changes wake anyone.
+        if (ev.kind !== "access" && ev.paths.some((p) => p.endsWith(`/${TOWN_FILE}`))) {
           for (const l of entry.listeners) l();
         }
       }

@@ -89,7 +89,7 @@ Deno.test("agent_usd = 1.00 at $0.40 a round: rounds 1-3 run, the 4th task stays
     // Raising the budget in tinytown.toml wakes the agent (no restart, no tt command).
     await Deno.writeTextFile(
       path,
-      (await Deno.readTextFile(path)).replace("agent_usd = 1.00", "agent_usd = 2.00"),
+      (await Deno.readTextFile(path)).replace(/^agent_usd = 1\.00$/m, "agent_usd = 2.00"),
     );
     await waitForEvent(at.t, (e) => e.type === "task_completed" && e.task_id === fourth.id);
     await waitForEvent(at.t, (e) => e.type === "agent_budget_ok");

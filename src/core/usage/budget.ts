@@ -152,6 +152,15 @@ export async function agentBudgets(
   return out;
 }
 
+/** Whether [budget] sets any limit, for any agent (else nothing needs reading). */
+export function budgetsConfigured(config: BudgetConfig): boolean {
+  const any = (l: object) =>
+    ["agent_usd", "agent_tokens", "town_usd_per_day", "town_tokens_per_day"].some((k) =>
+      (l as Record<string, unknown>)[k] !== undefined
+    );
+  return any(config) || [...Object.values(config.agents), ...Object.values(config.roles)].some(any);
+}
+
 /** Whether any budget is configured at all (else `tt status` shows no budget line). */
 export function hasBudget(l: EffectiveLimits): boolean {
   return [l.agent_usd, l.agent_tokens, l.town_usd_per_day, l.town_tokens_per_day].some((x) =>
@@ -188,13 +197,7 @@ export async function withBudgets(
   entries: { agent: Agent; budget?: AgentBudget & { line?: string } }[],
   config: BudgetConfig,
 ): Promise<void> {
-  const any = (l: object) =>
-    ["agent_usd", "agent_tokens", "town_usd_per_day", "town_tokens_per_day"].some((k) =>
-      (l as Record<string, unknown>)[k] !== undefined
-    );
-  const used = any(config) || [...Object.values(config.agents), ...Object.values(config.roles)]
-    .some(any);
-  if (!entries.length || !used) return;
+  if (!entries.length || !budgetsConfigured(config)) return;
   const budgets = await agentBudgets(t, entries.map((e) => e.agent), config);
   for (const e of entries) {
     const b = budgets.get(e.agent.id)!;
