@@ -200,7 +200,7 @@ function agentLines(a: AgentStatus, wt?: WorktreeStatus): string[] {
     lines.push(`    Why: ${clip(a.agent.reason, 160)}${until}`);
   }
   if (a.current_task) {
-    const idle = ["stopped", "error", "rate_limited"].includes(st);
+    const idle = ["stopped", "error", "rate_limited", "over_budget"].includes(st);
     lines.push(
       `    ${idle ? "Task (not running)" : "Working"}: ${clip(a.current_task.description, 80)}`,
     );

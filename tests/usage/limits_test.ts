@@ -26,7 +26,7 @@ async function fakeTown(extraToml = "", extraEnv: Record<string, string> = {}) {
 }
 
 Deno.test("a usage limit hit by one claude agent holds the other agent on the same account until the reset; both resume", async () => {
-  const { at, state, env, done } = await fakeTown("", { FAKE_RESET_SECS: "6" });
+  const { at, state, env, done } = await fakeTown("", { FAKE_RESET_SECS: "15" });
   try {
     await at.sb.ok(["spawn", "w1", "--cli", "claude"], { env });
     await at.sb.ok(["spawn", "w2", "--cli", "claude"], { env });
@@ -47,8 +47,17 @@ Deno.test("a usage limit hit by one claude agent holds the other agent on the sa
     assert.equal((await getTask(at.t, second.id))?.state, "assigned", "not started");
     const argv = (await Deno.readTextFile(`${state}/argv`)).trim().split("\n");
     assert.equal(argv.length, 1, "w2 ran no round: " + argv.join(" | "));
+    assert.ok(Date.parse(limited.resume_at!) > Date.now() + 2000, "the reset is still ahead");
     const status = (await at.sb.ok(["status"])).stdout;
     assert.match(status, /rate limited until \d\d:\d\d \(claude\)/);
+    // A new spawn on the account waits too; another CLI's account does not.
+    await at.sb.ok(["spawn", "w3", "--cli", "claude"], { env });
+    const w3 = await resolveAgent(at.t, "w3");
+    await waitForEvent(at.t, (e) => e.type === "agent_rate_limited" && e.agent_id === w3.id);
+    await at.sb.ok(["spawn", "c1", "--cli", "codex"], { env });
+    const other = await at.sb.json<TaskJson>(["assign", "c1", "codex work"]);
+    await waitForEvent(at.t, (e) => e.type === "task_completed" && e.task_id === other.id);
+    assert.equal((await resolveAgent(at.t, "w2")).state, "rate_limited", "still held");
 
     await waitForEvent(at.t, (e) => e.type === "task_completed" && e.task_id === second.id);
     await waitForEvent(at.t, (e) => e.type === "task_completed" && e.task_id === first.id);

@@ -119,3 +119,33 @@ Deno.test("snapshots know the usage keys and refuse bad values in them", () => {
   assert.match(ok("usage:limit:0123456789abcdef", "string", "{}")!, /bad value/);
   assert.match(ok("usage:whatever", "hash", { a: "1" })!, /not a key of a tt town/);
 });
+
+Deno.test("usage by mission and by task: a round's usage is split evenly among its tasks", async () => {
+  await withTestTown(async (t) => {
+    const a = await agent(t, "w1");
+    const [t1, t2] = ["11111111-aaaa", "22222222-bbbb"];
+    await t.redis.hset(t.keys.missionTasks, t1, JSON.stringify({ mission: "m-1", item: "x" }));
+    await recordRoundUsage(t, {
+      agentId: a.id,
+      cli: "claude",
+      tokens: { input: 100, output: 10 },
+      costUsd: 0.5,
+      durationMs: 1,
+      round: 1,
+      taskIds: [t1, t2],
+      pricing: {},
+      keepSecs: 86400,
+      nowMs: T0,
+    });
+    const byTask = await usageReport(t, { by: "task", since: "2026-12-01", nowMs: T0 });
+    assert.deepEqual(byTask.rows.map((r) => [r.key, r.input, r.usd, r.rounds]).sort(), [
+      [t1, 50, 0.25, 0.5],
+      [t2, 50, 0.25, 0.5],
+    ]);
+    const byMission = await usageReport(t, { by: "mission", since: "2026-12-01", nowMs: T0 });
+    assert.deepEqual(byMission.rows.map((r) => [r.key, r.input]), [["m-1", 50]]);
+    const byModel = await usageReport(t, { by: "model", since: "2026-12-01", nowMs: T0 });
+    assert.deepEqual(byModel.rows.map((r) => r.key), ["unknown"], "no model reported");
+    assert.equal(byModel.total.usd, 0.5);
+  });
+});
