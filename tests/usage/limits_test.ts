@@ -78,6 +78,7 @@ Deno.test("attack: an agent's tt cannot read or change budgets or usage through 
       script,
       `#!/bin/sh
 cat >/dev/null
+[ -e "$FAKE_STATE/tries" ] && exit 0
 for c in "budget" "usage" "usage --by agent" "resume w1"; do
   tt $c >"$FAKE_STATE/out" 2>&1
   echo "$c => $? $(head -c 300 "$FAKE_STATE/out")" >>"$FAKE_STATE/tries"
@@ -87,7 +88,7 @@ done
     await Deno.chmod(script, 0o755);
     await at.sb.ok(["spawn", "evil", "--cli", script], { env });
     await at.sb.json<TaskJson>(["assign", "evil", "try to raise your budget"]);
-    await waitForEvent(at.t, (e) => e.type === "round_usage");
+    await waitForEvent(at.t, (e) => e.type === "round_completed");
     const tries = (await Deno.readTextFile(`${state}/tries`)).trim().split("\n");
     assert.equal(tries.length, 4);
     for (const line of tries) assert.match(line, /=> [12] tt: refused/, line);
@@ -96,7 +97,7 @@ done
     const neg = await resolveAgent(at.t, "neg");
     const task = await at.sb.json<TaskJson>(["assign", "neg", "report fake:negcost"]);
     await waitForEvent(at.t, (e) => e.type === "task_completed" && e.task_id === task.id);
-    await waitForEvent(at.t, (e) => e.type === "round_usage" && e.agent_id === neg.id);
+    await waitForEvent(at.t, (e) => e.type === "round_completed" && e.agent_id === neg.id);
     const after = await resolveAgent(at.t, "neg");
     assert.equal(after.tokens_in, 0);
     assert.equal(after.cost_usd, 0);

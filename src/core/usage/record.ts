@@ -131,7 +131,8 @@ for _, f in ipairs(redis.call('HKEYS', slotsKey)) do
 end
 local ev = {type='round_usage', agent_id=redis.call('HGET', agentKey, 'id'), message=o.message, usage=o.usage}
 if n == 1 then ev.task_id = o.tasks[1] end
-emit(ev)
+-- A CLI that reports nothing (plain text) adds rounds and time to the buckets, but no event.
+if o.input + o.output + o.cached > 0 or usd then emit(ev) end
 return 1
 `,
 );
