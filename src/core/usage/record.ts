@@ -82,6 +82,8 @@ if redis.call('EXISTS', agentKey) == 0 then return 0 end
 local usd = o.usd
 if usd == cjson.null then usd = nil end
 if o.session ~= '' then redis.call('HSET', agentKey, 'session_id', o.session) end
+-- A CLI that reported nothing (plain text): no usage to record, no key created.
+if o.input + o.output + o.cached == 0 and not usd then return 0 end
 redis.call('HINCRBY', agentKey, 'tokens_in', o.input)
 redis.call('HINCRBY', agentKey, 'tokens_out', o.output)
 redis.call('HINCRBY', agentKey, 'tokens_cached', o.cached)
@@ -131,8 +133,7 @@ for _, f in ipairs(redis.call('HKEYS', slotsKey)) do
 end
 local ev = {type='round_usage', agent_id=redis.call('HGET', agentKey, 'id'), message=o.message, usage=o.usage}
 if n == 1 then ev.task_id = o.tasks[1] end
--- A CLI that reports nothing (plain text) adds rounds and time to the buckets, but no event.
-if o.input + o.output + o.cached > 0 or usd then emit(ev) end
+emit(ev)
 return 1
 `,
 );
