@@ -116,6 +116,7 @@ const AGENT_SCOPED = [
   "wake:",
   "notes:",
   "activity:",
+  "usage:slots:",
 ];
 
 /** Is `key` a per-agent key of this town (agent hash, mailbox list)? `tt reset --agents-only`. */

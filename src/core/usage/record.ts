@@ -75,7 +75,8 @@ const RECORD = defineScript(
 -- ARGV[1] now (ISO), ARGV[2] JSON options: agent, cli, model, session (or ''), input, output,
 --   cached, usd (absent = unknown), ms, minute, round, tasks (list of ids), task_prefix (key of a
 --   task hash without the id), expire (secs of the day hash), prune_before (epoch minute: older
---   slots are deleted), message, usage (event payload)
+--   slots are deleted), keep (secs the slots hash lives after its last round), message, usage
+--   (event payload)
 local events, agentKey, dayKey, totalsKey, slotsKey, missionTasks = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local o = cjson.decode(ARGV[2])
 if redis.call('EXISTS', agentKey) == 0 then return 0 end
@@ -131,6 +132,7 @@ for _, f in ipairs(redis.call('HKEYS', slotsKey)) do
   local m = tonumber(string.match(f, '^(%d+)|'))
   if m and m < o.prune_before then redis.call('HDEL', slotsKey, f) end
 end
+redis.call('EXPIRE', slotsKey, o.keep) -- a pruned agent's slots go by themselves
 local ev = {type='round_usage', agent_id=redis.call('HGET', agentKey, 'id'), message=o.message, usage=o.usage}
 if n == 1 then ev.task_id = o.tasks[1] end
 emit(ev)
@@ -179,6 +181,7 @@ export async function recordRoundUsage(t: Ctx, input: RoundUsageInput): Promise<
       ms: u.ms,
       minute: minuteOf(now),
       prune_before: minuteOf(now - input.keepSecs * 1000),
+      keep: input.keepSecs + 60,
       round: input.round,
       tasks: input.taskIds,
       task_prefix: t.keys.task(""),
