@@ -13,7 +13,7 @@ import { ConflictError } from "../core/errors.ts";
 import { agentBudgets, budgetsConfigured, type OverBudget } from "../core/usage/budget.ts";
 import { accountOf, activeUsageLimit, shareUsageLimit } from "../core/usage/limits.ts";
 import { recordRoundUsage } from "../core/usage/record.ts";
-import { limitsFor, longestWindowSecs } from "../core/usage/schema.ts";
+import { limitsFor, longestWindowSecs, slotMinutesFor } from "../core/usage/schema.ts";
 import { usageNow } from "../core/usage/clock.ts";
 import { resolveCli, type ResolvedCli } from "./cli.ts";
 import { notifyState } from "./notify.ts";
@@ -213,6 +213,7 @@ export async function recordRound(r: RoundRecord): Promise<void> {
     taskIds: r.taskIds,
     pricing: cfg.pricing,
     keepSecs: longestWindowSecs(cfg.budget),
+    slotMinutes: slotMinutesFor(cfg.budget),
   });
   if (o.error?.kind === "usage_limit") {
     const reset = o.error.resetAt && Date.parse(o.error.resetAt) > Date.now()

@@ -29,6 +29,7 @@ Deno.test("REST, MCP and /metrics show the recorded usage and budgets", async ()
         taskIds: [],
         pricing: {},
         keepSecs: 86400,
+        slotMinutes: 1,
       });
     }
     assert.equal((await api(h, "GET", "/v1/usage")).status, 401);

@@ -7,7 +7,7 @@ import { withTestTown } from "../helpers.ts";
 import { createAgent } from "../../src/core/agents.ts";
 import { recordRoundUsage } from "../../src/core/usage/record.ts";
 import { agentBudgets } from "../../src/core/usage/budget.ts";
-import { BudgetConfig, parseWindow } from "../../src/core/usage/schema.ts";
+import { BudgetConfig, parseWindow, slotMinutesFor } from "../../src/core/usage/schema.ts";
 import { usageReport } from "../../src/core/usage/report.ts";
 import type { TownContext } from "../../src/core/town.ts";
 import { checkKey, type TypedKey } from "../../src/core/snapshot_format.ts";
@@ -27,6 +27,7 @@ async function spend(t: TownContext, agentId: string, atMs: number, usd: number,
     taskIds: [],
     pricing: {},
     keepSecs: 86400,
+    slotMinutes: 1,
     nowMs: atMs,
   });
 }
@@ -102,6 +103,13 @@ Deno.test("windows parse as durations of at least a minute; task budgets are ref
   assert.equal(parseWindow("soon"), undefined);
   assert.throws(() => BudgetConfig.parse({ window: "1 fortnight" }), /a duration/);
   assert.throws(() => BudgetConfig.parse({ task_usd: 1 }), /task budgets are not enforced yet/);
+  // Slots are a hundredth of the shortest window, at least a minute.
+  assert.equal(slotMinutesFor(BudgetConfig.parse({})), 14);
+  assert.equal(slotMinutesFor(BudgetConfig.parse({ window: "5h" })), 3);
+  assert.equal(
+    slotMinutesFor(BudgetConfig.parse({ window: "1d", agents: { a: { window: "30m" } } })),
+    1,
+  );
 });
 
 Deno.test("snapshots know the usage keys and refuse bad values in them", () => {
@@ -135,6 +143,7 @@ Deno.test("usage by mission and by task: a round's usage is split evenly among i
       taskIds: [t1, t2],
       pricing: {},
       keepSecs: 86400,
+      slotMinutes: 1,
       nowMs: T0,
     });
     const byTask = await usageReport(t, { by: "task", since: "2026-12-01", nowMs: T0 });
@@ -147,5 +156,33 @@ Deno.test("usage by mission and by task: a round's usage is split evenly among i
     const byModel = await usageReport(t, { by: "model", since: "2026-12-01", nowMs: T0 });
     assert.deepEqual(byModel.rows.map((r) => r.key), ["unknown"], "no model reported");
     assert.equal(byModel.total.usd, 0.5);
+  });
+});
+
+Deno.test("a day of one round a minute keeps about 100 slots with a 1d window (the cost is bounded by the window, not the rounds)", async () => {
+  await withTestTown(async (t) => {
+    const a = await agent(t, "w1");
+    const cfg = BudgetConfig.parse({ agent_usd: 1000, window: "1d" });
+    const start = Date.parse("2026-12-01T00:00:00Z");
+    for (let i = 0; i < 3000; i += 3) {
+      await recordRoundUsage(t, {
+        agentId: a.id,
+        cli: "claude",
+        tokens: { input: 1, output: 0 },
+        costUsd: 0.01,
+        durationMs: 1,
+        round: i,
+        taskIds: [],
+        pricing: {},
+        keepSecs: 86400,
+        slotMinutes: slotMinutesFor(cfg),
+        nowMs: start + i * MIN,
+      });
+    }
+    const fields = await t.redis.hlen(t.keys.usageSlots(a.id));
+    assert.ok(fields <= 2 * (Math.ceil(1440 / 14) + 2), `${fields} slot fields`);
+    const b = (await agentBudgets(t, [a], cfg, start + 3000 * MIN)).get(a.id)!;
+    // About the last day's 480 rounds (one slot early at most: 14 minutes' worth).
+    assert.ok(Math.abs(b.spent.agent_usd - 4.8) <= 0.05 + 1e-9, String(b.spent.agent_usd));
   });
 });

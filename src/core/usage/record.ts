@@ -29,6 +29,8 @@ export interface RoundUsageInput {
   pricing: Record<string, Price>;
   /** How long the agent's per-minute slots are kept (the longest budget window), seconds. */
   keepSecs: number;
+  /** Length of one slot in minutes (slotMinutesFor: a hundredth of the shortest window). */
+  slotMinutes: number;
   /** Clock override for tests (ms); else usageNow(). */
   nowMs?: number;
 }
@@ -73,7 +75,7 @@ const RECORD = defineScript(
 -- KEYS[1] events stream, KEYS[2] agent hash, KEYS[3] usage day hash, KEYS[4] usage totals hash,
 -- KEYS[5] agent's usage slots hash, KEYS[6] mission-tasks hash (task id -> JSON {mission,…})
 -- ARGV[1] now (ISO), ARGV[2] JSON options: agent, cli, model, session (or ''), input, output,
---   cached, usd (absent = unknown), ms, minute, round, tasks (list of ids), task_prefix (key of a
+--   cached, usd (absent = unknown), ms, minute (the epoch minute its slot starts), round, tasks (list of ids), task_prefix (key of a
 --   task hash without the id), expire (secs of the day hash), prune_before (epoch minute: older
 --   slots are deleted), keep (secs the slots hash lives after its last round), message, usage
 --   (event payload)
@@ -125,12 +127,15 @@ redis.call('HINCRBY', totalsKey, a .. 'input', o.input)
 redis.call('HINCRBY', totalsKey, a .. 'output', o.output)
 redis.call('HINCRBY', totalsKey, a .. 'cached', o.cached)
 if usd then redis.call('HINCRBYFLOAT', totalsKey, o.agent .. '||usd', usd) end
+local fresh = redis.call('HEXISTS', slotsKey, o.minute .. '|tok') == 0
 if usd then redis.call('HINCRBYFLOAT', slotsKey, o.minute .. '|usd', usd) end
 redis.call('HINCRBY', slotsKey, o.minute .. '|tok', o.input + o.output)
--- Slots older than the longest budget window go (bounded by that window's minutes).
-for _, f in ipairs(redis.call('HKEYS', slotsKey)) do
-  local m = tonumber(string.match(f, '^(%d+)|'))
-  if m and m < o.prune_before then redis.call('HDEL', slotsKey, f) end
+-- Once per new slot: slots older than the longest budget window go (about 2 x 100 fields).
+if fresh then
+  for _, f in ipairs(redis.call('HKEYS', slotsKey)) do
+    local m = tonumber(string.match(f, '^(%d+)|'))
+    if m and m < o.prune_before then redis.call('HDEL', slotsKey, f) end
+  end
 end
 redis.call('EXPIRE', slotsKey, o.keep) -- a pruned agent's slots go by themselves
 local ev = {type='round_usage', agent_id=redis.call('HGET', agentKey, 'id'), message=o.message, usage=o.usage}
@@ -179,7 +184,7 @@ export async function recordRoundUsage(t: Ctx, input: RoundUsageInput): Promise<
       cached: u.cached,
       usd: u.usd ?? null,
       ms: u.ms,
-      minute: minuteOf(now),
+      minute: Math.floor(minuteOf(now) / input.slotMinutes) * input.slotMinutes,
       prune_before: minuteOf(now - input.keepSecs * 1000),
       keep: input.keepSecs + 60,
       round: input.round,

@@ -103,6 +103,18 @@ export function longestWindowSecs(b: BudgetConfig): number {
   );
 }
 
+/**
+ * How long one slot of the rolling windows is, in minutes: a hundredth of the shortest window
+ * configured (at least a minute), so a window is read from about 100 slots whatever the rounds.
+ * A spend leaves the window when its slot's start does: up to one slot early.
+ */
+export function slotMinutesFor(b: BudgetConfig): number {
+  const all = [b, ...Object.values(b.agents), ...Object.values(b.roles)];
+  const windows = all.map((l) => (l.window ? parseWindow(l.window)! : 0)).filter((w) => w > 0);
+  const shortest = Math.min(parseWindow(DEFAULT_WINDOW)!, ...windows);
+  return Math.max(1, Math.floor(shortest / 60 / 100));
+}
+
 /** A CLI account's usage limit, shared by every agent on that account (usage/limits.ts). */
 export const UsageLimit = z.object({
   reset_at: z.string(),
