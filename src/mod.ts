@@ -35,9 +35,11 @@ import type { Agent, Message, MessageKind, Task, TownEvent } from "./core/schema
 import { type MissionSpec, startMissionFromSpec } from "./core/missions/ops.ts";
 import { MissionHandle } from "./core/missions/handle.ts";
 import { resolveMission } from "./core/missions/store.ts";
+import { type UsageQuery, type UsageReport, usageReport } from "./core/usage/report.ts";
 
 export type { Agent, Message, Task, TownEvent };
 export type { MissionSpec };
+export type { UsageQuery, UsageReport };
 export { MissionHandle };
 export { ConflictError, NotFoundError, TtError, UsageError } from "./core/errors.ts";
 
@@ -153,6 +155,14 @@ export class Town {
   /** An existing mission by id or id prefix. */
   async mission(ref: string): Promise<MissionHandle> {
     return new MissionHandle(this.ctx, (await resolveMission(this.ctx, ref)).mission.id);
+  }
+
+  /**
+   * Tokens and cost the agents' CLIs reported, grouped `by` agent (default), task, mission,
+   * model, cli or day, `since` a duration ("7d") or a date: `await town.usage({ by: "model" })`.
+   */
+  usage(q: UsageQuery = {}): Promise<UsageReport> {
+    return usageReport(this.ctx, q);
   }
 
   /** The most recent events, oldest first. */

@@ -25,6 +25,8 @@ export function register(program: Command) {
         const { townStatus } = await import("../core/status.ts");
         const { isTerminalAgent } = await import("../core/schemas.ts");
         const s = await townStatus(t, { deep: opts.deep, tasks: opts.tasks });
+        const { withBudgets } = await import("../core/usage/budget.ts");
+        await withBudgets(t, s.agents, t.config.budget);
         output(g.json, s, () => renderStatus(s, isTerminalAgent));
       });
     });
@@ -145,7 +147,7 @@ export function register(program: Command) {
 function stateText(state: string): string {
   const paint = state === "error"
     ? color.red
-    : state === "rate_limited"
+    : state === "rate_limited" || state === "over_budget"
     ? color.yellow
     : state === "working"
     ? color.green
@@ -183,6 +185,14 @@ function agentLines(a: AgentStatus, wt?: WorktreeStatus): string[] {
     }`,
   ];
   const st = a.agent.state;
+  if (st === "rate_limited" && a.agent.resume_at) {
+    const at = new Date(a.agent.resume_at);
+    const hhmm = `${String(at.getHours()).padStart(2, "0")}:${
+      String(at.getMinutes()).padStart(2, "0")
+    }`;
+    lines.push(color.yellow(`    rate limited until ${hhmm} (${clip(a.agent.cli, 30)})`));
+  }
+  if (a.budget?.line) lines.push(`    Spent: ${a.budget.line}`);
   if (a.agent.reason) {
     const until = st === "rate_limited" && a.agent.resume_at
       ? ` (until ${a.agent.resume_at.replace("T", " ").slice(0, 19)} UTC)`
@@ -190,7 +200,7 @@ function agentLines(a: AgentStatus, wt?: WorktreeStatus): string[] {
     lines.push(`    Why: ${clip(a.agent.reason, 160)}${until}`);
   }
   if (a.current_task) {
-    const idle = ["stopped", "error", "rate_limited"].includes(st);
+    const idle = ["stopped", "error", "rate_limited", "over_budget"].includes(st);
     lines.push(
       `    ${idle ? "Task (not running)" : "Working"}: ${clip(a.current_task.description, 80)}`,
     );

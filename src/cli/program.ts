@@ -18,6 +18,7 @@ import * as demo from "./demo.ts";
 import * as doctor from "./doctor.ts";
 import * as completion from "./completion.ts";
 import * as mission from "./mission.ts";
+import * as usage from "./usage.ts";
 
 export function buildProgram() {
   const program = new Command("tt")
@@ -47,6 +48,7 @@ export function buildProgram() {
       conductor,
       demo,
       mission,
+      usage,
       doctor,
       completion,
     ]

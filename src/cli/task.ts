@@ -111,9 +111,20 @@ export function register(program: Command) {
     .action(async (ref, _opts, cmd) => {
       await withTown(cmd, async (t, g) => {
         const { resolveTask } = await import("../core/tasks.ts");
+        const { taskUsage } = await import("../core/usage/report.ts");
         const x = await resolveTask(t, ref);
         const who = await agentLabels(t);
-        output(g.json, x, () => showLines(x, who));
+        const usage = await taskUsage(t, x.id);
+        output(g.json, { ...x, usage: usage ?? null }, () => [
+          ...showLines(x, who),
+          ...(usage
+            ? [
+              `Usage: ${usage.input} in / ${usage.output} out tokens, $${
+                usage.usd.toFixed(4)
+              } over ${Math.round(usage.rounds * 100) / 100} round(s)`,
+            ]
+            : []),
+        ]);
       });
     });
 

@@ -8,6 +8,7 @@ import { singleLine, TtError } from "./errors.ts";
 import { isValidTownName, sanitizeTownName, TOWN_NAME_RULE } from "./keys.ts";
 import { urlPassword } from "./secrets.ts";
 import { warnOnce } from "./warnings.ts";
+import { BudgetConfig, PricingConfig } from "./usage/schema.ts";
 
 export const TOWN_FILE = "tinytown.toml";
 export const RUNTIME_DIR = ".tt";
@@ -77,6 +78,10 @@ export const TownConfig = z.object({
   agent_clis: z.record(z.string(), AgentCli).default({}),
   /** `command` runs (sh -c, the event's JSON on stdin) when an agent needs input, fails or is rate limited. */
   notify: z.object({ command: z.string().min(1).optional() }).strict().prefault({}),
+  /** Spending limits checked before every round (src/core/usage/budget.ts). */
+  budget: BudgetConfig.prefault({}),
+  /** USD per million tokens by model (or CLI name), for CLIs that report no cost. */
+  pricing: PricingConfig.default({}),
   townhall: z.object({
     bind: z.string().default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(8080),
@@ -209,6 +214,20 @@ port = 8080
 # read_per_min = 600
 # write_per_min = 120
 # burst = 60
+
+# Budgets, checked before every round: a spent one stops new rounds (work stays queued) until
+# the window rolls or the budget is raised here (tt budget shows what is left).
+# [budget]
+# agent_usd = 5.00        # what each agent may spend over the window (USD)
+# agent_tokens = 2000000  # and/or input + output tokens
+# window = "1d"           # rolling: "30m", "5h", "1d"
+# town_usd_per_day = 20   # the whole town, per UTC day
+# hard = false            # true: also end a running round that crosses agent_usd/agent_tokens
+# [budget.roles.reviewer] # overrides by role, and by agent name ([budget.agents.NAME])
+# agent_usd = 1.00
+# [pricing."gpt-5"]        # USD per million tokens, for CLIs that report tokens but no cost
+# input_usd_per_mtok = 1.25
+# output_usd_per_mtok = 10
 
 # Custom agent CLIs, or overrides of the built-in presets. The prompt arrives on stdin, or
 # write {prompt_file} where the CLI wants the path of a file holding it.

@@ -99,6 +99,18 @@ export function townKeys(town: string) {
     dashSession: (hash: string) => `${p}dash:session:${hash}`,
     /** One-time login link of `tt dashboard`, by SHA-256 of its token: JSON, short TTL, GETDEL. */
     dashLoginToken: (hash: string) => `${p}dash:login:${hash}`,
+    /**
+     * Hash of one UTC day's usage (src/core/usage/): `<dim>|<id>|<metric>` → number, dim one of
+     * town, agent, task, model, mission, cli; metric in, out, cached, usd, rounds, ms. Expires
+     * after USAGE_DAYS_KEPT days.
+     */
+    usageDay: (day: string) => `${p}usage:day:${day}`,
+    /** Hash of all-time usage for the counters: `<agent>|<model>|<kind>` and `<agent>||usd`. */
+    usageTotals: `${p}usage:totals`,
+    /** Hash of an agent's usage by minute (`<epoch minute>|usd`, `|tok`) for rolling budgets. */
+    usageSlots: (agentId: string) => `${p}usage:slots:${agentId}`,
+    /** A CLI account's usage limit (JSON UsageLimit), expiring at its reset time. */
+    usageLimit: (account: string) => `${p}usage:limit:${account}`,
   };
 }
 
@@ -111,6 +123,7 @@ const AGENT_SCOPED = [
   "wake:",
   "notes:",
   "activity:",
+  "usage:slots:",
 ];
 
 /** Is `key` a per-agent key of this town (agent hash, mailbox list)? `tt reset --agents-only`. */

@@ -90,7 +90,7 @@ export async function interruptAgent(t: Ctx, agent: Agent) {
   await setAgentState(t, agent.id, "paused", {
     eventType: "agent_interrupted",
     message: "interrupted (paused)",
-    from: ["starting", "idle", "working", "rate_limited", "needs_input"],
+    from: ["starting", "idle", "working", "rate_limited", "over_budget", "needs_input"],
   }).catch(explainState(agent, "interrupt"));
   await wake(t, agent.id);
 }
@@ -109,7 +109,7 @@ export async function closeAgent(t: Ctx, agentId: string, reason = "closed by re
   await setAgentState(t, agentId, "draining", {
     eventType: "agent_closing",
     message: `closing: ${reason}`,
-    from: ["starting", "idle", "working", "paused", "rate_limited", "needs_input"],
+    from: ["starting", "idle", "working", "paused", "rate_limited", "over_budget", "needs_input"],
   });
   await wake(t, agentId);
 }
@@ -319,13 +319,13 @@ export type WaitCondition = "idle" | "stopped";
 
 /**
  * Has the agent reached the condition? idle = idle with nothing queued; stopped = terminal. For
- * idle, an agent that cannot run until a human acts (paused, needs_input) counts as settled:
+ * idle, an agent that cannot run until a human acts (paused, needs_input, over_budget) is settled:
  * waiting on its work could never end.
  */
 export async function conditionMet(t: Ctx, agent: Agent, until: WaitCondition): Promise<boolean> {
   if (isTerminalAgent(agent.state)) return true;
   if (until === "stopped") return false;
-  if (agent.state === "paused" || agent.state === "needs_input") return true;
+  if (["paused", "needs_input", "over_budget"].includes(agent.state)) return true;
   if (agent.state !== "idle") return false;
   const [u, i, p] = await Promise.all([
     t.redis.llen(t.keys.urgent(agent.id)),

@@ -12,6 +12,8 @@ export const AGENT_STATES = [
   "rate_limited",
   /** The CLI ended its round asking the operator: no rounds until `tt reply` answers. */
   "needs_input",
+  /** A `[budget]` is spent: no rounds (work stays queued) until it is raised or its window rolls. */
+  "over_budget",
   "paused",
   "draining",
   "stopped",
@@ -66,6 +68,7 @@ export const Agent = z.object({
   /** Totals over the agent's rounds, as its CLI reported them. */
   tokens_in: counter,
   tokens_out: counter,
+  tokens_cached: counter,
   cost_usd: z.coerce.number().nonnegative().catch(0),
 });
 export type Agent = z.infer<typeof Agent>;
@@ -179,5 +182,15 @@ export const TownEvent = z.object({
   method: z.string().optional(),
   path: z.string().optional(),
   status: z.number().int().optional(),
+  /** round_usage events: what the round used (src/core/usage/record.ts). */
+  usage: z.object({
+    model: z.string(),
+    input: z.number(),
+    output: z.number(),
+    cached: z.number(),
+    usd: z.number().optional(),
+    priced: z.boolean().optional(),
+    ms: z.number(),
+  }).optional(),
 });
 export type TownEvent = z.infer<typeof TownEvent>;

@@ -6,6 +6,7 @@
  * town root, so a snapshot carries no absolute path of the town it was taken from.
  */
 import { Mission } from "./missions/schemas.ts";
+import { UsageLimit } from "./usage/schema.ts";
 import { z } from "zod";
 import { AgentState, Message, TaskState } from "./schemas.ts";
 import { ApiKey } from "./auth.ts";
@@ -141,6 +142,7 @@ const TaskHash = z.object({
 }).catchall(z.string());
 
 const Messages = z.array(jsonOf(Message));
+const NumberHash = z.record(z.string(), z.string().regex(/^-?\d+(\.\d+)?(e[-+]?\d+)?$/i));
 const Strings = z.array(z.string());
 
 interface Kind {
@@ -178,6 +180,11 @@ const KINDS: Kind[] = [
   { match: /^mission:[^:]+:items$/, type: "hash", value: z.record(z.string(), z.string()) },
   { match: /^mission:[^:]+:notes$/, type: "list", value: Strings },
   { match: /^mission-tasks$/, type: "hash", value: z.record(Id, z.string()) },
+  // Usage (src/core/usage/): numeric hashes, and a usage limit's JSON until its reset.
+  { match: /^usage:day:\d{4}-\d{2}-\d{2}$/, type: "hash", value: NumberHash },
+  { match: /^usage:totals$/, type: "hash", value: NumberHash },
+  { match: /^usage:slots:[^:]+$/, type: "hash", value: NumberHash },
+  { match: /^usage:limit:[0-9a-f]{16}$/, type: "string", value: jsonOf(UsageLimit) },
 ];
 
 const streamIdLess = (a: string, b: string) => {

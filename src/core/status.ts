@@ -3,6 +3,7 @@
  * pipelined round trips whatever the number of agents and tasks: one for the indexes, then one
  * each for agent hashes, task fields and mailboxes (sent together), and one for events (--deep).
  */
+import type { AgentBudget } from "./usage/budget.ts";
 import { parseSupervisorInfo, type SupervisorInfo, thisHost } from "./control.ts";
 import { type MissionBrief, missionBriefs } from "./missions/store.ts";
 import type { WorktreeStatus } from "../supervisor/worktree.ts";
@@ -47,6 +48,8 @@ export interface AgentStatus {
   agent: Agent;
   mailbox: MailboxStatus;
   current_task?: TaskBrief;
+  /** Spent vs `[budget]` (filled in by `tt status` from src/core/usage/budget.ts). */
+  budget?: AgentBudget & { line?: string };
   /** Only with `deep`. */
   deep?: {
     uptime_secs: number;

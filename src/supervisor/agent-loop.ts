@@ -24,6 +24,7 @@ import { endCleanRound } from "./round-end.ts";
 import { notifyState } from "./notify.ts";
 import { releaseWork } from "./stop.ts";
 import { reactionTo } from "./reaction.ts";
+import { BudgetGate } from "./budget.ts";
 
 export interface LoopDeps {
   log: (line: string) => void;
@@ -46,8 +47,11 @@ export class AgentLoop {
   #done: Promise<void> | undefined;
   #failures = 0;
   #cutPause?: () => void;
+  #gate: BudgetGate;
 
-  constructor(readonly town: TownContext, readonly agentId: string, private deps: LoopDeps) {}
+  constructor(readonly town: TownContext, readonly agentId: string, private deps: LoopDeps) {
+    this.#gate = new BudgetGate(town, agentId, deps.log);
+  }
 
   /** Runs until the agent stops; resolves then (never rejects: failures become state `error`). */
   start(): Promise<void> {
@@ -96,6 +100,7 @@ export class AgentLoop {
         await this.#block(0);
         continue;
       }
+      if (await this.#gate.hold(agent, (s) => this.#block(s))) continue; // budget, usage limit
       if (agent.state === "rate_limited") {
         await this.#waitForReset(agent);
         continue;
@@ -119,7 +124,7 @@ export class AgentLoop {
           await endRound(town, agentId, { kind: "ok" }, "dropped unreadable entries");
         }
         await this.#becomeIdle(agent);
-        if (await this.#claimBacklog(agent)) continue;
+        if (await claimForAgent(town, agent)) continue; // the oldest backlog task of its role
         const idle = town.config.agent.idle_timeout_secs;
         if (idle > 0) {
           const left = idle - (Date.now() - Date.parse(agent.last_active_at)) / 1000;
@@ -175,11 +180,6 @@ export class AgentLoop {
     await setAgentState(this.town, agent.id, "idle", { from: ["starting", "working"] }).catch(
       ignoreConflict,
     );
-  }
-
-  /** An idle agent takes the oldest backlog task that matches its role, if any. */
-  async #claimBacklog(agent: Agent): Promise<boolean> {
-    return !!(await claimForAgent(this.town, agent));
   }
 
   /** Messages left in processing by a supervisor that died mid-round go back to the inbox. */
@@ -255,7 +255,7 @@ export class AgentLoop {
     });
     const { result } = run;
     const assigns = messages.filter((m) => m.type === "task_assign" && m.task_id);
-    const reaction = reactionTo(run, this.#killReason);
+    const reaction = reactionTo(run, this.#killReason ?? run.capped);
     this.deps.log(`${agentLabel(agent)} round ${round}: ${result.kind} (${reaction.why})`);
     if (reaction.kind === "ok") {
       const end = await endCleanRound({

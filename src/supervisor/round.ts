@@ -16,6 +16,8 @@ import { type RoundProcessResult, type RunOptions, runRoundProcess } from "./pro
 import { LineFeed } from "./clis/feed.ts";
 import { openRoundChannel } from "./channel/mod.ts";
 import { roundSandbox } from "./round-sandbox.ts";
+import { hardCap, liveConfig, recordRound } from "./budget.ts";
+import { priceOf } from "../core/usage/record.ts";
 import type { CliOutcome } from "./clis/types.ts";
 
 export interface RoundRun {
@@ -32,6 +34,8 @@ export interface RoundRun {
     command: string,
   ) => Promise<{ command: string; env: Record<string, string>; release: () => void }>;
   sandboxed: boolean;
+  /** Why a hard budget ended the round (it was killed), if it did. */
+  capped?: string;
 }
 
 export interface RoundInput {
@@ -46,6 +50,7 @@ export interface RoundInput {
 
 export async function runCliRound(input: RoundInput): Promise<RoundRun> {
   const { town, agent, round } = input;
+  const startedMs = Date.now();
   const promptFile = `${town.root}/.tt/prompts/${agent.name}_round_${round}.md`;
   const logFile = `${town.root}/.tt/logs/${agent.name}_round_${round}.log`;
   await Deno.mkdir(`${town.root}/.tt/prompts`, { recursive: true, mode: 0o700 });
@@ -81,7 +86,19 @@ export async function runCliRound(input: RoundInput): Promise<RoundRun> {
   const cwd = agent.workdir ?? town.root;
   const box = await roundSandbox(town, agent, cli, cwd, channel);
   await town.redis.hset(town.keys.agent(agent.id), "sandboxed", box.sandboxed ? "1" : "0");
-  const feed = new LineFeed(cli.family.parser());
+  const parser = cli.family.parser();
+  const feed = new LineFeed(parser);
+  // `[budget] hard = true`: the round ends once its streamed usage crosses the agent's cap.
+  const cfg = await liveConfig(town);
+  const cap = await hardCap(
+    town,
+    agent,
+    cfg,
+    (o) => o.usage ? priceOf(cfg.pricing, o.model ?? "", cli.name, o.usage) : undefined,
+  );
+  const capAbort = new AbortController();
+  input.killable.signal?.addEventListener("abort", () => capAbort.abort(), { once: true });
+  let capped: string | undefined;
   const releases: (() => void)[] = [];
   const wrap = async (c: string, check = false) => {
     const w = await (check ? box.wrapCheck : box.wrap)(c, env);
@@ -100,14 +117,27 @@ export async function runCliRound(input: RoundInput): Promise<RoundRun> {
       env: w.env,
       stdin: stdin ? new TextEncoder().encode(prompt) : undefined,
       logFile,
-      onOutput: (data, stream) => feed.push(data, stream),
+      onOutput: (data, stream) => {
+        const progress = feed.push(data, stream);
+        if (cap && !capped && parser.peek && (capped = cap(parser.peek()))) capAbort.abort();
+        return progress;
+      },
       stallMs: town.config.agent.stall_timeout_secs * 1000,
       ...input.killable,
+      signal: capAbort.signal,
     }).finally(() => channel.close());
   }
   await Deno.remove(promptFile).catch(() => {});
   const outcome = feed.finish(result.code);
-  await recordOutcome(town, agent.id, outcome);
+  await recordRound({
+    town,
+    agent,
+    cli,
+    outcome,
+    round,
+    startedMs,
+    taskIds: [...input.tasks.keys()],
+  });
   const release = () => releases.splice(0).forEach((r) => r());
   release(); // the CLI's network allow-list; a check registers its own
   return {
@@ -119,24 +149,12 @@ export async function runCliRound(input: RoundInput): Promise<RoundRun> {
     cwd,
     env,
     sandboxed: box.sandboxed,
+    capped,
     wrap: async (c) => {
       const w = await wrap(c, true);
       return { command: w.command, env: w.env, release };
     },
   };
-}
-
-/** Session id, token and cost totals onto the agent, in one round trip. */
-async function recordOutcome(town: TownContext, agentId: string, o: CliOutcome) {
-  const key = town.keys.agent(agentId);
-  const tx = town.redis.multi();
-  if (o.sessionId) tx.hset(key, "session_id", o.sessionId);
-  if (o.usage) {
-    tx.hincrby(key, "tokens_in", Math.round(o.usage.input));
-    tx.hincrby(key, "tokens_out", Math.round(o.usage.output));
-  }
-  if (o.costUsd) tx.hincrbyfloat(key, "cost_usd", o.costUsd);
-  await tx.exec();
 }
 
 async function senderLabels(town: TownContext): Promise<Map<string, string>> {

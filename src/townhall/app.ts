@@ -25,6 +25,7 @@ import * as health from "./routes/health.ts";
 import * as lifecycle from "./routes/lifecycle.ts";
 import * as missions from "./routes/missions.ts";
 import * as tasks from "./routes/tasks.ts";
+import * as usage from "./routes/usage.ts";
 import { handleMcp } from "./mcp_http.ts";
 import { corsFor, emptyJsonBody, guard } from "./guard.ts";
 import { redisGate } from "./redis_gate.ts";
@@ -70,6 +71,7 @@ export function buildApp(deps: TownhallDeps) {
   health.register(app, deps);
   agents.register(app, deps);
   tasks.register(app, deps);
+  usage.register(app, deps);
   lifecycle.register(app, deps);
   events.register(app, deps);
   missions.register(app, deps);

@@ -2,6 +2,7 @@
 import { AGENT_STATES, isTerminalAgent, TASK_STATES } from "../core/schemas.ts";
 import { townStatus } from "../core/status.ts";
 import type { TownContext } from "../core/town.ts";
+import { usageCounters } from "../core/usage/report.ts";
 
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 
@@ -49,6 +50,23 @@ export async function metricsText(t: TownContext, startedAt: number): Promise<st
     }
   }
   metric("tinytown_inbox_messages", "Messages per agent mailbox list", "gauge", depth);
+  const u = await usageCounters(t);
+  const names = new Map(s.agents.map((a) => [a.id, a.agent.name]));
+  const who = (id: string) => esc(names.get(id) ?? id);
+  metric(
+    "tinytown_tokens_total",
+    "Tokens the agents' CLIs reported, by agent, model and kind (input, output, cached)",
+    "counter",
+    u.tokens.map((
+      x,
+    ) => [`{agent="${who(x.agent)}",model="${esc(x.model)}",kind="${x.kind}"}`, x.value]),
+  );
+  metric(
+    "tinytown_cost_usd_total",
+    "USD the agents' CLIs reported (or [pricing] computed), by agent",
+    "counter",
+    u.usd.map((x) => [`{agent="${who(x.agent)}"}`, x.value]),
+  );
   metric("tinytown_scrape_seconds", "Time to read the town from Redis", "gauge", [[
     "",
     Number(latency.toFixed(6)),

@@ -2,6 +2,8 @@
  * The operations townhall offers, as plain functions over src/core: each REST route and each MCP
  * tool is one of these plus validation. Nothing here decides state: the core does.
  */
+import { withBudgets } from "../core/usage/budget.ts";
+import { loadTownConfig } from "../core/config.ts";
 import { UsageError } from "../core/errors.ts";
 import {
   agentLabel,
@@ -130,7 +132,10 @@ export async function history(t: Ctx, q: { limit: number; agent?: string }) {
 // ---- status ----
 
 export async function status(t: TownContext) {
-  return await townStatus(t);
+  const s = await townStatus(t);
+  // tinytown.toml as it is now: a long-running townhall sees a raised budget.
+  await withBudgets(t, s.agents, (await loadTownConfig(t.root)).budget);
+  return s;
 }
 
 // ---- tasks ----

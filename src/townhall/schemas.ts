@@ -220,6 +220,14 @@ export const StatusView = z.object({
     agent: wire(Agent),
     mailbox: Mailbox,
     current_task: TaskBrief.optional(),
+    /** Spent vs [budget], when one applies to the agent. */
+    budget: z.object({
+      spent: z.record(z.string(), z.number()),
+      left: z.record(z.string(), z.number()),
+      over: z.object({ budget: z.string(), spent: z.number(), limit: z.number(), text: z.string() })
+        .optional(),
+      line: z.string().optional(),
+    }).optional(),
   })),
   conductor: Mailbox,
   tasks: z.object({

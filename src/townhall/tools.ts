@@ -9,6 +9,7 @@ import { spawnRunsCode, verifyRunsCode } from "./exec.ts";
 import type { TownContext } from "../core/town.ts";
 import * as ops from "./ops.ts";
 import { MISSION_TOOLS } from "./mission_tools.ts";
+import { budgetOf, usageOf, UsageQuery } from "./routes/usage.ts";
 import {
   AgentBody,
   AssignBody,
@@ -215,6 +216,13 @@ export const TOOLS: readonly ToolDef[] = [
     ops.orphans,
     { destructive: true },
   ),
+  read(
+    "usage_get",
+    "Tokens and cost by agent, task, mission, model, cli or day",
+    UsageQuery,
+    usageOf,
+  ),
+  read("budget_get", "Each running agent's budget: spent, left, exhausted", none, budgetOf),
   ...MISSION_TOOLS,
 ];
 

@@ -62,6 +62,10 @@ export abstract class BaseParser implements OutputParser {
     return undefined;
   }
 
+  peek(): Readonly<CliOutcome> {
+    return this.out;
+  }
+
   /** The plain lines kept so far (stdout and stderr interleaved). */
   protected plainTail(): string[] {
     return this.#plain;

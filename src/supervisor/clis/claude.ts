@@ -92,6 +92,7 @@ export class ClaudeParser extends BaseParser {
     const ev = r.data;
     if (ev.type !== "assistant") this.#flush(); // keep the order of texts
     if (ev.session_id) this.out.sessionId = ev.session_id;
+    if (ev.type === "system" && ev.model) this.out.model = ev.model;
     if (ev.type === "system" && ev.subtype === "api_retry") return this.#retry(ev);
     if (ev.type === "assistant") {
       const text = ev.message?.content.filter((c) => c.type === "text").map((c) => c.text ?? "")

@@ -43,6 +43,7 @@ export class GeminiParser extends BaseParser {
     if (!r.success) return true;
     const ev = r.data;
     if (ev.session_id) this.out.sessionId = ev.session_id;
+    if (ev.type === "init" && ev.model) this.out.model = ev.model;
     if (ev.type === "message" && ev.role === "assistant" && ev.content) {
       this.#reply = ev.delta ? this.#reply + ev.content : ev.content;
     }

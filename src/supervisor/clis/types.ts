@@ -38,6 +38,8 @@ export interface CliOutcome {
   sessionId?: string;
   usage?: TokenUsage;
   costUsd?: number;
+  /** The model the CLI said it used (claude's and gemini's init event), for usage by model. */
+  model?: string;
   error?: CliError;
   /** Tool uses the CLI's permission system refused (claude's permission_denials). */
   permissionDenials: string[];
@@ -58,6 +60,8 @@ export interface OutputParser {
    */
   fatal?(): CliError | undefined;
   finish(exitCode: number | null): CliOutcome;
+  /** What has been read so far (usage and cost as they stream, for a hard budget). */
+  peek?(): Readonly<CliOutcome>;
 }
 
 /** One CLI family: its output parser and how it renders its stream for humans (`tt logs`). */
