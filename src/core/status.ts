@@ -18,6 +18,7 @@ import { agentLabel, parseAgent } from "./agents.ts";
 import { type Category, countCategories, peekInboxes } from "./messages.ts";
 import { parseEntry } from "./events.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
+import { type HostStatus, hostsStatus } from "./hosts.ts";
 import type { TownContext } from "./town.ts";
 
 /** Messages peeked per list to compute the category breakdown. */
@@ -44,6 +45,8 @@ export interface TaskBrief {
 export interface AgentStatus {
   id: string;
   label: string;
+  /** The host whose supervisor runs it. */
+  host: string;
   agent: Agent;
   mailbox: MailboxStatus;
   current_task?: TaskBrief;
@@ -93,6 +96,8 @@ export interface TownStatus {
   worktrees?: Record<string, WorktreeStatus>;
   /** Missions not yet completed or stopped. */
   missions?: MissionBrief[];
+  /** Hosts with agents, a supervisor, or lost (this host first): `tt status` groups by them. */
+  hosts?: HostStatus[];
 }
 
 export interface StatusOptions {
@@ -160,6 +165,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     agents: agents.map((a): AgentStatus => ({
       id: a.id,
       label: labels.get(a.id)!,
+      host: a.host ?? thisHost(),
       agent: a,
       mailbox: mailbox(a.id),
       current_task: currentTask(a, tasks, byId),
@@ -177,6 +183,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     worktrees: await worktreesOf(t, agents),
     service: await (await import("../supervisor/service.ts")).serviceStatus(t),
     missions: missionIds.length ? await missionBriefs(t, missionIds) : [],
+    hosts: await hostsStatus(t, agents),
   };
 }
 

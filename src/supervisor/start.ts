@@ -8,6 +8,7 @@ import { TtError } from "../core/errors.ts";
 import { processAlive, withFileLock } from "../redis/server.ts";
 import { defineScript, runScript } from "../redis/script.ts";
 import { selfCommand } from "./self.ts";
+import { supervisorFiles } from "../core/hosts.ts";
 
 const DROP_IF_SAME = defineScript(
   "dropDeadSupervisor",
@@ -57,7 +58,7 @@ export async function ensureSupervisor(t: TownContext): Promise<"running" | "sta
     const reply = await waitReply(t, nonce, 15);
     if (reply === undefined) {
       throw new TtError(
-        `the supervisor did not start within 15 s: see ${t.root}/.tt/logs/supervisor.log`,
+        `the supervisor did not start within 15 s: see ${supervisorFiles(t.root).log}`,
       );
     }
     return "started";
