@@ -248,7 +248,9 @@ function byHost(s: TownStatus): [string | undefined, AgentStatus[]][] {
       ? color.red(`LOST${since} (supervisor heartbeat expired)`)
       : `up, supervisor pid ${h.pid}${since}`;
     return [
-      `Host ${color.bold(name)}${h?.this_host ? " (this host)" : ""}: ${state} — ${agents.length} agent(s)`,
+      `Host ${color.bold(name)}${
+        h?.this_host ? " (this host)" : ""
+      }: ${state} — ${agents.length} agent(s)`,
       agents,
     ];
   });

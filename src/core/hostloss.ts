@@ -120,7 +120,12 @@ export async function handleLostHost(
           if (!(e instanceof ConflictError)) throw e;
         });
       }
-      const r = await moveAgentWork(t, a, "backlog", `host ${host} lost: work of ${a.name} to the backlog`);
+      const r = await moveAgentWork(
+        t,
+        a,
+        "backlog",
+        `host ${host} lost: work of ${a.name} to the backlog`,
+      );
       if (r) {
         out.agents.push(a.name);
         out.moved += r.moved;
@@ -142,7 +147,9 @@ export async function handleLostHost(
 
 async function recordMoved(t: Ctx, host: string, moved: number) {
   const rec = parseRecord(await t.redis.hget(t.keys.hosts, host));
-  if (rec?.state === "lost") await t.redis.hset(t.keys.hosts, host, JSON.stringify({ ...rec, moved }));
+  if (rec?.state === "lost") {
+    await t.redis.hset(t.keys.hosts, host, JSON.stringify({ ...rec, moved }));
+  }
 }
 
 /**
@@ -182,4 +189,3 @@ export async function resumeHost(t: Ctx, info: SupervisorInfo, ttlSecs: number) 
     return resumed;
   }, LOCK_MS + 5_000);
 }
-

@@ -32,7 +32,10 @@ export function validateHostName(name: string): string {
  */
 export function supervisorFiles(root: string, host = thisHost()): { lock: string; log: string } {
   const tag = host === machineHost() ? "" : `.${host}`;
-  return { lock: `${root}/.tt/supervisor${tag}.lock`, log: `${root}/.tt/logs/supervisor${tag}.log` };
+  return {
+    lock: `${root}/.tt/supervisor${tag}.lock`,
+    log: `${root}/.tt/logs/supervisor${tag}.log`,
+  };
 }
 
 /**
@@ -284,7 +287,14 @@ export async function hostsStatus(t: Ctx, agents: Agent[]): Promise<HostStatus[]
     const iso = (ms?: number) => ms === undefined ? undefined : new Date(ms).toISOString();
     let st: HostStatus;
     if (beat) {
-      st = { host, state: "up", since: beat.started_at, pid: beat.pid, agents: n, this_host: false };
+      st = {
+        host,
+        state: "up",
+        since: beat.started_at,
+        pid: beat.pid,
+        agents: n,
+        this_host: false,
+      };
     } else if (rec && rec.state !== "stopped") {
       st = {
         host,

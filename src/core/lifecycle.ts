@@ -84,7 +84,9 @@ export async function spawnAgent(t: TownContext, opts: SpawnOptions): Promise<Ag
  */
 export async function startOnSupervisor(t: TownContext, agentId: string, host = thisHost()) {
   if (host !== thisHost()) {
-    if (await supervisorInfo(t, host)) await sendControl(t, host, { op: "start", agent_id: agentId });
+    if (await supervisorInfo(t, host)) {
+      await sendControl(t, host, { op: "start", agent_id: agentId });
+    }
     return;
   }
   const { ensureSupervisor } = await import("../supervisor/start.ts");

@@ -18,7 +18,7 @@ import { agentLabel, parseAgent } from "./agents.ts";
 import { type Category, countCategories, peekInboxes } from "./messages.ts";
 import { parseEntry } from "./events.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
-import { type HostStatus, hostsStatus } from "./hosts.ts";
+import { hostsStatus, type HostStatus } from "./hosts.ts";
 import type { TownContext } from "./town.ts";
 
 /** Messages peeked per list to compute the category breakdown. */

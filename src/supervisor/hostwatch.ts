@@ -44,9 +44,12 @@ export class HostWatch {
     const me = this.info();
     if (beat.prev === "lost") {
       const resumed = await resumeHost(town, me, this.ttlSecs);
-      if (resumed === undefined) this.deps.log("host back: the hosts lock stayed taken; next beat retries");
-      else {
-        this.deps.log(`host ${me.host} back after being lost; resumed: ${resumed.join(", ") || "none"}`);
+      if (resumed === undefined) {
+        this.deps.log("host back: the hosts lock stayed taken; next beat retries");
+      } else {
+        this.deps.log(
+          `host ${me.host} back after being lost; resumed: ${resumed.join(", ") || "none"}`,
+        );
         await this.deps.wakeAll();
       }
     }
