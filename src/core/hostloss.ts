@@ -54,7 +54,8 @@ const MARK_LOST = defineScript(
   3,
   LUA_EMIT + `
 -- KEYS[1]: events, KEYS[2]: the hosts hash, KEYS[3]: the lost host's supervisor heartbeat.
--- ARGV[1]: now (ISO), ARGV[2]: the lost host, ARGV[3]: on_host_loss, ARGV[4]: the handling host.
+-- ARGV[1]: now (ISO), ARGV[2]: the lost host, ARGV[3]: on_host_loss, ARGV[4]: the handling host,
+-- ARGV[5]: now (ms), recorded as lost since (within one heartbeat period of the expiry).
 -- Marks the host lost only if it is still recorded up and its heartbeat is still gone (it may
 -- have come back since the beat that saw it missing). Returns since_ms, or 0 when not lost.
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
@@ -63,7 +64,7 @@ if not raw then return 0 end
 local ok, r = pcall(cjson.decode, raw)
 if not ok or type(r) ~= 'table' or r.state ~= 'up' then return 0 end
 r.state = 'lost'
-r.since_ms = (tonumber(r.last_beat_ms) or 0) + 1000 * (tonumber(r.ttl_secs) or 0)
+r.since_ms = tonumber(ARGV[5])
 r.lost_by = ARGV[4]
 redis.call('HSET', KEYS[2], ARGV[2], cjson.encode(r))
 local what = 'its agents\\' work moves to the backlog'
@@ -102,6 +103,7 @@ export async function handleLostHost(
       host,
       mode,
       by,
+      Date.now(),
     ]),
   );
   const out: HostLoss = { host, lost: since > 0, agents: [], moved: 0 };
@@ -175,7 +177,6 @@ export async function resumeHost(t: Ctx, info: SupervisorInfo, ttlSecs: number) 
       state: "up",
       pid: info.pid,
       started_at: info.started_at,
-      last_beat_ms: Date.now(),
       ttl_secs: ttlSecs,
     };
     await t.redis.hset(t.keys.hosts, info.host, JSON.stringify(record));

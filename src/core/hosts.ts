@@ -83,9 +83,8 @@ export const HostRecord = z.object({
   state: z.enum(["up", "stopped", "lost"]),
   pid: z.number().int(),
   started_at: z.string(),
-  last_beat_ms: z.number(),
   ttl_secs: z.number(),
-  /** When it stopped, or when its heartbeat expired (lost). */
+  /** When it stopped, or when another host found its heartbeat expired (lost). */
   since_ms: z.number().optional(),
   /** The host whose supervisor handled its loss, and what it did. */
   lost_by: z.string().optional(),
@@ -123,9 +122,10 @@ const BEAT = defineScript(
 -- KEYS[1]: this host's supervisor heartbeat. KEYS[2]: the hosts hash.
 -- ARGV[1]: this host, ARGV[2]: heartbeat JSON, ARGV[3]: TTL (s), ARGV[4]: this host's record
 -- (state up), ARGV[5]: key prefix (heartbeats of other hosts, same {town} slot).
--- Refreshes the heartbeat; keeps a 'lost' record as it is (the host's return is handled under
--- the hosts lock, hosts.ts resumeHost). Returns this host's previous state and the other hosts
--- recorded up whose heartbeat has expired.
+-- Refreshes the heartbeat; writes the record only when it changes (a new supervisor), and keeps
+-- a 'lost' one as it is (the host's return is handled under the hosts lock, hostloss.ts
+-- resumeHost). Returns this host's previous state and the other hosts recorded up whose
+-- heartbeat has expired.
 redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
 local prev = ''
 local raw = redis.call('HGET', KEYS[2], ARGV[1])
@@ -133,7 +133,7 @@ if raw then
   local ok, r = pcall(cjson.decode, raw)
   if ok and type(r) == 'table' and type(r.state) == 'string' then prev = r.state end
 end
-if prev ~= 'lost' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[4]) end
+if prev ~= 'lost' and raw ~= ARGV[4] then redis.call('HSET', KEYS[2], ARGV[1], ARGV[4]) end
 local lost = {}
 local all = redis.call('HGETALL', KEYS[2])
 for i = 1, #all, 2 do
@@ -163,7 +163,6 @@ export async function beatHost(t: Ctx, info: SupervisorInfo, ttlSecs: number): P
     state: "up",
     pid: info.pid,
     started_at: info.started_at,
-    last_beat_ms: Date.now(),
     ttl_secs: ttlSecs,
   };
   const res = await evalLiveness(t.redis, BEAT, [t.keys.supervisor(info.host), t.keys.hosts], [
@@ -182,14 +181,18 @@ const RETIRE = defineScript(
   `
 -- KEYS[1]: the host's supervisor heartbeat, KEYS[2]: its control list, KEYS[3]: the hosts hash.
 -- ARGV[1]: the host, ARGV[2]: its record (state stopped), ARGV[3]: 1 = only if no control
--- message waits (a supervisor with nothing left to run), 0 = always (exit).
+-- message waits (a supervisor with nothing left to run), 0 = always (exit); ARGV[4]: its pid.
 -- Deletes the heartbeat and records a clean stop, so no other host takes it for lost.
 if ARGV[3] == '1' and redis.call('LLEN', KEYS[2]) > 0 then return 0 end
 redis.call('DEL', KEYS[1])
 local raw = redis.call('HGET', KEYS[3], ARGV[1])
 if raw then
   local ok, r = pcall(cjson.decode, raw)
+  -- Lost stays lost (hostloss.ts); a stop already recorded for this process stays as it was.
   if ok and type(r) == 'table' and r.state == 'lost' then return 1 end
+  if ok and type(r) == 'table' and r.state == 'stopped' and tostring(r.pid) == ARGV[4] then
+    return 1
+  end
 end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 return 1
@@ -212,7 +215,6 @@ export async function retireHost(
     state: "stopped",
     pid: info.pid,
     started_at: info.started_at,
-    last_beat_ms: now,
     ttl_secs: ttlSecs,
     since_ms: now,
   };
@@ -221,6 +223,7 @@ export async function retireHost(
     info.host,
     JSON.stringify(record),
     ifIdle ? "1" : "0",
+    String(info.pid),
   ]);
   return Number(res) === 1;
 }
@@ -299,7 +302,8 @@ export async function hostsStatus(t: Ctx, agents: Agent[]): Promise<HostStatus[]
       st = {
         host,
         state: "lost",
-        since: iso(rec.since_ms ?? rec.last_beat_ms + rec.ttl_secs * 1000),
+        // Recorded up, no heartbeat, not handled yet: lost within the last TTL.
+        since: iso(rec.since_ms),
         pid: rec.pid,
         agents: n,
         this_host: false,
