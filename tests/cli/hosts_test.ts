@@ -20,6 +20,7 @@ import { getTask, listTasks } from "../../src/core/tasks.ts";
 import { recentEvents } from "../../src/core/events.ts";
 import { supervisorInfo } from "../../src/core/control.ts";
 import type { TownStatus } from "../../src/core/status.ts";
+import { api, closeHall, startHall } from "../townhall/helpers.ts";
 
 const A = { env: { TT_HOST: "a" } };
 const B = { env: { TT_HOST: "b" } };
@@ -272,5 +273,27 @@ Deno.test("hosts attack: an agent cannot place an agent on another host without 
   } finally {
     await at.cleanup();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hosts over REST: POST /v1/agents places an agent on a host, says whether it is up; a bad host is a 400", async () => {
+  const h = await startHall();
+  try {
+    const sp = await api<{ agent: { host: string; state: string }; host_up: boolean }>(
+      h,
+      "POST",
+      "/v1/agents",
+      { body: { name: "rb", cli: "claude", host: "b" } },
+    );
+    assert.equal(sp.status, 201, JSON.stringify(sp.body));
+    assert.equal(sp.body.agent.host, "b");
+    assert.equal(sp.body.host_up, false);
+    assert.equal((await resolveAgent(h.t, "rb")).host, "b");
+    assert.equal(await supervisorInfo(h.t, "b"), undefined); // nothing runs it here
+    const bad = await api(h, "POST", "/v1/agents", { body: { name: "rc", host: "../b" } });
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    await assert.rejects(resolveAgent(h.t, "rc"));
+  } finally {
+    await closeHall(h);
   }
 });
