@@ -147,6 +147,31 @@ export async function handleLostHost(
   return out;
 }
 
+/**
+ * Work that reached a lost host's lost agents after its loss was handled (an assignment, a
+ * message) moves to the backlog too, so it does not wait for the host either. The caller holds
+ * the hosts lock; nothing moves unless the host is still recorded lost with no heartbeat.
+ */
+export async function sweepLostHost(t: Ctx, host: string): Promise<number> {
+  const [[, raw], [, beat]] = (await t.redis.pipeline().hget(t.keys.hosts, host)
+    .exists(t.keys.supervisor(host)).exec()) as [Error | null, unknown][];
+  if (parseRecord(raw)?.state !== "lost" || beat === 1) return 0;
+  const lost = (await listAgents(t)).filter((a) => a.host === host && a.state === "lost");
+  if (!lost.length) return 0;
+  const pipe = t.redis.pipeline();
+  for (const a of lost) {
+    pipe.llen(t.keys.processing(a.id)).llen(t.keys.urgent(a.id)).llen(t.keys.inbox(a.id));
+  }
+  const lens = ((await pipe.exec()) ?? []).map(([, n]) => Number(n));
+  let moved = 0;
+  for (const [i, a] of lost.entries()) {
+    if (lens[3 * i] + lens[3 * i + 1] + lens[3 * i + 2] === 0) continue;
+    const why = `host ${host} lost: work that arrived for ${a.name} to the backlog`;
+    moved += (await moveAgentWork(t, a, "backlog", why))?.moved ?? 0;
+  }
+  return moved;
+}
+
 async function recordMoved(t: Ctx, host: string, moved: number) {
   const rec = parseRecord(await t.redis.hget(t.keys.hosts, host));
   if (rec?.state === "lost") {

@@ -124,8 +124,8 @@ const BEAT = defineScript(
 -- (state up), ARGV[5]: key prefix (heartbeats of other hosts, same {town} slot).
 -- Refreshes the heartbeat; writes the record only when it changes (a new supervisor), and keeps
 -- a 'lost' one as it is (the host's return is handled under the hosts lock, hostloss.ts
--- resumeHost). Returns this host's previous state and the other hosts recorded up whose
--- heartbeat has expired.
+-- resumeHost). Returns this host's previous state, the other hosts recorded up whose heartbeat
+-- has expired (lost), and those already handled as lost and not back (still).
 redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
 local prev = ''
 local raw = redis.call('HGET', KEYS[2], ARGV[1])
@@ -134,18 +134,18 @@ if raw then
   if ok and type(r) == 'table' and type(r.state) == 'string' then prev = r.state end
 end
 if prev ~= 'lost' and raw ~= ARGV[4] then redis.call('HSET', KEYS[2], ARGV[1], ARGV[4]) end
-local lost = {}
+local lost, still = {}, {}
 local all = redis.call('HGETALL', KEYS[2])
 for i = 1, #all, 2 do
   if all[i] ~= ARGV[1] then
     local ok, r = pcall(cjson.decode, all[i + 1])
-    if ok and type(r) == 'table' and r.state == 'up'
+    if ok and type(r) == 'table' and (r.state == 'up' or r.state == 'lost')
       and redis.call('EXISTS', ARGV[5] .. 'supervisor:' .. all[i]) == 0 then
-      lost[#lost + 1] = all[i]
+      if r.state == 'up' then lost[#lost + 1] = all[i] else still[#still + 1] = all[i] end
     end
   end
 end
-return cjson.encode({prev = prev, lost = lost})
+return cjson.encode({prev = prev, lost = lost, still = still})
 `,
 );
 
@@ -153,6 +153,7 @@ const BeatResult = z.object({
   prev: z.string(),
   // cjson encodes an empty table as {}.
   lost: z.preprocess((v) => Array.isArray(v) ? v : [], z.array(z.string())),
+  still: z.preprocess((v) => Array.isArray(v) ? v : [], z.array(z.string())),
 });
 export type BeatResult = z.infer<typeof BeatResult>;
 

@@ -3,12 +3,13 @@
  * what it reported. Another host seen lost is handled by whichever live supervisor gets the hosts
  * lock first (the others skip it; the next beat no longer reports it); this host taken for lost
  * (its heartbeat expired while it ran, or it was killed and restarted) resumes its lost agents.
- * One pass at a time: a beat that arrives while a pass runs is skipped.
+ * Work that reaches a lost host's agents later is moved too (at most once per host_timeout_secs). One pass at a
+ * time: a beat that arrives while a pass runs is skipped.
  */
 import type { TownContext } from "../core/town.ts";
 import type { SupervisorInfo } from "../core/control.ts";
 import type { BeatResult } from "../core/hosts.ts";
-import { handleLostHost, resumeHost, withHostsLock } from "../core/hostloss.ts";
+import { handleLostHost, resumeHost, sweepLostHost, withHostsLock } from "../core/hostloss.ts";
 
 export interface HostWatchDeps {
   log: (line: string) => void;
@@ -18,6 +19,7 @@ export interface HostWatchDeps {
 
 export class HostWatch {
   #busy = false;
+  #lastSweep = 0;
 
   constructor(
     readonly town: TownContext,
@@ -28,10 +30,16 @@ export class HostWatch {
 
   /** Never rejects: a failed pass is logged and retried by the next beat. */
   async afterBeat(beat: BeatResult): Promise<void> {
-    if (this.#busy || (beat.prev !== "lost" && !beat.lost.length)) return;
+    const sweep = beat.still.length > 0 && this.town.config.agent.on_host_loss === "backlog" &&
+      Date.now() - this.#lastSweep >= this.ttlSecs * 1000;
+    if (this.#busy || (beat.prev !== "lost" && !beat.lost.length && !sweep)) return;
     this.#busy = true;
     try {
       await this.#pass(beat);
+      if (sweep) {
+        this.#lastSweep = Date.now();
+        await this.#sweep(beat.still);
+      }
     } catch (e) {
       this.deps.log(`host watch failed: ${(e as Error).stack ?? e}`);
     } finally {
@@ -63,6 +71,15 @@ export class HostWatch {
         } moved`,
       );
       if (r.moved) await this.deps.wakeAll();
+    }
+  }
+
+  async #sweep(hosts: string[]) {
+    for (const host of hosts) {
+      const moved = await withHostsLock(this.town, () => sweepLostHost(this.town, host));
+      if (!moved) continue;
+      this.deps.log(`host ${host} still lost: ${moved} message(s) that arrived since moved`);
+      await this.deps.wakeAll();
     }
   }
 }

@@ -172,11 +172,21 @@ Deno.test("hosts: host b lost → its agent's in-flight and queued tasks go to t
     const events = await recentEvents(at.t, { count: 1000 });
     assert.equal(events.filter((e) => e.type === "host_lost" && e.host === "b").length, 1);
     assert.equal(events.filter((e) => e.type === "task_completed").length, 2);
+    assert.equal(events.filter((e) => e.type === "agent_lost").length, 1);
     const wbId = (await resolveAgent(at.t, "wb")).id;
     for (const k of [at.t.keys.inbox(wbId), at.t.keys.processing(wbId)]) {
       assert.equal(await at.t.redis.llen(k), 0, k);
     }
     assert.equal(await at.t.redis.llen(at.t.keys.backlog), 0);
+
+    // Work assigned to the lost agent afterwards does not wait for b either.
+    const late = await at.sb.json<{ id: string }>(["assign", "wb", "assigned while b is lost"], A);
+    assert.equal((await waitForTask(at, late.id, "completed")).result, "done by wa");
+    assert.ok(
+      (await recentEvents(at.t, { count: 1000 })).some((e) =>
+        e.type === "work_reclaimed" && /work that arrived for wb/.test(e.message)
+      ),
+    );
 
     // b comes back: its lost agent resumes, and takes work again.
     await at.sb.ok(["start"], B);
