@@ -181,8 +181,9 @@ async function recordMoved(t: Ctx, host: string, moved: number) {
 
 /**
  * This host's supervisor is back after being taken for lost: its lost agents resume (idle) and
- * its record is up again. Waits for the hosts lock (a loss being handled right now finishes
- * first). Returns the names of the agents resumed, or undefined when the lock stayed taken.
+ * its record is up again. Waits up to 5 s for the hosts lock (a loss being handled right now
+ * finishes first). Returns the names of the agents resumed, or undefined when the lock stayed
+ * taken: the record stays lost, so the next heartbeat tries again.
  */
 export async function resumeHost(t: Ctx, info: SupervisorInfo, ttlSecs: number) {
   return await withHostsLock(t, async () => {
@@ -213,5 +214,5 @@ export async function resumeHost(t: Ctx, info: SupervisorInfo, ttlSecs: number) 
       }`,
     });
     return resumed;
-  }, LOCK_MS + 5_000);
+  }, 5_000);
 }

@@ -265,17 +265,24 @@ return out
 );
 
 /**
- * Every host that has agents, runs a supervisor or was lost, this host first, then by name: one
- * script call whatever the number of hosts.
+ * Queues the hosts read on a pipeline another reader sends anyway (`tt status`: no round trip
+ * of its own; EVAL, as a pipeline cannot retry a NOSCRIPT). Hosts no supervisor ever ran on are
+ * added by hostsFromRead from the agents.
  */
-export async function hostsStatus(t: Ctx, agents: Agent[]): Promise<HostStatus[]> {
+export function queueHostsRead(t: Ctx, pipe: ReturnType<Redis["pipeline"]>) {
+  return pipe.eval(HOSTS_READ.lua, 1, t.keys.hosts, t.keys.prefix, thisHost());
+}
+
+/**
+ * Every host that has agents, runs a supervisor or was lost, this host first, then by name, from
+ * HOSTS_READ's triples and the town's agents.
+ */
+export function hostsFromRead(flat: string[], agents: Agent[]): HostStatus[] {
   const here = thisHost();
-  const placed = [...new Set(agents.map((a) => a.host ?? here))];
-  const flat = await evalLiveness(t.redis, HOSTS_READ, [t.keys.hosts], [
-    t.keys.prefix,
-    here,
-    ...placed,
-  ]) as string[];
+  flat = [...flat];
+  for (const h of new Set(agents.map((a) => a.host ?? here))) {
+    if (!flat.some((x, i) => i % 3 === 0 && x === h)) flat.push(h, "", "");
+  }
   const active = new Map<string, number>();
   for (const a of agents) {
     if (isTerminalAgent(a.state)) continue;

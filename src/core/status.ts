@@ -18,7 +18,7 @@ import { agentLabel, parseAgent } from "./agents.ts";
 import { type Category, countCategories, peekInboxes } from "./messages.ts";
 import { parseEntry } from "./events.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
-import { hostsStatus, type HostStatus } from "./hosts.ts";
+import { hostsFromRead, type HostStatus, queueHostsRead } from "./hosts.ts";
 import type { TownContext } from "./town.ts";
 
 /** Messages peeked per list to compute the category breakdown. */
@@ -115,11 +115,13 @@ const values = <T>(res: [Error | null, unknown][] | null): T[] =>
 
 export async function townStatus(t: TownContext, opts: StatusOptions = {}): Promise<TownStatus> {
   const now = opts.now ?? Date.now();
-  const [ids, taskIds, backlog, supervisorRaw, missionIds] = values<unknown>(
-    await t.redis.pipeline().smembers(t.keys.agents).zrange(t.keys.tasks, "0", "-1")
-      .llen(t.keys.backlog).get(t.keys.supervisor(thisHost())).smembers(t.keys.missionsActive)
-      .exec(),
-  ) as [string[], string[], number, string | null, string[]];
+  const [ids, taskIds, backlog, supervisorRaw, missionIds, hostsRaw] = values<unknown>(
+    await queueHostsRead(
+      t,
+      t.redis.pipeline().smembers(t.keys.agents).zrange(t.keys.tasks, "0", "-1")
+        .llen(t.keys.backlog).get(t.keys.supervisor(thisHost())).smembers(t.keys.missionsActive),
+    ).exec(),
+  ) as [string[], string[], number, string | null, string[], string[]];
 
   const agentPipe = t.redis.pipeline();
   for (const id of ids) agentPipe.hgetall(t.keys.agent(id));
@@ -183,7 +185,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     worktrees: await worktreesOf(t, agents),
     service: await (await import("../supervisor/service.ts")).serviceStatus(t),
     missions: missionIds.length ? await missionBriefs(t, missionIds) : [],
-    hosts: await hostsStatus(t, agents),
+    hosts: hostsFromRead(hostsRaw, agents),
   };
 }
 
