@@ -21,6 +21,7 @@ import { recentEvents } from "../../src/core/events.ts";
 import { supervisorInfo } from "../../src/core/control.ts";
 import type { TownStatus } from "../../src/core/status.ts";
 import { api, closeHall, startHall } from "../townhall/helpers.ts";
+import { report } from "../helpers.ts";
 
 const A = { env: { TT_HOST: "a" } };
 const B = { env: { TT_HOST: "b" } };
@@ -136,6 +137,7 @@ async function loseHostB(at: AgentTown, cliB: string) {
   let pgid = 0;
   await waitUntil(async () => !!(pgid = (await resolveAgent(at.t, "wb")).round_pgid ?? 0));
   const supB = (await supervisorInfo(at.t, "b"))!;
+  const killedAt = Date.now();
   Deno.kill(supB.pid, "SIGKILL");
   Deno.kill(-pgid, "SIGKILL");
   await waitUntil(async () => !(await alive(supB.pid)));
@@ -144,6 +146,8 @@ async function loseHostB(at: AgentTown, cliB: string) {
     at.t,
     (e) => e.type === "host_loss_handled" && e.host === "b",
   );
+  const ms = Date.parse(handled.ts) - killedAt;
+  report(`hosts: host b SIGKILLed → loss handled by a in ${ms} ms (host_timeout_secs = 2)`);
   return { inFlight, queued, pgid, handled };
 }
 
