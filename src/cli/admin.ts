@@ -239,6 +239,33 @@ function agentLines(a: AgentStatus, wt?: WorktreeStatus): string[] {
   return lines;
 }
 
+/**
+ * Agents grouped by host, each group under a line saying whether its supervisor is up or lost;
+ * one group without a heading when every agent is on this host and no other host is known.
+ */
+function byHost(s: TownStatus): [string | undefined, AgentStatus[]][] {
+  const hosts = s.hosts ?? [];
+  const names = [...new Set([...hosts.map((h) => h.host), ...s.agents.map((a) => a.host)])];
+  const single = names.length <= 1 && (hosts[0]?.this_host ?? true);
+  if (single) return [[undefined, s.agents]];
+  return names.map((name) => {
+    const h = hosts.find((x) => x.host === name);
+    const agents = s.agents.filter((a) => a.host === name);
+    const since = h?.since ? ` since ${h.since.replace("T", " ").slice(0, 19)} UTC` : "";
+    const state = !h || h.state === "down"
+      ? color.dim(`no supervisor${since}`)
+      : h.state === "lost"
+      ? color.red(`LOST${since} (supervisor heartbeat expired)`)
+      : `up, supervisor pid ${h.pid}${since}`;
+    return [
+      `Host ${color.bold(name)}${
+        h?.this_host ? " (this host)" : ""
+      }: ${state} — ${agents.length} agent(s)`,
+      agents,
+    ];
+  });
+}
+
 function renderStatus(s: TownStatus, ended: (state: AgentState) => boolean): string[] {
   const b = s.tasks.by_state;
   const stopped = s.agents.filter((a) => ended(a.agent.state)).length;
@@ -253,7 +280,10 @@ function renderStatus(s: TownStatus, ended: (state: AgentState) => boolean): str
       ]
       : []),
     `Agents: ${s.agents.length}`,
-    ...s.agents.flatMap((a) => agentLines(a, s.worktrees?.[a.id])),
+    ...byHost(s).flatMap(([head, agents]) => [
+      ...(head ? [head] : []),
+      ...agents.flatMap((a) => agentLines(a, s.worktrees?.[a.id])),
+    ]),
     ...(stopped ? [color.dim(`  ${stopped} stopped agent(s): 'tt prune' removes them`)] : []),
     `Conductor mailbox: ${mailboxText(s.conductor)}`,
     ...(s.missions?.length ? [`Missions: ${s.missions.length} active`] : []),

@@ -34,6 +34,7 @@ export function register(program: Command) {
       positiveInt("--rounds"),
     )
     .option("--no-worktree", "run in the town directory even in a git repository")
+    .option("--host <host>", "the host whose supervisor runs it (default: this one, TT_HOST)")
     .option("--foreground", "run the agent in this terminal until it stops")
     .action(async (name, opts, cmd) => {
       await withTown(cmd, async (t, g) => {
@@ -47,7 +48,10 @@ export function register(program: Command) {
           rounds: opts.rounds,
           worktree: opts.worktree ? undefined : false,
           noSupervisor: opts.foreground,
+          host: opts.host,
         });
+        const { placement } = await import("../core/hosts.ts");
+        const where = await placement(t, agent);
         const { agentLabel } = await import("../core/agents.ts");
         const { resolveCli } = await import("../supervisor/cli.ts");
         if (resolveCli(t.config, agent.cli).family.name === "claude" && Deno.uid() === 0) {
@@ -60,8 +64,13 @@ export function register(program: Command) {
             );
           }
         }
-        output(g.json, agent, () => [
-          `Spawned ${color.bold(agentLabel(agent))} (${agent.id.slice(0, 8)}) running ${agent.cli}`,
+        output(g.json, { ...agent, ...where }, () => [
+          `Spawned ${color.bold(agentLabel(agent))} (${agent.id.slice(0, 8)}) running ${agent.cli}${
+            where.elsewhere ? ` on host ${agent.host}` : ""
+          }`,
+          ...(!where.elsewhere || where.host_up ? [] : [
+            `  host ${agent.host} has no supervisor running: the agent waits until one starts there ('tt start' with TT_HOST=${agent.host})`,
+          ]),
           `  works in ${agent.workdir ?? t.root}${
             agent.branch ? ` on branch ${agent.branch}` : ""
           }`,

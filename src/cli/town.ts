@@ -53,6 +53,7 @@ export function register(program: Command) {
       "stop the town: agents finish their rounds (or --now), then the supervisor and managed Redis",
     )
     .option("--now", "kill running rounds instead of letting them finish (their work is requeued)")
+    .option("--all", "stop the supervisors of every host of the town, not only this host's")
     .action(async (opts, cmd) => {
       const g = globals(cmd);
       const { findTownRoot, loadTownConfig } = await import("../core/config.ts");
@@ -89,17 +90,45 @@ export function register(program: Command) {
         }
         stopped = await stopSupervisor(t, sup, !!opts.now);
       }
-      const r = await stopManagedServer(t);
-      if (r === "external") await t.close();
+      // Other hosts' supervisors (TT_HOST): stopped with --all, else they keep the Redis up.
+      const { liveSupervisors, stopOtherHost } = await import("../core/hosts.ts");
+      const here = sup?.host ?? (await import("../core/control.ts")).thisHost();
+      const others = (await liveSupervisors(t)).filter((x) => x.host !== here);
+      const otherStops: { host: string; pid: number; result: string }[] = [];
+      if (opts.all) {
+        for (const o of others) {
+          otherStops.push({ ...o, result: await stopOtherHost(t, o, !!opts.now) });
+        }
+      }
+      const stillUp = opts.all
+        ? otherStops.filter((o) => o.result !== "stopped").map((o) => o.host)
+        : others.map((o) => o.host);
+      const r = stillUp.length && t.managed ? "kept" : await stopManagedServer(t);
+      if (r !== "stopped") await t.close();
       output(
         g.json,
-        { town: t.name, supervisor: stopped === "stopped" ? "stopped" : "not running", redis: r },
+        {
+          town: t.name,
+          supervisor: stopped === "stopped" ? "stopped" : "not running",
+          redis: r,
+          ...(opts.all ? { hosts: otherStops.map(({ host, result }) => ({ host, result })) } : {}),
+          ...(stillUp.length ? { hosts_up: stillUp } : {}),
+        },
         () => [
           ...(stopped === "stopped" ? [`Stopped the supervisor (pid ${sup!.pid})`] : []),
           ...(stopped === "was dead"
             ? [`The supervisor (pid ${sup!.pid}) was not running; removed its stale heartbeat`]
             : []),
-          r === "stopped"
+          ...otherStops.map((o) =>
+            o.result === "stopped"
+              ? `Stopped the supervisor of host ${o.host}`
+              : `The supervisor of host ${o.host} did not answer: stop it there ('tt stop' with TT_HOST=${o.host})`
+          ),
+          r === "kept"
+            ? `Kept the Redis of ${t.name} running: supervisors of host(s) ${
+              stillUp.join(", ")
+            } use it ('tt stop --all' stops them too)`
+            : r === "stopped"
             ? `Stopped the Redis of ${t.name} (data saved in ${t.root}/.tt)`
             : `Redis of ${t.name} is external (${t.redisUrl}); tt does not stop it`,
         ],

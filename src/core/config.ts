@@ -68,6 +68,13 @@ export const TownConfig = z.object({
      * `tt restart` or `tt reclaim`).
      */
     on_stop: z.enum(["backlog", "fail", "keep"]).default("backlog"),
+    /**
+     * A host whose supervisor heartbeat is older than this is lost (the heartbeat's TTL; it is
+     * refreshed three times per period).
+     */
+    host_timeout_secs: z.number().int().min(1).max(3600).default(10),
+    /** A lost host's agents' queued and in-flight work: to the backlog, or left waiting for it. */
+    on_host_loss: z.enum(["backlog", "wait"]).default("backlog"),
     /** Agent CLIs and verify checks in a sandbox: auto = where it works (see supervisor/sandbox). */
     sandbox: z.enum(["auto", "on", "off"]).default("auto"),
     /** Hosts sandboxed rounds may reach besides their CLI's API hosts (`*.example.com`, IPs). */
@@ -199,6 +206,8 @@ max_rounds = 10            # rounds before an agent stops (tt spawn --rounds ove
 worktrees = true           # in a git repo, each agent works in its own worktree (branch tt/<agent>)
 # stall_timeout_secs = 300 # a round whose CLI shows no progress this long ends as stalled; 0 = never
 # on_stop = "backlog"      # a stopped agent's queued work: "backlog", "fail" or "keep"
+# on_host_loss = "backlog" # a lost host's agents' work (tt spawn --host): "backlog" or "wait"
+# host_timeout_secs = 10   # a host whose supervisor is silent this long is lost
 # sandbox = "auto"         # agent CLIs and checks in bubblewrap where it works; "on" | "off"
 # allow_hosts = []         # hosts agents may reach besides their CLI's API (e.g. "registry.npmjs.org")
 

@@ -11,6 +11,15 @@ export const TOWN_NAME_RULE =
   "1 to 64 letters, digits, '.', '_' or '-', not starting or ending with '-'";
 const VALID_TOWN_NAME = /^[A-Za-z0-9._](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9._])?$/;
 
+/** Host names (`TT_HOST`, `tt spawn --host`) go into keys and file names: the agent-name rule. */
+export const HOST_NAME_RULE =
+  "up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit";
+const VALID_HOST_NAME = /^[\p{L}\p{N}][\p{L}\p{N}._-]{0,63}$/u;
+
+export function isValidHostName(name: string): boolean {
+  return VALID_HOST_NAME.test(name);
+}
+
 /** Is `name` usable as a town name as it is (no normalisation)? */
 export function isValidTownName(name: string): boolean {
   return VALID_TOWN_NAME.test(name);
@@ -72,6 +81,13 @@ export function townKeys(town: string) {
     events: `${p}events`,
     /** Liveness of the supervisor on a host (JSON, with a TTL refreshed while it runs). */
     supervisor: (host: string) => `${p}supervisor:${host}`,
+    /**
+     * Hash host → JSON HostRecord (src/core/hosts.ts): every host whose supervisor has run, with
+     * its last heartbeat and whether it stopped cleanly or was lost. Liveness: never snapshotted.
+     */
+    hosts: `${p}hosts`,
+    /** Lease (SET NX PX) of the one supervisor handling a lost host or a host coming back. */
+    hostsLock: `${p}hosts:lock`,
     /** Control messages for the supervisor on a host (spawn, kill, shutdown…). */
     control: (host: string) => `${p}control:${host}`,
     /** One-shot reply list a starting supervisor pushes to when it is ready. */

@@ -19,6 +19,7 @@ import { endRound } from "./rounds.ts";
 import { emitEvent } from "./events.ts";
 import { parseMessage } from "./messages.ts";
 import { returnTaskToAssigned } from "./tasks.ts";
+import { localSupervisorRunning, validateHostName } from "./hosts.ts";
 import type { TownContext } from "./town.ts";
 
 export interface SpawnOptions {
@@ -33,6 +34,8 @@ export interface SpawnOptions {
   worktree?: boolean;
   /** Don't start a supervisor (the caller runs the agent loop itself, e.g. --foreground). */
   noSupervisor?: boolean;
+  /** The host whose supervisor runs it (default: this host). */
+  host?: string;
 }
 
 /** Creates the agent (and its worktree in a git repo) and has the supervisor start it. */
@@ -42,13 +45,17 @@ export async function spawnAgent(t: TownContext, opts: SpawnOptions): Promise<Ag
   if (!Number.isInteger(rounds) || rounds < 1) {
     throw new UsageError("--rounds must be a positive integer");
   }
+  const host = opts.host === undefined ? thisHost() : validateHostName(opts.host);
+  if (opts.noSupervisor && host !== thisHost()) {
+    throw new UsageError(`--foreground runs the agent here (${thisHost()}): drop --host ${host}`);
+  }
   const agent = await createAgent(t, {
     name: opts.name,
     cli: opts.cli?.trim() || t.config.default_cli,
     role: opts.role,
     nickname: opts.nickname,
     parent: parent?.id,
-    host: thisHost(),
+    host,
     max_rounds: rounds,
   });
   const { removeRoundLogs } = await import("../supervisor/logs.ts");
@@ -66,12 +73,22 @@ export async function spawnAgent(t: TownContext, opts: SpawnOptions): Promise<Ag
       throw e;
     }
   }
-  if (!opts.noSupervisor) await startOnSupervisor(t, agent.id);
+  if (!opts.noSupervisor) await startOnSupervisor(t, agent.id, host);
   return agent;
 }
 
-/** Makes sure this host's supervisor runs the agent. */
-export async function startOnSupervisor(t: TownContext, agentId: string) {
+/**
+ * Makes sure the agent's host's supervisor runs it: this host's is started if need be; another
+ * host's gets a start message when it is up, and otherwise runs the agent when it comes up
+ * (a starting supervisor runs every agent placed on its host).
+ */
+export async function startOnSupervisor(t: TownContext, agentId: string, host = thisHost()) {
+  if (host !== thisHost()) {
+    if (await supervisorInfo(t, host)) {
+      await sendControl(t, host, { op: "start", agent_id: agentId });
+    }
+    return;
+  }
   const { ensureSupervisor } = await import("../supervisor/start.ts");
   // Queue first: a supervisor that is about to retire sees the message and stays.
   await sendControl(t, thisHost(), { op: "start", agent_id: agentId });
@@ -256,26 +273,8 @@ export interface RecoverResult {
   skipped: { agent: Agent; why: string }[];
 }
 
-/**
- * True while a supervisor of the town at `root` runs on this machine: it holds
- * `.tt/supervisor.lock` (src/supervisor/daemon.ts) for its whole life, whether or not it can
- * write its heartbeat (a Redis that cannot persist refuses the write, and the heartbeat expires).
- */
-export async function localSupervisorRunning(root: string): Promise<boolean> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(`${root}/.tt/supervisor.lock`, { read: true, write: true });
-  } catch {
-    return false; // no lock file: no supervisor ever ran here
-  }
-  try {
-    if (!(await file.tryLock(true))) return true;
-    await file.unlock();
-    return false;
-  } finally {
-    file.close();
-  }
-}
+/** Whether a supervisor of the town runs on this machine (its lock file): see hosts.ts. */
+export { localSupervisorRunning };
 
 /**
  * An agent is dead only when its supervisor is: its heartbeat has expired and (on this host) no
@@ -295,7 +294,7 @@ export async function recoverAgents(t: TownContext): Promise<RecoverResult> {
       alive.set(
         host,
         !!(await supervisorInfo(t, host)) ||
-          (host === thisHost() && await localSupervisorRunning(t.root)),
+          (host === thisHost() && await localSupervisorRunning(t.root, host)),
       );
     }
     if (alive.get(host)) {
@@ -325,7 +324,9 @@ export type WaitCondition = "idle" | "stopped";
 export async function conditionMet(t: Ctx, agent: Agent, until: WaitCondition): Promise<boolean> {
   if (isTerminalAgent(agent.state)) return true;
   if (until === "stopped") return false;
-  if (["paused", "needs_input", "over_budget"].includes(agent.state)) return true;
+  if (["paused", "needs_input", "over_budget", "lost"].includes(agent.state)) {
+    return true; // lost: its host is gone and its work moved ([agent] on_host_loss)
+  }
   if (agent.state !== "idle") return false;
   const [u, i, p] = await Promise.all([
     t.redis.llen(t.keys.urgent(agent.id)),

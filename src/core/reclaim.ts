@@ -117,41 +117,61 @@ export async function reclaimWork(t: Ctx, opts: ReclaimOptions): Promise<Reclaim
   const agents: ReclaimedAgent[] = [];
   let moved = 0;
   for (const a of dead) {
-    const raw = [
-      ...await t.redis.lrange(t.keys.processing(a.id), 0, -1),
-      ...await t.redis.lrange(t.keys.urgent(a.id), 0, -1),
-      ...await t.redis.lrange(t.keys.inbox(a.id), 0, -1),
-    ];
-    if (!raw.length) continue;
-    const messages = raw.map(parseMessage).filter((m): m is Message => !!m);
-    agents.push({ agent: a, messages });
-    if (!opts.to && !opts.toBacklog) continue;
-    const fresh = messages.filter((m) => m.type === "task").map(() => crypto.randomUUID());
-    const res = JSON.parse(String(
-      await runScript(t.redis, MOVE, [
-        t.keys.events,
-        t.keys.backlog,
-        t.keys.tasks,
-        t.keys.inbox(SUPERVISOR_ID),
-      ], [
-        new Date().toISOString(),
-        t.keys.prefix,
-        a.id,
-        opts.to ? "agent" : "backlog",
-        opts.to?.id ?? "",
-        JSON.stringify(fresh),
-        Date.now(),
-        `work of ${agentLabel(a)} reclaimed to ${opts.to ? agentLabel(opts.to) : "the backlog"}`,
-      ]),
-    ));
-    if (res.error === "no_target") throw new ConflictError(`${opts.to!.name} no longer exists`);
-    moved += res.moved;
+    const r = await moveAgentWork(t, a, opts.to ? opts.to : opts.toBacklog ? "backlog" : "list");
+    if (!r) continue;
+    agents.push({ agent: a, messages: r.messages });
+    moved += r.moved;
   }
   return {
     destination: opts.to ? opts.to.name : opts.toBacklog ? "backlog" : "listed",
     agents,
     moved,
   };
+}
+
+/**
+ * Moves one agent's queued and in-flight messages (processing, urgent, inbox) to `to` (a live
+ * agent) or the backlog, in one script; "list" only reads them. Undefined when it has none. The
+ * caller decides whether the agent may lose its work (reclaimWork: dead agents; hosts.ts: agents
+ * of a lost host).
+ */
+export async function moveAgentWork(
+  t: Ctx,
+  a: Agent,
+  to: Agent | "backlog" | "list",
+  why = `work of ${agentLabel(a)} reclaimed to ${
+    to === "backlog" || to === "list" ? "the backlog" : agentLabel(to)
+  }`,
+): Promise<{ messages: Message[]; moved: number } | undefined> {
+  const raw = [
+    ...await t.redis.lrange(t.keys.processing(a.id), 0, -1),
+    ...await t.redis.lrange(t.keys.urgent(a.id), 0, -1),
+    ...await t.redis.lrange(t.keys.inbox(a.id), 0, -1),
+  ];
+  if (!raw.length) return undefined;
+  const messages = raw.map(parseMessage).filter((m): m is Message => !!m);
+  if (to === "list") return { messages, moved: 0 };
+  const target = to === "backlog" ? undefined : to;
+  const fresh = messages.filter((m) => m.type === "task").map(() => crypto.randomUUID());
+  const res = JSON.parse(String(
+    await runScript(t.redis, MOVE, [
+      t.keys.events,
+      t.keys.backlog,
+      t.keys.tasks,
+      t.keys.inbox(SUPERVISOR_ID),
+    ], [
+      new Date().toISOString(),
+      t.keys.prefix,
+      a.id,
+      target ? "agent" : "backlog",
+      target?.id ?? "",
+      JSON.stringify(fresh),
+      Date.now(),
+      why,
+    ]),
+  ));
+  if (res.error === "no_target") throw new ConflictError(`${target!.name} no longer exists`);
+  return { messages, moved: res.moved };
 }
 
 export interface Orphan {

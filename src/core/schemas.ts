@@ -16,6 +16,8 @@ export const AGENT_STATES = [
   "over_budget",
   "paused",
   "draining",
+  /** Its host's supervisor heartbeat expired: its work went to the backlog; it resumes when the host is back. */
+  "lost",
   "stopped",
   "error",
 ] as const;
@@ -174,6 +176,8 @@ export const TownEvent = z.object({
   old_state: z.string().optional(),
   new_state: z.string().optional(),
   reason: z.string().optional(),
+  /** Host events (host_lost, host_back): the host. */
+  host: z.string().optional(),
   /** Mission events: the mission, its work item, and the event id that caused this one. */
   mission_id: z.string().optional(),
   item_id: z.string().optional(),

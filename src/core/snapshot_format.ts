@@ -99,7 +99,8 @@ export const AnySnapshot = z.discriminatedUnion("version", [Snapshot, SnapshotV1
  */
 export function isLivenessKey(rel: string): boolean {
   return /^(supervisor|control|ready|dash):/.test(rel) || rel === "restore-check" ||
-    rel === "owner" || rel === "dispatcher:fence" || /(^|[:-])locks?($|:)/.test(rel);
+    rel === "hosts" || rel === "owner" || rel === "dispatcher:fence" ||
+    /(^|[:-])locks?($|:)/.test(rel);
 }
 
 const Id = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "not an id");

@@ -19,6 +19,7 @@ import { agentLabel, parseAgent } from "./agents.ts";
 import { type Category, countCategories, peekInboxes } from "./messages.ts";
 import { parseEntry } from "./events.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
+import { hostsFromRead, type HostStatus, queueHostsRead } from "./hosts.ts";
 import type { TownContext } from "./town.ts";
 
 /** Messages peeked per list to compute the category breakdown. */
@@ -45,6 +46,8 @@ export interface TaskBrief {
 export interface AgentStatus {
   id: string;
   label: string;
+  /** The host whose supervisor runs it. */
+  host: string;
   agent: Agent;
   mailbox: MailboxStatus;
   current_task?: TaskBrief;
@@ -96,6 +99,8 @@ export interface TownStatus {
   worktrees?: Record<string, WorktreeStatus>;
   /** Missions not yet completed or stopped. */
   missions?: MissionBrief[];
+  /** Hosts with agents, a supervisor, or lost (this host first): `tt status` groups by them. */
+  hosts?: HostStatus[];
 }
 
 export interface StatusOptions {
@@ -113,11 +118,13 @@ const values = <T>(res: [Error | null, unknown][] | null): T[] =>
 
 export async function townStatus(t: TownContext, opts: StatusOptions = {}): Promise<TownStatus> {
   const now = opts.now ?? Date.now();
-  const [ids, taskIds, backlog, supervisorRaw, missionIds] = values<unknown>(
-    await t.redis.pipeline().smembers(t.keys.agents).zrange(t.keys.tasks, "0", "-1")
-      .llen(t.keys.backlog).get(t.keys.supervisor(thisHost())).smembers(t.keys.missionsActive)
-      .exec(),
-  ) as [string[], string[], number, string | null, string[]];
+  const [ids, taskIds, backlog, supervisorRaw, missionIds, hostsRaw] = values<unknown>(
+    await queueHostsRead(
+      t,
+      t.redis.pipeline().smembers(t.keys.agents).zrange(t.keys.tasks, "0", "-1")
+        .llen(t.keys.backlog).get(t.keys.supervisor(thisHost())).smembers(t.keys.missionsActive),
+    ).exec(),
+  ) as [string[], string[], number, string | null, string[], string[]];
 
   const agentPipe = t.redis.pipeline();
   for (const id of ids) agentPipe.hgetall(t.keys.agent(id));
@@ -163,6 +170,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     agents: agents.map((a): AgentStatus => ({
       id: a.id,
       label: labels.get(a.id)!,
+      host: a.host ?? thisHost(),
       agent: a,
       mailbox: mailbox(a.id),
       current_task: currentTask(a, tasks, byId),
@@ -180,6 +188,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     worktrees: await worktreesOf(t, agents),
     service: await (await import("../supervisor/service.ts")).serviceStatus(t),
     missions: missionIds.length ? await missionBriefs(t, missionIds) : [],
+    hosts: hostsFromRead(hostsRaw, agents),
   };
 }
 

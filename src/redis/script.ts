@@ -96,6 +96,19 @@ export async function runScript(
   }
   const d = durability.get(redis);
   if (d) return await runDurably(redis, script, keys, args, d);
+  return await evalScript(redis, script, keys, args);
+}
+
+/**
+ * EVALSHA, loading the script when Redis does not know it, never waiting for replicas: for
+ * liveness writes (heartbeats) that must not wait out a failover. State changes use runScript.
+ */
+export async function evalScript(
+  redis: Redis,
+  script: LuaScript,
+  keys: string[],
+  args: (string | number)[],
+): Promise<unknown> {
   const sha = await scriptSha(script);
   try {
     return await redis.evalsha(sha, keys.length, ...keys, ...args);

@@ -96,7 +96,8 @@ export class AgentLoop {
         return await this.#stop(agent, "agent_stopped", `killed: ${this.#killReason}`);
       }
       if (agent.state === "draining") return await this.#stop(agent, "agent_stopped", "closed");
-      if (agent.state === "paused" || agent.state === "needs_input") {
+      // lost: its host was taken for lost and its work moved; it waits for the host's return.
+      if (agent.state === "paused" || agent.state === "needs_input" || agent.state === "lost") {
         await this.#block(0);
         continue;
       }

@@ -8,23 +8,16 @@ import { duplicateConnection } from "../redis/connection.ts";
 import { openTown, type TownContext } from "../core/town.ts";
 import { getAgent, listAgents } from "../core/agents.ts";
 import { isTerminalAgent } from "../core/schemas.ts";
-import { ControlMessage, sendReply, SUPERVISOR_TTL_SECS, thisHost } from "../core/control.ts";
-import { defineScript, runScript } from "../redis/script.ts";
+import { ControlMessage, sendReply, type SupervisorInfo, thisHost } from "../core/control.ts";
+import { beatHost, retireHost, supervisorFiles } from "../core/hosts.ts";
 import { AgentLoop } from "./agent-loop.ts";
+import { HostWatch } from "./hostwatch.ts";
 import { followEvents } from "../core/events.ts";
 import { VERSION } from "../version.ts";
 
+/** Heartbeats per host_timeout_secs (the heartbeat's TTL), at most this far apart. */
 const HEARTBEAT_MS = 3000;
 const REDIS_LOST_MS = 60_000;
-
-/** Deletes the heartbeat only if no control message is waiting, so no request is ever dropped. */
-const RETIRE = defineScript(
-  "retireSupervisor",
-  2,
-  `if redis.call('LLEN', KEYS[2]) > 0 then return 0 end
-redis.call('DEL', KEYS[1])
-return 1`,
-);
 
 export interface SuperviseOptions {
   town?: string;
@@ -34,13 +27,15 @@ export interface SuperviseOptions {
 
 export async function supervise(opts: SuperviseOptions): Promise<number> {
   const town = await openTown({ town: opts.town, clientName: "tt-supervisor", persistent: true });
-  const log = await openLog(`${town.root}/.tt/logs/supervisor.log`);
-  const lockFile = await Deno.open(`${town.root}/.tt/supervisor.lock`, {
+  const host = thisHost();
+  // One lock and log per host: two TT_HOSTs on one machine are two supervisors of the town.
+  const files = supervisorFiles(town.root, host);
+  const log = await openLog(files.log);
+  const lockFile = await Deno.open(files.lock, {
     create: true,
     write: true,
     mode: 0o600,
   });
-  const host = thisHost();
   // Another supervisor may be exiting right now; wait for its lock unless it is alive and serving.
   const deadline = Date.now() + 10_000;
   while (!(await lockFile.tryLock(true))) {
@@ -71,22 +66,36 @@ class Supervisor {
   #loops = new Map<string, AgentLoop>();
   #control!: Redis;
   #stopping = false;
+  readonly ttlSecs: number;
+  readonly #watch: HostWatch;
 
   constructor(
     readonly town: TownContext,
     readonly host: string,
     readonly log: (l: string) => void,
-  ) {}
+  ) {
+    this.ttlSecs = town.config.agent.host_timeout_secs;
+    this.#watch = new HostWatch(town, () => this.#info(), this.ttlSecs, {
+      log,
+      wakeAll: async () => {
+        await Promise.all([...this.#loops.values()].map((l) => l.wake()));
+      },
+    });
+  }
 
   async run(ready?: string): Promise<number> {
     const { town } = this;
     this.#control = await duplicateConnection(town.redis);
-    await this.#beat();
+    // This host back after being taken for lost: its agents resume before their loops start.
+    await this.#watch.afterBeat(await this.#beat());
     let lastBeat = Date.now();
     const beat = setInterval(() => {
       if (Date.now() - lastBeat > REDIS_LOST_MS) this.#lostRedis();
-      this.#beat().then(() => lastBeat = Date.now(), (e) => this.log(`heartbeat failed: ${e}`));
-    }, HEARTBEAT_MS);
+      this.#beat().then((r) => {
+        lastBeat = Date.now();
+        if (!this.#stopping) void this.#watch.afterBeat(r);
+      }, (e) => this.log(`heartbeat failed: ${e}`));
+    }, Math.min(HEARTBEAT_MS, Math.floor((this.ttlSecs * 1000) / 3)));
     const onSignal = () => {
       this.log("signal received: stopping agents now");
       this.#shutdown(true);
@@ -112,7 +121,7 @@ class Supervisor {
       Deno.removeSignalListener("SIGTERM", onSignal);
       Deno.removeSignalListener("SIGINT", onSignal);
       await Promise.all([...this.#loops.values()].map((l) => l.start()));
-      await town.redis.del(town.keys.supervisor(this.host)).catch(() => {});
+      await retireHost(town, this.#info(), this.ttlSecs, false).catch(() => {});
       this.#control.disconnect();
       await town.close();
       this.log(`supervisor ${Deno.pid} exited`);
@@ -133,20 +142,19 @@ class Supervisor {
     setTimeout(() => Deno.exit(1), 1000);
   }
 
-  async #beat() {
-    const info = {
+  #info(): SupervisorInfo {
+    return {
       pid: Deno.pid,
       host: this.host,
       started_at: this.startedAt,
       version: VERSION,
       agents: this.#loops.size,
     };
-    await this.town.redis.set(
-      this.town.keys.supervisor(this.host),
-      JSON.stringify(info),
-      "EX",
-      SUPERVISOR_TTL_SECS,
-    );
+  }
+
+  /** Heartbeat (TTL [agent] host_timeout_secs); reports hosts seen lost (hostwatch.ts). */
+  async #beat() {
+    return await beatHost(this.town, this.#info(), this.ttlSecs);
   }
   readonly startedAt = new Date().toISOString();
 
@@ -176,7 +184,9 @@ class Supervisor {
   async #wakeOnBacklogWork(signal: AbortSignal) {
     await followEvents(this.town, "$", async (ev) => {
       const backlogWork = (ev.type === "task_created" && ev.new_state === "pending") ||
-        (ev.type === "task_requeued" && ev.new_state === "pending");
+        (ev.type === "task_requeued" && ev.new_state === "pending") ||
+        // Work moved off a stopped agent or a lost host's agents (reclaim.ts, hosts.ts).
+        ev.type === "work_reclaimed";
       if (!backlogWork) return;
       await Promise.all([...this.#loops.values()].map((l) => l.wake()));
     }, signal);
@@ -186,11 +196,8 @@ class Supervisor {
     const key = this.town.keys.control(this.host);
     while (!this.#stopping) {
       if (this.#loops.size === 0) {
-        const retired = await runScript(this.town.redis, RETIRE, [
-          this.town.keys.supervisor(this.host),
-          key,
-        ], []);
-        if (retired === 1) return;
+        // Only if no control message waits, so no request is ever dropped.
+        if (await retireHost(this.town, this.#info(), this.ttlSecs, true)) return;
       }
       const res = await this.#control.blpop(key, 0).catch((e) => {
         if (this.#stopping) return null;

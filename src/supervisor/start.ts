@@ -7,6 +7,7 @@ import { parseSupervisorInfo, type SupervisorInfo, thisHost, waitReply } from ".
 import { TtError } from "../core/errors.ts";
 import { processAlive, withFileLock } from "../redis/server.ts";
 import { defineScript, runScript } from "../redis/script.ts";
+import { supervisorFiles } from "../core/hosts.ts";
 
 const DROP_IF_SAME = defineScript(
   "dropDeadSupervisor",
@@ -58,7 +59,7 @@ export async function ensureSupervisor(t: TownContext): Promise<"running" | "sta
     const reply = await waitReply(t, nonce, 15);
     if (reply === undefined) {
       throw new TtError(
-        `the supervisor did not start within 15 s: see ${t.root}/.tt/logs/supervisor.log`,
+        `the supervisor did not start within 15 s: see ${supervisorFiles(t.root).log}`,
       );
     }
     return "started";

@@ -312,7 +312,11 @@ export function roleHint(name: string, tags?: string): string {
 const named = (a: Agent) => ({ id: a.id, name: a.name });
 
 export async function spawn(t: TownContext, b: SpawnOptions) {
-  return { agent: agentView(await spawnAgent(t, b)) };
+  const agent = await spawnAgent(t, b);
+  const { placement } = await import("../core/hosts.ts");
+  const where = await placement(t, agent);
+  // host_up false: no supervisor runs on the agent's host yet; it waits for one.
+  return { agent: agentView(agent), host_up: !where.elsewhere || where.host_up };
 }
 
 export type Verb = "kill" | "interrupt" | "resume" | "close";

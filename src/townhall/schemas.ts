@@ -249,6 +249,9 @@ export const SpawnBody = z.strictObject({
   parent: agentRef.optional(),
   rounds: z.number().int().min(1).max(100_000).optional(),
   worktree: z.boolean().optional(),
+  host: z.string().trim().min(1).max(64).optional().openapi({
+    description: "host whose supervisor runs it (its TT_HOST); default: townhall's host",
+  }),
 }).openapi("SpawnAgent");
 
 export const ReasonBody = z.strictObject({

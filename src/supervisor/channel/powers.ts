@@ -65,6 +65,7 @@ const RULES: Record<string, Rule> = {
       "--parent": "value",
       "--rounds": "value",
       "--no-worktree": "bool",
+      "--host": "value",
     },
   },
   kill: { power: "kill" },

@@ -41,13 +41,13 @@ export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
       method: "post",
       path: "/v1/agents",
       tags: ["Lifecycle"],
-      summary: "Spawn an agent: create it and have this host's supervisor run it",
+      summary: "Spawn an agent: create it and have its host's supervisor run it",
       ...secured("agent.manage"),
       description: "Requires scope `agent.manage` (or `admin`); a `cli` that is not a preset " +
         "nor an `[agent_clis]` name also needs `exec`.",
       request: jsonBody(SpawnBody),
       responses: {
-        201: json(z.object({ agent: AgentView }), "Spawned"),
+        201: json(z.object({ agent: AgentView, host_up: z.boolean() }), "Spawned"),
         ...errors,
         ...notFound,
         ...conflict,
