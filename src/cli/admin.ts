@@ -258,7 +258,9 @@ function renderStatus(s: TownStatus, ended: (state: AgentState) => boolean): str
     ...(s.task_groups ?? []).flatMap((grp) => [
       `  ${color.bold(grp.label)}: ${grp.active} active, ${grp.done} done`,
       ...grp.tasks.slice(0, 5).map((x) => `    ${taskLine(x)}`),
-      ...(grp.tasks.length > 5 ? [`    … plus ${grp.tasks.length - 5} more`] : []),
+      ...(grp.active + grp.done > Math.min(5, grp.tasks.length)
+        ? [`    … plus ${grp.active + grp.done - Math.min(5, grp.tasks.length)} more`]
+        : []),
     ]),
   ];
 }

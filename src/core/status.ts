@@ -1,7 +1,8 @@
 /**
  * The town at a glance (`tt status`): agents, their mailboxes, tasks by state. Built from a few
- * pipelined round trips whatever the number of agents and tasks: one for the indexes, then one
- * each for agent hashes, task fields and mailboxes (sent together), and one for events (--deep).
+ * pipelined round trips whatever the number of agents and tasks, and from the task counters
+ * (counters.ts) rather than the tasks themselves: the counts, then agent hashes and mailboxes,
+ * then each agent's current task (and, with --tasks, a few tasks per assignee), events (--deep).
  */
 import { parseSupervisorInfo, type SupervisorInfo, thisHost } from "./control.ts";
 import { type MissionBrief, missionBriefs } from "./missions/store.ts";
@@ -10,7 +11,6 @@ import {
   type Agent,
   isTerminalAgent,
   isTerminalTask,
-  TASK_STATES,
   TaskState,
   type TownEvent,
 } from "./schemas.ts";
@@ -18,6 +18,8 @@ import { agentLabel, parseAgent } from "./agents.ts";
 import { type Category, countCategories, peekInboxes } from "./messages.ts";
 import { parseEntry } from "./events.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
+import { assigneeCounts, type StateCounts, taskCounts } from "./counters.ts";
+import { assigneeTaskIds, lexRange, memberId } from "./task_index.ts";
 import type { TownContext } from "./town.ts";
 
 /** Messages peeked per list to compute the category breakdown. */
@@ -61,9 +63,14 @@ export interface TaskGroup {
   /** Undefined for the "(unassigned)" group. */
   agent_id?: string;
   label: string;
+  /** Pending, assigned and running tasks (all of them, from the counters). */
   active: number;
+  /** Completed, failed and cancelled tasks (all of them). */
   done: number;
-  /** Active tasks first, each part in creation order. */
+  /**
+   * Active tasks first, each part in creation order: at most GROUP_TASKS of each (the oldest
+   * active, the newest done), so `tasks.length` may be less than `active + done`.
+   */
   tasks: TaskBrief[];
 }
 
@@ -108,21 +115,30 @@ const values = <T>(res: [Error | null, unknown][] | null): T[] =>
     return v as T;
   });
 
+/** Tasks listed per part (active, done) of a `--tasks` group; the counts cover all of them. */
+export const GROUP_TASKS = 10;
+const ACTIVE: TaskState[] = ["pending", "assigned", "running"];
+const DONE: TaskState[] = ["completed", "failed", "cancelled"];
+
+/**
+ * The town at a glance. Tasks come from the counters and indexes (task_index.ts), never from
+ * reading every task: the cost grows with the agents shown, not with the tasks.
+ */
 export async function townStatus(t: TownContext, opts: StatusOptions = {}): Promise<TownStatus> {
   const now = opts.now ?? Date.now();
-  const [ids, taskIds, backlog, supervisorRaw, missionIds] = values<unknown>(
-    await t.redis.pipeline().smembers(t.keys.agents).zrange(t.keys.tasks, "0", "-1")
-      .llen(t.keys.backlog).get(t.keys.supervisor(thisHost())).smembers(t.keys.missionsActive)
-      .exec(),
-  ) as [string[], string[], number, string | null, string[]];
+  const [[ids, supervisorRaw, missionIds], counts, byAssignee] = await Promise.all([
+    t.redis.pipeline().smembers(t.keys.agents).get(t.keys.supervisor(thisHost()))
+      .smembers(t.keys.missionsActive).exec().then(values<unknown>) as Promise<
+        [string[], string | null, string[]]
+      >,
+    taskCounts(t),
+    assigneeCounts(t),
+  ]);
 
   const agentPipe = t.redis.pipeline();
   for (const id of ids) agentPipe.hgetall(t.keys.agent(id));
-  const taskPipe = t.redis.pipeline();
-  for (const id of taskIds) taskPipe.hmget(t.keys.task(id), "state", "assigned_to", "description");
-  const [agentHashes, taskFields, mailboxes] = await Promise.all([
+  const [agentHashes, mailboxes] = await Promise.all([
     ids.length ? agentPipe.exec().then(values<Record<string, string>>) : [],
-    taskIds.length ? taskPipe.exec().then(values<(string | null)[]>) : [],
     peekInboxes(t, [...ids, SUPERVISOR_ID], PEEK),
   ]);
 
@@ -130,27 +146,17 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
   const agents = agentHashes.map((h, i) => h.id === ids[i] ? parseAgent(h) : undefined)
     .filter((a): a is Agent => !!a)
     .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
-  const tasks = taskIds.flatMap((id, i): TaskBrief[] => {
-    const [state, assignedTo, description] = taskFields[i];
-    if (state === null && description === null) return []; // deleted since ZRANGE
-    return [{
-      id,
-      state: TaskState.catch("pending").parse(state),
-      assigned_to: assignedTo || undefined,
-      description: description ?? "",
-    }];
-  });
+  const labels = new Map(agents.map((a) => [a.id, agentLabel(a)]));
+  const [current, task_groups, events] = await Promise.all([
+    currentTasks(t, agents, byAssignee),
+    opts.tasks ? groupTasks(t, agents, labels, byAssignee) : undefined,
+    opts.deep ? lastEventsPerAgent(t, agents.map((a) => a.id)) : undefined,
+  ]);
 
   const mailbox = (id: string): MailboxStatus => {
     const v = mailboxes.get(id)!;
     return { ...v.counts, categories: countCategories([...v.processing, ...v.urgent, ...v.inbox]) };
   };
-  const byId = new Map(tasks.map((x) => [x.id, x]));
-  const labels = new Map(agents.map((a) => [a.id, agentLabel(a)]));
-  const events = opts.deep ? await lastEventsPerAgent(t, agents.map((a) => a.id)) : undefined;
-
-  const by_state = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
-  for (const x of tasks) by_state[x.state]++;
 
   return {
     town: t.name,
@@ -162,7 +168,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
       label: labels.get(a.id)!,
       agent: a,
       mailbox: mailbox(a.id),
-      current_task: currentTask(a, tasks, byId),
+      current_task: current.get(a.id),
       deep: events && {
         uptime_secs: secondsSince(a.created_at, now),
         heartbeat_age_secs: secondsSince(a.last_heartbeat, now),
@@ -171,13 +177,77 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
       },
     })),
     conductor: mailbox(SUPERVISOR_ID),
-    tasks: { total: tasks.length, by_state, backlog },
-    task_groups: opts.tasks ? groupTasks(tasks, agents, labels) : undefined,
+    tasks: { total: counts.total, by_state: counts.by_state, backlog: counts.backlog },
+    task_groups,
     supervisor: supervisorStatus(parseSupervisorInfo(supervisorRaw), agents),
     worktrees: await worktreesOf(t, agents),
     service: await (await import("../supervisor/service.ts")).serviceStatus(t),
     missions: missionIds.length ? await missionBriefs(t, missionIds) : [],
   };
+}
+
+/** State, assignee and description of tasks by id, in one pipelined round trip. */
+async function briefs(t: TownContext, ids: string[]): Promise<Map<string, TaskBrief>> {
+  const wanted = [...new Set(ids)];
+  if (!wanted.length) return new Map();
+  const pipe = t.redis.pipeline();
+  for (const id of wanted) pipe.hmget(t.keys.task(id), "state", "assigned_to", "description");
+  const fields = values<(string | null)[]>(await pipe.exec());
+  const out = new Map<string, TaskBrief>();
+  wanted.forEach((id, i) => {
+    const [state, assignedTo, description] = fields[i];
+    if (state === null && description === null) return; // deleted meanwhile
+    out.set(id, {
+      id,
+      state: TaskState.catch("pending").parse(state),
+      assigned_to: assignedTo || undefined,
+      description: description ?? "",
+    });
+  });
+  return out;
+}
+
+/**
+ * Each agent's task: its explicit current task while open, else its oldest running task, else
+ * its only open task. From the counters and at most one index entry per agent (two round trips).
+ */
+async function currentTasks(
+  t: TownContext,
+  agents: Agent[],
+  byAssignee: Map<string, StateCounts>,
+): Promise<Map<string, TaskBrief>> {
+  const pipe = t.redis.pipeline();
+  const asked: { agent: string; state: TaskState }[] = [];
+  for (const a of agents) {
+    const c = byAssignee.get(a.id);
+    if (!c) continue;
+    const open = c.pending + c.assigned + c.running;
+    const state: TaskState | undefined = c.running
+      ? "running"
+      : open === 1
+      ? (c.assigned ? "assigned" : "pending")
+      : undefined;
+    if (!state) continue;
+    const [min, max] = lexRange(a.id, state);
+    pipe.zrangebylex(t.keys.tasksByAgent, min, max, "LIMIT", 0, 1);
+    asked.push({ agent: a.id, state });
+  }
+  const found = asked.length ? values<string[]>(await pipe.exec()) : [];
+  const fallback = new Map(
+    asked.flatMap((x, i) => found[i].length ? [[x.agent, memberId(found[i][0])]] : []),
+  );
+  const tasks = await briefs(t, [
+    ...agents.flatMap((a) => a.current_task ? [a.current_task] : []),
+    ...fallback.values(),
+  ]);
+  const out = new Map<string, TaskBrief>();
+  for (const a of agents) {
+    const explicit = a.current_task ? tasks.get(a.current_task) : undefined;
+    const id = fallback.get(a.id);
+    const pick = explicit && isActive(explicit) ? explicit : id ? tasks.get(id) : undefined;
+    if (pick && isActive(pick)) out.set(a.id, pick);
+  }
+  return out;
 }
 
 function supervisorStatus(info: SupervisorInfo | undefined, agents: Agent[]): SupervisorStatus {
@@ -216,14 +286,6 @@ async function worktreesOf(
   return out;
 }
 
-/** Its explicit current task while open, else its running task, else its only open task. */
-function currentTask(a: Agent, tasks: TaskBrief[], byId: Map<string, TaskBrief>) {
-  const explicit = a.current_task ? byId.get(a.current_task) : undefined;
-  if (explicit && isActive(explicit)) return explicit;
-  const open = tasks.filter((x) => x.assigned_to === a.id && isActive(x));
-  return open.find((x) => x.state === "running") ?? (open.length === 1 ? open[0] : undefined);
-}
-
 function secondsSince(iso: string, now: number): number {
   const ms = Date.parse(iso);
   return Number.isNaN(ms) ? 0 : Math.max(0, Math.round((now - ms) / 1000));
@@ -231,32 +293,44 @@ function secondsSince(iso: string, now: number): number {
 
 const isActive = (x: TaskBrief) => !isTerminalTask(x.state);
 
-function groupTasks(tasks: TaskBrief[], agents: Agent[], labels: Map<string, string>): TaskGroup[] {
-  const byAgent = new Map<string | undefined, TaskBrief[]>();
-  for (const a of agents) byAgent.set(a.id, []);
-  for (const x of tasks) {
-    const list = byAgent.get(x.assigned_to) ?? [];
-    byAgent.set(x.assigned_to, list);
-    list.push(x);
-  }
-  const unassigned = byAgent.get(undefined) ?? [];
-  byAgent.delete(undefined);
-  const group = (agent_id: string | undefined, label: string, list: TaskBrief[]): TaskGroup => {
-    const active = list.filter(isActive);
-    return {
-      agent_id,
-      label,
-      active: active.length,
-      done: list.length - active.length,
-      tasks: [...active, ...list.filter((x) => !isActive(x))],
-    };
-  };
-  return [
-    // Assignees that are no longer agents (pruned) keep their short id as label.
-    ...[...byAgent].filter(([, list]) => list.length)
-      .map(([id, list]) => group(id, labels.get(id!) ?? id!.slice(0, 8), list)),
-    ...(unassigned.length ? [group(undefined, "(unassigned)", unassigned)] : []),
+/**
+ * Tasks by assignee (agents in status order, then assignees that are no longer agents, then
+ * "(unassigned)"): counts from the counters, and at most GROUP_TASKS tasks of each part (the
+ * oldest active ones, the newest done ones), each part in creation order.
+ */
+async function groupTasks(
+  t: TownContext,
+  agents: Agent[],
+  labels: Map<string, string>,
+  byAssignee: Map<string, StateCounts>,
+): Promise<TaskGroup[]> {
+  const known = new Set(agents.map((a) => a.id));
+  const who = [
+    ...agents.map((a) => a.id).filter((id) => byAssignee.has(id)),
+    ...[...byAssignee.keys()].filter((id) => id !== "" && !known.has(id)).sort(),
+    ...(byAssignee.has("") ? [""] : []),
   ];
+  const ids = await assigneeTaskIds(
+    t,
+    who.flatMap((id) => [
+      { who: id, states: ACTIVE, limit: GROUP_TASKS },
+      { who: id, states: DONE, limit: GROUP_TASKS, from: "newest" as const },
+    ]),
+  );
+  const parts = who.map((id, i) => ({ id, active: ids[2 * i], done: ids[2 * i + 1].reverse() }));
+  const tasks = await briefs(t, parts.flatMap((p) => [...p.active, ...p.done]));
+  const sum = (c: StateCounts, states: TaskState[]) => states.reduce((n, s) => n + c[s], 0);
+  return parts.map(({ id, active, done }): TaskGroup => {
+    const c = byAssignee.get(id)!;
+    return {
+      agent_id: id || undefined,
+      // Assignees that are no longer agents (pruned) keep their short id as label.
+      label: id === "" ? "(unassigned)" : labels.get(id) ?? id.slice(0, 8),
+      active: sum(c, ACTIVE),
+      done: sum(c, DONE),
+      tasks: [...active, ...done].flatMap((x) => tasks.get(x) ?? []),
+    };
+  }).filter((g) => g.active + g.done > 0);
 }
 
 /** Reads the stream backwards in pages until each agent has its last few events (or it ends). */
