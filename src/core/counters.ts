@@ -66,6 +66,20 @@ export async function assigneeCounts(t: Ctx): Promise<Map<string, StateCounts>> 
   return out;
 }
 
+/** Every task in the given states, oldest first: O(tasks in those states), not O(tasks). */
+export async function listTasksIn(t: Ctx, states: readonly TaskState[]): Promise<Task[]> {
+  await taskCounts(t); // builds the indexes of a town made by an older tt (once)
+  const pipe = t.redis.pipeline();
+  for (const s of states) pipe.zrange(t.keys.tasksIn(s), "0", "-1", "WITHSCORES");
+  const entries: { id: string; score: number }[] = [];
+  for (const flat of values<string[]>(await pipe.exec())) {
+    for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i], score: +flat[i + 1] });
+  }
+  entries.sort((a, b) => a.score - b.score || cmp(a.id, b.id));
+  const tasks = await getTasks(t, entries.map((e) => e.id));
+  return tasks.filter((x) => states.includes(x.state));
+}
+
 // ---- pages ----
 
 export interface TaskPageQuery {
@@ -96,7 +110,7 @@ interface Cursor {
 const CURSOR = /^([-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?):([A-Za-z0-9-]{1,64})$/;
 
 function parseCursor(raw: string): Cursor {
-  const m = CURSOR.exec(raw.trim());
+  const m = CURSOR.exec(raw);
   if (!m) {
     throw new UsageError(
       `'${raw.slice(0, 80)}' is not a task list cursor: pass the next_cursor a previous page gave`,

@@ -9,7 +9,8 @@ import { agentLabel, type Ctx, listAgents } from "./agents.ts";
 import { parseMessage } from "./messages.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
-import { cancelTask, listTasks, requeueTaskToBacklog } from "./tasks.ts";
+import { cancelTask, requeueTaskToBacklog } from "./tasks.ts";
+import { listTasksIn } from "./counters.ts";
 import { ConflictError, UsageError } from "./errors.ts";
 import { deleteTask, TASK_INDEX_LUA } from "./task_index.ts";
 
@@ -168,7 +169,7 @@ export interface Orphan {
 export async function findOrphanTasks(t: Ctx): Promise<Orphan[]> {
   const agents = new Map((await listAgents(t)).map((a) => [a.id, a]));
   const out: Orphan[] = [];
-  for (const task of await listTasks(t)) {
+  for (const task of await listTasksIn(t, ["pending", "assigned", "running"])) {
     if (isTerminalTask(task.state) || !task.assigned_to || task.assigned_to === SUPERVISOR_ID) {
       continue;
     }

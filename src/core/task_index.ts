@@ -20,6 +20,12 @@ import { TASK_STATES, type TaskState } from "./schemas.ts";
 import type { Ctx } from "./agents.ts";
 
 /**
+ * Version of the index layout, in the `task-index` key once `recountTasks` has built it. A town
+ * whose tasks predate the indexes has tasks but no marker: `ensureIndexed` builds them once.
+ */
+export const INDEX_VERSION = "1";
+
+/**
  * Lua fragment (no keys of its own: the index keys are derived from the task key's prefix, which
  * shares the town's hash tag): `task_marks(task_key)` → {state, agent} as indexed (state false
  * when the task is missing or its state unknown, agent '' when unassigned);
@@ -64,14 +70,12 @@ local function task_reindex(key, id, before)
   local s = task_lex_score(score)
   if before.state then task_unindex(p, id, before, s) end
   if after.state then task_index_add(p, id, after, score, s) end
+  -- The first task of a town: its indexes are complete from the start (see ensureIndexed).
+  if not before.state and redis.call('ZCARD', p .. 'tasks') == 1 then
+    redis.call('SET', p .. 'task-index', '${INDEX_VERSION}')
+  end
 end
 `;
-
-/**
- * Version of the index layout, in the `task-index` key once `recountTasks` has built it. A town
- * whose tasks predate the indexes has tasks but no marker: `ensureIndexed` builds them once.
- */
-export const INDEX_VERSION = "1";
 
 /** Builds the indexes of a town that has tasks but no index marker (made by an older tt). */
 export async function ensureIndexed(
@@ -82,6 +86,14 @@ export async function ensureIndexed(
   if (marker === INDEX_VERSION || tasks === 0) return false;
   await recountTasks(t);
   return true;
+}
+
+/** Builds the indexes first if the town predates them (one round trip when they exist). */
+export async function indexReady(t: Ctx): Promise<void> {
+  const [[e1, marker], [e2, tasks]] = (await t.redis.pipeline().get(t.keys.taskIndex)
+    .zcard(t.keys.tasks).exec())!;
+  if (e1 || e2) throw e1 ?? e2;
+  await ensureIndexed(t, marker as string | null, tasks as number);
 }
 
 /** Width of the zero-padded creation score in `tasks:agent` members (see TASK_INDEX_LUA). */

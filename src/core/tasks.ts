@@ -6,13 +6,13 @@
  *    ▲                         ▲ └──────────────────────┘ returnTaskToAssigned
  *    └── requeueTaskToBacklog ─┴─ (from assigned or running)
  */
-import { isTerminalTask, Task, type TaskState } from "./schemas.ts";
+import { isTerminalTask, Task, TASK_STATES, type TaskState } from "./schemas.ts";
 import { ConflictError, NotFoundError, UsageError } from "./errors.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { type Ctx, getAgent, type Recipient } from "./agents.ts";
 import { buildMessage, checkSize, PUSH_MESSAGE_LUA } from "./messages.ts";
 import { defineScript, LUA_EMIT, type LuaScript, runScript } from "../redis/script.ts";
-import { assigneeTaskIds, TASK_INDEX_LUA } from "./task_index.ts";
+import { assigneeTaskIds, indexReady, TASK_INDEX_LUA } from "./task_index.ts";
 
 /** States of a task not ended yet. */
 const OPEN_STATES = ["pending", "assigned", "running"] as const;
@@ -249,9 +249,23 @@ export interface TaskFilter {
   agentId?: string;
 }
 
-/** Tasks, oldest first: ZRANGE of the index then one pipelined HGETALL. */
+/**
+ * Tasks, oldest first: the ids from an index (of the state, of the assignee, or of every task),
+ * then one pipelined HGETALL. A filtered list costs O(matching tasks), not O(tasks).
+ */
 export async function listTasks(t: Ctx, filter: TaskFilter = {}): Promise<Task[]> {
-  const tasks = await getTasks(t, await t.redis.zrange(t.keys.tasks, "0", "-1"));
+  const filtered = filter.state !== undefined || filter.agentId !== undefined;
+  if (filtered) await indexReady(t);
+  const ids = filter.agentId !== undefined
+    ? (await assigneeTaskIds(t, [{
+      who: filter.agentId,
+      states: filter.state ? [filter.state] : TASK_STATES,
+      limit: Number.MAX_SAFE_INTEGER,
+    }]))[0]
+    : filter.state
+    ? await t.redis.zrange(t.keys.tasksIn(filter.state), "0", "-1")
+    : await t.redis.zrange(t.keys.tasks, "0", "-1");
+  const tasks = await getTasks(t, ids);
   return tasks.filter((x) =>
     (!filter.state || x.state === filter.state) &&
     (!filter.agentId || x.assigned_to === filter.agentId)

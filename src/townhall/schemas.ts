@@ -146,12 +146,24 @@ export const TaskParam = z.object({
 export const TaskListQuery = z.object({
   state: z.enum(TASK_STATES).optional(),
   agent: agentRef.optional(),
+  /** Tasks per page; the response's `next_cursor` fetches the next one. */
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().min(1).max(200).optional().openapi({
+    description: "`next_cursor` of the previous page (omit for the first page)",
+  }),
 });
 
 export const TaskList = z.object({
   tasks: z.array(TaskView),
   count: z.number().int(),
 }).openapi("TaskList");
+
+/** One page of tasks, oldest first; `next_cursor` is absent on the last page. */
+export const TaskPage = TaskList.extend({
+  next_cursor: z.string().optional().openapi({
+    description: "pass as `cursor` for the next page; absent on the last page",
+  }),
+}).openapi("TaskPage");
 
 /** `tt assign --verify`: the task completes only when this command passes after the report. */
 const verify = text(64 * 1024).min(1).optional().openapi({ example: "deno task test" });

@@ -13,6 +13,7 @@ import {
   StatusView,
   TaskList,
   TaskListQuery,
+  TaskPage,
   TaskParam,
   TaskResult,
   TaskView,
@@ -44,10 +45,13 @@ export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
       method: "get",
       path: "/v1/tasks",
       tags: ["Tasks"],
-      summary: "Tasks, oldest first, optionally by state and assignee",
+      summary: "Tasks, oldest first, optionally by state and assignee, one page at a time",
       ...secured("town.read"),
+      description: "Requires scope `town.read` (or `admin`). At most `limit` tasks (default " +
+        "100) after `cursor`; a page costs the same whatever the number of tasks. Follow " +
+        "`next_cursor` until it is absent.",
       request: { query: TaskListQuery },
-      responses: { 200: json(TaskList, "Tasks"), ...errors, ...notFound },
+      responses: { 200: json(TaskPage, "One page of tasks"), ...errors, ...notFound },
     }),
     async (c) => c.json(await ops.taskList(town, c.req.valid("query")), 200),
   );
