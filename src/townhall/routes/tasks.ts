@@ -1,5 +1,5 @@
 /** Status, tasks and the backlog. */
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { AppEnv, TownhallDeps } from "../env.ts";
 import * as ops from "../ops.ts";
 import {
@@ -20,6 +20,7 @@ import {
 } from "../schemas.ts";
 import { conflict, errors, json, jsonBody, notFound, secured, tooLarge } from "./common.ts";
 import { requireExec, verifyRunsCode } from "../exec.ts";
+import { statusSource } from "../status_cache.ts";
 
 const VERIFY_NEEDS_EXEC = "Requires scope `town.write` (or `admin`); with `verify`, also `exec`.";
 
@@ -28,6 +29,7 @@ const optionalBody = <T>(schema: T) => ({
 });
 
 export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
+  const status = statusSource(town);
   app.openapi(
     createRoute({
       method: "get",
@@ -37,7 +39,12 @@ export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
       ...secured("town.read"),
       responses: { 200: json(StatusView, "Status"), ...errors },
     }),
-    async (c) => c.json(await ops.status(town), 200),
+    // Served as computed (StatusView's shape), shared by concurrent readers: status_cache.ts.
+    async (c) =>
+      // The text is a serialized TownStatus (StatusView): typed as the route's JSON reply.
+      c.body(await status(), 200, { "content-type": "application/json" }) as unknown as ReturnType<
+        typeof c.json<z.infer<typeof StatusView>, 200>
+      >,
   );
 
   app.openapi(

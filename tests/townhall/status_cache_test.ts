@@ -1,0 +1,57 @@
+/** townhall's status source (status_cache.ts): shared by concurrent readers, fresh after events. */
+import assert from "node:assert/strict";
+import { createAgent } from "../../src/core/agents.ts";
+import { statusSource } from "../../src/townhall/status_cache.ts";
+import type { TownStatus } from "../../src/core/status.ts";
+import { withTestTown } from "../helpers.ts";
+
+Deno.test("status source: concurrent readers share one read; an event or age makes it read again", async () => {
+  await withTestTown(async (t) => {
+    let reads = 0;
+    const counted = new Proxy(t.redis, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (typeof v !== "function") return v;
+        return (...args: unknown[]) => {
+          if (prop === "pipeline") reads++; // every townStatus starts pipelines
+          return v.apply(target, args);
+        };
+      },
+    });
+    const town = { ...t, redis: counted };
+    const names = (body: string) =>
+      (JSON.parse(body) as TownStatus).agents.map((a) => a.agent.name).sort();
+
+    await createAgent(t, { name: "first", cli: "x" });
+    const cached = statusSource(town, 60_000);
+    const bodies = await Promise.all(Array.from({ length: 20 }, () => cached()));
+    const perStatus = reads;
+    assert.ok(perStatus > 0);
+    assert.ok(bodies.every((b) => b === bodies[0]), "readers got different answers");
+    assert.deepEqual(names(bodies[0]), ["first"]);
+    await cached();
+    assert.equal(reads, perStatus, "nothing happened: the status is reused");
+
+    // A change that leaves no event is not seen until the age limit…
+    await t.redis.hset(
+      t.keys.agent((JSON.parse(bodies[0]) as TownStatus).agents[0].id),
+      "role",
+      "x",
+    );
+    assert.equal(JSON.parse(await cached()).agents[0].agent.role, undefined);
+    // …but an event (every task and agent change emits one) is seen at once.
+    await createAgent(t, { name: "second", cli: "x" });
+    assert.deepEqual(names(await cached()), ["first", "second"]);
+    assert.equal(reads, 2 * perStatus);
+
+    const fresh = statusSource(town, 0);
+    await fresh();
+    await t.redis.hset(
+      t.keys.agent((JSON.parse(bodies[0]) as TownStatus).agents[0].id),
+      "role",
+      "y",
+    );
+    const body = JSON.parse(await fresh()) as TownStatus;
+    assert.equal(body.agents.find((a) => a.agent.name === "first")!.agent.role, "y");
+  });
+});
