@@ -124,6 +124,16 @@ export function register(program: Command) {
       });
     });
 
+  task.command("recount")
+    .description("rebuild the task counters and indexes from the tasks (after hand edits)")
+    .action(async (_opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { recountTasks } = await import("../core/task_index.ts");
+        const n = await recountTasks(t);
+        output(g.json, { tasks: n }, () => `Recounted ${n} task(s): counters and indexes rebuilt`);
+      });
+    });
+
   task.command("show")
     .description("show one task in full")
     .argument("<task>", "task id or a unique prefix (4+ characters)")

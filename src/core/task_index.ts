@@ -143,6 +143,58 @@ export async function recountTasks(t: Ctx): Promise<number> {
   );
 }
 
+const VERIFY = defineScript(
+  "verifyTaskIndexes",
+  2 + 2 + TASK_STATES.length,
+  `#!lua flags=no-writes
+` + TASK_INDEX_LUA + `
+-- Compares the indexes with the task hashes, writing nothing (for tt doctor).
+-- KEYS[1] tasks index, KEYS[2] task-index marker, KEYS[3] tasks:agent, KEYS[4] task-counts,
+-- KEYS[5…] tasks:state:<state>. ARGV[1] task key prefix (…:task:).
+-- Returns {tasks with a known state, entries that disagree (missing, extra or miscounted)}.
+local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local want_counts, want_lex, n = {}, {}, 0
+local bad = 0
+for i = 1, #all, 2 do
+  local id, score = all[i], all[i + 1]
+  local m = task_marks(ARGV[1] .. id)
+  if m.state then
+    n = n + 1
+    if not redis.call('ZSCORE', KEYS[1] .. ':state:' .. m.state, id) then bad = bad + 1 end
+    local member = m.agent .. '|' .. m.state .. '|' .. task_lex_score(score) .. '|' .. id
+    if not redis.call('ZSCORE', KEYS[3], member) then bad = bad + 1 end
+    local f = m.agent .. '|' .. m.state
+    want_counts[f] = (want_counts[f] or 0) + 1
+  end
+end
+local sets = 0
+for i = 5, #KEYS do sets = sets + redis.call('ZCARD', KEYS[i]) end
+bad = bad + math.abs(sets - n) + math.abs(redis.call('ZCARD', KEYS[3]) - n)
+local have = redis.call('HGETALL', KEYS[4])
+local seen = {}
+for i = 1, #have, 2 do
+  seen[have[i]] = true
+  if tonumber(have[i + 1]) ~= want_counts[have[i]] then bad = bad + 1 end
+end
+for f, _ in pairs(want_counts) do if not seen[f] then bad = bad + 1 end end
+return {n, bad}
+`,
+);
+
+/**
+ * How far the indexes are from the task hashes (0 when right), reading every task inside one
+ * read-only script: for `tt doctor`, which suggests `tt task recount` when they differ.
+ */
+export async function verifyTaskIndexes(t: Ctx): Promise<{ tasks: number; wrong: number }> {
+  const [tasks, wrong] = (await runScript(
+    t.redis,
+    VERIFY,
+    [t.keys.tasks, t.keys.taskIndex, ...indexKeys(t)],
+    [t.keys.task("")],
+  )) as [number, number];
+  return { tasks, wrong };
+}
+
 const DELETE = defineScript(
   "deleteTask",
   4,

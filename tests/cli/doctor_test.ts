@@ -53,6 +53,7 @@ Deno.test("tt doctor: a healthy town with a running agent exits 0; --json lists 
       "agent w1",
       "sandbox",
       "townhall keys",
+      "task counters",
       "secrets",
       "worktrees",
       "disk",

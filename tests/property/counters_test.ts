@@ -22,7 +22,12 @@ import {
   returnTaskToAssigned,
   startTask,
 } from "../../src/core/tasks.ts";
-import { deleteTask, lexScore } from "../../src/core/task_index.ts";
+import {
+  deleteTask,
+  lexScore,
+  recountTasks,
+  verifyTaskIndexes,
+} from "../../src/core/task_index.ts";
 import { assigneeCounts, taskCounts } from "../../src/core/counters.ts";
 import { reclaimOrphanTasks, reclaimWork } from "../../src/core/reclaim.ts";
 import { restoreSnapshot, takeSnapshot } from "../../src/core/snapshot.ts";
@@ -218,6 +223,7 @@ async function check(redis: Redis, keys: Keys) {
     assert.equal(c.by_state[s], want.byState.get(s)!.length, `taskCounts of ${s}`);
   }
   assert.equal(c.total, [...want.byState.values()].reduce((n, l) => n + l.length, 0));
+  assert.equal((await verifyTaskIndexes(t)).wrong, 0, "verifyTaskIndexes disagrees with the scan");
   const per = await assigneeCounts(t);
   for (const [field, n] of Object.entries(want.counts)) {
     const cut = field.lastIndexOf("|");
@@ -317,5 +323,30 @@ Deno.test("the counters property can fail: a state written behind the scripts' b
           }
         }).then(() => {}),
     );
+  });
+});
+
+Deno.test("tt doctor's verify sees hand edits of tasks; tt task recount puts the counters right", async () => {
+  await withConnections(1, async ([redis]) => {
+    const keys = townKeys(uniqueName("recount"));
+    const t = { redis, keys };
+    const a = await createAgent(t, { name: "a", cli: "x" });
+    const ids = [];
+    for (let i = 0; i < 6; i++) {
+      ids.push((await assignTask(t, toRecipient(a), { description: "x" })).id);
+    }
+    await completeTask(t, ids[0], { verified: true });
+    assert.deepEqual(await verifyTaskIndexes(t), { tasks: 6, wrong: 0 });
+    await redis.hset(keys.task(ids[1]), "state", "failed");
+    await redis.hdel(keys.task(ids[2]), "assigned_to");
+    await redis.del(keys.task(ids[3]));
+    const seen = await verifyTaskIndexes(t);
+    assert.equal(seen.tasks, 5);
+    assert.ok(seen.wrong >= 3, JSON.stringify(seen));
+    await assert.rejects(check(redis, keys), /index of state|assignee/);
+    assert.equal(await recountTasks(t), 5);
+    assert.deepEqual(await verifyTaskIndexes(t), { tasks: 5, wrong: 0 });
+    await check(redis, keys);
+    assert.equal((await taskCounts(t)).by_state.failed, 1);
   });
 });

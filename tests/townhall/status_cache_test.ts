@@ -1,4 +1,7 @@
-/** townhall's status source (status_cache.ts): shared by concurrent readers, fresh after events. */
+/**
+ * townhall's status source (status_cache.ts): shared by concurrent readers, read again after any
+ * event, refreshed in the background past its age limit.
+ */
 import assert from "node:assert/strict";
 import { createAgent } from "../../src/core/agents.ts";
 import { statusSource } from "../../src/townhall/status_cache.ts";
@@ -51,7 +54,21 @@ Deno.test("status source: concurrent readers share one read; an event or age mak
       "role",
       "y",
     );
-    const body = JSON.parse(await fresh()) as TownStatus;
-    assert.equal(body.agents.find((a) => a.agent.name === "first")!.agent.role, "y");
+    // Past the age limit the reused status is still served, and refreshed for the next reader.
+    const roleOf = async () =>
+      (JSON.parse(await fresh()) as TownStatus).agents.find((a) => a.agent.name === "first")!
+        .agent.role;
+    let role = await roleOf();
+    for (let i = 0; i < 200 && role !== "y"; i++) role = await roleOf();
+    assert.equal(role, "y");
+
+    // A reader that comes after an event gets a status read after it, even while an older
+    // read is in flight (it waits for one more read, shared with the others who came).
+    for (let i = 0; i < 5; i++) {
+      const early = cached();
+      await createAgent(t, { name: `late${i}`, cli: "x" });
+      const [, ...after] = await Promise.all([early, cached(), cached()]);
+      for (const b of after) assert.ok(names(b).includes(`late${i}`), `late${i} missing`);
+    }
   });
 });
