@@ -6,6 +6,9 @@ import type { AgentStatus, MailboxStatus, TaskBrief, TownStatus } from "../core/
 import type { AgentState, TownEvent } from "../core/schemas.ts";
 import type { WorktreeStatus } from "../supervisor/worktree.ts";
 
+/** Agents `tt status` shows in full without --all (a big town's other agents are counted). */
+const SHOWN_AGENTS = 50;
+
 const TASK_ICONS: Record<string, string> = {
   pending: "⏳",
   assigned: "📌",
@@ -20,11 +23,16 @@ export function register(program: Command) {
     .description("the town at a glance: agents, their mailboxes, tasks")
     .option("--deep", "per agent: role, parent, rounds, uptime, heartbeat, last events")
     .option("--tasks", "tasks grouped by agent")
+    .option("--all", `every agent (the text view shows the oldest ${SHOWN_AGENTS}; --json all)`)
     .action(async (opts, cmd) => {
       await withTown(cmd, async (t, g) => {
         const { townStatus } = await import("../core/status.ts");
         const { isTerminalAgent } = await import("../core/schemas.ts");
-        const s = await townStatus(t, { deep: opts.deep, tasks: opts.tasks });
+        const s = await townStatus(t, {
+          deep: opts.deep,
+          tasks: opts.tasks,
+          agentLimit: g.json || opts.all ? undefined : SHOWN_AGENTS,
+        });
         output(g.json, s, () => renderStatus(s, isTerminalAgent));
       });
     });
@@ -231,7 +239,12 @@ function agentLines(a: AgentStatus, wt?: WorktreeStatus): string[] {
 
 function renderStatus(s: TownStatus, ended: (state: AgentState) => boolean): string[] {
   const b = s.tasks.by_state;
-  const stopped = s.agents.filter((a) => ended(a.agent.state)).length;
+  const stopped = Object.entries(s.agents_by_state)
+    .filter(([st]) => ended(st as AgentState)).reduce((n, [, k]) => n + k, 0);
+  const hidden = s.agents_total - s.agents.length;
+  const byState = Object.entries(s.agents_by_state).filter(([, n]) => n).map(([st, n]) =>
+    `${n} ${st}`
+  ).join(", ");
   return [
     `Town ${color.bold(s.town)} at ${s.root}`,
     `Redis: ${s.redis}${s.managed ? " (managed)" : ""}`,
@@ -242,8 +255,11 @@ function renderStatus(s: TownStatus, ended: (state: AgentState) => boolean): str
         }`,
       ]
       : []),
-    `Agents: ${s.agents.length}`,
+    `Agents: ${s.agents_total}${hidden > 0 ? ` (${byState})` : ""}`,
     ...s.agents.flatMap((a) => agentLines(a, s.worktrees?.[a.id])),
+    ...(hidden > 0
+      ? [`  … and ${hidden} more agent(s): 'tt status --all' shows every one, 'tt list' lists them`]
+      : []),
     ...(stopped ? [color.dim(`  ${stopped} stopped agent(s): 'tt prune' removes them`)] : []),
     `Conductor mailbox: ${mailboxText(s.conductor)}`,
     ...(s.missions?.length ? [`Missions: ${s.missions.length} active`] : []),

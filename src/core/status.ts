@@ -9,6 +9,8 @@ import { type MissionBrief, missionBriefs } from "./missions/store.ts";
 import type { WorktreeStatus } from "../supervisor/worktree.ts";
 import {
   type Agent,
+  AGENT_STATES,
+  AgentState,
   isTerminalAgent,
   isTerminalTask,
   TaskState,
@@ -18,6 +20,7 @@ import { agentLabel, parseAgent } from "./agents.ts";
 import { type Category, countCategories, peekInboxes } from "./messages.ts";
 import { parseEntry } from "./events.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
+import { readFields, readHashes } from "../redis/bulk.ts";
 import { assigneeCounts, type StateCounts, taskCounts } from "./counters.ts";
 import { assigneeTaskIds, lexRange, memberId } from "./task_index.ts";
 import type { TownContext } from "./town.ts";
@@ -86,7 +89,11 @@ export interface TownStatus {
   root: string;
   redis: string;
   managed: boolean;
+  /** The agents read in full: all of them, or the oldest `agentLimit` (see StatusOptions). */
   agents: AgentStatus[];
+  /** Every agent of the town (with a readable record), and how many are in each state. */
+  agents_total: number;
+  agents_by_state: Record<AgentState, number>;
   /** The conductor's mailbox (`supervisor`/`conductor`). */
   conductor: MailboxStatus;
   tasks: { total: number; by_state: Record<TaskState, number>; backlog: number };
@@ -107,6 +114,11 @@ export interface StatusOptions {
   tasks?: boolean;
   /** Clock for ages (ms), for tests. */
   now?: number;
+  /**
+   * Read at most this many agents in full (the oldest first: mailboxes, current task, --deep,
+   * --tasks groups); the others are only counted by state. Default: every agent.
+   */
+  agentLimit?: number;
 }
 
 const values = <T>(res: [Error | null, unknown][] | null): T[] =>
@@ -135,21 +147,24 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     assigneeCounts(t),
   ]);
 
-  const agentPipe = t.redis.pipeline();
-  for (const id of ids) agentPipe.hgetall(t.keys.agent(id));
+  const limited = opts.agentLimit !== undefined && ids.length > opts.agentLimit
+    ? await oldestAgents(t, ids, opts.agentLimit)
+    : undefined;
+  const shownIds = limited?.shown ?? ids;
   const [agentHashes, mailboxes] = await Promise.all([
-    ids.length ? agentPipe.exec().then(values<Record<string, string>>) : [],
-    peekInboxes(t, [...ids, SUPERVISOR_ID], PEEK),
+    readHashes(t.redis, shownIds.map((id) => t.keys.agent(id))),
+    peekInboxes(t, [...shownIds, SUPERVISOR_ID], PEEK),
   ]);
 
   // A hash whose id is not the one it is filed under (edited by hand) is skipped like junk.
-  const agents = agentHashes.map((h, i) => h.id === ids[i] ? parseAgent(h) : undefined)
+  const agents = agentHashes.map((h, i) => h.id === shownIds[i] ? parseAgent(h) : undefined)
     .filter((a): a is Agent => !!a)
     .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+  const summary = limited?.summary ?? summarize(agents);
   const labels = new Map(agents.map((a) => [a.id, agentLabel(a)]));
   const [current, task_groups, events] = await Promise.all([
     currentTasks(t, agents, byAssignee),
-    opts.tasks ? groupTasks(t, agents, labels, byAssignee) : undefined,
+    opts.tasks ? groupTasks(t, agents, labels, byAssignee, new Set(ids)) : undefined,
     opts.deep ? lastEventsPerAgent(t, agents.map((a) => a.id)) : undefined,
   ]);
 
@@ -176,10 +191,12 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
         events: events.get(a.id) ?? [],
       },
     })),
+    agents_total: summary.total,
+    agents_by_state: summary.byState,
     conductor: mailbox(SUPERVISOR_ID),
     tasks: { total: counts.total, by_state: counts.by_state, backlog: counts.backlog },
     task_groups,
-    supervisor: supervisorStatus(parseSupervisorInfo(supervisorRaw), agents),
+    supervisor: supervisorStatus(parseSupervisorInfo(supervisorRaw), summary.activeHere),
     worktrees: await worktreesOf(t, agents),
     service: await (await import("../supervisor/service.ts")).serviceStatus(t),
     missions: missionIds.length ? await missionBriefs(t, missionIds) : [],
@@ -250,10 +267,41 @@ async function currentTasks(
   return out;
 }
 
-function supervisorStatus(info: SupervisorInfo | undefined, agents: Agent[]): SupervisorStatus {
+interface AgentSummary {
+  total: number;
+  byState: Record<AgentState, number>;
+  /** Agents placed on this host that are not stopped. */
+  activeHere: number;
+}
+
+function summarize(agents: Pick<Agent, "state" | "host">[]): AgentSummary {
   const host = thisHost();
-  const expected =
+  const byState = Object.fromEntries(AGENT_STATES.map((s) => [s, 0])) as Record<AgentState, number>;
+  for (const a of agents) byState[a.state]++;
+  const activeHere =
     agents.filter((a) => (a.host ?? host) === host && !isTerminalAgent(a.state)).length;
+  return { total: agents.length, byState, activeHere };
+}
+
+/** The oldest `limit` agents' ids, and every agent counted: a few fields of each, one script. */
+async function oldestAgents(t: TownContext, ids: string[], limit: number) {
+  const rows = await readFields(t.redis, ids.map((id) => t.keys.agent(id)), [
+    "id",
+    "state",
+    "created_at",
+    "host",
+  ]);
+  const light = rows.flatMap(([id, state, created_at, host], i) => {
+    const st = AgentState.safeParse(state);
+    return id === ids[i] && st.success && created_at
+      ? [{ id, state: st.data, created_at, host: host ?? undefined }]
+      : [];
+  }).sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+  return { shown: light.slice(0, limit).map((a) => a.id), summary: summarize(light) };
+}
+
+function supervisorStatus(info: SupervisorInfo | undefined, expected: number): SupervisorStatus {
+  const host = thisHost();
   if (info) {
     return {
       summary: `pid ${info.pid} on ${info.host}, up since ${info.started_at}`,
@@ -303,11 +351,12 @@ async function groupTasks(
   agents: Agent[],
   labels: Map<string, string>,
   byAssignee: Map<string, StateCounts>,
+  /** Every agent of the town: agents not read in full (agentLimit) get no group of their own. */
+  all: Set<string>,
 ): Promise<TaskGroup[]> {
-  const known = new Set(agents.map((a) => a.id));
   const who = [
     ...agents.map((a) => a.id).filter((id) => byAssignee.has(id)),
-    ...[...byAssignee.keys()].filter((id) => id !== "" && !known.has(id)).sort(),
+    ...[...byAssignee.keys()].filter((id) => id !== "" && !all.has(id)).sort(),
     ...(byAssignee.has("") ? [""] : []),
   ];
   const ids = await assigneeTaskIds(

@@ -233,6 +233,8 @@ export const StatusView = z.object({
     mailbox: Mailbox,
     current_task: TaskBrief.optional(),
   })),
+  agents_total: z.number().int(),
+  agents_by_state: z.record(z.string(), z.number().int()),
   conductor: Mailbox,
   tasks: z.object({
     total: z.number().int(),

@@ -160,3 +160,22 @@ Deno.test("townStatus makes the same number of round trips for 2 agents as for 4
     assert.ok(few <= 9, `${few} round trips`);
   });
 });
+
+Deno.test("townStatus agentLimit: the oldest agents in full, every agent counted by state", async () => {
+  await withTestTown(async (t) => {
+    const made = [];
+    for (let i = 0; i < 5; i++) {
+      made.push(await createAgent(t, { name: `a${i}`, cli: "claude" }));
+      await t.redis.hset(t.keys.agent(made[i].id), "created_at", `2026-01-0${i + 1}T00:00:00Z`);
+    }
+    await setAgentState(t, made[4].id, "stopped");
+    const s = await townStatus(t, { agentLimit: 2 });
+    assert.deepEqual(s.agents.map((a) => a.agent.name), ["a0", "a1"]);
+    assert.equal(s.agents_total, 5);
+    assert.equal(s.agents_by_state.stopped, 1);
+    assert.equal(Object.values(s.agents_by_state).reduce((a, b) => a + b, 0), 5);
+    const all = await townStatus(t);
+    assert.equal(all.agents.length, 5);
+    assert.deepEqual(all.agents_by_state, s.agents_by_state);
+  });
+});
