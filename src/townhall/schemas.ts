@@ -221,6 +221,15 @@ const TaskBrief = z.object({
   assigned_to: z.string().optional(),
   description: z.string(),
 });
+/** Agents a `GET /v1/status` lists in full unless `all_agents=true`. */
+export const STATUS_AGENTS = 100;
+export const StatusQuery = z.object({
+  all_agents: z.enum(["true", "false"]).default("false").openapi({
+    description: `list every agent; by default the oldest ${STATUS_AGENTS} (all are counted in ` +
+      "agents_total and agents_by_state)",
+  }),
+});
+
 export const StatusView = z.object({
   town: z.string(),
   root: z.string(),

@@ -8,6 +8,8 @@ import { statusSource } from "../../src/townhall/status_cache.ts";
 import type { TownStatus } from "../../src/core/status.ts";
 import { withTestTown } from "../helpers.ts";
 
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
 Deno.test("status source: concurrent readers share one read; an event or age makes it read again", async () => {
   await withTestTown(async (t) => {
     let reads = 0;
@@ -22,11 +24,11 @@ Deno.test("status source: concurrent readers share one read; an event or age mak
       },
     });
     const town = { ...t, redis: counted };
-    const names = (body: string) =>
-      (JSON.parse(body) as TownStatus).agents.map((a) => a.agent.name).sort();
+    const names = (body: Uint8Array) =>
+      (JSON.parse(dec(body)) as TownStatus).agents.map((a) => a.agent.name).sort();
 
     await createAgent(t, { name: "first", cli: "x" });
-    const cached = statusSource(town, 60_000);
+    const cached = statusSource(town, { maxAgeMs: 60_000 });
     const bodies = await Promise.all(Array.from({ length: 20 }, () => cached()));
     const perStatus = reads;
     assert.ok(perStatus > 0);
@@ -37,26 +39,26 @@ Deno.test("status source: concurrent readers share one read; an event or age mak
 
     // A change that leaves no event is not seen until the age limit…
     await t.redis.hset(
-      t.keys.agent((JSON.parse(bodies[0]) as TownStatus).agents[0].id),
+      t.keys.agent((JSON.parse(dec(bodies[0])) as TownStatus).agents[0].id),
       "role",
       "x",
     );
-    assert.equal(JSON.parse(await cached()).agents[0].agent.role, undefined);
+    assert.equal(JSON.parse(dec(await cached())).agents[0].agent.role, undefined);
     // …but an event (every task and agent change emits one) is seen at once.
     await createAgent(t, { name: "second", cli: "x" });
     assert.deepEqual(names(await cached()), ["first", "second"]);
     assert.equal(reads, 2 * perStatus);
 
-    const fresh = statusSource(town, 0);
+    const fresh = statusSource(town, { maxAgeMs: 0 });
     await fresh();
     await t.redis.hset(
-      t.keys.agent((JSON.parse(bodies[0]) as TownStatus).agents[0].id),
+      t.keys.agent((JSON.parse(dec(bodies[0])) as TownStatus).agents[0].id),
       "role",
       "y",
     );
     // Past the age limit the reused status is still served, and refreshed for the next reader.
     const roleOf = async () =>
-      (JSON.parse(await fresh()) as TownStatus).agents.find((a) => a.agent.name === "first")!
+      (JSON.parse(dec(await fresh())) as TownStatus).agents.find((a) => a.agent.name === "first")!
         .agent.role;
     let role = await roleOf();
     for (let i = 0; i < 200 && role !== "y"; i++) role = await roleOf();

@@ -10,6 +10,8 @@ import {
   CancelBody,
   CompleteBody,
   FailBody,
+  STATUS_AGENTS,
+  StatusQuery,
   StatusView,
   TaskList,
   TaskListQuery,
@@ -29,7 +31,10 @@ const optionalBody = <T>(schema: T) => ({
 });
 
 export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
-  const status = statusSource(town);
+  const status = {
+    first: statusSource(town, { agentLimit: STATUS_AGENTS }),
+    all: statusSource(town, {}),
+  };
   app.openapi(
     createRoute({
       method: "get",
@@ -37,12 +42,17 @@ export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
       tags: ["Town"],
       summary: "The town at a glance: agents, mailboxes, tasks by state, backlog",
       ...secured("town.read"),
+      request: { query: StatusQuery },
       responses: { 200: json(StatusView, "Status"), ...errors },
     }),
     // Served as computed (StatusView's shape), shared by concurrent readers: status_cache.ts.
     async (c) =>
       // The text is a serialized TownStatus (StatusView): typed as the route's JSON reply.
-      c.body(await status(), 200, { "content-type": "application/json" }) as unknown as ReturnType<
+      c.body(
+        await status[c.req.valid("query").all_agents === "true" ? "all" : "first"](),
+        200,
+        { "content-type": "application/json" },
+      ) as unknown as ReturnType<
         typeof c.json<z.infer<typeof StatusView>, 200>
       >,
   );
