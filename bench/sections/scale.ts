@@ -147,7 +147,7 @@ export const scale: Section = {
           },
         );
       }
-      await handoff.close();
+      handoff.close();
     } finally {
       await stopSupervisor(t);
       await dropTown(t);
@@ -234,15 +234,23 @@ export const scale: Section = {
           },
           {
             id: "th-rss-idle",
-            label: "townhall RSS, idle (after start)",
+            label: "townhall RSS, idle (started, each route answered once)",
             short: "idle townhall",
             value: r.rssIdleMiB,
             unit: "MiB",
             stat: "RSS",
           },
           {
+            id: "th-rss-health",
+            label: "townhall RSS after the /health load",
+            value: r.rssHealthMiB,
+            unit: "MiB",
+            stat: "RSS",
+            vs: ["th-rss-idle"],
+          },
+          {
             id: "th-rss-load",
-            label: "townhall RSS after the /v1/status load",
+            label: "townhall RSS after the /v1/status load (after /health's)",
             value: r.rssAfterMiB,
             unit: "MiB",
             stat: "RSS",
@@ -333,7 +341,7 @@ class HandOff {
     return out;
   }
 
-  async close() {
+  close() {
     this.#blocker?.disconnect();
   }
 }
@@ -354,6 +362,14 @@ async function townhallLoad(ctx: BenchContext, dir: string, env: Record<string, 
   let hall: Server | undefined;
   try {
     hall = await startServer([...tt, "townhall", "--port", "0", "--json"], dir, env);
+    // Idle: started, each route answered once (code loaded), then at rest.
+    for (const [path, auth] of [["/health", false], ["/v1/status", true]] as const) {
+      const r = await fetch(`${hall.url}${path}`, {
+        headers: auth ? { authorization: `Bearer ${key}` } : {},
+      });
+      if (!r.ok) throw new Error(`townhall ${path}: ${r.status}`);
+      await r.body?.cancel();
+    }
     await sleep(1000);
     const rssIdleMiB = (await processUsage(hall.pid)).rssMiB;
     const seconds = ctx.quick ? 3 : 5;
@@ -366,6 +382,7 @@ async function townhallLoad(ctx: BenchContext, dir: string, env: Record<string, 
         warmup: 1,
       })]);
     const health = await load("/health", false);
+    const rssHealthMiB = (await processUsage(hall.pid)).rssMiB;
     const status = await load("/v1/status", true);
     for (const [name, r] of [["health", health], ["status", status]] as const) {
       if (r.non2xx || r.errors || r.timeouts || !r.requests) {
@@ -373,7 +390,7 @@ async function townhallLoad(ctx: BenchContext, dir: string, env: Record<string, 
       }
     }
     const rssAfterMiB = (await processUsage(hall.pid)).rssMiB;
-    return { health, status, rssIdleMiB, rssAfterMiB, seconds };
+    return { health, status, rssIdleMiB, rssHealthMiB, rssAfterMiB, seconds };
   } finally {
     await hall?.stop();
   }

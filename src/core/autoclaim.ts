@@ -38,6 +38,8 @@ export function laneKeywords(agent: Pick<Agent, "name" | "role">): string[] | un
  * claim agree byte for byte.
  */
 const asciiLower = (s: string) => s.replace(/[A-Z]+/g, (c) => c.toLowerCase());
+// ASCII control characters are separators too, as in the Lua scan.
+// deno-lint-ignore no-control-regex
 const SEPARATORS = /[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+/;
 
 export function matchesLane(
