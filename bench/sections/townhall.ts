@@ -6,7 +6,8 @@
  * time after a warm-up.
  */
 import { runNode } from "../lib/node.ts";
-import { benchTown, cliEnv, dropTown, populate } from "../lib/town.ts";
+import { benchTown, cliEnv, dropTown, inFlight, populate } from "../lib/town.ts";
+import { deleteTask } from "../../src/core/task_index.ts";
 import {
   type BenchContext,
   denoArgs,
@@ -27,24 +28,23 @@ Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: (a) => console.log(JSON.s
 const CONNECTIONS = 10;
 const ROUNDS = (ctx: BenchContext) => ctx.quick ? 1 : 3;
 
-/** Deletes the tasks not in `keep` (hash, index entry) and empties the sink's inbox. */
+/** Deletes the tasks not in `keep` (hash, indexes, counters) and empties the sink's inbox. */
 async function removeNewTasks(t: Ctx, keep: Set<string>, sinkId: string) {
   const fresh = (await t.redis.zrange(t.keys.tasks, "0", "-1")).filter((id) => !keep.has(id));
-  for (let i = 0; i < fresh.length; i += 1000) {
-    const ids = fresh.slice(i, i + 1000);
-    await t.redis.pipeline().unlink(...ids.map((id) => t.keys.task(id)))
-      .zrem(t.keys.tasks, ...ids).exec();
-  }
+  await inFlight(fresh.length, 100, async (i) => {
+    await deleteTask(t, fresh[i]);
+  });
   await t.redis.unlink(t.keys.inbox(sinkId), t.keys.wake(sinkId));
 }
 
-interface Server {
+export interface Server {
   url: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
 /** Starts a server process that prints one JSON line `{url}` when listening. */
-async function startServer(
+export async function startServer(
   argv: string[],
   cwd: string,
   env: Record<string, string>,
@@ -76,10 +76,10 @@ async function startServer(
     await stop();
     throw new Error(`server did not start: ${argv.join(" ")}`);
   }
-  return { url: JSON.parse(out.split("\n")[0]).url, stop };
+  return { url: JSON.parse(out.split("\n")[0]).url, pid: child.pid, stop };
 }
 
-interface Load {
+export interface Load {
   requests: number;
   seconds: number;
   rps: number;

@@ -6,6 +6,9 @@ import type { AgentStatus, MailboxStatus, TaskBrief, TownStatus } from "../core/
 import type { AgentState, TownEvent } from "../core/schemas.ts";
 import type { WorktreeStatus } from "../supervisor/worktree.ts";
 
+/** Agents `tt status` shows in full without --all (a big town's other agents are counted). */
+const SHOWN_AGENTS = 50;
+
 const TASK_ICONS: Record<string, string> = {
   pending: "⏳",
   assigned: "📌",
@@ -20,11 +23,16 @@ export function register(program: Command) {
     .description("the town at a glance: agents, their mailboxes, tasks")
     .option("--deep", "per agent: role, parent, rounds, uptime, heartbeat, last events")
     .option("--tasks", "tasks grouped by agent")
+    .option("--all", `every agent (the text view shows the oldest ${SHOWN_AGENTS}; --json all)`)
     .action(async (opts, cmd) => {
       await withTown(cmd, async (t, g) => {
         const { townStatus } = await import("../core/status.ts");
         const { isTerminalAgent } = await import("../core/schemas.ts");
-        const s = await townStatus(t, { deep: opts.deep, tasks: opts.tasks });
+        const s = await townStatus(t, {
+          deep: opts.deep,
+          tasks: opts.tasks,
+          agentLimit: g.json || opts.all ? undefined : SHOWN_AGENTS,
+        });
         const { withBudgets } = await import("../core/usage/budget.ts");
         await withBudgets(t, s.agents, t.config.budget);
         output(g.json, s, () => renderStatus(s, isTerminalAgent));
@@ -268,7 +276,12 @@ function byHost(s: TownStatus): [string | undefined, AgentStatus[]][] {
 
 function renderStatus(s: TownStatus, ended: (state: AgentState) => boolean): string[] {
   const b = s.tasks.by_state;
-  const stopped = s.agents.filter((a) => ended(a.agent.state)).length;
+  const stopped = Object.entries(s.agents_by_state)
+    .filter(([st]) => ended(st as AgentState)).reduce((n, [, k]) => n + k, 0);
+  const hidden = s.agents_total - s.agents.length;
+  const byState = Object.entries(s.agents_by_state).filter(([, n]) => n).map(([st, n]) =>
+    `${n} ${st}`
+  ).join(", ");
   return [
     `Town ${color.bold(s.town)} at ${s.root}`,
     `Redis: ${s.redis}${s.managed ? " (managed)" : ""}`,
@@ -279,11 +292,14 @@ function renderStatus(s: TownStatus, ended: (state: AgentState) => boolean): str
         }`,
       ]
       : []),
-    `Agents: ${s.agents.length}`,
+    `Agents: ${s.agents_total}${hidden > 0 ? ` (${byState})` : ""}`,
     ...byHost(s).flatMap(([head, agents]) => [
       ...(head ? [head] : []),
       ...agents.flatMap((a) => agentLines(a, s.worktrees?.[a.id])),
     ]),
+    ...(hidden > 0
+      ? [`  … and ${hidden} more agent(s): 'tt status --all' shows every one, 'tt list' lists them`]
+      : []),
     ...(stopped ? [color.dim(`  ${stopped} stopped agent(s): 'tt prune' removes them`)] : []),
     `Conductor mailbox: ${mailboxText(s.conductor)}`,
     ...(s.missions?.length ? [`Missions: ${s.missions.length} active`] : []),
@@ -298,7 +314,9 @@ function renderStatus(s: TownStatus, ended: (state: AgentState) => boolean): str
     ...(s.task_groups ?? []).flatMap((grp) => [
       `  ${color.bold(grp.label)}: ${grp.active} active, ${grp.done} done`,
       ...grp.tasks.slice(0, 5).map((x) => `    ${taskLine(x)}`),
-      ...(grp.tasks.length > 5 ? [`    … plus ${grp.tasks.length - 5} more`] : []),
+      ...(grp.active + grp.done > Math.min(5, grp.tasks.length)
+        ? [`    … plus ${grp.active + grp.done - Math.min(5, grp.tasks.length)} more`]
+        : []),
     ]),
   ];
 }

@@ -1,5 +1,5 @@
 /** Task commands: assign, and task list/show/current/complete/fail/cancel. */
-import type { Command } from "@commander-js/extra-typings";
+import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { callerIdentity, type GlobalOptions, withTown } from "./context.ts";
 import { clip, color, note, output } from "./output.ts";
 import { ConflictError, UsageError } from "../core/errors.ts";
@@ -83,25 +83,54 @@ export function register(program: Command) {
   const task = program.command("task").description("list, inspect and finish tasks");
 
   task.command("list")
-    .description("list tasks, oldest first")
+    .description("list tasks, oldest first (all of them, or one page with --limit/--after)")
     .option("-s, --state <state>", "pending|assigned|running|completed|failed|cancelled")
     .option("-a, --agent <agent>", "only tasks assigned to this agent")
+    .option(
+      "-n, --limit <n>",
+      "one page of at most n tasks (1-1000); prints the next cursor",
+      pageSize,
+    )
+    .option("--after <cursor>", "the page after this cursor (printed by the previous page)")
     .action(async (opts, cmd) => {
       const state = parseState(opts.state);
       await withTown(cmd, async (t, g) => {
         const { resolveRecipient } = await import("../core/agents.ts");
-        const { listTasks } = await import("../core/tasks.ts");
+        const { listTaskPage, MAX_PAGE } = await import("../core/counters.ts");
         const agentId = opts.agent ? (await resolveRecipient(t, opts.agent)).id : undefined;
-        const tasks = await listTasks(t, { state, agentId });
+        const paged = opts.limit !== undefined || opts.after !== undefined;
+        const limit = opts.limit ?? (paged ? 100 : MAX_PAGE);
+        let page = await listTaskPage(t, { state, agentId, limit, after: opts.after });
+        const tasks = [...page.tasks];
+        // Without --limit/--after: every task, fetched page by page (each page O(page)).
+        while (!paged && page.next_cursor) {
+          page = await listTaskPage(t, { state, agentId, limit, after: page.next_cursor });
+          tasks.push(...page.tasks);
+        }
         const who = await agentLabels(t);
+        const next = paged ? page.next_cursor : undefined;
         output(
           g.json,
-          tasks,
-          () =>
-            tasks.length
-              ? tasks.map((x) => taskLine(x, who))
-              : `No tasks${state || agentId ? " match" : ' yet: tt assign <agent> "<task>"'}`,
+          paged ? { tasks, count: tasks.length, next_cursor: next } : tasks,
+          () => [
+            ...(tasks.length ? tasks.map((x) => taskLine(x, who)) : [
+              `No ${opts.after ? "more " : ""}tasks${
+                state || agentId || opts.after ? " match" : ' yet: tt assign <agent> "<task>"'
+              }`,
+            ]),
+            ...(next ? [color.dim(`Next page: --after ${next}`)] : []),
+          ],
         );
+      });
+    });
+
+  task.command("recount")
+    .description("rebuild the task counters and indexes from the tasks (after hand edits)")
+    .action(async (_opts, cmd) => {
+      await withTown(cmd, async (t, g) => {
+        const { recountTasks } = await import("../core/task_index.ts");
+        const n = await recountTasks(t);
+        output(g.json, { tasks: n }, () => `Recounted ${n} task(s): counters and indexes rebuilt`);
       });
     });
 
@@ -182,6 +211,14 @@ export function register(program: Command) {
     .action(async (ref, opts, cmd) => {
       await finishCommand(cmd, ref, "cancel", opts.reason, false);
     });
+}
+
+function pageSize(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || n < 1 || n > 1000) {
+    throw new InvalidArgumentError("expected a whole number from 1 to 1000");
+  }
+  return n;
 }
 
 function parseState(s: string | undefined): TaskState | undefined {

@@ -7,6 +7,7 @@ import { ConflictError, NotFoundError, UsageError } from "./errors.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { nicknameFor } from "./nicknames.ts";
 import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
+import { readHashes } from "../redis/bulk.ts";
 import type { TownContext } from "./town.ts";
 
 export type Ctx = Pick<TownContext, "redis" | "keys">;
@@ -129,15 +130,13 @@ export async function getAgent(t: Ctx, id: string): Promise<Agent | undefined> {
   return parseAgent(await t.redis.hgetall(t.keys.agent(id)));
 }
 
-/** All agents, oldest first: one SMEMBERS and one pipelined HGETALL per agent. */
+/** All agents, oldest first: one SMEMBERS, then their hashes read by one script per 500. */
 export async function listAgents(t: Ctx): Promise<Agent[]> {
   const ids = await t.redis.smembers(t.keys.agents);
   if (!ids.length) return [];
-  const pipe = t.redis.pipeline();
-  for (const id of ids) pipe.hgetall(t.keys.agent(id));
-  const res = (await pipe.exec()) ?? [];
+  const res = await readHashes(t.redis, ids.map((id) => t.keys.agent(id)));
   return res
-    .map(([, h]) => parseAgent(h as Record<string, string>))
+    .map((h) => parseAgent(h))
     .filter((a): a is Agent => !!a)
     .sort((a, b) => a.created_at.localeCompare(b.created_at));
 }

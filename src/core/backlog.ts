@@ -152,7 +152,9 @@ local task = hash_table(KEYS[3])
 if task.plan_id and redis.call('HGET', KEYS[5], task.plan_id) == ARGV[2] then
   redis.call('HDEL', KEYS[5], task.plan_id)
 end
+local before = task_marks(KEYS[3])
 redis.call('DEL', KEYS[3])
+task_reindex(KEYS[3], ARGV[2], before)
 redis.call('ZREM', KEYS[4], ARGV[2])
 emit({type='task_removed', task_id=ARGV[2], old_state=task.state, message=ARGV[3]})
 return cjson.encode({ok=true, task=task})

@@ -40,9 +40,9 @@ async function fromRedis(kind: string, root: string, config: TownConfig): Promis
   const t = { redis: probe.redis, keys: townKeys(config.name) };
   try {
     if (kind === "tasks") {
-      const { listTasks, shortTaskId } = await import("./tasks.ts");
-      const { isTerminalTask } = await import("./schemas.ts");
-      const open = (await within(listTasks(t), TIMEOUT_MS)).filter((x) => !isTerminalTask(x.state));
+      const { shortTaskId } = await import("./tasks.ts");
+      const { listTasksIn } = await import("./counters.ts");
+      const open = await within(listTasksIn(t, ["pending", "assigned", "running"]), TIMEOUT_MS);
       const short = open.map((x) => shortTaskId(x.id));
       // A short id shared by two tasks would be ambiguous: give those in full.
       return open.map((x, i) =>

@@ -73,6 +73,14 @@ export function townKeys(town: string) {
     /** Sorted set of task ids scored by creation time (ms). */
     tasks: `${p}tasks`,
     task: (id: string) => `${p}task:${id}`,
+    /** Sorted set per task state, scored like `tasks` (task_index.ts keeps it). */
+    tasksIn: (state: string) => `${p}tasks:state:${state}`,
+    /** Sorted set of `<assignee>|<state>|<padded score>|<task id>`, read by lex (task_index.ts). */
+    tasksByAgent: `${p}tasks:agent`,
+    /** Hash `<assignee>|<state>` → number of tasks (task_index.ts). */
+    taskCounts: `${p}task-counts`,
+    /** Version of the task index layout once built (task_index.ts ensureIndexed). */
+    taskIndex: `${p}task-index`,
     /** List of task ids waiting to be claimed (FIFO). */
     backlog: `${p}backlog`,
     /** Hash plan entry id (tasks.toml) → task id, for idempotent `tt sync push`. */

@@ -7,6 +7,7 @@ import { MAX_MESSAGE_BYTES, Message, type MessageKind, type Priority } from "./s
 import { NotFoundError, UsageError } from "./errors.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
+import { readLists } from "../redis/bulk.ts";
 import {
   type Ctx,
   getAgent,
@@ -276,31 +277,29 @@ export async function resolveSender(
   return SUPERVISOR;
 }
 
-/** `peekInbox` for many mailboxes in one pipelined round trip (keyed by id). */
+/**
+ * `peekInbox` for many mailboxes in one round trip (keyed by id): a read-only script per few
+ * hundred lists (src/redis/bulk.ts), not six commands per mailbox.
+ */
 export async function peekInboxes(
   t: Ctx,
   ids: string[],
   limit = 100,
 ): Promise<Map<string, InboxView>> {
-  const pipe = t.redis.pipeline();
-  for (const id of ids) {
-    for (const key of [t.keys.processing(id), t.keys.urgent(id), t.keys.inbox(id)]) {
-      pipe.lrange(key, 0, limit - 1).llen(key);
-    }
-  }
-  const res = ((await pipe.exec()) ?? []).map(([err, v]) => {
-    if (err) throw err;
-    return v;
-  });
+  const res = await readLists(
+    t.redis,
+    ids.flatMap((id) => [t.keys.processing(id), t.keys.urgent(id), t.keys.inbox(id)]),
+    limit,
+  );
   const views = new Map<string, InboxView>();
   ids.forEach((id, i) => {
     let unreadable = 0;
     const list = (j: number) =>
-      (res[i * 6 + j * 2] as string[]).map(parseMessage).filter((m): m is Message => {
+      res[i * 3 + j].head.map(parseMessage).filter((m): m is Message => {
         if (!m) unreadable++;
         return !!m;
       });
-    const len = (j: number) => res[i * 6 + j * 2 + 1] as number;
+    const len = (j: number) => res[i * 3 + j].length;
     views.set(id, {
       processing: list(0),
       urgent: list(1),

@@ -9,9 +9,10 @@ import { agentLabel, type Ctx, listAgents } from "./agents.ts";
 import { parseMessage } from "./messages.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
-import { cancelTask, listTasks, requeueTaskToBacklog } from "./tasks.ts";
+import { cancelTask, requeueTaskToBacklog } from "./tasks.ts";
+import { listTasksIn } from "./counters.ts";
 import { ConflictError, UsageError } from "./errors.ts";
-import { emitEvent } from "./events.ts";
+import { deleteTask, TASK_INDEX_LUA } from "./task_index.ts";
 
 export interface ReclaimOptions {
   /** Move messages to this (live) agent. */
@@ -36,7 +37,7 @@ export interface ReclaimResult {
 const MOVE = defineScript(
   "reclaimMessages",
   4,
-  LUA_EMIT + `
+  LUA_EMIT + TASK_INDEX_LUA + `
 -- KEYS: events, backlog, tasks index, conductor inbox.
 -- ARGV: now, key prefix, dead agent id, mode (agent|backlog), target agent id ('' for backlog),
 --       json list of fresh task ids for plain task messages, now in ms, event message
@@ -63,16 +64,20 @@ for _, kind in ipairs({'processing:', 'urgent:', 'inbox:'}) do
         local tk = prefix .. 'task:' .. m.task_id
         local st = redis.call('HGET', tk, 'state')
         if st == 'assigned' or st == 'running' then
+          local before = task_marks(tk)
           redis.call('HSET', tk, 'state', 'assigned', 'assigned_to', target, 'updated_at', ARGV[1])
           redis.call('HDEL', tk, 'started_at')
+          task_reindex(tk, m.task_id, before)
         end
       end
     elseif m.type == 'task_assign' and m.task_id then
       local tk = prefix .. 'task:' .. m.task_id
       local st = redis.call('HGET', tk, 'state')
       if st == 'assigned' or st == 'running' or st == 'pending' then
+        local before = task_marks(tk)
         redis.call('HSET', tk, 'state', 'pending', 'updated_at', ARGV[1])
         redis.call('HDEL', tk, 'assigned_to', 'started_at')
+        task_reindex(tk, m.task_id, before)
         redis.call('LREM', KEYS[2], 0, m.task_id)
         redis.call('RPUSH', KEYS[2], m.task_id)
       end
@@ -82,6 +87,7 @@ for _, kind in ipairs({'processing:', 'urgent:', 'inbox:'}) do
       redis.call('HSET', prefix .. 'task:' .. id, 'id', id, 'description', m.body or '', 'state', 'pending',
         'created_at', ARGV[1], 'updated_at', ARGV[1], 'tags', '[]', 'created_by', m.from or '')
       redis.call('ZADD', KEYS[3], tonumber(ARGV[7]), id)
+      task_reindex(prefix .. 'task:' .. id, id, {state=false, agent=''})
       redis.call('RPUSH', KEYS[2], id)
     else
       redis.call('RPUSH', KEYS[4], raw)
@@ -183,7 +189,7 @@ export interface Orphan {
 export async function findOrphanTasks(t: Ctx): Promise<Orphan[]> {
   const agents = new Map((await listAgents(t)).map((a) => [a.id, a]));
   const out: Orphan[] = [];
-  for (const task of await listTasks(t)) {
+  for (const task of await listTasksIn(t, ["pending", "assigned", "running"])) {
     if (isTerminalTask(task.state) || !task.assigned_to || task.assigned_to === SUPERVISOR_ID) {
       continue;
     }
@@ -202,15 +208,7 @@ export async function reclaimOrphanTasks(t: Ctx, action: OrphanAction): Promise<
     const why = o.reason === "agent_missing" ? "assignee no longer exists" : "assignee is stopped";
     if (action === "backlog") await requeueTaskToBacklog(t, o.task.id, `orphaned: ${why}`);
     else if (action === "cancel") await cancelTask(t, o.task.id, { result: `Cancelled: ${why}` });
-    else if (action === "delete") {
-      await t.redis.multi().del(t.keys.task(o.task.id)).zrem(t.keys.tasks, o.task.id)
-        .lrem(t.keys.backlog, 0, o.task.id).exec();
-      await emitEvent(t, {
-        type: "task_deleted",
-        task_id: o.task.id,
-        message: `orphaned task deleted: ${why}`,
-      });
-    }
+    else if (action === "delete") await deleteTask(t, o.task.id, `orphaned task deleted: ${why}`);
   }
   return orphans;
 }

@@ -24,6 +24,7 @@ import {
   TypedKey,
 } from "./snapshot_format.ts";
 import type { Ctx } from "./agents.ts";
+import { recountTasks } from "./task_index.ts";
 
 export { MAX_SNAPSHOT_BYTES, Snapshot, SNAPSHOT_VERSION, type SnapshotV1, TypedKey };
 
@@ -291,6 +292,8 @@ export async function restoreSnapshot(
   if (failed) {
     throw new TtError(`restore failed part-way (${failed[0]!.message}): run 'tt restore' again`);
   }
+  // The saved indexes may be older than the saved tasks (SCAN is not a point in time): rebuilt.
+  await recountTasks(t);
   return {
     restored: keys.length,
     deleted: doomed.length,

@@ -172,6 +172,11 @@ const KINDS: Kind[] = [
   { match: /^(wake|activity):.+$/, type: "list", value: Strings },
   { match: /^tasks$/, type: "zset", value: z.array(z.tuple([Id, Score])) },
   { match: /^task:(.+)$/, type: "hash", value: TaskHash, idField: true },
+  // Task indexes and counters (task_index.ts): checked here, rebuilt from the tasks on restore.
+  { match: /^tasks:state:[a-z]+$/, type: "zset", value: z.array(z.tuple([Id, Score])) },
+  { match: /^tasks:agent$/, type: "zset", value: z.array(z.tuple([z.string(), Score])) },
+  { match: /^task-counts$/, type: "hash", value: z.record(z.string(), Count) },
+  { match: /^task-index$/, type: "string", value: z.string().max(16) },
   { match: /^backlog$/, type: "list", value: z.array(Id) },
   { match: /^plan$/, type: "hash", value: z.record(z.string(), Id) },
   { match: /^events$/, type: "stream", value: z.array(z.tuple([StreamId, z.array(z.string())])) },

@@ -1,7 +1,8 @@
 /**
  * The town at a glance (`tt status`): agents, their mailboxes, tasks by state. Built from a few
- * pipelined round trips whatever the number of agents and tasks: one for the indexes, then one
- * each for agent hashes, task fields and mailboxes (sent together), and one for events (--deep).
+ * pipelined round trips whatever the number of agents and tasks, and from the task counters
+ * (counters.ts) rather than the tasks themselves: the counts, then agent hashes and mailboxes,
+ * then each agent's current task (and, with --tasks, a few tasks per assignee), events (--deep).
  */
 import type { AgentBudget } from "./usage/budget.ts";
 import { parseSupervisorInfo, type SupervisorInfo, thisHost } from "./control.ts";
@@ -9,9 +10,10 @@ import { type MissionBrief, missionBriefs } from "./missions/store.ts";
 import type { WorktreeStatus } from "../supervisor/worktree.ts";
 import {
   type Agent,
+  AGENT_STATES,
+  AgentState,
   isTerminalAgent,
   isTerminalTask,
-  TASK_STATES,
   TaskState,
   type TownEvent,
 } from "./schemas.ts";
@@ -20,6 +22,9 @@ import { type Category, countCategories, peekInboxes } from "./messages.ts";
 import { parseEntry } from "./events.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { hostsFromRead, type HostStatus, queueHostsRead } from "./hosts.ts";
+import { readFields, readHashes } from "../redis/bulk.ts";
+import { assigneeCounts, type StateCounts, taskCounts } from "./counters.ts";
+import { assigneeTaskIds, lexRange, memberId } from "./task_index.ts";
 import type { TownContext } from "./town.ts";
 
 /** Messages peeked per list to compute the category breakdown. */
@@ -67,9 +72,14 @@ export interface TaskGroup {
   /** Undefined for the "(unassigned)" group. */
   agent_id?: string;
   label: string;
+  /** Pending, assigned and running tasks (all of them, from the counters). */
   active: number;
+  /** Completed, failed and cancelled tasks (all of them). */
   done: number;
-  /** Active tasks first, each part in creation order. */
+  /**
+   * Active tasks first, each part in creation order: at most GROUP_TASKS of each (the oldest
+   * active, the newest done), so `tasks.length` may be less than `active + done`.
+   */
   tasks: TaskBrief[];
 }
 
@@ -85,7 +95,11 @@ export interface TownStatus {
   root: string;
   redis: string;
   managed: boolean;
+  /** The agents read in full: all of them, or the oldest `agentLimit` (see StatusOptions). */
   agents: AgentStatus[];
+  /** Every agent of the town (with a readable record), and how many are in each state. */
+  agents_total: number;
+  agents_by_state: Record<AgentState, number>;
   /** The conductor's mailbox (`supervisor`/`conductor`). */
   conductor: MailboxStatus;
   tasks: { total: number; by_state: Record<TaskState, number>; backlog: number };
@@ -108,6 +122,11 @@ export interface StatusOptions {
   tasks?: boolean;
   /** Clock for ages (ms), for tests. */
   now?: number;
+  /**
+   * Read at most this many agents in full (the oldest first: mailboxes, current task, --deep,
+   * --tasks groups); the others are only counted by state. Default: every agent.
+   */
+  agentLimit?: number;
 }
 
 const values = <T>(res: [Error | null, unknown][] | null): T[] =>
@@ -116,51 +135,52 @@ const values = <T>(res: [Error | null, unknown][] | null): T[] =>
     return v as T;
   });
 
+/** Tasks listed per part (active, done) of a `--tasks` group; the counts cover all of them. */
+export const GROUP_TASKS = 10;
+const ACTIVE: TaskState[] = ["pending", "assigned", "running"];
+const DONE: TaskState[] = ["completed", "failed", "cancelled"];
+
+/**
+ * The town at a glance. Tasks come from the counters and indexes (task_index.ts), never from
+ * reading every task: the cost grows with the agents shown, not with the tasks.
+ */
 export async function townStatus(t: TownContext, opts: StatusOptions = {}): Promise<TownStatus> {
   const now = opts.now ?? Date.now();
-  const [ids, taskIds, backlog, supervisorRaw, missionIds, hostsRaw] = values<unknown>(
-    await queueHostsRead(
+  const [[ids, supervisorRaw, missionIds, hostsRaw], counts, byAssignee] = await Promise.all([
+    queueHostsRead(
       t,
-      t.redis.pipeline().smembers(t.keys.agents).zrange(t.keys.tasks, "0", "-1")
-        .llen(t.keys.backlog).get(t.keys.supervisor(thisHost())).smembers(t.keys.missionsActive),
-    ).exec(),
-  ) as [string[], string[], number, string | null, string[], string[]];
+      t.redis.pipeline().smembers(t.keys.agents).get(t.keys.supervisor(thisHost()))
+        .smembers(t.keys.missionsActive),
+    ).exec().then(values<unknown>) as Promise<[string[], string | null, string[], string[]]>,
+    taskCounts(t),
+    assigneeCounts(t),
+  ]);
 
-  const agentPipe = t.redis.pipeline();
-  for (const id of ids) agentPipe.hgetall(t.keys.agent(id));
-  const taskPipe = t.redis.pipeline();
-  for (const id of taskIds) taskPipe.hmget(t.keys.task(id), "state", "assigned_to", "description");
-  const [agentHashes, taskFields, mailboxes] = await Promise.all([
-    ids.length ? agentPipe.exec().then(values<Record<string, string>>) : [],
-    taskIds.length ? taskPipe.exec().then(values<(string | null)[]>) : [],
-    peekInboxes(t, [...ids, SUPERVISOR_ID], PEEK),
+  const limited = opts.agentLimit !== undefined && ids.length > opts.agentLimit
+    ? await oldestAgents(t, ids, opts.agentLimit)
+    : undefined;
+  const shownIds = limited?.shown ?? ids;
+  const [agentHashes, mailboxes] = await Promise.all([
+    readHashes(t.redis, shownIds.map((id) => t.keys.agent(id))),
+    peekInboxes(t, [...shownIds, SUPERVISOR_ID], PEEK),
   ]);
 
   // A hash whose id is not the one it is filed under (edited by hand) is skipped like junk.
-  const agents = agentHashes.map((h, i) => h.id === ids[i] ? parseAgent(h) : undefined)
+  const agents = agentHashes.map((h, i) => h.id === shownIds[i] ? parseAgent(h) : undefined)
     .filter((a): a is Agent => !!a)
     .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
-  const tasks = taskIds.flatMap((id, i): TaskBrief[] => {
-    const [state, assignedTo, description] = taskFields[i];
-    if (state === null && description === null) return []; // deleted since ZRANGE
-    return [{
-      id,
-      state: TaskState.catch("pending").parse(state),
-      assigned_to: assignedTo || undefined,
-      description: description ?? "",
-    }];
-  });
+  const summary = limited?.summary ?? summarize(agents);
+  const labels = new Map(agents.map((a) => [a.id, agentLabel(a)]));
+  const [current, task_groups, events] = await Promise.all([
+    currentTasks(t, agents, byAssignee),
+    opts.tasks ? groupTasks(t, agents, labels, byAssignee, new Set(ids)) : undefined,
+    opts.deep ? lastEventsPerAgent(t, agents.map((a) => a.id)) : undefined,
+  ]);
 
   const mailbox = (id: string): MailboxStatus => {
     const v = mailboxes.get(id)!;
     return { ...v.counts, categories: countCategories([...v.processing, ...v.urgent, ...v.inbox]) };
   };
-  const byId = new Map(tasks.map((x) => [x.id, x]));
-  const labels = new Map(agents.map((a) => [a.id, agentLabel(a)]));
-  const events = opts.deep ? await lastEventsPerAgent(t, agents.map((a) => a.id)) : undefined;
-
-  const by_state = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
-  for (const x of tasks) by_state[x.state]++;
 
   return {
     town: t.name,
@@ -173,7 +193,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
       host: a.host ?? thisHost(),
       agent: a,
       mailbox: mailbox(a.id),
-      current_task: currentTask(a, tasks, byId),
+      current_task: current.get(a.id),
       deep: events && {
         uptime_secs: secondsSince(a.created_at, now),
         heartbeat_age_secs: secondsSince(a.last_heartbeat, now),
@@ -181,10 +201,12 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
         events: events.get(a.id) ?? [],
       },
     })),
+    agents_total: summary.total,
+    agents_by_state: summary.byState,
     conductor: mailbox(SUPERVISOR_ID),
-    tasks: { total: tasks.length, by_state, backlog },
-    task_groups: opts.tasks ? groupTasks(tasks, agents, labels) : undefined,
-    supervisor: supervisorStatus(parseSupervisorInfo(supervisorRaw), agents),
+    tasks: { total: counts.total, by_state: counts.by_state, backlog: counts.backlog },
+    task_groups,
+    supervisor: supervisorStatus(parseSupervisorInfo(supervisorRaw), summary.activeHere),
     worktrees: await worktreesOf(t, agents),
     service: await (await import("../supervisor/service.ts")).serviceStatus(t),
     missions: missionIds.length ? await missionBriefs(t, missionIds) : [],
@@ -192,10 +214,105 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
   };
 }
 
-function supervisorStatus(info: SupervisorInfo | undefined, agents: Agent[]): SupervisorStatus {
+/** State, assignee and description of tasks by id, in one pipelined round trip. */
+async function briefs(t: TownContext, ids: string[]): Promise<Map<string, TaskBrief>> {
+  const wanted = [...new Set(ids)];
+  if (!wanted.length) return new Map();
+  const pipe = t.redis.pipeline();
+  for (const id of wanted) pipe.hmget(t.keys.task(id), "state", "assigned_to", "description");
+  const fields = values<(string | null)[]>(await pipe.exec());
+  const out = new Map<string, TaskBrief>();
+  wanted.forEach((id, i) => {
+    const [state, assignedTo, description] = fields[i];
+    if (state === null && description === null) return; // deleted meanwhile
+    out.set(id, {
+      id,
+      state: TaskState.catch("pending").parse(state),
+      assigned_to: assignedTo || undefined,
+      description: description ?? "",
+    });
+  });
+  return out;
+}
+
+/**
+ * Each agent's task: its explicit current task while open, else its oldest running task, else
+ * its only open task. From the counters and at most one index entry per agent (two round trips).
+ */
+async function currentTasks(
+  t: TownContext,
+  agents: Agent[],
+  byAssignee: Map<string, StateCounts>,
+): Promise<Map<string, TaskBrief>> {
+  const pipe = t.redis.pipeline();
+  const asked: { agent: string; state: TaskState }[] = [];
+  for (const a of agents) {
+    const c = byAssignee.get(a.id);
+    if (!c) continue;
+    const open = c.pending + c.assigned + c.running;
+    const state: TaskState | undefined = c.running
+      ? "running"
+      : open === 1
+      ? (c.assigned ? "assigned" : "pending")
+      : undefined;
+    if (!state) continue;
+    const [min, max] = lexRange(a.id, state);
+    pipe.zrangebylex(t.keys.tasksByAgent, min, max, "LIMIT", 0, 1);
+    asked.push({ agent: a.id, state });
+  }
+  const found = asked.length ? values<string[]>(await pipe.exec()) : [];
+  const fallback = new Map(
+    asked.flatMap((x, i) => found[i].length ? [[x.agent, memberId(found[i][0])]] : []),
+  );
+  const tasks = await briefs(t, [
+    ...agents.flatMap((a) => a.current_task ? [a.current_task] : []),
+    ...fallback.values(),
+  ]);
+  const out = new Map<string, TaskBrief>();
+  for (const a of agents) {
+    const explicit = a.current_task ? tasks.get(a.current_task) : undefined;
+    const id = fallback.get(a.id);
+    const pick = explicit && isActive(explicit) ? explicit : id ? tasks.get(id) : undefined;
+    if (pick && isActive(pick)) out.set(a.id, pick);
+  }
+  return out;
+}
+
+interface AgentSummary {
+  total: number;
+  byState: Record<AgentState, number>;
+  /** Agents placed on this host that are not stopped. */
+  activeHere: number;
+}
+
+function summarize(agents: Pick<Agent, "state" | "host">[]): AgentSummary {
   const host = thisHost();
-  const expected =
+  const byState = Object.fromEntries(AGENT_STATES.map((s) => [s, 0])) as Record<AgentState, number>;
+  for (const a of agents) byState[a.state]++;
+  const activeHere =
     agents.filter((a) => (a.host ?? host) === host && !isTerminalAgent(a.state)).length;
+  return { total: agents.length, byState, activeHere };
+}
+
+/** The oldest `limit` agents' ids, and every agent counted: a few fields of each, one script. */
+async function oldestAgents(t: TownContext, ids: string[], limit: number) {
+  const rows = await readFields(t.redis, ids.map((id) => t.keys.agent(id)), [
+    "id",
+    "state",
+    "created_at",
+    "host",
+  ]);
+  const light = rows.flatMap(([id, state, created_at, host], i) => {
+    const st = AgentState.safeParse(state);
+    return id === ids[i] && st.success && created_at
+      ? [{ id, state: st.data, created_at, host: host ?? undefined }]
+      : [];
+  }).sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+  return { shown: light.slice(0, limit).map((a) => a.id), summary: summarize(light) };
+}
+
+function supervisorStatus(info: SupervisorInfo | undefined, expected: number): SupervisorStatus {
+  const host = thisHost();
   if (info) {
     return {
       summary: `pid ${info.pid} on ${info.host}, up since ${info.started_at}`,
@@ -228,14 +345,6 @@ async function worktreesOf(
   return out;
 }
 
-/** Its explicit current task while open, else its running task, else its only open task. */
-function currentTask(a: Agent, tasks: TaskBrief[], byId: Map<string, TaskBrief>) {
-  const explicit = a.current_task ? byId.get(a.current_task) : undefined;
-  if (explicit && isActive(explicit)) return explicit;
-  const open = tasks.filter((x) => x.assigned_to === a.id && isActive(x));
-  return open.find((x) => x.state === "running") ?? (open.length === 1 ? open[0] : undefined);
-}
-
 function secondsSince(iso: string, now: number): number {
   const ms = Date.parse(iso);
   return Number.isNaN(ms) ? 0 : Math.max(0, Math.round((now - ms) / 1000));
@@ -243,32 +352,45 @@ function secondsSince(iso: string, now: number): number {
 
 const isActive = (x: TaskBrief) => !isTerminalTask(x.state);
 
-function groupTasks(tasks: TaskBrief[], agents: Agent[], labels: Map<string, string>): TaskGroup[] {
-  const byAgent = new Map<string | undefined, TaskBrief[]>();
-  for (const a of agents) byAgent.set(a.id, []);
-  for (const x of tasks) {
-    const list = byAgent.get(x.assigned_to) ?? [];
-    byAgent.set(x.assigned_to, list);
-    list.push(x);
-  }
-  const unassigned = byAgent.get(undefined) ?? [];
-  byAgent.delete(undefined);
-  const group = (agent_id: string | undefined, label: string, list: TaskBrief[]): TaskGroup => {
-    const active = list.filter(isActive);
-    return {
-      agent_id,
-      label,
-      active: active.length,
-      done: list.length - active.length,
-      tasks: [...active, ...list.filter((x) => !isActive(x))],
-    };
-  };
-  return [
-    // Assignees that are no longer agents (pruned) keep their short id as label.
-    ...[...byAgent].filter(([, list]) => list.length)
-      .map(([id, list]) => group(id, labels.get(id!) ?? id!.slice(0, 8), list)),
-    ...(unassigned.length ? [group(undefined, "(unassigned)", unassigned)] : []),
+/**
+ * Tasks by assignee (agents in status order, then assignees that are no longer agents, then
+ * "(unassigned)"): counts from the counters, and at most GROUP_TASKS tasks of each part (the
+ * oldest active ones, the newest done ones), each part in creation order.
+ */
+async function groupTasks(
+  t: TownContext,
+  agents: Agent[],
+  labels: Map<string, string>,
+  byAssignee: Map<string, StateCounts>,
+  /** Every agent of the town: agents not read in full (agentLimit) get no group of their own. */
+  all: Set<string>,
+): Promise<TaskGroup[]> {
+  const who = [
+    ...agents.map((a) => a.id).filter((id) => byAssignee.has(id)),
+    ...[...byAssignee.keys()].filter((id) => id !== "" && !all.has(id)).sort(),
+    ...(byAssignee.has("") ? [""] : []),
   ];
+  const ids = await assigneeTaskIds(
+    t,
+    who.flatMap((id) => [
+      { who: id, states: ACTIVE, limit: GROUP_TASKS },
+      { who: id, states: DONE, limit: GROUP_TASKS, from: "newest" as const },
+    ]),
+  );
+  const parts = who.map((id, i) => ({ id, active: ids[2 * i], done: ids[2 * i + 1].reverse() }));
+  const tasks = await briefs(t, parts.flatMap((p) => [...p.active, ...p.done]));
+  const sum = (c: StateCounts, states: TaskState[]) => states.reduce((n, s) => n + c[s], 0);
+  return parts.map(({ id, active, done }): TaskGroup => {
+    const c = byAssignee.get(id)!;
+    return {
+      agent_id: id || undefined,
+      // Assignees that are no longer agents (pruned) keep their short id as label.
+      label: id === "" ? "(unassigned)" : labels.get(id) ?? id.slice(0, 8),
+      active: sum(c, ACTIVE),
+      done: sum(c, DONE),
+      tasks: [...active, ...done].flatMap((x) => tasks.get(x) ?? []),
+    };
+  }).filter((g) => g.active + g.done > 0);
 }
 
 /** Reads the stream backwards in pages until each agent has its last few events (or it ends). */

@@ -6,12 +6,16 @@
  *    ▲                         ▲ └──────────────────────┘ returnTaskToAssigned
  *    └── requeueTaskToBacklog ─┴─ (from assigned or running)
  */
-import { isTerminalTask, Task, type TaskState } from "./schemas.ts";
+import { isTerminalTask, Task, TASK_STATES, type TaskState } from "./schemas.ts";
 import { ConflictError, NotFoundError, UsageError } from "./errors.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { type Ctx, getAgent, type Recipient } from "./agents.ts";
 import { buildMessage, checkSize, PUSH_MESSAGE_LUA } from "./messages.ts";
 import { defineScript, LUA_EMIT, type LuaScript, runScript } from "../redis/script.ts";
+import { assigneeTaskIds, indexReady, TASK_INDEX_LUA } from "./task_index.ts";
+
+/** States of a task not ended yet. */
+const OPEN_STATES = ["pending", "assigned", "running"] as const;
 
 export const shortTaskId = (id: string) => id.slice(0, 8);
 
@@ -44,10 +48,11 @@ export function parseTags(raw: string[] = []): string[] {
 }
 
 /**
- * Lua shared by task scripts (after LUA_EMIT and PUSH_MESSAGE_LUA): read a hash as a table, and
- * assign a task (state, assignee, task_assign message at the inbox tail, event).
+ * Lua shared by task scripts (after LUA_EMIT and PUSH_MESSAGE_LUA): the task indexes
+ * (task_index.ts), read a hash as a table, and assign a task (state, assignee, task_assign
+ * message at the inbox tail, event, indexes).
  */
-export const TASK_LUA = `
+export const TASK_LUA = TASK_INDEX_LUA + `
 local function hash_table(key)
   local flat = redis.call('HGETALL', key)
   local t = {}
@@ -55,8 +60,10 @@ local function hash_table(key)
   return t
 end
 local function assign_task(task_key, id, agent_id, agent_key, inbox, require_agent, json, ev_msg, now)
+  local before = task_marks(task_key)
   redis.call('HSET', task_key, 'state', 'assigned', 'assigned_to', agent_id, 'updated_at', now)
   redis.call('HDEL', task_key, 'started_at')
+  task_reindex(task_key, id, before)
   push_message(inbox, agent_key, require_agent, json, 'tail')
   emit({type='task_assigned', task_id=id, agent_id=agent_id, new_state='assigned', message=ev_msg})
 end
@@ -116,6 +123,7 @@ local score = tonumber(ARGV[3])
 local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
 if newest and tonumber(newest) >= score then score = tonumber(newest) + 0.001 end
 redis.call('ZADD', KEYS[2], string.format('%.3f', score), ARGV[2])
+task_reindex(KEYS[3], ARGV[2], {state=false, agent=''})
 if ARGV[4] == 'assign' then
   assign_task(KEYS[3], ARGV[2], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[1])
 else
@@ -241,9 +249,23 @@ export interface TaskFilter {
   agentId?: string;
 }
 
-/** Tasks, oldest first: ZRANGE of the index then one pipelined HGETALL. */
+/**
+ * Tasks, oldest first: the ids from an index (of the state, of the assignee, or of every task),
+ * then one pipelined HGETALL. A filtered list costs O(matching tasks), not O(tasks).
+ */
 export async function listTasks(t: Ctx, filter: TaskFilter = {}): Promise<Task[]> {
-  const tasks = await getTasks(t, await t.redis.zrange(t.keys.tasks, "0", "-1"));
+  const filtered = filter.state !== undefined || filter.agentId !== undefined;
+  if (filtered) await indexReady(t);
+  const ids = filter.agentId !== undefined
+    ? (await assigneeTaskIds(t, [{
+      who: filter.agentId,
+      states: filter.state ? [filter.state] : TASK_STATES,
+      limit: Number.MAX_SAFE_INTEGER,
+    }]))[0]
+    : filter.state
+    ? await t.redis.zrange(t.keys.tasksIn(filter.state), "0", "-1")
+    : await t.redis.zrange(t.keys.tasks, "0", "-1");
+  const tasks = await getTasks(t, ids);
   return tasks.filter((x) =>
     (!filter.state || x.state === filter.state) &&
     (!filter.agentId || x.assigned_to === filter.agentId)
@@ -286,7 +308,11 @@ export async function currentTask(
   agentId: string,
 ): Promise<{ task?: Task; open: Task[] }> {
   const agent = await getAgent(t, agentId);
-  const open = (await listTasks(t, { agentId })).filter((x) => !isTerminalTask(x.state));
+  // The agent's open tasks from the index (its oldest 1,000 at most): O(its open tasks).
+  const [ids] = await assigneeTaskIds(t, [{ who: agentId, states: OPEN_STATES, limit: 1000 }]);
+  const open = (await getTasks(t, ids)).filter((x) =>
+    !isTerminalTask(x.state) && x.assigned_to === agentId
+  );
   const explicit = agent?.current_task && open.find((x) => x.id === agent.current_task);
   return { task: explicit || (open.length === 1 ? open[0] : undefined), open };
 }
@@ -310,8 +336,10 @@ end
 local function finish_task(state, event_type)
   local old, assignee, err = check_finish()
   if err then return err end
+  local before = task_marks(KEYS[2])
   redis.call('HSET', KEYS[2], 'state', state, 'result', ARGV[3], 'completed_at', ARGV[1],
     'updated_at', ARGV[1])
+  task_reindex(KEYS[2], ARGV[2], before)
   redis.call('HDEL', KEYS[2], 'claimed_result')
   redis.call('LREM', KEYS[3], 0, ARGV[2])
   if assignee then
@@ -464,7 +492,9 @@ local state = redis.call('HGET', KEYS[2], 'state')
 if state ~= 'assigned' or redis.call('HGET', KEYS[2], 'assigned_to') ~= ARGV[3] then
   return cjson.encode({ok=false, state=state})
 end
+local before = task_marks(KEYS[2])
 redis.call('HSET', KEYS[2], 'state', 'running', 'started_at', ARGV[1], 'updated_at', ARGV[1])
+task_reindex(KEYS[2], ARGV[2], before)
 if redis.call('EXISTS', ARGV[4]) == 1 then redis.call('HSET', ARGV[4], 'current_task', ARGV[2]) end
 emit({type='task_started', task_id=ARGV[2], agent_id=ARGV[3], old_state='assigned',
   new_state='running', message=ARGV[5]})
@@ -492,8 +522,10 @@ const RETURN = defineScript(
 -- KEYS: events, task. ARGV: now, id, reason, event message
 local state = redis.call('HGET', KEYS[2], 'state')
 if state ~= 'running' then return cjson.encode({ok=false, state=state}) end
+local before = task_marks(KEYS[2])
 redis.call('HSET', KEYS[2], 'state', 'assigned', 'updated_at', ARGV[1])
 redis.call('HDEL', KEYS[2], 'started_at', 'claimed_result')
+task_reindex(KEYS[2], ARGV[2], before)
 local ev = {type='task_requeued', task_id=ARGV[2], old_state='running', new_state='assigned',
   reason=ARGV[3], message=ARGV[4]}
 local assignee = redis.call('HGET', KEYS[2], 'assigned_to')
@@ -529,8 +561,10 @@ if not state or state == 'completed' or state == 'failed' or state == 'cancelled
   return cjson.encode({ok=false, state=state})
 end
 local assignee = redis.call('HGET', KEYS[2], 'assigned_to')
+local before = task_marks(KEYS[2])
 redis.call('HSET', KEYS[2], 'state', 'pending', 'updated_at', ARGV[1])
 redis.call('HDEL', KEYS[2], 'assigned_to', 'started_at', 'claimed_result')
+task_reindex(KEYS[2], ARGV[2], before)
 if assignee and redis.call('HGET', ARGV[4] .. assignee, 'current_task') == ARGV[2] then
   redis.call('HDEL', ARGV[4] .. assignee, 'current_task')
 end

@@ -18,7 +18,11 @@ export interface PromptInput {
   notes: Message[];
   /** Labels of senders by id (agents and the conductor). */
   senders: Map<string, string>;
-  backlog: { total: number; matching: Task[] };
+  /**
+   * The backlog: its length, and the first tasks matching the agent's role; `matched` (default
+   * matching.length) counts all matches among the first `scanned` entries (default total).
+   */
+  backlog: { total: number; matching: Task[]; matched?: number; scanned?: number };
 }
 
 const clip = (s: string, n: number) => {
@@ -118,14 +122,21 @@ export function buildPrompt(p: PromptInput): string {
   );
 
   out.push("## Backlog Snapshot", "");
-  out.push(`Backlog: ${p.backlog.total} task(s), ${p.backlog.matching.length} matching your role.`);
+  const matched = p.backlog.matched ?? p.backlog.matching.length;
+  const scanned = p.backlog.scanned ?? p.backlog.total;
+  out.push(
+    `Backlog: ${p.backlog.total} task(s), ${matched} matching your role${
+      scanned < p.backlog.total ? ` among the first ${scanned}` : ""
+    }.`,
+  );
   for (const t of p.backlog.matching.slice(0, 8)) {
     out.push(
       `- ${t.id} - ${clip(t.description, 90)}${t.tags.length ? ` [${t.tags.join(", ")}]` : ""}`,
     );
   }
-  if (p.backlog.matching.length > 8) out.push(`- ...and ${p.backlog.matching.length - 8} more`);
-  if (!p.backlog.matching.length && p.backlog.total) {
+  const shown = Math.min(8, p.backlog.matching.length);
+  if (matched > shown) out.push(`- ...and ${matched - shown} more`);
+  if (!matched && p.backlog.total) {
     out.push("None of it matches your role: do not claim unrelated work.");
   }
   out.push("");

@@ -4,7 +4,7 @@
  * output as it streams, and record what the CLI reported (session id, tokens, cost) on the agent.
  */
 import type { TownContext } from "../core/town.ts";
-import { agentLabel, listAgents } from "../core/agents.ts";
+import { agentLabel, parseAgent } from "../core/agents.ts";
 import { type Agent, isTerminalTask, type Message, type Task } from "../core/schemas.ts";
 import { getTask, returnTaskToAssigned, startTask } from "../core/tasks.ts";
 import { notesOf } from "../core/rounds.ts";
@@ -62,7 +62,7 @@ export async function runCliRound(input: RoundInput): Promise<RoundRun> {
     messages: input.messages,
     tasks: input.tasks,
     notes: await notesOf(town, agent.id),
-    senders: await senderLabels(town),
+    senders: await senderLabels(town, input.messages),
     backlog: await backlogSnapshot(town, agent),
   });
   await Deno.writeTextFile(promptFile, prompt, { mode: 0o600 });
@@ -157,9 +157,20 @@ export async function runCliRound(input: RoundInput): Promise<RoundRun> {
   };
 }
 
-async function senderLabels(town: TownContext): Promise<Map<string, string>> {
+/** Labels of this round's senders only (one pipelined read of their hashes, not every agent). */
+async function senderLabels(
+  town: TownContext,
+  messages: Message[],
+): Promise<Map<string, string>> {
   const labels = new Map<string, string>([[SUPERVISOR_ID, "conductor"]]);
-  for (const a of await listAgents(town)) labels.set(a.id, agentLabel(a));
+  const ids = [...new Set(messages.map((m) => m.from))].filter((id) => id !== SUPERVISOR_ID);
+  if (!ids.length) return labels;
+  const pipe = town.redis.pipeline();
+  for (const id of ids) pipe.hgetall(town.keys.agent(id));
+  for (const [err, h] of (await pipe.exec()) ?? []) {
+    const a = err ? undefined : parseAgent(h as Record<string, string>);
+    if (a && ids.includes(a.id)) labels.set(a.id, agentLabel(a));
+  }
   return labels;
 }
 

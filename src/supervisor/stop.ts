@@ -18,9 +18,7 @@ export async function releaseWork(town: TownContext, agentId: string, why: strin
   const agent = await getAgent(town, agentId);
   if (!agent || !isTerminalAgent(agent.state)) return;
   if (town.config.agent.on_stop === "fail") {
-    const mine = (await listTasks(town)).filter((t) =>
-      t.assigned_to === agentId && !isTerminalTask(t.state)
-    );
+    const mine = (await listTasks(town, { agentId })).filter((t) => !isTerminalTask(t.state));
     for (const task of mine) {
       await failTask(town, task.id, { by: agentId, force: true, result: `agent stopped: ${why}` })
         .catch((e) => {

@@ -37,12 +37,14 @@ import {
 import { type OrphanAction, reclaimOrphanTasks, reclaimWork } from "../core/reclaim.ts";
 import { replyToAgent } from "../core/reply.ts";
 import { townStatus } from "../core/status.ts";
+import { listTaskPage, listTasksIn } from "../core/counters.ts";
+import { assigneeTaskIds } from "../core/task_index.ts";
 import {
   assignTask,
   cancelTask,
   completeTask,
   failTask,
-  listTasks,
+  getTasks,
   parseTags,
   resolveTask,
 } from "../core/tasks.ts";
@@ -79,7 +81,14 @@ export async function agentListOpen(t: Ctx) {
 /** The agent's most recently completed task, with its result (MCP `agent.get_result`). */
 export async function agentResult(t: Ctx, ref: string) {
   const a = await resolveAgent(t, ref);
-  const done = (await listTasks(t, { agentId: a.id, state: "completed" }))
+  // Its newest 1,000 completed tasks (by creation) from the index, not every task of the town.
+  const [ids] = await assigneeTaskIds(t, [{
+    who: a.id,
+    states: ["completed"],
+    limit: 1000,
+    from: "newest",
+  }]);
+  const done = (await getTasks(t, ids)).filter((x) => x.state === "completed")
     .sort((x, y) => (y.completed_at ?? "").localeCompare(x.completed_at ?? ""));
   return { agent: { id: a.id, name: a.name }, task: done[0] ?? null };
 }
@@ -142,14 +151,23 @@ export async function status(t: TownContext) {
 
 const brief = (r: Recipient) => ({ id: r.id, name: r.name });
 
-export async function taskList(t: Ctx, q: { state?: TaskState; agent?: string }) {
-  const tasks = await listTasks(t, { state: q.state, agentId: await agentIdOf(t, q.agent) });
-  return { tasks, count: tasks.length };
+export async function taskList(
+  t: Ctx,
+  q: { state?: TaskState; agent?: string; limit?: number; cursor?: string },
+) {
+  const page = await listTaskPage(t, {
+    state: q.state,
+    agentId: await agentIdOf(t, q.agent),
+    limit: q.limit ?? 100,
+    after: q.cursor,
+  });
+  return { tasks: page.tasks, count: page.tasks.length, next_cursor: page.next_cursor };
 }
 
 /** Tasks not finished yet: pending, assigned or running (MCP `task.list_pending`). */
 export async function taskListPending(t: Ctx) {
-  const tasks = (await listTasks(t)).filter((x) => !isTerminalTask(x.state));
+  const tasks = (await listTasksIn(t, ["pending", "assigned", "running"]))
+    .filter((x) => !isTerminalTask(x.state));
   return { tasks, count: tasks.length };
 }
 

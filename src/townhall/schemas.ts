@@ -146,12 +146,24 @@ export const TaskParam = z.object({
 export const TaskListQuery = z.object({
   state: z.enum(TASK_STATES).optional(),
   agent: agentRef.optional(),
+  /** Tasks per page; the response's `next_cursor` fetches the next one. */
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().min(1).max(200).optional().openapi({
+    description: "`next_cursor` of the previous page (omit for the first page)",
+  }),
 });
 
 export const TaskList = z.object({
   tasks: z.array(TaskView),
   count: z.number().int(),
 }).openapi("TaskList");
+
+/** One page of tasks, oldest first; `next_cursor` is absent on the last page. */
+export const TaskPage = TaskList.extend({
+  next_cursor: z.string().optional().openapi({
+    description: "pass as `cursor` for the next page; absent on the last page",
+  }),
+}).openapi("TaskPage");
 
 /** `tt assign --verify`: the task completes only when this command passes after the report. */
 const verify = text(64 * 1024).min(1).optional().openapi({ example: "deno task test" });
@@ -209,6 +221,15 @@ const TaskBrief = z.object({
   assigned_to: z.string().optional(),
   description: z.string(),
 });
+/** Agents a `GET /v1/status` lists in full unless `all_agents=true`. */
+export const STATUS_AGENTS = 100;
+export const StatusQuery = z.object({
+  all_agents: z.enum(["true", "false"]).default("false").openapi({
+    description: `list every agent; by default the oldest ${STATUS_AGENTS} (all are counted in ` +
+      "agents_total and agents_by_state)",
+  }),
+});
+
 export const StatusView = z.object({
   town: z.string(),
   root: z.string(),
@@ -229,6 +250,8 @@ export const StatusView = z.object({
       line: z.string().optional(),
     }).optional(),
   })),
+  agents_total: z.number().int(),
+  agents_by_state: z.record(z.string(), z.number().int()),
   conductor: Mailbox,
   tasks: z.object({
     total: z.number().int(),

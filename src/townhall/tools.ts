@@ -98,7 +98,8 @@ export const TOOLS: readonly ToolDef[] = [
   read("event_history", "What happened lately, newest first", HistoryQuery.strict(), ops.history),
   read(
     "task_list",
-    "Tasks, optionally by state and assignee",
+    "Tasks, oldest first, optionally by state and assignee: `limit` per page (default 100), " +
+      "then pass the answer's `next_cursor` as `cursor` for the next page",
     TaskListQuery.strict(),
     ops.taskList,
   ),

@@ -25,6 +25,7 @@
  * Used by tests/chaos/chaos_test.ts (a short run in scripts/test) and tests/chaos/main.ts
  * (scripts/chaos, long runs).
  */
+import { verifyTaskIndexes } from "../../src/core/task_index.ts";
 import { Sandbox } from "../helpers.ts";
 import { FAKE_AGENT } from "../agent_helpers.ts";
 import { openTown, type TownContext } from "../../src/core/town.ts";
@@ -225,6 +226,13 @@ export async function checkInvariants(t: Ctx, opts: CheckOptions): Promise<Check
   }
   for (const id of counted.keys()) {
     if (!agentById.has(id)) violations.push(`completion events name unknown agent ${short(id)}`);
+  }
+  // The counters and indexes status and task lists read (task_index.ts) match the tasks.
+  const index = await verifyTaskIndexes(t);
+  if (index.wrong) {
+    violations.push(
+      `task counters: ${index.wrong} entr(ies) disagree with the ${index.tasks} tasks`,
+    );
   }
 
   // The agents' own view: what `tt task complete` told them, and how often work started.

@@ -53,6 +53,7 @@ Deno.test("tt doctor: a healthy town with a running agent exits 0; --json lists 
       "agent w1",
       "sandbox",
       "townhall keys",
+      "task counters",
       "secrets",
       "worktrees",
       "disk",
@@ -360,7 +361,7 @@ Deno.test("tt doctor outside a town fails 'town' with 'tt init' and skips the to
   try {
     let d = await doctor(sb);
     assert.equal(d.code, 1);
-    assert.match(d.stderr, /^tt: 1 of 12 checks failed: town$/m);
+    assert.match(d.stderr, /^tt: 1 of 13 checks failed: town$/m);
     assert.match(d.by("town").message, /^no town here: no tinytown\.toml in /);
     assert.match(d.by("town").fix!, /^run 'tt init'/);
     for (

@@ -5,10 +5,14 @@ import { townStatus } from "../../src/core/status.ts";
 import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import type { TaskState } from "../../src/core/schemas.ts";
 import type { TownContext } from "../../src/core/town.ts";
+import { recountTasks } from "../../src/core/task_index.ts";
 import { withTestTown } from "../helpers.ts";
 
 let seq = 0;
-/** A task hash and its index entry, written the way the tasks module stores them. */
+/**
+ * A task hash and its index entry, written the way the tasks module stores them, then the
+ * counters rebuilt from them (as `tt restore` does).
+ */
 async function putTask(
   t: TownContext,
   description: string,
@@ -27,6 +31,7 @@ async function putTask(
     ...(assigned_to ? { assigned_to } : {}),
   });
   await t.redis.zadd(t.keys.tasks, Date.now() * 1000 + seq++, id);
+  await recountTasks(t);
   return id;
 }
 
@@ -151,6 +156,26 @@ Deno.test("townStatus makes the same number of round trips for 2 agents as for 4
       await sendMessage(t, textMessage(SUPERVISOR_ID, a.id, "hi", "task"));
     }
     assert.equal(await calls(), few);
-    assert.ok(few <= 4, `${few} round trips`);
+    // Counters, agents + mailboxes, current tasks + groups, their descriptions: 4 steps, 9 calls.
+    assert.ok(few <= 9, `${few} round trips`);
+  });
+});
+
+Deno.test("townStatus agentLimit: the oldest agents in full, every agent counted by state", async () => {
+  await withTestTown(async (t) => {
+    const made = [];
+    for (let i = 0; i < 5; i++) {
+      made.push(await createAgent(t, { name: `a${i}`, cli: "claude" }));
+      await t.redis.hset(t.keys.agent(made[i].id), "created_at", `2026-01-0${i + 1}T00:00:00Z`);
+    }
+    await setAgentState(t, made[4].id, "stopped");
+    const s = await townStatus(t, { agentLimit: 2 });
+    assert.deepEqual(s.agents.map((a) => a.agent.name), ["a0", "a1"]);
+    assert.equal(s.agents_total, 5);
+    assert.equal(s.agents_by_state.stopped, 1);
+    assert.equal(Object.values(s.agents_by_state).reduce((a, b) => a + b, 0), 5);
+    const all = await townStatus(t);
+    assert.equal(all.agents.length, 5);
+    assert.deepEqual(all.agents_by_state, s.agents_by_state);
   });
 });

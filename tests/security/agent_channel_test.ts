@@ -115,7 +115,10 @@ Deno.test("a malicious agent: every channel-level attack is refused, the town is
       // When the malicious agent stops, its own unfinished task goes back to the backlog
       // ([agent] on_stop = "backlog"): that list may appear, holding nothing else.
       (k === at.t.keys.backlog &&
-        JSON.stringify(after[k]) === JSON.stringify([task.id]));
+        JSON.stringify(after[k]) === JSON.stringify([task.id])) ||
+      // …and the per-state index of its task (task_index.ts) follows it, holding nothing else.
+      (k.startsWith(`${at.t.keys.prefix}tasks:state:`) &&
+        [after[k] ?? before[k]].flat().every((v, i) => i % 2 === 1 || v === task.id));
     const added = Object.keys(after).filter((k) => !(k in before) && !own(k));
     const removed = Object.keys(before).filter((k) => !(k in after) && !own(k));
     assert.deepEqual(added, [], "keys the attacks created");

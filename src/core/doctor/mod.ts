@@ -11,7 +11,14 @@ import { agentClisCheck, worktreesCheck } from "./agents.ts";
 import { denoCheck, diskCheck, redisServerCheck, sandboxCheck } from "./host.ts";
 import { probeRedis, type RedisProbe } from "./probe.ts";
 import { supervisorCheck } from "./supervisor.ts";
-import { identityCheck, redisCheck, secretsCheck, townCheck, townhallKeysCheck } from "./town.ts";
+import {
+  identityCheck,
+  redisCheck,
+  secretsCheck,
+  taskIndexCheck,
+  townCheck,
+  townhallKeysCheck,
+} from "./town.ts";
 import {
   type Check,
   type CheckResult,
@@ -35,6 +42,7 @@ export const CHECKS: readonly Check[] = [
   agentClisCheck,
   sandboxCheck,
   townhallKeysCheck,
+  taskIndexCheck,
   secretsCheck,
   worktreesCheck,
   diskCheck,

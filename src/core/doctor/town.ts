@@ -170,3 +170,22 @@ export const identityCheck: Check = {
     return ok(name, `${config.name} (id ${config.id}) owns its name on this Redis`);
   },
 };
+
+export const taskIndexCheck: Check = {
+  name: "task counters",
+  timeoutMs: 5000,
+  async run(ctx) {
+    const name = "task counters";
+    const missing = needsRedis(name, ctx);
+    if (missing) return missing;
+    const { verifyTaskIndexes } = await import("../task_index.ts");
+    const r = await verifyTaskIndexes({ redis: ctx.redis!, keys: ctx.town!.keys });
+    return r.wrong === 0
+      ? ok(name, `${r.tasks} task(s); counts and indexes match the tasks`)
+      : warn(
+        name,
+        `${r.wrong} count or index entr(ies) disagree with the ${r.tasks} task(s) (edited by hand?): status and task lists may be off`,
+        "rebuild them with 'tt task recount'",
+      );
+  },
+};

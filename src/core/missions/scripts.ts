@@ -251,6 +251,7 @@ local score = tonumber(o.score)
 local newest = redis.call('ZRANGE', KEYS[5], -1, -1, 'WITHSCORES')[2]
 if newest and tonumber(newest) >= score then score = tonumber(newest) + 0.001 end
 redis.call('ZADD', KEYS[5], string.format('%.3f', score), o.task_id)
+task_reindex(KEYS[6], o.task_id, {state=false, agent=''})
 assign_task(KEYS[6], o.task_id, o.agent_id, KEYS[8], KEYS[9], '1', o.message, o.task_event, ARGV[1])
 redis.call('HSET', KEYS[7], o.task_id, o.binding)
 if o.role == 'work' then

@@ -1,5 +1,5 @@
 /** Status, tasks and the backlog. */
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { AppEnv, TownhallDeps } from "../env.ts";
 import * as ops from "../ops.ts";
 import {
@@ -10,15 +10,19 @@ import {
   CancelBody,
   CompleteBody,
   FailBody,
+  STATUS_AGENTS,
+  StatusQuery,
   StatusView,
   TaskList,
   TaskListQuery,
+  TaskPage,
   TaskParam,
   TaskResult,
   TaskView,
 } from "../schemas.ts";
 import { conflict, errors, json, jsonBody, notFound, secured, tooLarge } from "./common.ts";
 import { requireExec, verifyRunsCode } from "../exec.ts";
+import { statusSource } from "../status_cache.ts";
 
 const VERIFY_NEEDS_EXEC = "Requires scope `town.write` (or `admin`); with `verify`, also `exec`.";
 
@@ -27,6 +31,10 @@ const optionalBody = <T>(schema: T) => ({
 });
 
 export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
+  const status = {
+    first: statusSource(town, { agentLimit: STATUS_AGENTS }),
+    all: statusSource(town, {}),
+  };
   app.openapi(
     createRoute({
       method: "get",
@@ -34,9 +42,19 @@ export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
       tags: ["Town"],
       summary: "The town at a glance: agents, mailboxes, tasks by state, backlog",
       ...secured("town.read"),
+      request: { query: StatusQuery },
       responses: { 200: json(StatusView, "Status"), ...errors },
     }),
-    async (c) => c.json(await ops.status(town), 200),
+    // Served as computed (StatusView's shape), shared by concurrent readers: status_cache.ts.
+    async (c) =>
+      // The text is a serialized TownStatus (StatusView): typed as the route's JSON reply.
+      c.body(
+        await status[c.req.valid("query").all_agents === "true" ? "all" : "first"](),
+        200,
+        { "content-type": "application/json" },
+      ) as unknown as ReturnType<
+        typeof c.json<z.infer<typeof StatusView>, 200>
+      >,
   );
 
   app.openapi(
@@ -44,10 +62,13 @@ export function register(app: OpenAPIHono<AppEnv>, { town }: TownhallDeps) {
       method: "get",
       path: "/v1/tasks",
       tags: ["Tasks"],
-      summary: "Tasks, oldest first, optionally by state and assignee",
+      summary: "Tasks, oldest first, optionally by state and assignee, one page at a time",
       ...secured("town.read"),
+      description: "Requires scope `town.read` (or `admin`). At most `limit` tasks (default " +
+        "100) after `cursor`; a page costs the same whatever the number of tasks. Follow " +
+        "`next_cursor` until it is absent.",
       request: { query: TaskListQuery },
-      responses: { 200: json(TaskList, "Tasks"), ...errors, ...notFound },
+      responses: { 200: json(TaskPage, "One page of tasks"), ...errors, ...notFound },
     }),
     async (c) => c.json(await ops.taskList(town, c.req.valid("query")), 200),
   );

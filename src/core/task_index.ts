@@ -1,0 +1,282 @@
+/**
+ * Task indexes and counters, kept by the same Lua scripts that change tasks (so they are always
+ * exactly as right as the tasks themselves), so that status and task lists cost O(page) instead
+ * of O(tasks):
+ *
+ * - `tasks:state:<state>`: one sorted set per state, scored like `tasks` (creation order). Its
+ *   ZCARD is the number of tasks in that state.
+ * - `tasks:agent`: one sorted set of `<assignee>|<state>|<score>|<task id>` members (all scored
+ *   0, read with ZRANGEBYLEX; `<assignee>` is '' for unassigned tasks, `<score>` the creation
+ *   score zero-padded to 17 characters so lexical order is creation order): an agent's tasks in a
+ *   state, page by page.
+ * - `task-counts`: hash `<assignee>|<state>` → number of tasks (fields at 0 are deleted).
+ *
+ * Every script that creates, deletes, or changes a task's `state` or `assigned_to` takes the
+ * task's marks before its first write (`task_marks`) and calls `task_reindex` after its last.
+ * `recountTasks` rebuilds all three from the task hashes (after `tt restore`, in `tt doctor`).
+ */
+import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
+import { TASK_STATES, type TaskState } from "./schemas.ts";
+import type { Ctx } from "./agents.ts";
+
+/**
+ * Version of the index layout, in the `task-index` key once `recountTasks` has built it. A town
+ * whose tasks predate the indexes has tasks but no marker: `ensureIndexed` builds them once.
+ */
+export const INDEX_VERSION = "1";
+
+/**
+ * Lua fragment (no keys of its own: the index keys are derived from the task key's prefix, which
+ * shares the town's hash tag): `task_marks(task_key)` → {state, agent} as indexed (state false
+ * when the task is missing or its state unknown, agent '' when unassigned);
+ * `task_reindex(task_key, id, before)` moves the task's index entries from `before` to what the
+ * hash holds now. Removal also clears any stale entry of the task under other states (a hash
+ * edited by hand), so the state sets heal on the next transition.
+ */
+export const TASK_INDEX_LUA = `
+local TASK_STATE_LIST = {${TASK_STATES.map((s) => `'${s}'`).join(", ")}}
+local TASK_STATE_OK = {}
+for _, st in ipairs(TASK_STATE_LIST) do TASK_STATE_OK[st] = true end
+local function task_marks(key)
+  local v = redis.call('HMGET', key, 'state', 'assigned_to')
+  local state = v[1]
+  if not (state and TASK_STATE_OK[state]) then state = false end
+  return {state=state, agent=v[2] or ''}
+end
+local function task_index_prefix(key, id) return string.sub(key, 1, #key - #id - 5) end
+local function task_lex_score(score) return string.format('%017.3f', tonumber(score)) end
+local function task_unindex(p, id, m, s)
+  local lex, counts = p .. 'tasks:agent', p .. 'task-counts'
+  for _, st in ipairs(TASK_STATE_LIST) do
+    redis.call('ZREM', p .. 'tasks:state:' .. st, id)
+    if redis.call('ZREM', lex, m.agent .. '|' .. st .. '|' .. s .. '|' .. id) == 1 then
+      if redis.call('HINCRBY', counts, m.agent .. '|' .. st, -1) <= 0 then
+        redis.call('HDEL', counts, m.agent .. '|' .. st)
+      end
+    end
+  end
+end
+local function task_index_add(p, id, m, score, s)
+  redis.call('ZADD', p .. 'tasks:state:' .. m.state, score, id)
+  if redis.call('ZADD', p .. 'tasks:agent', 0, m.agent .. '|' .. m.state .. '|' .. s .. '|' .. id) == 1 then
+    redis.call('HINCRBY', p .. 'task-counts', m.agent .. '|' .. m.state, 1)
+  end
+end
+local function task_reindex(key, id, before)
+  local after = task_marks(key)
+  if before.state == after.state and before.agent == after.agent then return end
+  local p = task_index_prefix(key, id)
+  local score = redis.call('ZSCORE', p .. 'tasks', id) or '0'
+  local s = task_lex_score(score)
+  if before.state then task_unindex(p, id, before, s) end
+  if after.state then task_index_add(p, id, after, score, s) end
+  -- The first task of a town: its indexes are complete from the start (see ensureIndexed).
+  if not before.state and redis.call('ZCARD', p .. 'tasks') == 1 then
+    redis.call('SET', p .. 'task-index', '${INDEX_VERSION}')
+  end
+end
+`;
+
+/** Builds the indexes of a town that has tasks but no index marker (made by an older tt). */
+export async function ensureIndexed(
+  t: Ctx,
+  marker: string | null,
+  tasks: number,
+): Promise<boolean> {
+  if (marker === INDEX_VERSION || tasks === 0) return false;
+  await recountTasks(t);
+  return true;
+}
+
+/** Builds the indexes first if the town predates them (one round trip when they exist). */
+export async function indexReady(t: Ctx): Promise<void> {
+  const [[e1, marker], [e2, tasks]] = (await t.redis.pipeline().get(t.keys.taskIndex)
+    .zcard(t.keys.tasks).exec())!;
+  if (e1 || e2) throw e1 ?? e2;
+  await ensureIndexed(t, marker as string | null, tasks as number);
+}
+
+/** Width of the zero-padded creation score in `tasks:agent` members (see TASK_INDEX_LUA). */
+export const lexScore = (score: string | number) => Number(score).toFixed(3).padStart(17, "0");
+
+/** Every index key of a town, in the order RECOUNT takes them. */
+export function indexKeys(t: Ctx): string[] {
+  return [t.keys.tasksByAgent, t.keys.taskCounts, ...TASK_STATES.map((s) => t.keys.tasksIn(s))];
+}
+
+const RECOUNT = defineScript(
+  "recountTasks",
+  2 + 2 + TASK_STATES.length,
+  TASK_INDEX_LUA + `
+-- Rebuilds every task index from the task hashes listed in the tasks index.
+-- KEYS[1] tasks index, KEYS[2] task-index marker (ARGV[2] once built), KEYS[3]
+-- tasks:agent, KEYS[4] task-counts, KEYS[5…] tasks:state:<state> (every state).
+-- ARGV[1] task key prefix (…:task:), ARGV[2] index version. Returns the number of tasks indexed.
+for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local n = 0
+for i = 1, #all, 2 do
+  local id, score = all[i], all[i + 1]
+  local key = ARGV[1] .. id
+  local m = task_marks(key)
+  if m.state then
+    task_index_add(task_index_prefix(key, id), id, m, score, task_lex_score(score))
+    n = n + 1
+  end
+end
+-- A town without tasks needs no marker (and a restored empty town stays exactly as saved).
+if n > 0 then redis.call('SET', KEYS[2], ARGV[2]) else redis.call('DEL', KEYS[2]) end
+return n
+`,
+);
+
+/**
+ * Rebuilds the task indexes and counters from the task hashes, in one script (Redis is busy for
+ * it: ~2 µs per task). For `tt restore` and `tt doctor --fix`; normal work keeps them right.
+ */
+export async function recountTasks(t: Ctx): Promise<number> {
+  return Number(
+    await runScript(t.redis, RECOUNT, [t.keys.tasks, t.keys.taskIndex, ...indexKeys(t)], [
+      t.keys.task(""),
+      INDEX_VERSION,
+    ]),
+  );
+}
+
+const VERIFY = defineScript(
+  "verifyTaskIndexes",
+  2 + 2 + TASK_STATES.length,
+  `#!lua flags=no-writes
+` + TASK_INDEX_LUA + `
+-- Compares the indexes with the task hashes, writing nothing (for tt doctor).
+-- KEYS[1] tasks index, KEYS[2] task-index marker, KEYS[3] tasks:agent, KEYS[4] task-counts,
+-- KEYS[5…] tasks:state:<state>. ARGV[1] task key prefix (…:task:).
+-- Returns {tasks with a known state, entries that disagree (missing, extra or miscounted)}.
+local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local want_counts, want_lex, n = {}, {}, 0
+local bad = 0
+for i = 1, #all, 2 do
+  local id, score = all[i], all[i + 1]
+  local m = task_marks(ARGV[1] .. id)
+  if m.state then
+    n = n + 1
+    if not redis.call('ZSCORE', KEYS[1] .. ':state:' .. m.state, id) then bad = bad + 1 end
+    local member = m.agent .. '|' .. m.state .. '|' .. task_lex_score(score) .. '|' .. id
+    if not redis.call('ZSCORE', KEYS[3], member) then bad = bad + 1 end
+    local f = m.agent .. '|' .. m.state
+    want_counts[f] = (want_counts[f] or 0) + 1
+  end
+end
+local sets = 0
+for i = 5, #KEYS do sets = sets + redis.call('ZCARD', KEYS[i]) end
+bad = bad + math.abs(sets - n) + math.abs(redis.call('ZCARD', KEYS[3]) - n)
+local have = redis.call('HGETALL', KEYS[4])
+local seen = {}
+for i = 1, #have, 2 do
+  seen[have[i]] = true
+  if tonumber(have[i + 1]) ~= want_counts[have[i]] then bad = bad + 1 end
+end
+for f, _ in pairs(want_counts) do if not seen[f] then bad = bad + 1 end end
+return {n, bad}
+`,
+);
+
+/**
+ * How far the indexes are from the task hashes (0 when right), reading every task inside one
+ * read-only script: for `tt doctor`, which suggests `tt task recount` when they differ.
+ */
+export async function verifyTaskIndexes(t: Ctx): Promise<{ tasks: number; wrong: number }> {
+  const [tasks, wrong] = (await runScript(
+    t.redis,
+    VERIFY,
+    [t.keys.tasks, t.keys.taskIndex, ...indexKeys(t)],
+    [t.keys.task("")],
+  )) as [number, number];
+  return { tasks, wrong };
+}
+
+const DELETE = defineScript(
+  "deleteTask",
+  4,
+  LUA_EMIT + TASK_INDEX_LUA + `
+-- Deletes a task everywhere: hash, indexes and counters, tasks index, backlog entry.
+-- KEYS[1] events, KEYS[2] task hash, KEYS[3] tasks index, KEYS[4] backlog.
+-- ARGV[1] now, ARGV[2] id, ARGV[3] event message ('' = no event). Returns 1 if it existed.
+local before = task_marks(KEYS[2])
+local existed = redis.call('DEL', KEYS[2])
+task_reindex(KEYS[2], ARGV[2], before)
+redis.call('ZREM', KEYS[3], ARGV[2])
+redis.call('LREM', KEYS[4], 0, ARGV[2])
+if existed == 1 and ARGV[3] ~= '' then
+  emit({type='task_deleted', task_id=ARGV[2], message=ARGV[3]})
+end
+return existed
+`,
+);
+
+/** Deletes a task (hash, indexes, backlog entry) with a `task_deleted` event when `message`. */
+export async function deleteTask(t: Ctx, id: string, message = ""): Promise<boolean> {
+  return Number(
+    await runScript(
+      t.redis,
+      DELETE,
+      [t.keys.events, t.keys.task(id), t.keys.tasks, t.keys.backlog],
+      [
+        new Date().toISOString(),
+        id,
+        message,
+      ],
+    ),
+  ) === 1;
+}
+
+/** Range of `tasks:agent` members of one assignee and state (see task_index.ts). */
+export const lexRange = (
+  who: string,
+  state: TaskState,
+) => [`[${who}|${state}|`, `(${who}|${state}}`];
+
+/** Task id of a `tasks:agent` member. */
+export const memberId = (m: string) => m.slice(m.lastIndexOf("|") + 1);
+
+/** Which of an assignee's tasks to read (see assigneeTaskIds). */
+export interface AssigneeQuery {
+  /** Agent id, the conductor's id, or '' for unassigned tasks. */
+  who: string;
+  states: readonly TaskState[];
+  /** At most this many ids (per query). */
+  limit: number;
+  /** Oldest first (default), or newest first. */
+  from?: "oldest" | "newest";
+}
+
+/**
+ * Ids of assignees' tasks in the given states, per query (oldest first, or newest first), all
+ * queries in one pipelined round trip: O(limit) each, whatever the number of tasks.
+ */
+export async function assigneeTaskIds(t: Ctx, queries: AssigneeQuery[]): Promise<string[][]> {
+  const pipe = t.redis.pipeline();
+  for (const q of queries) {
+    for (const s of q.states) {
+      const [min, max] = lexRange(q.who, s);
+      if (q.from === "newest") {
+        pipe.zrevrangebylex(t.keys.tasksByAgent, max, min, "LIMIT", 0, q.limit);
+      } else pipe.zrangebylex(t.keys.tasksByAgent, min, max, "LIMIT", 0, q.limit);
+    }
+  }
+  if (!queries.some((q) => q.states.length)) return queries.map(() => []);
+  const lists = ((await pipe.exec()) ?? []).map(([err, v]) => {
+    if (err) throw err;
+    return v as string[];
+  });
+  let i = 0;
+  return queries.map((q) => {
+    const members = lists.slice(i, i += q.states.length).flat();
+    // Members of one assignee differ after `<state>|`: sort on `<padded score>|<id>`.
+    const key = (m: string) => m.slice(m.indexOf("|", q.who.length + 1) + 1);
+    members.sort((a, b) => q.from === "newest" ? cmp(key(b), key(a)) : cmp(key(a), key(b)));
+    return members.slice(0, Math.max(0, q.limit)).map(memberId);
+  });
+}
+
+export const cmp = (a: string, b: string) => a < b ? -1 : a > b ? 1 : 0;
