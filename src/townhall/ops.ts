@@ -36,7 +36,7 @@ import {
 } from "../core/lifecycle.ts";
 import { type OrphanAction, reclaimOrphanTasks, reclaimWork } from "../core/reclaim.ts";
 import { replyToAgent } from "../core/reply.ts";
-import { townStatus } from "../core/status.ts";
+import { type StatusOptions, townStatus } from "../core/status.ts";
 import { listTaskPage, listTasksIn } from "../core/counters.ts";
 import { assigneeTaskIds } from "../core/task_index.ts";
 import {
@@ -140,8 +140,8 @@ export async function history(t: Ctx, q: { limit: number; agent?: string }) {
 
 // ---- status ----
 
-export async function status(t: TownContext) {
-  const s = await townStatus(t);
+export async function status(t: TownContext, opts: StatusOptions = {}) {
+  const s = await townStatus(t, opts);
   // tinytown.toml as it is now: a long-running townhall sees a raised budget.
   await withBudgets(t, s.agents, (await loadTownConfig(t.root)).budget);
   return s;

@@ -8,7 +8,8 @@
  * served, while a fresh read runs in the background for the next requests. So a thousand readers cost one status read per change, and memory holds one or two
  * statuses, never one per request in flight.
  */
-import { townStatus } from "../core/status.ts";
+import type { StatusOptions, TownStatus } from "../core/status.ts";
+import { status } from "./ops.ts";
 import type { TownContext } from "../core/town.ts";
 
 /** Age after which a reused status is refreshed in the background (changes without events). */
@@ -32,16 +33,22 @@ interface Read {
 /** A function giving the status as UTF-8 JSON (see the module comment for how fresh). */
 export function statusSource(
   t: TownContext,
-  opts: { agentLimit?: number; maxAgeMs?: number } = {},
+  opts: {
+    agentLimit?: number;
+    maxAgeMs?: number;
+    /** How one status is read (default: ops.status, which adds the budgets). */
+    read?: (t: TownContext, o: StatusOptions) => Promise<TownStatus>;
+  } = {},
 ): () => Promise<Uint8Array<ArrayBuffer>> {
   const maxAgeMs = opts.maxAgeMs ?? MAX_AGE_MS;
+  const read = opts.read ?? status;
   let last: Read | undefined; // the newest finished read
   let running: Read | undefined; // the read in flight, if any
   let queued: Promise<Uint8Array<ArrayBuffer>> | undefined; // one read after it, shared by its waiters
 
   const start = (after: string): Read => {
     const r: Read = { after, started: Date.now(), body: Promise.resolve(new Uint8Array(0)) };
-    r.body = townStatus(t, { agentLimit: opts.agentLimit }).then((s) => {
+    r.body = read(t, { agentLimit: opts.agentLimit }).then((s) => {
       r.done = Date.now();
       const body = new TextEncoder().encode(JSON.stringify(s));
       last = r;

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createAgent } from "../../src/core/agents.ts";
 import { statusSource } from "../../src/townhall/status_cache.ts";
-import type { TownStatus } from "../../src/core/status.ts";
+import { type TownStatus, townStatus } from "../../src/core/status.ts";
 import { withTestTown } from "../helpers.ts";
 
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -28,7 +28,7 @@ Deno.test("status source: concurrent readers share one read; an event or age mak
       (JSON.parse(dec(body)) as TownStatus).agents.map((a) => a.agent.name).sort();
 
     await createAgent(t, { name: "first", cli: "x" });
-    const cached = statusSource(town, { maxAgeMs: 60_000 });
+    const cached = statusSource(town, { maxAgeMs: 60_000, read: townStatus });
     const bodies = await Promise.all(Array.from({ length: 20 }, () => cached()));
     const perStatus = reads;
     assert.ok(perStatus > 0);
@@ -49,7 +49,7 @@ Deno.test("status source: concurrent readers share one read; an event or age mak
     assert.deepEqual(names(await cached()), ["first", "second"]);
     assert.equal(reads, 2 * perStatus);
 
-    const fresh = statusSource(town, { maxAgeMs: 0 });
+    const fresh = statusSource(town, { maxAgeMs: 0, read: townStatus });
     await fresh();
     await t.redis.hset(
       t.keys.agent((JSON.parse(dec(bodies[0])) as TownStatus).agents[0].id),
