@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { withAgents } from "../helpers.ts";
+import { recordRoundUsage } from "../../src/core/usage/record.ts";
 import { setAgentState, toRecipient } from "../../src/core/agents.ts";
 import { assignTask, completeTask } from "../../src/core/tasks.ts";
 import { getAgent } from "../../src/core/agents.ts";
@@ -151,4 +152,44 @@ Deno.test("missions graph: laid out along dependencies; titles escaped in the SV
   const reader = String(MissionsPanel({ missions: [m], can: canFor(["town.read"]) }));
   assert.doesNotMatch(reader, /data-act="approve"/);
   assert.match(reader, /<svg/);
+});
+
+Deno.test("overview: task counts come from the counters; an agent's spend is shown against its [budget], read fresh from tinytown.toml", async () => {
+  await withAgents(["spender", "free"], async ({ sb, t: town, ids }) => {
+    const t = { ...town, root: sb.dir }; // the test town's context has no directory of its own
+    const to = toRecipient((await getAgent(t, ids.spender))!);
+    const done = await assignTask(t, to, { description: "one" });
+    await assignTask(t, to, { description: "two" });
+    await completeTask(t, done.id, { force: true, result: "ok" });
+    await recordRoundUsage(t, {
+      agentId: ids.spender,
+      cli: "claude",
+      costUsd: 1.2,
+      tokens: { input: 100, output: 20 },
+      durationMs: 10,
+      round: 1,
+      taskIds: [done.id],
+      pricing: {},
+      keepSecs: 86400,
+      slotMinutes: 14,
+    });
+    let ov = await overview(t);
+    assert.equal(ov.tasks.total, 2);
+    assert.equal(ov.tasks.by_state.completed, 1);
+    assert.equal(ov.tasks.by_state.assigned, 1);
+    assert.equal(ov.agents.find((r) => r.agent.name === "spender")?.budget, undefined);
+
+    const toml = `${sb.dir}/tinytown.toml`;
+    await Deno.writeTextFile(toml, `\n[budget]\nagent_usd = 1.00\nwindow = "1d"\n`, {
+      append: true,
+    });
+    ov = await overview(t);
+    const row = ov.agents.find((r) => r.agent.name === "spender")!;
+    assert.equal(row.budget?.line, "$1.20 of $1.00 over 1d");
+    assert.equal(row.budget?.over?.budget, "agent_usd");
+    assert.equal(
+      ov.agents.find((r) => r.agent.name === "free")?.budget?.line,
+      "$0.00 of $1.00 over 1d",
+    );
+  });
 });

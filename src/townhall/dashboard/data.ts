@@ -15,12 +15,30 @@ import {
   type TownEvent,
 } from "../../core/schemas.ts";
 import { roundLogPath } from "../../supervisor/logs.ts";
+import { type TaskCounts, taskCounts } from "../../core/counters.ts";
+import { type AgentBudget, withBudgets } from "../../core/usage/budget.ts";
+import { loadTownConfig } from "../../core/config.ts";
+import type { BudgetConfig } from "../../core/usage/schema.ts";
+
+/**
+ * `[budget]` as tinytown.toml says now (a raised budget shows at once), or none while the file
+ * does not parse (mid-edit): the budget column is then absent, the rest of the page unaffected.
+ */
+async function currentBudget(root: string): Promise<BudgetConfig | undefined> {
+  try {
+    return (await loadTownConfig(root)).budget;
+  } catch {
+    return undefined;
+  }
+}
 
 /** States that need the operator, in the order the attention list shows them. */
 export const ATTENTION_STATES = ["needs_input", "error", "rate_limited", "over_budget"];
 
 export interface AgentRow {
   agent: Agent;
+  /** Spent vs `[budget]` ("$1.20 of $1.00 over 1d"), when a budget applies to the agent. */
+  budget?: AgentBudget & { line?: string };
   label: string;
   task?: { id: string; description: string; state: string };
   /** The last line of its running round's log (raw, shown escaped). */
@@ -40,7 +58,8 @@ export interface Attention {
 export interface Overview {
   agents: AgentRow[];
   attention: Attention[];
-  tasks: { total: number; backlog: number };
+  /** From the task counters (never by reading the tasks). */
+  tasks: TaskCounts;
   missions: MissionJson[];
 }
 
@@ -77,10 +96,13 @@ async function lastLine(path: string): Promise<string | undefined> {
 
 /** Agents, what needs attention, task totals and active missions: a few pipelined round trips. */
 export async function overview(t: Ctx & { root: string }): Promise<Overview> {
-  const [ids, total, backlog] = results<unknown>(
-    await t.redis.pipeline().smembers(t.keys.agents).zcard(t.keys.tasks).llen(t.keys.backlog)
-      .exec(),
-  ) as [string[], number, number];
+  const [[ids], tasks, budget] = await Promise.all([
+    t.redis.pipeline().smembers(t.keys.agents).exec().then(results<unknown>) as Promise<
+      [string[]]
+    >,
+    taskCounts(t),
+    currentBudget(t.root),
+  ]);
   const agentPipe = t.redis.pipeline();
   for (const id of ids) agentPipe.hgetall(t.keys.agent(id));
   const agents = (ids.length ? results<Record<string, string>>(await agentPipe.exec()) : [])
@@ -107,6 +129,7 @@ export async function overview(t: Ctx & { root: string }): Promise<Overview> {
     };
   }));
 
+  if (budget) await withBudgets(t, rows, budget);
   const [missions, checks] = await Promise.all([
     listMissions(t).then((l) => l.map(missionJson)),
     failedChecks(t),
@@ -132,7 +155,7 @@ export async function overview(t: Ctx & { root: string }): Promise<Overview> {
       mission: m.id,
     });
   }
-  return { agents: rows, attention, tasks: { total, backlog }, missions };
+  return { agents: rows, attention, tasks, missions };
 }
 
 /** Events scanned for failed `verify` checks. */

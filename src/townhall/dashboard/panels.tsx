@@ -8,6 +8,9 @@ import { hasScope, type Scope } from "../../core/auth.ts";
 import { TASK_STATES, type TownEvent } from "../../core/schemas.ts";
 import type { AgentRow, Attention, Overview, TaskPage } from "./data.ts";
 
+/** Task states counted in the header line (from the counters). */
+const TASK_SUMMARY = ["running", "assigned", "pending", "failed"] as const;
+
 export type Can = (scope: Scope) => boolean;
 export const canFor = (scopes: readonly Scope[]): Can => (s) => hasScope(scopes, s);
 
@@ -82,7 +85,9 @@ export function AttentionList(props: { items: Attention[]; can: Can }) {
   );
 }
 
-function spent(a: AgentRow["agent"]): string {
+function spent(r: AgentRow): string {
+  if (r.budget?.line) return r.budget.line;
+  const a = r.agent;
   const tokens = a.tokens_in + a.tokens_out;
   if (!a.cost_usd && !tokens) return "";
   return `$${a.cost_usd.toFixed(2)} · ${tokens.toLocaleString("en")} tok`;
@@ -149,7 +154,7 @@ export function AgentsTable(props: { rows: AgentRow[]; can: Can; now: number }) 
                 {r.lastLine ? <div class="muted small last-line">{clip(r.lastLine)}</div> : null}
               </td>
               <td class="opt">{a.host ?? ""}</td>
-              <td class="opt small">{spent(a)}</td>
+              <td class="opt small">{spent(r)}</td>
               <td>
                 <AgentButtons a={r} can={props.can} />
               </td>
@@ -215,7 +220,9 @@ export function Summary(props: { ov: Overview }) {
   const busy = agents.filter((r) => r.agent.state === "working").length;
   return (
     <span>
-      {agents.length} agent(s), {busy} working · {tasks.total} task(s), {tasks.backlog} in backlog
+      {agents.length} agent(s), {busy} working · {tasks.total} task(s)
+      {TASK_SUMMARY.filter((st) => tasks.by_state[st]).map((st) => `, ${tasks.by_state[st]} ${st}`)
+        .join("")} · {tasks.backlog} in backlog
     </span>
   );
 }
