@@ -44,7 +44,8 @@ export async function ensureSupervisor(t: TownContext): Promise<"running" | "sta
   return await withFileLock(`${t.root}/.tt/supervisor.start.lock`, async () => {
     if (await liveSupervisor(t)) return "running";
     const nonce = crypto.randomUUID();
-    const [cmd, ...args] = selfCommand();
+    const { supervisorFlags } = await import("./permissions.ts");
+    const [cmd, ...args] = selfCommand(await supervisorFlags(t));
     const child = new Deno.Command(cmd, {
       args: [...args, "--town", t.root, "supervise", "--ready", nonce],
       cwd: t.root,
