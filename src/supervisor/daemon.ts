@@ -51,6 +51,8 @@ export async function supervise(opts: SuperviseOptions): Promise<number> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  const { runPermissionProbes } = await import("./permissions.ts");
+  await runPermissionProbes(log);
   const sup = new Supervisor(town, host, log);
   try {
     return await sup.run(opts.ready);
