@@ -59,11 +59,15 @@ const plain = (s: string) =>
   [...s].map((c) => c.charCodeAt(0) < 32 || c.charCodeAt(0) === 127 ? " " : c).join("")
     .replaceAll("%", "%%");
 
+/** `permissions`: the supervisor's narrowed flags (permissions.ts), fixed when the unit is written. */
 export function unitText(
   t: Pick<TownContext, "name" | "root">,
   env: Record<string, string>,
+  permissions?: string[],
 ): string {
-  const exec = [...selfCommand(), "--town", t.root, "supervise"].map(sdQuote).join(" ");
+  const exec = [...selfCommand(permissions), "--town", t.root, "supervise"].map(sdQuote).join(
+    " ",
+  );
   return [
     "# Written by `tt service install`; `tt service uninstall` removes it.",
     "[Unit]",
@@ -109,18 +113,23 @@ export interface InstallResult extends ServiceStatus {
  * unit is written, saying how to enable it by hand.
  */
 export async function installService(
-  t: Pick<TownContext, "name" | "root">,
+  t: Pick<TownContext, "name" | "root"> | TownContext,
   enable = true,
 ): Promise<InstallResult> {
   notOnMac();
   const status = await serviceStatus(t);
+  // The supervisor's narrowed permissions, as of now: after changing [agent] sandbox or the Redis
+  // URL, install the unit again.
+  const permissions = "redis" in t
+    ? await (await import("./permissions.ts")).supervisorFlags(t)
+    : undefined;
   const env: Record<string, string> = {
     PATH: Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
   };
   const redisUrl = Deno.env.get("REDIS_URL");
   if (redisUrl) env.REDIS_URL = redisUrl;
   await Deno.mkdir(unitDir(), { recursive: true });
-  await writeFileAtomic(status.path, unitText(t, env), 0o600);
+  await writeFileAtomic(status.path, unitText(t, env, permissions), 0o600);
   if (!enable) return { ...status, installed: true, enabled: false };
   for (const args of [["daemon-reload"], ["enable", "--now", status.unit]]) {
     const r = await systemctl(args);

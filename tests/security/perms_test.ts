@@ -180,3 +180,22 @@ Deno.test("permissions: townhall re-runs itself narrowed, serves as before, and 
     await h.stop();
   }
 });
+
+Deno.test("permissions: tt service install writes the supervisor's narrowed flags into the unit", async () => {
+  const at = await AgentTown.create();
+  try {
+    const xdg = `${at.sb.home}/xdg`;
+    const r = await at.sb.json<{ path: string }>(["service", "install", "--no-enable"], {
+      env: { XDG_CONFIG_HOME: xdg },
+    });
+    const exec = (await Deno.readTextFile(r.path)).split("\n").find((l) =>
+      l.startsWith("ExecStart=")
+    )!;
+    const argv = [...exec.slice("ExecStart=".length).matchAll(/"((?:[^"\\]|\\.)*)"/g)]
+      .map((m) => m[1]);
+    assertNarrowed(argv, "the service's supervisor");
+    assert.ok(scope(argv, "--allow-read")!.includes(at.sb.dir), exec);
+  } finally {
+    await at.cleanup();
+  }
+});
