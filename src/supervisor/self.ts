@@ -38,8 +38,10 @@ export function selfCommand(permissions?: string[]): string[] {
   }
   // The bundle: this module is inlined in it, and its shebang line holds the permission flags.
   const path = decodeURIComponent(new URL(here).pathname);
-  const first = Deno.readTextFileSync(path).split("\n", 1)[0];
-  const flags = permissions ?? first.split(/\s+/).filter((a) => a.startsWith("--allow-"));
+  const flags = permissions ??
+    Deno.readTextFileSync(path).split("\n", 1)[0].split(/\s+/).filter((a) =>
+      a.startsWith("--allow-")
+    );
   return [exe, "run", "-q", "--no-prompt", ...flags, path];
 }
 
