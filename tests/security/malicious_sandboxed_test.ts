@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { AgentTown, fakeCli, waitForEvent } from "../agent_helpers.ts";
-import { ROOT, Sandbox, snapshotTown } from "../helpers.ts";
+import { ROOT, Sandbox, snapshotTown, testRedisUrl } from "../helpers.ts";
 import { openTown } from "../../src/core/town.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
 import { getTask } from "../../src/core/tasks.ts";
@@ -257,5 +257,31 @@ Deno.test({
     await at.sb.tt(["stop"]);
     await at.t?.close().catch(() => {});
     at.sb.cleanup();
+  }
+});
+
+Deno.test({
+  name:
+    "with the sandbox on, an external Redis on a unix socket outside .tt/ is out of an agent's reach too",
+  ignore: !probe.ok,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  // The test Redis is a unix socket under /tmp, which a town in /tmp sees read-only: a socket
+  // connects even there, so only hiding it keeps the agent off it.
+  const at = await AgentTown.create('sandbox = "on"');
+  try {
+    const sock = testRedisUrl().replace(/^unix:\/\//, "");
+    const cli = `redis-cli -s '${sock}' ping; redis-cli -s '${sock}' keys '*'; ` +
+      `printf 'PING\\r\\n' | socat -t 2 - UNIX-CONNECT:'${sock}'; echo "IS_SANDBOX=$IS_SANDBOX"`;
+    await at.sb.ok(["spawn", "r", "--cli", cli, "--rounds", "1"]);
+    const r = await resolveAgent(at.t, "r");
+    await at.sb.ok(["assign", "r", "reach Redis"]);
+    await waitForEvent(at.t, (e) => e.type === "agent_stopped" && e.agent_id === r.id, 120_000);
+    const log = await Deno.readTextFile(`${at.sb.dir}/.tt/logs/r_round_1.log`);
+    assert.match(log, /IS_SANDBOX=1/, log);
+    assert.doesNotMatch(log, /PONG|tt:\{/, `the agent reached Redis:\n${log}`);
+  } finally {
+    await at.cleanup();
   }
 });
