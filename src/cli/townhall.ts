@@ -26,7 +26,8 @@ export function register(program: Command) {
       // Started with broad permissions (deno.json's -P, the bundle's shebang): run again with
       // the narrowed set of src/supervisor/permissions.ts, in the foreground.
       const perms = await import("../supervisor/permissions.ts");
-      if (!perms.isNarrowed()) {
+      const narrowed = await import("../supervisor/narrowed.ts");
+      if (!narrowed.isNarrowed()) {
         const { openTown } = await import("../core/town.ts");
         const { selfCommand } = await import("../supervisor/self.ts");
         const t = await openTown({ town: g.town, clientName: "tt-townhall-start" });
@@ -51,9 +52,9 @@ export function register(program: Command) {
         } finally {
           await t.close();
         }
-        Deno.exit(await perms.runNarrowed(argv));
+        Deno.exit(await narrowed.runNarrowed(argv));
       }
-      perms.watchParent();
+      narrowed.watchParent();
       const { runTownhall } = await import("../townhall/server.ts");
       await runTownhall({
         town: g.town,

@@ -51,7 +51,7 @@ export async function supervise(opts: SuperviseOptions): Promise<number> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  const { runPermissionProbes } = await import("./permissions.ts");
+  const { runPermissionProbes } = await import("./narrowed.ts");
   await runPermissionProbes(log);
   const sup = new Supervisor(town, host, log);
   try {
