@@ -23,6 +23,38 @@ export function register(program: Command) {
     .option("-p, --port <port>", "port (default: [townhall] port, 8080; 0 = any free)", parsePort)
     .action(async (opts, cmd) => {
       const g = globals(cmd);
+      // Started with broad permissions (deno.json's -P, the bundle's shebang): run again with
+      // the narrowed set of src/supervisor/permissions.ts, in the foreground.
+      const perms = await import("../supervisor/permissions.ts");
+      const narrowed = await import("../supervisor/narrowed.ts");
+      if (!narrowed.isNarrowed()) {
+        const { openTown } = await import("../core/town.ts");
+        const { selfCommand } = await import("../supervisor/self.ts");
+        const t = await openTown({ town: g.town, clientName: "tt-townhall-start" });
+        let argv: string[];
+        try {
+          const bind = opts.bind ?? t.config.townhall.bind;
+          const port = opts.port ?? t.config.townhall.port;
+          const flags = perms.permissionFlags(
+            await perms.townhallScopes(t, t.connectUrl ?? t.redisUrl, bind, port),
+          );
+          argv = [
+            ...selfCommand(flags),
+            "--town",
+            t.root,
+            ...(g.json ? ["--json"] : []),
+            "townhall",
+            "--bind",
+            bind,
+            "--port",
+            String(port),
+          ];
+        } finally {
+          await t.close();
+        }
+        Deno.exit(await narrowed.runNarrowed(argv));
+      }
+      narrowed.watchParent();
       const { runTownhall } = await import("../townhall/server.ts");
       await runTownhall({
         town: g.town,

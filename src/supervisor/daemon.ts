@@ -46,6 +46,8 @@ export async function supervise(opts: SuperviseOptions): Promise<number> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  const { runPermissionProbes } = await import("./narrowed.ts");
+  await runPermissionProbes(log);
   const sup = new Supervisor(town, host, log);
   try {
     return await sup.run(opts.ready);

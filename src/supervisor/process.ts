@@ -36,11 +36,25 @@ export interface RunOptions {
   stallMs?: number;
 }
 
-/** Sends `sig` to the whole process group; ignores a group that is already gone. */
+/**
+ * Sends `sig` to the whole process group; ignores a group that is already gone. Under a scoped
+ * --allow-run (the narrowed supervisor: permissions.ts) Deno.kill is refused, so `kill(1)` sends it.
+ */
 export function killGroup(pgid: number, sig: Deno.Signal): boolean {
   try {
     Deno.kill(-pgid, sig);
     return true;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotCapable)) return false;
+  }
+  try {
+    const r = new Deno.Command("kill", {
+      args: ["-s", sig.replace(/^SIG/, ""), "--", `-${pgid}`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    return r.success;
   } catch {
     return false;
   }

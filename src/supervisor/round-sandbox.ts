@@ -16,6 +16,7 @@ import {
   type WrappedCommand,
   wrapRound,
 } from "./sandbox/mod.ts";
+import { redisScopes } from "./permissions.ts";
 
 export interface RoundSandbox {
   /** The wrapped CLI command (or the command itself when the sandbox is off). */
@@ -60,6 +61,9 @@ export async function roundSandbox(
       allowHosts: town.config.agent.allow_hosts,
       channelSocket: withChannel ? channel.env.TT_CHANNEL : undefined,
       readPaths: withChannel ? readPaths : readPaths.filter((p) => p !== channel.binDir),
+      // An external Redis on a unix socket outside .tt/ (/run/redis/…) would otherwise stay
+      // visible, and a socket connects even on a read-only mount.
+      hidePaths: redisSocket(town.redisUrl),
       denoDir: denoDir(),
     });
   const policy = await policyOf(true);
@@ -74,6 +78,14 @@ export async function roundSandbox(
     wrapCheck: async (c, e) => wrapRound(await (checks ??= policyOf(false)), c, withDeno(e)),
     sandboxed: true,
   };
+}
+
+function redisSocket(url: string): string[] {
+  try {
+    return redisScopes(url).paths;
+  } catch {
+    return []; // not a URL this can read: the town connected with it, so not a unix socket
+  }
 }
 
 /** Deno's cache directory as this process uses it (DENO_DIR, else the XDG default). */

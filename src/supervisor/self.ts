@@ -6,14 +6,22 @@ import { writeFileAtomic } from "../core/config.ts";
 import { shellQuote } from "./cli.ts";
 import { clientSource } from "../agent/client.ts";
 
-export function selfCommand(): string[] {
+/**
+ * `permissions`: the flags to run with instead of this tt's own (deno.json's set, the bundle's
+ * shebang, or what a URL run was granted): the narrowed set of permissions.ts for the supervisor
+ * and townhall. A compiled tt ignores them: its permissions were fixed by `deno compile`.
+ */
+export function selfCommand(permissions?: string[]): string[] {
   const exe = Deno.execPath();
   if (!/\/deno$/.test(exe)) return [exe]; // compiled: the executable is tt itself
   // Not Deno.mainModule: under the library API that is the user's own script.
   const here = import.meta.url;
   if (!here.startsWith("file:")) {
     // deno run https://…/tt.js: run the same URL with the same permissions.
-    return [exe, "run", "-q", "--no-prompt", ...grantedFlags(), here];
+    const flags = permissions
+      ? [...permissions, `--allow-import=${new URL(here).host}`]
+      : grantedFlags();
+    return [exe, "run", "-q", "--no-prompt", ...flags, here];
   }
   if (here.endsWith("/src/supervisor/self.ts")) {
     const root = decodeURIComponent(new URL("../..", here).pathname).replace(/\/$/, "");
@@ -21,7 +29,7 @@ export function selfCommand(): string[] {
       exe,
       "run",
       "-q",
-      "-P",
+      ...(permissions ?? ["-P"]),
       "--no-prompt",
       "--config",
       `${root}/deno.json`,
@@ -30,8 +38,10 @@ export function selfCommand(): string[] {
   }
   // The bundle: this module is inlined in it, and its shebang line holds the permission flags.
   const path = decodeURIComponent(new URL(here).pathname);
-  const first = Deno.readTextFileSync(path).split("\n", 1)[0];
-  const flags = first.split(/\s+/).filter((a) => a.startsWith("--allow-"));
+  const flags = permissions ??
+    Deno.readTextFileSync(path).split("\n", 1)[0].split(/\s+/).filter((a) =>
+      a.startsWith("--allow-")
+    );
   return [exe, "run", "-q", "--no-prompt", ...flags, path];
 }
 

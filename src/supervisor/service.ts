@@ -107,6 +107,7 @@ const plain = (s: string) =>
   [...s].map((c) => c.charCodeAt(0) < 32 || c.charCodeAt(0) === 127 ? " " : c).join("")
     .replaceAll("%", "%%");
 
+/** `permissions`: the supervisor's narrowed flags (permissions.ts), fixed when the unit is written. */
 export function unitText(
   t: Pick<TownContext, "name" | "root">,
   env: Record<string, string>,
@@ -174,17 +175,22 @@ async function runAll(host: ServiceHost, path: string, commands: string[][]) {
  * after the file is written, saying which command to run by hand.
  */
 export async function installService(
-  t: Pick<TownContext, "name" | "root">,
+  t: Pick<TownContext, "name" | "root"> | TownContext,
   enable = true,
   host: ServiceHost = realHost,
 ): Promise<InstallResult> {
   const status = await serviceStatus(t, host);
+  // The supervisor's narrowed permissions, as of now: after changing [agent] sandbox or the Redis
+  // URL, install the service again.
+  const permissions = "redis" in t
+    ? await (await import("./permissions.ts")).supervisorFlags(t)
+    : undefined;
   const env: Record<string, string> = {
     PATH: host.env("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
   };
   const redisUrl = host.env("REDIS_URL");
   if (redisUrl) env.REDIS_URL = redisUrl;
-  const program = [...selfCommand(), "--town", t.root, "supervise"];
+  const program = [...selfCommand(permissions), "--town", t.root, "supervise"];
   let commands: string[][];
   if (status.manager === "launchd") {
     const lc = launchctlCommands(uidOf(host), status.unit, status.path);

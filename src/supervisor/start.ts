@@ -46,7 +46,8 @@ export async function ensureSupervisor(t: TownContext): Promise<"running" | "sta
     const nonce = crypto.randomUUID();
     // Loaded here: self.ts brings every CLI family, which `tt assign` with a live supervisor skips.
     const { selfCommand } = await import("./self.ts");
-    const [cmd, ...args] = selfCommand();
+    const { supervisorFlags } = await import("./permissions.ts");
+    const [cmd, ...args] = selfCommand(await supervisorFlags(t));
     const child = new Deno.Command(cmd, {
       args: [...args, "--town", t.root, "supervise", "--ready", nonce],
       cwd: t.root,

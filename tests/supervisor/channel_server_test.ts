@@ -258,25 +258,25 @@ Deno.test("channel: the client's written-out source (what a bundled tt's agents 
   });
 });
 
-Deno.test("channel: opening a round removes the agent's own dead channels, nobody else's", async () => {
+Deno.test("channel: a round takes over a dead round's slot, never a live one", async () => {
   await withChannelTown(async ({ sb, t, a, b }) => {
     const channels = `${sb.dir}/.tt/channels`;
-    await Deno.mkdir(`${channels}/alice-3-0123abcd`, { recursive: true });
-    await Deno.mkdir(`${channels}/alice-x-3-0123abcd`);
-    await Deno.mkdir(`${channels}/bob-3-0123abcd`);
+    // Slot 0: left by a killed supervisor (nobody listens). Slot 1: a channel someone serves.
+    await Deno.mkdir(`${channels}/0`, { recursive: true });
+    await Deno.writeTextFile(`${channels}/0/stale`, "");
+    await Deno.mkdir(`${channels}/1`);
+    const live = Deno.listen({ transport: "unix", path: `${channels}/1/tt.sock` });
     const ch = await openRoundChannel(t, a, 4);
     const other = await openRoundChannel(t, b, 1);
     try {
-      const left = [];
-      for await (const e of Deno.readDir(channels)) left.push(e.name);
-      assert.deepEqual(
-        left.sort(),
-        [ch.dir, other.dir, `${channels}/alice-x-3-0123abcd`].map((d) => d.split("/").pop()!)
-          .sort(),
-      );
+      assert.equal(ch.dir, `${channels}/0`);
+      await assert.rejects(Deno.stat(`${channels}/0/stale`), Deno.errors.NotFound);
+      assert.equal(other.dir, `${channels}/2`);
+      assert.ok((await Deno.stat(`${channels}/1/tt.sock`)).isSocket, "the live slot was touched");
     } finally {
       await ch.close();
       await other.close();
+      live.close();
     }
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The agent channel: for each running round the supervisor listens on a private unix socket in a
- * fresh directory (mode 700, `.tt/channels/<round>/`), and the round's CLI gets only
+ * fresh directory (mode 700, `.tt/channels/<slot>/`, slots.ts), and the round's CLI gets only
  * `TT_CHANNEL=<socket>`, `TT_CHANNEL_TOKEN=<per-round secret>` and a `tt` shim that talks to it.
  * No Redis URL, password or socket reaches the agent. A request without the round's token is
  * refused (never run as a human); the channel closes, socket and directory removed, when the
@@ -10,6 +10,7 @@ import type { TownContext } from "../../core/town.ts";
 import { writeAgentShim } from "../self.ts";
 import { type Caller, refuse, runForAgent } from "./run.ts";
 import { type ChannelReply, ChannelRequest, MAX_REQUEST_BYTES, refusedReply } from "./protocol.ts";
+import { claimSlot, releaseSlot } from "./slots.ts";
 
 export interface RoundChannel {
   /** Variables for the round's environment. */
@@ -22,8 +23,6 @@ export interface RoundChannel {
   close(): Promise<void>;
 }
 
-/** Longest socket path the kernel takes is 107 bytes; a deep town falls back to the temp dir. */
-const MAX_SOCKET_PATH = 100;
 /** A connection that has not sent its request by then is dropped. */
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Requests of one round served at once; more are refused (the supervisor serves every agent). */
@@ -31,23 +30,15 @@ const MAX_IN_FLIGHT = 8;
 /** How long closing waits for requests still running (their client has gone with the round). */
 const CLOSE_GRACE_MS = 5_000;
 
-/** Opens the channel of `agent`'s round `round`. */
+/** Opens the channel of `agent`'s round `_round` (the slot, not the round, names its directory). */
 export async function openRoundChannel(
   town: TownContext,
   agent: Caller,
-  round: number,
+  _round: number,
 ): Promise<RoundChannel> {
-  const channels = `${town.root}/.tt/channels`;
-  let dir = `${channels}/${agent.name}-${round}-${randomHex(4)}`;
-  if (`${dir}/tt.sock`.length > MAX_SOCKET_PATH) {
-    dir = await Deno.makeTempDir({ prefix: "tt-ch-" });
-  } else {
-    await Deno.mkdir(channels, { recursive: true, mode: 0o700 });
-    await removeStale(channels, agent.name);
-    await Deno.mkdir(dir, { mode: 0o700 });
-  }
-  await Deno.chmod(dir, 0o700); // mkdir's mode is masked by the umask
-  const path = `${dir}/tt.sock`;
+  // A fixed slot path, not one named after the round: the narrowed supervisor is granted each
+  // socket path in advance (slots.ts).
+  const { dir, path } = await claimSlot(town.root);
   const token = randomHex(32);
   const binDir = `${dir}/bin`;
   await writeAgentShim(binDir, path);
@@ -88,20 +79,9 @@ export async function openRoundChannel(
         clearTimeout(timer);
         for (const c of open.keys()) closeQuietly(c);
         await Deno.remove(dir, { recursive: true }).catch(() => {});
+        releaseSlot(dir);
       })(),
   };
-}
-
-/**
- * Removes channel directories an earlier round of this agent left (its supervisor was killed):
- * an agent runs one round at a time, so any of its own found now is dead.
- */
-async function removeStale(channels: string, name: string) {
-  const mine = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-\\d+-[0-9a-f]{8}$`);
-  for await (const e of Deno.readDir(channels)) {
-    if (!mine.test(e.name)) continue;
-    await Deno.remove(`${channels}/${e.name}`, { recursive: true }).catch(() => {});
-  }
 }
 
 async function serve(town: TownContext, agent: Caller, token: string, conn: Deno.UnixConn) {

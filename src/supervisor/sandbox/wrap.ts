@@ -92,11 +92,15 @@ async function existing(paths: string[]): Promise<string[]> {
   return out;
 }
 
+/**
+ * Whether `p` is there. A path this process may not stat (its Deno permissions are narrowed:
+ * permissions.ts) counts as there: dropping it from what is hidden would show it to the agent.
+ */
 async function exists(p: string): Promise<boolean> {
   try {
     await Deno.stat(p);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    return e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied;
   }
 }
