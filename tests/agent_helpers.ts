@@ -5,6 +5,7 @@ import type { TownContext } from "../src/core/town.ts";
 import { ROOT, Sandbox, townOf, ttCommand } from "./helpers.ts";
 import { supervisorInfo } from "../src/core/control.ts";
 import { processAlive } from "../src/redis/server.ts";
+import { SUPERVISOR_ID } from "../src/core/keys.ts";
 
 export const FAKE_AGENT = `${ROOT}/tests/fixtures/fake-agent.sh`;
 
@@ -172,4 +173,27 @@ export class BackgroundTt {
     } catch { /* already exited */ }
     await this.done;
   }
+}
+
+/**
+ * For "the town is intact" checks after a malicious agent's round: whether key `k` is one the
+ * agent's own round may create or remove (its agent and mailbox keys, the supervisor mailbox,
+ * its task; the backlog and a per-state task index holding nothing but that task, since a
+ * stopped agent's unfinished task goes back to the backlog with `on_stop = "backlog"`).
+ */
+export function roundOwnKey(
+  t: Pick<TownContext, "keys">,
+  agentId: string,
+  taskId: string,
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+): (k: string) => boolean {
+  const p = t.keys.prefix;
+  const kinds = ["agent", "inbox", "urgent", "processing", "wake", "notes", "activity"];
+  return (k) =>
+    [agentId, SUPERVISOR_ID].some((id) => kinds.some((kind) => k === `${p}${kind}:${id}`)) ||
+    k === t.keys.task(taskId) ||
+    (k === t.keys.backlog && JSON.stringify(after[k]) === JSON.stringify([taskId])) ||
+    (k.startsWith(`${p}tasks:state:`) &&
+      [after[k] ?? before[k]].flat().every((v, i) => i % 2 === 1 || v === taskId));
 }

@@ -5,11 +5,10 @@
  * sandbox off (none exists yet), this is what the channel alone guarantees.
  */
 import assert from "node:assert/strict";
-import { AgentTown, fakeCli, waitForEvent } from "../agent_helpers.ts";
+import { AgentTown, fakeCli, roundOwnKey, waitForEvent } from "../agent_helpers.ts";
 import { ROOT, Sandbox, snapshotTown, testRedisUrl } from "../helpers.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
 import { getTask } from "../../src/core/tasks.ts";
-import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 
 const MALICIOUS = `${ROOT}/tests/fixtures/malicious-agent.sh`;
 
@@ -107,18 +106,7 @@ Deno.test("a malicious agent: every channel-level attack is refused, the town is
     assert.match(out("ok_current"), new RegExp(task.id.slice(0, 8)));
 
     // The town is intact: no new key but the round's own, nothing of the victim changed.
-    const own = (k: string) =>
-      [mal.id, SUPERVISOR_ID].some((id) =>
-        ["agent", "inbox", "urgent", "processing", "wake", "notes", "activity"]
-          .some((kind) => k === `${at.t.keys.prefix}${kind}:${id}`)
-      ) || k === at.t.keys.task(task.id) ||
-      // When the malicious agent stops, its own unfinished task goes back to the backlog
-      // ([agent] on_stop = "backlog"): that list may appear, holding nothing else.
-      (k === at.t.keys.backlog &&
-        JSON.stringify(after[k]) === JSON.stringify([task.id])) ||
-      // …and the per-state index of its task (task_index.ts) follows it, holding nothing else.
-      (k.startsWith(`${at.t.keys.prefix}tasks:state:`) &&
-        [after[k] ?? before[k]].flat().every((v, i) => i % 2 === 1 || v === task.id));
+    const own = roundOwnKey(at.t, mal.id, task.id, before, after);
     const added = Object.keys(after).filter((k) => !(k in before) && !own(k));
     const removed = Object.keys(before).filter((k) => !(k in after) && !own(k));
     assert.deepEqual(added, [], "keys the attacks created");

@@ -7,13 +7,12 @@
  * pid). Afterwards the town is intact and history shows each refusal.
  */
 import assert from "node:assert/strict";
-import { AgentTown, fakeCli, waitForEvent } from "../agent_helpers.ts";
+import { AgentTown, fakeCli, roundOwnKey, waitForEvent } from "../agent_helpers.ts";
 import { ROOT, Sandbox, snapshotTown, testRedisUrl } from "../helpers.ts";
 import { openTown } from "../../src/core/town.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
 import { getTask } from "../../src/core/tasks.ts";
 import { supervisorInfo } from "../../src/core/control.ts";
-import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import { probeSandbox } from "../../src/supervisor/sandbox/probe.ts";
 
 const MALICIOUS = `${ROOT}/tests/fixtures/malicious-sandboxed-agent.sh`;
@@ -221,12 +220,7 @@ Deno.test({
     assert.ok((await supervisorInfo(at.t))?.pid === sup.pid, "the supervisor was killed");
 
     // The town is intact: no key but the round's own, nothing of the victim changed.
-    const own = (k: string) =>
-      [mal.id, SUPERVISOR_ID].some((id) =>
-        ["agent", "inbox", "urgent", "processing", "wake", "notes", "activity"]
-          .some((kind) => k === `${at.t.keys.prefix}${kind}:${id}`)
-      ) || k === at.t.keys.task(task.id) ||
-      (k === at.t.keys.backlog && JSON.stringify(after[k]) === JSON.stringify([task.id]));
+    const own = roundOwnKey(at.t, mal.id, task.id, before, after);
     const added = Object.keys(after).filter((k) => !(k in before) && !own(k));
     const removed = Object.keys(before).filter((k) => !(k in after) && !own(k));
     assert.deepEqual(added, [], "keys the attacks created");
