@@ -20,6 +20,7 @@ import { scale } from "./sections/scale.ts";
 import { townhall } from "./sections/townhall.ts";
 import { agentreport } from "./sections/agentreport.ts";
 import { missions } from "./sections/missions.ts";
+import { fleet } from "./sections/fleet.ts";
 
 const SECTIONS: Section[] = [
   startup,
@@ -28,6 +29,7 @@ const SECTIONS: Section[] = [
   throughput,
   agents,
   agentreport,
+  fleet,
   scale,
   townhall,
   missions,
