@@ -22,7 +22,8 @@
  *   sockets named after its pid.
  * - run: sh (agent rounds, verify, notify), git, ps and kill (liveness, signals: Deno.kill needs
  *   unscoped run), redis-server (restarting the managed one), bwrap/socat/rg/which/npm (the
- *   sandbox runtime), gh (missions' token), and this Deno (townhall starts the supervisor).
+ *   sandbox runtime), ln (the sandbox's home links: Deno.symlink needs unscoped read/write), gh
+ *   (missions' token), and this Deno (townhall starts the supervisor).
  *   Agent CLIs are not listed: Deno checks only its direct children, and a round is `sh -c`.
  * - env: unscoped (ioredis's `debug` enumerates the environment at import; rounds and the sandbox
  *   runtime copy it). sys: the same list as deno.json.
@@ -62,6 +63,7 @@ const SUPERVISOR_RUN = [
   "which",
   "npm",
   "gh",
+  "ln",
 ];
 /** Townhall: git and gh (missions from issues), ps (is the supervisor alive), redis-server. */
 const TOWNHALL_RUN = ["sh", "git", "ps", "kill", "redis-server", "gh"];
