@@ -284,6 +284,11 @@ function batch(conn: Connection, atomic: boolean): Batch {
   return chained;
 }
 
+function queued(b: Batch, commands: unknown[][] | undefined): Batch {
+  for (const [name, ...args] of commands ?? []) b.call(String(name), ...args);
+  return b;
+}
+
 /** The client object handed to the core in place of an ioredis `Redis`. */
 class LeanClient {
   constructor(readonly connection: Connection) {}
@@ -312,12 +317,13 @@ class LeanClient {
     return transform(c.name, v);
   }
 
-  pipeline() {
-    return batch(this.connection, false);
+  /** ioredis also takes the commands up front: `pipeline([["hget", key, field], …])`. */
+  pipeline(commands?: unknown[][]) {
+    return queued(batch(this.connection, false), commands);
   }
 
-  multi() {
-    return batch(this.connection, true);
+  multi(commands?: unknown[][]) {
+    return queued(batch(this.connection, true), commands);
   }
 
   /** A new lean connection with the same settings, not yet connected (like ioredis's). */

@@ -121,6 +121,9 @@ Deno.test("raw commands, pipelines and MULTI answer like ioredis, errors include
       out.push(await r.xrevrange(k("x"), "+", "-", "COUNT", 5));
       const p = await r.pipeline().get(k("str")).hgetall(k("h")).incr(k("h")).llen(k("l")).exec();
       out.push(p?.map(([e, v]) => [e ? [e.name, e.message] : null, v]));
+      // The commands given up front, as src/core/missions/store.ts does.
+      const given = await r.pipeline([["hget", k("h"), "a"], ["llen", k("l")]]).exec();
+      out.push(given?.map(([e, v]) => [e ? [e.name, e.message] : null, v]));
       const m = await r.multi().hgetall(k("h")).lpush(k("str"), "x").rpop(k("l")).exec();
       out.push(m?.map(([e, v]) => [e ? [e.name, e.message] : null, v]));
       out.push(await r.eval("return {1, 'two', {3}}", 0).catch((e: Error) => e.message));
