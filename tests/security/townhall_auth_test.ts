@@ -50,19 +50,34 @@ Deno.test("a fresh town: the first townhall creates one admin key, prints it onc
     delete after[h.t.keys.events];
     assert.deepEqual(after, before);
 
-    // Every route but /health and /ready, any method: 401 without a key.
+    // Every route but /health, /ready and the dashboard's login page and static assets, any
+    // method: 401 without a key (POST /login refuses the empty body: no key, no session).
     const ops = await operations(h.url, key);
     assert.ok(ops.length >= 35);
+    const open = new Set(["/health", "/ready", "/assets/tt.js", "/assets/tt.css", "/favicon.ico"]);
     let refused = 0;
     for (const [m, p] of [...ops, ["GET", "/openapi.json"], ["POST", "/mcp"]]) {
       const res = await api(h, m, p, { key: null, body: m === "GET" ? undefined : {} });
-      if (p === "/health" || p === "/ready") assert.equal(res.status, 200, `${m} ${p}`);
-      else {
+      if (open.has(p) || (m === "GET" && p === "/login")) {
+        assert.ok(res.status === 200 || res.status === 204, `${m} ${p}: ${res.status}`);
+        if (p === "/login") assert.equal(res.headers.get("set-cookie"), null, "a session");
+      } else if (m === "GET" && p === "/") {
+        // A browser is sent to the login page; nothing of the town is in the answer.
+        assert.ok([302, 303, 401].includes(res.status), `${m} ${p}: ${res.status}`);
+        assert.doesNotMatch(JSON.stringify(res.body), /Agents|agent\(s\)/);
+        refused++;
+      } else {
         assert.equal(res.status, 401, `${m} ${p}`);
         refused++;
       }
     }
-    assert.equal(refused, ops.length); // the two open ones out, /openapi.json and /mcp in
+    // The open ones out, /openapi.json and /mcp in.
+    assert.equal(
+      refused,
+      ops.length - [...ops].filter(([m, p]) =>
+        open.has(p) || (m === "GET" && p === "/login")
+      ).length + 2,
+    );
     assert.equal((await api(h, "GET", "/v1/status")).status, 200, "the printed key works");
 
     // A start that cannot listen leaves no key behind that nobody was shown.
