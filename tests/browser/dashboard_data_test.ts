@@ -11,7 +11,9 @@ import { assignTask, completeTask } from "../../src/core/tasks.ts";
 import { getAgent } from "../../src/core/agents.ts";
 import { overview, SCAN_LIMIT, taskPage } from "../../src/townhall/dashboard/data.ts";
 import { layoutMission, MissionsPanel } from "../../src/townhall/dashboard/missions.tsx";
-import { canFor } from "../../src/townhall/dashboard/panels.tsx";
+import { AgentsTable, canFor } from "../../src/townhall/dashboard/panels.tsx";
+import { branchesSettled } from "../../src/townhall/dashboard/branches.ts";
+import { createWorktree } from "../../src/supervisor/worktree.ts";
 import type { MissionJson } from "../../src/core/missions/store.ts";
 
 Deno.test("task pages: newest first, a cursor goes on, state filter and search; a filter that matches nothing stops after SCAN_LIMIT ids", async () => {
@@ -191,5 +193,38 @@ Deno.test("overview: task counts come from the counters; an agent's spend is sho
       ov.agents.find((r) => r.agent.name === "free")?.budget?.line,
       "$0.00 of $1.00 over 1d",
     );
+  });
+});
+
+Deno.test("overview: an agent's branch ahead/behind comes from a cache refreshed in the background (no git call in a render)", async () => {
+  await withAgents(["builder"], async ({ sb, t: town, ids }) => {
+    const t = { ...town, root: sb.dir };
+    const git = async (cwd: string, ...args: string[]) => {
+      const r = await new Deno.Command("git", {
+        args: ["-c", "user.name=t", "-c", "user.email=t@t", ...args],
+        cwd,
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(r.success, new TextDecoder().decode(r.stderr));
+    };
+    await git(sb.dir, "init", "-q", "-b", "main");
+    await git(sb.dir, "commit", "-q", "--allow-empty", "-m", "start");
+    const wt = (await createWorktree(sb.dir, "builder"))!;
+    for (const n of [1, 2]) {
+      await Deno.writeTextFile(`${wt.workdir}/f${n}.txt`, `${n}`);
+      await git(wt.workdir, "add", ".");
+      await git(wt.workdir, "commit", "-q", "-m", `work ${n}`);
+    }
+    await Deno.writeTextFile(`${wt.workdir}/scratch.txt`, "not committed");
+    await t.redis.hset(t.keys.agent(ids.builder), { workdir: wt.workdir, branch: wt.branch });
+
+    const first = await overview(t);
+    assert.equal(first.agents[0].worktree, undefined, "the first render waits for no git call");
+    await branchesSettled();
+    const row = (await overview(t)).agents[0];
+    assert.deepEqual(row.worktree, { branch: "tt/builder", ahead: 2, behind: 0, dirty: 1 });
+    const html = String(AgentsTable({ rows: [row], can: canFor(["town.read"]), now: Date.now() }));
+    assert.match(html, /tt\/builder \(2 ahead, 1 uncommitted\)/);
   });
 });

@@ -15,6 +15,8 @@ import {
   type TownEvent,
 } from "../../core/schemas.ts";
 import { roundLogPath } from "../../supervisor/logs.ts";
+import type { WorktreeStatus } from "../../supervisor/worktree.ts";
+import { branchStatuses } from "./branches.ts";
 import { type TaskCounts, taskCounts } from "../../core/counters.ts";
 import { type AgentBudget, withBudgets } from "../../core/usage/budget.ts";
 import { loadTownConfig } from "../../core/config.ts";
@@ -41,6 +43,8 @@ export interface AgentRow {
   budget?: AgentBudget & { line?: string };
   label: string;
   task?: { id: string; description: string; state: string };
+  /** Its branch ahead/behind the town's branch (cached: branches.ts), when it has a worktree. */
+  worktree?: WorktreeStatus;
   /** The last line of its running round's log (raw, shown escaped). */
   lastLine?: string;
 }
@@ -116,6 +120,7 @@ export async function overview(t: Ctx & { root: string }): Promise<Overview> {
   const taskFields = withTask.length ? results<(string | null)[]>(await taskPipe.exec()) : [];
   const current = new Map(withTask.map((a, i) => [a.id, taskFields[i]]));
 
+  const branches = branchStatuses(t.root, agents);
   const rows = await Promise.all(agents.map(async (a): Promise<AgentRow> => {
     const f = current.get(a.id);
     const running = a.round > 0 && !!a.round_started_at;
@@ -126,6 +131,7 @@ export async function overview(t: Ctx & { root: string }): Promise<Overview> {
         ? { id: a.current_task!, description: f[0] ?? "", state: f[1] }
         : undefined,
       lastLine: running ? await lastLine(roundLogPath(t.root, a.name, a.round)) : undefined,
+      worktree: branches.get(a.id),
     };
   }));
 

@@ -85,6 +85,16 @@ export function AttentionList(props: { items: Attention[]; can: Can }) {
   );
 }
 
+/** "(2 ahead, 1 behind, 3 uncommitted)", or "(even)" when there is nothing to merge. */
+function branchText(w: NonNullable<AgentRow["worktree"]>): string {
+  const parts = [
+    w.ahead ? `${w.ahead} ahead` : "",
+    w.behind ? `${w.behind} behind` : "",
+    w.dirty ? `${w.dirty} uncommitted` : "",
+  ].filter(Boolean);
+  return `(${parts.length ? parts.join(", ") : "even"})`;
+}
+
 function spent(r: AgentRow): string {
   if (r.budget?.line) return r.budget.line;
   const a = r.agent;
@@ -123,6 +133,7 @@ export function AgentsTable(props: { rows: AgentRow[]; can: Can; now: number }) 
                 <div class="muted small">
                   {a.cli}
                   {a.branch ? ` · ${a.branch}` : ""}
+                  {r.worktree ? ` ${branchText(r.worktree)}` : ""}
                   {a.sandboxed === undefined ? "" : a.sandboxed ? " · sandboxed" : " · no sandbox"}
                 </div>
               </td>
