@@ -6,9 +6,9 @@
 import { type Agent, Task } from "./schemas.ts";
 import { NotFoundError } from "./errors.ts";
 import { agentLabel, type Ctx } from "./agents.ts";
-import { buildMessage, PUSH_MESSAGE_LUA } from "./messages.ts";
+import { buildMessage } from "./messages.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
-import { defineScript, LUA_EMIT } from "../redis/script.ts";
+import { defineScript } from "../redis/script.ts";
 import {
   callScript,
   createTask,
@@ -17,10 +17,8 @@ import {
   type NewTask,
   oneLine,
   shortTaskId,
-  TASK_LUA,
 } from "./tasks.ts";
-
-const PRELUDE = LUA_EMIT + PUSH_MESSAGE_LUA + TASK_LUA;
+import { TASK_PRELUDE as PRELUDE } from "./task_script.ts";
 
 /** A new pending task at the tail of the backlog. */
 export async function addToBacklog(

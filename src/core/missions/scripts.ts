@@ -4,9 +4,8 @@
  * token holds the dispatcher lease (the fencing check), so a paused or partitioned dispatcher
  * whose lease passed to another cannot act twice.
  */
-import { defineScript, LUA_EMIT } from "../../redis/script.ts";
-import { PUSH_MESSAGE_LUA } from "../messages.ts";
-import { TASK_LUA } from "../tasks.ts";
+import { defineScript } from "../../redis/script.ts";
+import { TASK_PRELUDE } from "../task_script.ts";
 
 /** Shared: the lease check, and removing a mission's help requests from the conductor inbox. */
 const MISSION_LUA = `
@@ -72,7 +71,7 @@ local function set_status(items_key, id, new)
 end
 `;
 
-const PRELUDE = LUA_EMIT + PUSH_MESSAGE_LUA + TASK_LUA + MISSION_LUA;
+const PRELUDE = TASK_PRELUDE + MISSION_LUA;
 
 export const CREATE_MISSION = defineScript(
   "createMission",

@@ -1,0 +1,301 @@
+/**
+ * Task transitions after assignment, each one Lua script: the end of a task (complete, fail,
+ * cancel; verify and ownership checked in the script) and the supervisor's moves (start, return
+ * to assigned, requeue to the backlog). tasks.ts re-exports all of it.
+ */
+import { Task, type TaskState } from "./schemas.ts";
+import { ConflictError, NotFoundError } from "./errors.ts";
+import { SUPERVISOR_ID } from "./keys.ts";
+import { type Ctx, getAgent } from "./agents.ts";
+import { checkSize } from "./messages.ts";
+import { defineScript } from "../redis/script.ts";
+import {
+  callScript,
+  oneLine,
+  type Reply,
+  shortTaskId,
+  TASK_PRELUDE as PRELUDE,
+} from "./task_script.ts";
+
+/** Lua: end a task (KEYS: events, task, backlog; ARGV documented on FINISH callers below). */
+const FINISH_LUA = `
+-- ARGV: now, id, result, caller ('' = a human), force, agent key prefix, event message.
+-- The task's state and assignee if the caller may end it, else an error table.
+local function check_finish()
+  local old = redis.call('HGET', KEYS[2], 'state')
+  if not old then return nil, nil, {error='not_found'} end
+  if old == 'completed' or old == 'failed' or old == 'cancelled' then
+    return nil, nil, {error='terminal', state=old}
+  end
+  local assignee = redis.call('HGET', KEYS[2], 'assigned_to')
+  if ARGV[4] ~= '' and ARGV[5] ~= '1' and assignee and assignee ~= ARGV[4] then
+    return nil, nil, {error='not_yours', assignee=assignee}
+  end
+  return old, assignee, nil
+end
+local function finish_task(state, event_type)
+  local old, assignee, err = check_finish()
+  if err then return err end
+  local before = task_marks(KEYS[2])
+  redis.call('HSET', KEYS[2], 'state', state, 'result', ARGV[3], 'completed_at', ARGV[1],
+    'updated_at', ARGV[1])
+  task_reindex(KEYS[2], ARGV[2], before)
+  redis.call('HDEL', KEYS[2], 'claimed_result')
+  redis.call('LREM', KEYS[3], 0, ARGV[2])
+  if assignee then
+    local agent = ARGV[6] .. assignee
+    if redis.call('EXISTS', agent) == 1 then
+      if state == 'completed' then redis.call('HINCRBY', agent, 'tasks_completed', 1) end
+      if redis.call('HGET', agent, 'current_task') == ARGV[2] then
+        redis.call('HDEL', agent, 'current_task')
+      end
+    end
+  end
+  local ev = {type=event_type, task_id=ARGV[2], old_state=old, new_state=state,
+    message=ARGV[7], reason=ARGV[3]}
+  if assignee then ev.agent_id = assignee end
+  if ARGV[4] ~= '' then ev.actor = ARGV[4] end
+  emit(ev)
+  return {ok=true, task=hash_table(KEYS[2])}
+end
+`;
+
+const COMPLETE = defineScript(
+  "completeTask",
+  3,
+  PRELUDE + FINISH_LUA + `
+-- ARGV[8]: the task's check: 'done' (it passed), 'defer' (an agent reports: hold the result for
+-- the supervisor), 'required' (nobody ran it: refuse). ARGV[9]: event message of a held result.
+local verify = redis.call('HGET', KEYS[2], 'verify')
+if verify and verify ~= '' and ARGV[8] ~= 'done' then
+  local _, assignee, err = check_finish()
+  if err then return cjson.encode(err) end
+  if ARGV[8] ~= 'defer' then return cjson.encode({error='needs_verify', verify=verify}) end
+  redis.call('HSET', KEYS[2], 'claimed_result', ARGV[3], 'updated_at', ARGV[1])
+  local ev = {type='task_reported', task_id=ARGV[2], message=ARGV[9], actor=ARGV[4]}
+  if assignee then ev.agent_id = assignee end
+  emit(ev)
+  return cjson.encode({ok=true, task=hash_table(KEYS[2])})
+end
+return cjson.encode(finish_task('completed', 'task_completed'))
+`,
+);
+const END = defineScript(
+  "endTask",
+  3,
+  PRELUDE + FINISH_LUA + `
+-- ARGV[8]: failed|cancelled
+return cjson.encode(finish_task(ARGV[8], 'task_' .. ARGV[8]))
+`,
+);
+
+export interface FinishOptions {
+  /** Result text (complete) or reason (fail/cancel). */
+  result?: string;
+  /** The calling agent's id (TINYTOWN_AGENT_ID); unset = a human, who may end any task. */
+  by?: string;
+  /** End a task assigned to another agent than `by`. */
+  force?: boolean;
+  /** Completing: the task's `verify` command has passed (or the caller chose to skip it). */
+  verified?: boolean;
+}
+
+async function finish(
+  t: Ctx,
+  id: string,
+  state: "completed" | "failed" | "cancelled",
+  opts: FinishOptions,
+): Promise<Task> {
+  const result = opts.result ??
+    { completed: "Completed", failed: "Failed", cancelled: "Cancelled" }[
+      state
+    ];
+  checkSize(result);
+  const by = opts.by && opts.by !== SUPERVISOR_ID ? opts.by : "";
+  const args = [
+    new Date().toISOString(),
+    id,
+    result,
+    by,
+    opts.force || state === "cancelled" ? "1" : "0",
+    t.keys.agent(""),
+    `task ${shortTaskId(id)} ${state}: ${oneLine(result)}`,
+  ];
+  const check = opts.verified ? "done" : by ? "defer" : "required";
+  const res = state === "completed"
+    ? await callScript(t, COMPLETE, [t.keys.events, t.keys.task(id), t.keys.backlog], [
+      ...args,
+      check,
+      `task ${shortTaskId(id)} reported done, to be verified: ${oneLine(result)}`,
+    ])
+    : await callScript(t, END, [t.keys.events, t.keys.task(id), t.keys.backlog], [...args, state]);
+  if (res.error === "not_found") {
+    throw new NotFoundError(`no task '${id}': 'tt task list' shows the tasks`);
+  }
+  if (res.error === "terminal") {
+    throw new ConflictError(`task ${shortTaskId(id)} is already ${res.state}; nothing changed`);
+  }
+  if (res.error === "needs_verify") {
+    throw new ConflictError(
+      `task ${shortTaskId(id)} must pass its check first (${
+        oneLine(res.verify, 80)
+      }): 'tt task complete' runs it, or pass --no-verify to skip it`,
+    );
+  }
+  if (res.error === "not_yours") {
+    const owner = await getAgent(t, res.assignee);
+    throw new ConflictError(
+      `task ${shortTaskId(id)} is assigned to ${
+        owner ? owner.name : shortTaskId(res.assignee)
+      }, not to you: pass --force to ${state === "completed" ? "complete" : "fail"} it anyway`,
+    );
+  }
+  return Task.parse(res.task);
+}
+
+/**
+ * Completes a task: result (default "Completed"), completed_at; the assignee's tasks_completed is
+ * counted once and its current_task cleared. A task already ended cannot be completed again.
+ * A task with a `verify` command completes only with `verified`; an agent's report without it is
+ * held as `claimed_result` (the task stays open) until the supervisor has run the check.
+ */
+export async function completeTask(t: Ctx, id: string, opts: FinishOptions = {}): Promise<Task> {
+  return await finish(t, id, "completed", opts);
+}
+
+export async function failTask(t: Ctx, id: string, opts: FinishOptions = {}): Promise<Task> {
+  return await finish(t, id, "failed", opts);
+}
+
+/** Cancels a task, whoever it is assigned to (a conductor's decision, so no ownership check). */
+export async function cancelTask(
+  t: Ctx,
+  id: string,
+  opts: Omit<FinishOptions, "force"> = {},
+): Promise<Task> {
+  return await finish(t, id, "cancelled", opts);
+}
+
+/** Outcome of a supervisor-driven transition: whether it happened, and the task's state now. */
+export interface Moved {
+  moved: boolean;
+  /** Undefined when the task does not exist. */
+  state?: TaskState;
+}
+
+const START = defineScript(
+  "startTask",
+  2,
+  PRELUDE + `
+-- KEYS: events, task. ARGV: now, id, agent id, agent key, event message
+local state = redis.call('HGET', KEYS[2], 'state')
+if state ~= 'assigned' or redis.call('HGET', KEYS[2], 'assigned_to') ~= ARGV[3] then
+  return cjson.encode({ok=false, state=state})
+end
+local before = task_marks(KEYS[2])
+redis.call('HSET', KEYS[2], 'state', 'running', 'started_at', ARGV[1], 'updated_at', ARGV[1])
+task_reindex(KEYS[2], ARGV[2], before)
+if redis.call('EXISTS', ARGV[4]) == 1 then redis.call('HSET', ARGV[4], 'current_task', ARGV[2]) end
+emit({type='task_started', task_id=ARGV[2], agent_id=ARGV[3], old_state='assigned',
+  new_state='running', message=ARGV[5]})
+return cjson.encode({ok=true, state='running'})
+`,
+);
+
+/** assigned → running (and the agent's current_task), only if the task is assigned to `agentId`. */
+export async function startTask(t: Ctx, taskId: string, agentId: string): Promise<Moved> {
+  return toMoved(
+    await callScript(t, START, [t.keys.events, t.keys.task(taskId)], [
+      new Date().toISOString(),
+      taskId,
+      agentId,
+      t.keys.agent(agentId),
+      `task ${shortTaskId(taskId)} started`,
+    ]),
+  );
+}
+
+const RETURN = defineScript(
+  "returnTaskToAssigned",
+  2,
+  PRELUDE + `
+-- KEYS: events, task. ARGV: now, id, reason, event message
+local state = redis.call('HGET', KEYS[2], 'state')
+if state ~= 'running' then return cjson.encode({ok=false, state=state}) end
+local before = task_marks(KEYS[2])
+redis.call('HSET', KEYS[2], 'state', 'assigned', 'updated_at', ARGV[1])
+redis.call('HDEL', KEYS[2], 'started_at', 'claimed_result')
+task_reindex(KEYS[2], ARGV[2], before)
+local ev = {type='task_requeued', task_id=ARGV[2], old_state='running', new_state='assigned',
+  reason=ARGV[3], message=ARGV[4]}
+local assignee = redis.call('HGET', KEYS[2], 'assigned_to')
+if assignee then ev.agent_id = assignee end
+emit(ev)
+return cjson.encode({ok=true, state='assigned'})
+`,
+);
+
+/** running → assigned (same assignee), e.g. after a failed round. No-op in any other state. */
+export async function returnTaskToAssigned(
+  t: Ctx,
+  taskId: string,
+  reason: string,
+): Promise<Moved> {
+  return toMoved(
+    await callScript(t, RETURN, [t.keys.events, t.keys.task(taskId)], [
+      new Date().toISOString(),
+      taskId,
+      reason,
+      `task ${shortTaskId(taskId)} back to assigned: ${oneLine(reason)}`,
+    ]),
+  );
+}
+
+const REQUEUE = defineScript(
+  "requeueTaskToBacklog",
+  3,
+  PRELUDE + `
+-- KEYS: events, task, backlog. ARGV: now, id, reason, agent key prefix, event message
+local state = redis.call('HGET', KEYS[2], 'state')
+if not state or state == 'completed' or state == 'failed' or state == 'cancelled' then
+  return cjson.encode({ok=false, state=state})
+end
+local assignee = redis.call('HGET', KEYS[2], 'assigned_to')
+local before = task_marks(KEYS[2])
+redis.call('HSET', KEYS[2], 'state', 'pending', 'updated_at', ARGV[1])
+redis.call('HDEL', KEYS[2], 'assigned_to', 'started_at', 'claimed_result')
+task_reindex(KEYS[2], ARGV[2], before)
+if assignee and redis.call('HGET', ARGV[4] .. assignee, 'current_task') == ARGV[2] then
+  redis.call('HDEL', ARGV[4] .. assignee, 'current_task')
+end
+redis.call('LREM', KEYS[3], 0, ARGV[2])
+redis.call('RPUSH', KEYS[3], ARGV[2])
+local ev = {type='task_requeued', task_id=ARGV[2], old_state=state, new_state='pending',
+  reason=ARGV[3], message=ARGV[5]}
+if assignee then ev.agent_id = assignee end
+emit(ev)
+return cjson.encode({ok=true, state='pending'})
+`,
+);
+
+/** assigned|running → pending at the backlog tail, unassigned. No-op for ended tasks. */
+export async function requeueTaskToBacklog(
+  t: Ctx,
+  taskId: string,
+  reason: string,
+): Promise<Moved> {
+  return toMoved(
+    await callScript(t, REQUEUE, [t.keys.events, t.keys.task(taskId), t.keys.backlog], [
+      new Date().toISOString(),
+      taskId,
+      reason,
+      t.keys.agent(""),
+      `task ${shortTaskId(taskId)} back to the backlog: ${oneLine(reason)}`,
+    ]),
+  );
+}
+
+function toMoved(res: Reply): Moved {
+  // A missing hash field is `false` in Lua.
+  return { moved: res.ok === true, state: res.state || undefined };
+}
