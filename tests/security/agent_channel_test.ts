@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { AgentTown, fakeCli, roundOwnKey, waitForEvent } from "../agent_helpers.ts";
+import { NO_CHANNEL, OK, REFUSED } from "../fixtures/malicious_attacks.ts";
 import { ROOT, Sandbox, snapshotTown, testRedisUrl } from "../helpers.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
 import { getTask } from "../../src/core/tasks.ts";
@@ -13,37 +14,6 @@ import { getTask } from "../../src/core/tasks.ts";
 const MALICIOUS = `${ROOT}/tests/fixtures/malicious-agent.sh`;
 
 /** Attacks the channel itself answers with "refused" (and an agent_refused event). */
-const REFUSED = [
-  "inbox_other",
-  "inbox_all",
-  "kill_other",
-  "interrupt_other",
-  "spawn_raw",
-  "auth_gen_key",
-  "auth_gen_key_json",
-  "save",
-  "restore",
-  "other_town",
-  "other_town_short",
-  "reset_force",
-  "reset_grouped",
-  "no_verify_env",
-  "no_verify",
-  "force_other",
-  "force_other_fail",
-  "cancel_other",
-  "group_trick",
-  "from_victim",
-  "assign_other",
-  "claim_for_other",
-  "townhall",
-  "config",
-  "stop_town",
-  "bad_token",
-];
-/** Refused by the agent's tt itself: without the channel's variables it cannot ask at all. */
-const NO_CHANNEL = ["no_token", "no_channel"];
-const OK = ["ok_inbox", "ok_status", "ok_list", "ok_current", "ok_send", "ok_report"];
 
 Deno.test("a malicious agent: every channel-level attack is refused, the town is intact, history shows each refusal", async () => {
   const at = await AgentTown.create("kill_grace_secs = 1");

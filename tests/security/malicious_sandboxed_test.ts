@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { AgentTown, fakeCli, roundOwnKey, waitForEvent } from "../agent_helpers.ts";
+import { NO_CHANNEL, OK, REFUSED } from "../fixtures/malicious_attacks.ts";
 import { ROOT, Sandbox, snapshotTown, testRedisUrl } from "../helpers.ts";
 import { openTown } from "../../src/core/town.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
@@ -20,36 +21,6 @@ const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY----- the operator's key";
 const VICTIM_SECRET = "the victim's uncommitted work";
 
 /** Refused by the channel (malicious-agent.sh; the same list as agent_channel_test.ts). */
-const REFUSED = [
-  "inbox_other",
-  "inbox_all",
-  "kill_other",
-  "interrupt_other",
-  "spawn_raw",
-  "auth_gen_key",
-  "auth_gen_key_json",
-  "save",
-  "restore",
-  "other_town",
-  "other_town_short",
-  "reset_force",
-  "reset_grouped",
-  "no_verify_env",
-  "no_verify",
-  "force_other",
-  "force_other_fail",
-  "cancel_other",
-  "group_trick",
-  "from_victim",
-  "assign_other",
-  "claim_for_other",
-  "townhall",
-  "config",
-  "stop_town",
-  "bad_token",
-];
-const NO_CHANNEL = ["no_token", "no_channel"];
-const OK = ["ok_inbox", "ok_status", "ok_list", "ok_current", "ok_send", "ok_report"];
 /** Stopped by the sandbox: each fails (exit ≠ 0) or finds nothing. */
 const SANDBOX = [
   "read_other_worktree",

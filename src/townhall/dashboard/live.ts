@@ -9,14 +9,14 @@
  *   text chunks the page appends as text.
  */
 import type { Context } from "hono";
-import { type SSEStreamingApi, streamSSE } from "hono/streaming";
+import type { SSEStreamingApi } from "hono/streaming";
 import { resolveAgent } from "../../core/agents.ts";
 import type { Scope } from "../../core/auth.ts";
 import { followEvents, lastEventId } from "../../core/events.ts";
 import { TtError } from "../../core/errors.ts";
 import { showLog } from "../../supervisor/logs.ts";
 import { scopeError } from "../auth.ts";
-import { HttpError } from "../errors.ts";
+import { LiveStreams } from "../sse.ts";
 import type { AppEnv, TownhallDeps } from "../env.ts";
 import { type Overview, overview } from "./data.ts";
 import { eventHtml, labelsOf, panels } from "./page.tsx";
@@ -24,9 +24,6 @@ import { eventHtml, labelsOf, panels } from "./page.tsx";
 /** Live dashboard streams at once (each holds a Redis connection or a file watch). */
 export const MAX_LIVE = 64;
 const PANEL_DELAY_MS = 100;
-const PING_MS = 15_000;
-
-let open = 0;
 
 /**
  * One read of the town for every stream that re-renders within SHARE_MS of another (they all
@@ -51,36 +48,12 @@ function scopes(c: Context<AppEnv>, need: Scope): readonly Scope[] {
   return p!.scopes;
 }
 
-/** Runs `body` as an SSE response that ends on client disconnect or server shutdown. */
-function live(
+const streams = new LiveStreams(MAX_LIVE, "live dashboard streams");
+const live = (
   c: Context<AppEnv>,
   deps: TownhallDeps,
   body: (stream: SSEStreamingApi, signal: AbortSignal) => Promise<void>,
-) {
-  if (open >= MAX_LIVE) {
-    throw new HttpError(503, "unavailable", `too many live dashboard streams (${MAX_LIVE})`);
-  }
-  open++;
-  return streamSSE(c, async (stream) => {
-    const done = new AbortController();
-    const stop = () => done.abort();
-    deps.shutdown.addEventListener("abort", stop, { once: true });
-    stream.onAbort(stop);
-    const ping = setInterval(() => stream.write(": ping\n\n").catch(stop), PING_MS);
-    try {
-      await stream.write(": connected\n\n");
-      await body(stream, done.signal);
-    } catch (e) {
-      if (!done.signal.aborted) {
-        console.error(`townhall: dashboard stream: ${(e as Error).message}`);
-      }
-    } finally {
-      clearInterval(ping);
-      deps.shutdown.removeEventListener("abort", stop);
-      open--;
-    }
-  });
-}
+) => streams.serve(c, deps, body);
 
 const isTaskEvent = (type: string, taskId?: string) => !!taskId || type.startsWith("task_");
 

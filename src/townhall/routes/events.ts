@@ -1,17 +1,14 @@
 /** The event stream: recent events, history, and a live Server-Sent Events feed. */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { streamSSE } from "hono/streaming";
 import { followEvents, lastEventId } from "../../core/events.ts";
 import type { AppEnv, TownhallDeps } from "../env.ts";
-import { HttpError } from "../errors.ts";
+import { LiveStreams } from "../sse.ts";
 import * as ops from "../ops.ts";
 import { EventList, EventsQuery, HistoryQuery, StreamQuery } from "../schemas.ts";
 import { errors, json, notFound, secured } from "./common.ts";
 
 /** Live streams at once; more get 503 (each holds a Redis connection). */
 export const MAX_STREAMS = 64;
-/** Keep-alive comment interval, so idle proxies do not drop the stream. */
-const PING_MS = 15_000;
 const ENTRY_ID = /^\d{1,20}-\d{1,20}$/;
 
 export function register(app: OpenAPIHono<AppEnv>, deps: TownhallDeps) {
@@ -42,7 +39,7 @@ export function register(app: OpenAPIHono<AppEnv>, deps: TownhallDeps) {
     async (c) => c.json(await ops.history(town, c.req.valid("query")), 200),
   );
 
-  let open = 0;
+  const streams = new LiveStreams(MAX_STREAMS, "live event streams");
   app.openapi(
     createRoute({
       method: "get",
@@ -75,35 +72,15 @@ export function register(app: OpenAPIHono<AppEnv>, deps: TownhallDeps) {
       const agentId = await ops.agentIdOf(town, q.agent);
       // Fixed before the response starts: whatever happens after the client sees 200 is sent.
       const from = c.req.valid("header")["last-event-id"] ?? q.after ?? await lastEventId(town);
-      if (open >= MAX_STREAMS) {
-        throw new HttpError(503, "unavailable", `too many live event streams (${MAX_STREAMS})`);
-      }
-      open++;
-      return streamSSE(c, async (stream) => {
-        const done = new AbortController();
-        const stop = () => done.abort();
-        deps.shutdown.addEventListener("abort", stop, { once: true });
-        stream.onAbort(stop);
-        const ping = setInterval(() => stream.write(": ping\n\n").catch(stop), PING_MS);
-        try {
-          await stream.write(": connected\n\n");
-          await followEvents(town, from, async (ev) => {
-            if (agentId && ev.agent_id !== agentId) return;
-            try {
-              await stream.writeSSE({ id: ev.id, event: ev.type, data: JSON.stringify(ev) });
-            } catch {
-              stop(); // the client went away
-            }
-          }, done.signal);
-        } catch (e) {
-          if (!done.signal.aborted) {
-            console.error(`townhall: event stream: ${(e as Error).message}`);
+      return streams.serve(c, deps, async (stream, signal, stop) => {
+        await followEvents(town, from, async (ev) => {
+          if (agentId && ev.agent_id !== agentId) return;
+          try {
+            await stream.writeSSE({ id: ev.id, event: ev.type, data: JSON.stringify(ev) });
+          } catch {
+            stop(); // the client went away
           }
-        } finally {
-          clearInterval(ping);
-          deps.shutdown.removeEventListener("abort", stop);
-          open--;
-        }
+        }, signal);
       });
     },
   );
