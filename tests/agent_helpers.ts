@@ -87,7 +87,22 @@ export class AgentTown {
       try {
         Deno.kill(info.pid, "SIGTERM");
       } catch { /* gone */ }
-      await waitUntil(async () => !(await supervisorInfo(this.t)));
+      try {
+        await waitUntil(async () => !(await supervisorInfo(this.t)));
+      } catch {
+        // Say why: is the process still there, and what did it log last?
+        const alive = await processAlive(info.pid);
+        let log = "";
+        try {
+          log = (await Deno.readTextFile(`${this.sb.dir}/.tt/logs/supervisor.log`))
+            .split("\n").slice(-15).join("\n");
+        } catch { /* no log */ }
+        throw new Error(
+          `supervisor ${info.pid} still registered 30 s after SIGTERM (process ${
+            alive ? "alive" : "gone"
+          }); its log ends:\n${log}`,
+        );
+      }
     }
     await this.t.close();
     this.sb.cleanup();

@@ -303,3 +303,24 @@ Deno.test("help requests repeat with back-off, replacing the old one (never two 
     assert.equal(evs.length, 2);
   });
 });
+
+Deno.test("a dispatcher stopped while it catches up (or takes the lease) ends: its event stream never outlives the stop", async () => {
+  await withTestTown(async (t) => {
+    const { startDispatcher } = await import("../../src/core/missions/dispatcher.ts");
+    const logs: string[] = [];
+    // A supervisor told to stop right after it started: the dispatcher's first lease was taken
+    // before startDispatcher resolved, so the stop lands during its catch-up reads. Before the
+    // fix its stream was linked to the stop only after those reads and blocked for ever.
+    for (let i = 0; i < 5; i++) {
+      const d = await startDispatcher(t, { host: "here", log: (l) => logs.push(l) });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const outcome = await Promise.race([
+        d.stop().then(() => "stopped"),
+        new Promise((r) => timer = setTimeout(() => r("still running after 10 s"), 10_000)),
+      ]);
+      clearTimeout(timer);
+      assert.equal(outcome, "stopped", logs.join("\n"));
+    }
+    assert.equal(await t.redis.get(t.keys.dispatcherLock), null, "the lease is given up");
+  });
+});

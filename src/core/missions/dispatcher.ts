@@ -87,6 +87,9 @@ class Dispatcher {
       const held = new AbortController();
       const onStop = () => held.abort();
       stopped.addEventListener("abort", onStop, { once: true });
+      // A stop while the lease was being taken has already fired: a listener added now never
+      // would, and the stream below would block forever (the supervisor could not exit).
+      if (stopped.aborted) held.abort();
       const renew = setInterval(() => {
         runScript(this.t.redis, RENEW_LEASE, [this.t.keys.dispatcherLock], [token, this.#leaseMs])
           .then((ok) => {
@@ -163,12 +166,14 @@ class Dispatcher {
 
   /** While the lease is held: catch up with what happened meanwhile, then follow the stream. */
   async #serve(s: SchedCtx, held: AbortSignal) {
+    // Linked before any await: a stop during the catch-up below must still end the stream.
+    const watch = new AbortController();
+    held.addEventListener("abort", () => watch.abort(), { once: true });
     const from = await lastEventId(this.t);
     await reconcile(s);
     await this.#armWakeTimer(s);
     let failure: unknown;
-    const watch = new AbortController();
-    held.addEventListener("abort", () => watch.abort(), { once: true });
+    if (held.aborted) return;
     await followEvents(this.t, from, async (ev) => {
       try {
         await this.#react(s, ev);
