@@ -6,6 +6,8 @@ import { ROOT, Sandbox, townOf, ttCommand } from "./helpers.ts";
 import { supervisorInfo } from "../src/core/control.ts";
 import { processAlive } from "../src/redis/server.ts";
 import { SUPERVISOR_ID } from "../src/core/keys.ts";
+import { getTask } from "../src/core/tasks.ts";
+import assert from "node:assert/strict";
 
 export const FAKE_AGENT = `${ROOT}/tests/fixtures/fake-agent.sh`;
 
@@ -211,4 +213,31 @@ export function roundOwnKey(
     (k === t.keys.backlog && JSON.stringify(after[k]) === JSON.stringify([taskId])) ||
     (k.startsWith(`${p}tasks:state:`) &&
       [after[k] ?? before[k]].flat().every((v, i) => i % 2 === 1 || v === taskId));
+}
+
+/**
+ * After a malicious agent's round: no key added or removed but its round's own (roundOwnKey), no
+ * API key minted, the victim's agent, inbox and task unchanged, and the agent's task (whose check
+ * fails) not completed, with that one failed check counted.
+ */
+export async function assertTownIntact(
+  t: Pick<TownContext, "keys" | "redis">,
+  x: { agentId: string; taskId: string; victimId: string; victimTaskId: string },
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+) {
+  const own = roundOwnKey(t, x.agentId, x.taskId, before, after);
+  const added = Object.keys(after).filter((k) => !(k in before) && !own(k));
+  const removed = Object.keys(before).filter((k) => !(k in after) && !own(k));
+  assert.deepEqual(added, [], "keys the attacks created");
+  assert.deepEqual(removed, [], "keys the attacks removed");
+  assert.ok(!(t.keys.authKeys in after), "an API key was minted");
+  for (
+    const k of [t.keys.agent(x.victimId), t.keys.inbox(x.victimId), t.keys.task(x.victimTaskId)]
+  ) {
+    assert.deepEqual(after[k], before[k], `${k} changed`);
+  }
+  const evil = await getTask(t, x.taskId);
+  assert.notEqual(evil?.state, "completed", "the task whose check fails was completed");
+  assert.equal(evil?.verify_failures, 1);
 }

@@ -5,11 +5,10 @@
  * sandbox off (none exists yet), this is what the channel alone guarantees.
  */
 import assert from "node:assert/strict";
-import { AgentTown, fakeCli, roundOwnKey, waitForEvent } from "../agent_helpers.ts";
+import { AgentTown, assertTownIntact, fakeCli, waitForEvent } from "../agent_helpers.ts";
 import { NO_CHANNEL, OK, REFUSED } from "../fixtures/malicious_attacks.ts";
 import { ROOT, Sandbox, snapshotTown, testRedisUrl } from "../helpers.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
-import { getTask } from "../../src/core/tasks.ts";
 
 const MALICIOUS = `${ROOT}/tests/fixtures/malicious-agent.sh`;
 
@@ -76,20 +75,17 @@ Deno.test("a malicious agent: every channel-level attack is refused, the town is
     assert.match(out("ok_current"), new RegExp(task.id.slice(0, 8)));
 
     // The town is intact: no new key but the round's own, nothing of the victim changed.
-    const own = roundOwnKey(at.t, mal.id, task.id, before, after);
-    const added = Object.keys(after).filter((k) => !(k in before) && !own(k));
-    const removed = Object.keys(before).filter((k) => !(k in after) && !own(k));
-    assert.deepEqual(added, [], "keys the attacks created");
-    assert.deepEqual(removed, [], "keys the attacks removed");
-    assert.ok(!(at.t.keys.authKeys in after), "an API key was minted");
-    for (
-      const k of [at.t.keys.agent(victim.id), at.t.keys.inbox(victim.id), at.t.keys.task(vt.id)]
-    ) {
-      assert.deepEqual(after[k], before[k], `${k} changed`);
-    }
-    const evil = await getTask(at.t, task.id);
-    assert.notEqual(evil?.state, "completed", "the task whose check fails was completed");
-    assert.equal(evil?.verify_failures, 1);
+    await assertTownIntact(
+      at.t,
+      {
+        agentId: mal.id,
+        taskId: task.id,
+        victimId: victim.id,
+        victimTaskId: vt.id,
+      },
+      before,
+      after,
+    );
     for (const f of ["pwned", "dump.json"]) {
       await assert.rejects(Deno.stat(`${state}/${f}`), Deno.errors.NotFound, `${f} exists`);
     }

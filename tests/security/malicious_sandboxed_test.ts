@@ -7,12 +7,11 @@
  * pid). Afterwards the town is intact and history shows each refusal.
  */
 import assert from "node:assert/strict";
-import { AgentTown, fakeCli, roundOwnKey, waitForEvent } from "../agent_helpers.ts";
+import { AgentTown, assertTownIntact, fakeCli, waitForEvent } from "../agent_helpers.ts";
 import { NO_CHANNEL, OK, REFUSED } from "../fixtures/malicious_attacks.ts";
 import { ROOT, Sandbox, snapshotTown, testRedisUrl } from "../helpers.ts";
 import { openTown } from "../../src/core/town.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
-import { getTask } from "../../src/core/tasks.ts";
 import { supervisorInfo } from "../../src/core/control.ts";
 import { probeSandbox } from "../../src/supervisor/sandbox/probe.ts";
 
@@ -191,20 +190,17 @@ Deno.test({
     assert.ok((await supervisorInfo(at.t))?.pid === sup.pid, "the supervisor was killed");
 
     // The town is intact: no key but the round's own, nothing of the victim changed.
-    const own = roundOwnKey(at.t, mal.id, task.id, before, after);
-    const added = Object.keys(after).filter((k) => !(k in before) && !own(k));
-    const removed = Object.keys(before).filter((k) => !(k in after) && !own(k));
-    assert.deepEqual(added, [], "keys the attacks created");
-    assert.deepEqual(removed, [], "keys the attacks removed");
-    assert.ok(!(at.t.keys.authKeys in after), "an API key was minted");
-    for (
-      const k of [at.t.keys.agent(victim.id), at.t.keys.inbox(victim.id), at.t.keys.task(vt.id)]
-    ) {
-      assert.deepEqual(after[k], before[k], `${k} changed`);
-    }
-    const evil = await getTask(at.t, task.id);
-    assert.notEqual(evil?.state, "completed", "the task whose check fails was completed");
-    assert.equal(evil?.verify_failures, 1);
+    await assertTownIntact(
+      at.t,
+      {
+        agentId: mal.id,
+        taskId: task.id,
+        victimId: victim.id,
+        victimTaskId: vt.id,
+      },
+      before,
+      after,
+    );
 
     // The operator sees each refusal in history.
     const history = await at.sb.json<{ type: string; agent_id?: string; reason?: string }[]>([
