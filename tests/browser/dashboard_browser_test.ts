@@ -132,7 +132,13 @@ Deno.test({
         await page.screenshot({ path: `${ROOT}/docs/dashboard.png`, fullPage: true });
       }
       await ask.locator("input[name=answer]").fill("yes, go ahead");
-      await ask.locator("button[type=submit]").click();
+      // A live update while the answer is being typed replaces the panel: the text stays.
+      await ask.evaluate((el) => el.setAttribute("data-old", "1"));
+      await w.at.sb.ok(["backlog", "add", "poke the panels"]);
+      const fresh = page.locator('#attention li[data-kind="needs_input"]:not([data-old])');
+      await fresh.waitFor();
+      assert.equal(await fresh.locator("input[name=answer]").inputValue(), "yes, go ahead");
+      await fresh.locator("button[type=submit]").click();
       await waitForEvent(w.at.t, (e) => e.type === "task_completed" && e.task_id === task.id);
       await page.locator('#attention li[data-kind="needs_input"]').waitFor({ state: "detached" });
       const prompt = await Deno.readTextFile(`${w.state}/prompt_claude`);

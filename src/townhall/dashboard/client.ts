@@ -109,13 +109,38 @@ export const CLIENT_JS = String.raw`(() => {
   });
 
   // ---- live updates ----
+  // A panel is replaced whole when the town changes; what the user was typing in it (a reply,
+  // an assignment) and where the cursor was are carried over to the same field of the same form.
+  const fieldKey = (f) => {
+    const form = f.form;
+    return (form ? (form.dataset.act || form.id) + "|" + (form.dataset.fixed || "") : "") + "|" + f.name;
+  };
+  function swapPanel(el, html) {
+    const kept = new Map();
+    let focused;
+    for (const f of el.querySelectorAll("input[name],textarea[name],select[name]")) {
+      if (f.type === "hidden" || f.type === "submit") continue;
+      const key = fieldKey(f);
+      if (f.value !== f.defaultValue || document.activeElement === f) kept.set(key, f.value);
+      if (document.activeElement === f) focused = key;
+    }
+    el.innerHTML = html;
+    if (!kept.size) return;
+    for (const f of el.querySelectorAll("input[name],textarea[name],select[name]")) {
+      const key = fieldKey(f);
+      if (!kept.has(key)) continue;
+      f.value = kept.get(key);
+      if (key === focused) f.focus();
+    }
+  }
+
   function connect() {
     if (!$("#dashboard")) return;
     const es = new EventSource("/ui/stream");
     es.addEventListener("panel", (m) => {
       const d = JSON.parse(m.data);
       const el = document.getElementById(d.id);
-      if (el) el.innerHTML = d.html;
+      if (el) swapPanel(el, d.html);
     });
     es.addEventListener("feed", (m) => {
       const d = JSON.parse(m.data);
