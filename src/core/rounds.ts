@@ -15,15 +15,16 @@ export const MAX_ROUND_MESSAGES = 50;
 
 const TAKE = defineScript(
   "takeRound",
-  6,
+  5,
   LUA_EMIT + `
--- KEYS: events, urgent, inbox, processing, wake, agent. ARGV: now, max messages
+-- KEYS: events, urgent, inbox, processing, agent. ARGV: now, max messages
+-- It never touches the wake list: a token there may be a kill's or a close's (pushed after the
+-- loop read the agent's state), and dropping it would leave the loop blocked for ever.
 local n = redis.call('LLEN', KEYS[4])
 local max = tonumber(ARGV[2])
 for _, src in ipairs({KEYS[2], KEYS[3]}) do
   while n < max and redis.call('LMOVE', src, KEYS[4], 'LEFT', 'RIGHT') do n = n + 1 end
 end
-if redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) == 0 then redis.call('DEL', KEYS[5]) end
 return redis.call('LRANGE', KEYS[4], 0, -1)
 `,
 );
@@ -41,7 +42,6 @@ export async function takeRound(t: Ctx, agentId: string): Promise<TakenRound> {
     t.keys.urgent(agentId),
     t.keys.inbox(agentId),
     t.keys.processing(agentId),
-    t.keys.wake(agentId),
     t.keys.agent(agentId),
   ], [new Date().toISOString(), MAX_ROUND_MESSAGES])) as string[];
   const messages: Message[] = [];

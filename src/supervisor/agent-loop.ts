@@ -161,6 +161,7 @@ export class AgentLoop {
 
   /** Backs off after failed rounds (a kill or shutdown cuts the wait short). */
   async #pause(ms: number) {
+    if (this.#killReason) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.#cutPause = () => {
@@ -371,6 +372,9 @@ export class AgentLoop {
   #killable() {
     const { town, agentId } = this;
     this.#round = new AbortController();
+    // A kill that came while no process ran (the round starting, between the CLI and its
+    // checks) found nothing to abort: this round's processes are stopped before they start.
+    if (this.#killReason) this.#round.abort();
     return {
       timeoutMs: town.config.agent.round_timeout_secs * 1000,
       graceMs: town.config.agent.kill_grace_secs * 1000,
