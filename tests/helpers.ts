@@ -155,8 +155,27 @@ export class Sandbox {
   }
 
   cleanup() {
+    if (!this.redisUrl) stopManagedServer(this.dir);
     Deno.removeSync(this.dir, { recursive: true });
     Deno.removeSync(this.home, { recursive: true });
+  }
+}
+
+/**
+ * Stops the redis-server tt started for the town at `dir`, if it runs: a test that forgets
+ * `tt stop` would otherwise leave it running after its directory is gone. Only a process whose
+ * command line names this town's socket is signalled (a stale pid file's pid may be reused).
+ */
+function stopManagedServer(dir: string) {
+  try {
+    const pid = Number(Deno.readTextFileSync(`${dir}/.tt/redis.pid`).trim());
+    if (!(pid > 0)) return;
+    // ps, not /proc: Deno refuses /proc/<pid> without --allow-all.
+    const out = new Deno.Command("ps", { args: ["-o", "args=", "-p", String(pid)], stderr: "null" })
+      .outputSync();
+    if (new TextDecoder().decode(out.stdout).includes(`${dir}/.tt/`)) Deno.kill(pid, "SIGTERM");
+  } catch {
+    // no pid file, or the process is gone
   }
 }
 

@@ -11,7 +11,10 @@ export const ELSEWHERE = "bench-elsewhere";
 
 /**
  * A town directory with a tinytown.toml (name, this run's Redis, no worktrees, agents that never
- * idle out) plus `extra` lines in [agent]; opened as a TownContext.
+ * idle out, no agent sandbox) plus `extra` lines in [agent]; opened as a TownContext. The marker
+ * CLIs of the sections talk to the bench's Redis with redis-cli, which the agent sandbox rightly
+ * forbids (with bubblewrap installed, `sandbox = "auto"` is on and no runner ever started); the
+ * sandbox's own costs are measured in the agentreport and fleet sections.
  */
 export async function benchTown(
   ctx: BenchContext,
@@ -23,7 +26,8 @@ export async function benchTown(
   await Deno.writeTextFile(
     `${dir}/tinytown.toml`,
     `name = "${name}"\n[redis]\nurl = "${ctx.redis.url}"\n` +
-      `[agent]\nworktrees = false\nidle_timeout_secs = 0\nmax_rounds = 1000000\n${extra}`,
+      `[agent]\nworktrees = false\nidle_timeout_secs = 0\nmax_rounds = 1000000\n` +
+      `sandbox = "off"\n${extra}`,
   );
   return { dir, t: await openTown({ town: dir, clientName: "tt-bench" }) };
 }

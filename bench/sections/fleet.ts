@@ -34,7 +34,7 @@ function cliScript(ctx: BenchContext, path: Path, dir: string): string {
 
 /** Seconds for `agents` agents to complete `tasks` tasks assigned round-robin at once. */
 async function drain(ctx: BenchContext, path: Path, agents: number, tasks: number) {
-  const { dir, t } = await benchTown(ctx, `bench-fleet-${path}`, `sandbox = "off"\n`);
+  const { dir, t } = await benchTown(ctx, `bench-fleet-${path}`);
   try {
     const cli = `${dir}/agent-cli.sh`;
     await Deno.writeTextFile(cli, cliScript(ctx, path, dir), { mode: 0o755 });
