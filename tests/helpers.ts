@@ -158,6 +158,21 @@ export class Sandbox {
     if (!this.redisUrl) stopManagedServer(this.dir);
     Deno.removeSync(this.dir, { recursive: true });
     Deno.removeSync(this.home, { recursive: true });
+    // A tt of this town still running may have started its Redis again meanwhile.
+    if (!this.redisUrl) killNaming(`${this.dir}/.tt/redis.sock`);
+  }
+}
+
+/** SIGTERMs every process whose command line contains `text`. */
+function killNaming(text: string) {
+  const out = new Deno.Command("pgrep", { args: ["-f", text], stdout: "piped", stderr: "null" })
+    .outputSync();
+  for (const pid of new TextDecoder().decode(out.stdout).split("\n").map(Number)) {
+    if (pid > 0 && pid !== Deno.pid) {
+      try {
+        Deno.kill(pid, "SIGTERM");
+      } catch { /* gone */ }
+    }
   }
 }
 

@@ -94,7 +94,7 @@ async function connectTown(
   mode: ConnectMode = {},
 ): Promise<TownContext> {
   const { url, managed } = redisTarget(root, config);
-  if (managed) await ensureManagedRedis(root);
+  if (managed) await ensureManagedRedis(root, { init: mode.init });
   const connectUrl = managed ? url : await withPassword(url);
   let redis: Redis;
   try {

@@ -94,7 +94,10 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promi
  * Makes sure the town's redis-server is running; returns its socket path. Safe to call from many
  * processes at once: the first takes the lock and starts it, the others find it running.
  */
-export async function ensureManagedRedis(root: string): Promise<string> {
+export async function ensureManagedRedis(
+  root: string,
+  opts: { init?: boolean } = {},
+): Promise<string> {
   const paths = managedPaths(root);
   noteManagedServer(paths);
   if (await pingSocket(paths.socket)) return paths.socket;
@@ -106,6 +109,11 @@ export async function ensureManagedRedis(root: string): Promise<string> {
     // second server would unlink its socket and split the town in two, the supervisor's
     // connections on the old server and every new tt on the new one, both writing one AOF.
     if (await waitForLiveServer(paths, SLOW_SERVER_WAIT_MS)) return paths.socket;
+    // A town being deleted (its directory removed while a tt of it still ran) does not get its
+    // Redis back: that server would run on with nothing left to stop it.
+    if (!opts.init && !(await exists(`${root}/tinytown.toml`))) {
+      throw new TtError(`the town at ${root} is gone (no tinytown.toml): its Redis is not started`);
+    }
     await startServer(paths);
     return paths.socket;
   });
@@ -334,4 +342,13 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<boole
     await new Promise((r) => setTimeout(r, 20));
   }
   return !(await processAlive(pid));
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

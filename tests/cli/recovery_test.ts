@@ -138,6 +138,23 @@ Deno.test("a managed redis-server that stalls gets no twin: tt waits for it; a s
   }
 });
 
+Deno.test("a town whose tinytown.toml is gone does not get its Redis started again (a tt still running while the town is deleted)", async () => {
+  const sb = new Sandbox(null);
+  try {
+    await sb.ok(["init", "--name", "gone"]);
+    await sb.ok(["stop"]);
+    const { ensureManagedRedis, managedPid } = await import("../../src/redis/server.ts");
+    await Deno.remove(`${sb.dir}/tinytown.toml`);
+    await assert.rejects(
+      () => ensureManagedRedis(sb.dir),
+      /the town at .* is gone \(no tinytown.toml\): its Redis is not started/,
+    );
+    assert.equal(await managedPid(sb.dir), undefined);
+  } finally {
+    sb.cleanup();
+  }
+});
+
 Deno.test("tt recover never stops agents whose supervisor is alive, even when its heartbeat is gone (Redis refused the write)", async () => {
   const at = await AgentTown.create();
   let stopped: number | undefined;
