@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { withTestTown } from "../helpers.ts";
-import { createAgent, type Ctx, setAgentState } from "../../src/core/agents.ts";
+import type { Ctx } from "../../src/core/agents.ts";
 import type { TownContext } from "../../src/core/town.ts";
 import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import { completeTask, failTask, getTask, listTasks } from "../../src/core/tasks.ts";
@@ -23,23 +23,7 @@ import { noteMission, resumeMission, stopMission } from "../../src/core/missions
 import { recentEvents } from "../../src/core/events.ts";
 import { sendMessage } from "../../src/core/messages.ts";
 import type { ItemDef } from "../../src/core/missions/schemas.ts";
-
-async function lease(t: TownContext, holder = "h:1"): Promise<SchedCtx> {
-  const [ok, token] =
-    (await runScript(t.redis, ACQUIRE_LEASE, [t.keys.dispatcherLock, t.keys.dispatcherFence], [
-      60_000,
-      holder,
-      "",
-    ])) as [number, string];
-  assert.equal(ok, 1, `lease held by ${token}`);
-  return { t, token, helpRepeatMs: 3_600_000 };
-}
-
-async function idleAgent(t: TownContext, name: string, role?: string) {
-  const a = await createAgent(t, { name, cli: "true", role });
-  await setAgentState(t, a.id, "idle");
-  return a;
-}
+import { idleAgent, lease } from "./helpers.ts";
 
 async function mission(
   t: TownContext,
