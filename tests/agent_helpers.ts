@@ -70,6 +70,20 @@ export class AgentTown {
   }
 
   /**
+   * Writes the town's Redis URL into its tinytown.toml, where the library (Town.connect) reads it:
+   * this process has no REDIS_URL. Returns the town's directory.
+   */
+  async pinRedis(): Promise<string> {
+    const path = `${this.sb.dir}/tinytown.toml`;
+    const text = await Deno.readTextFile(path);
+    await Deno.writeTextFile(
+      path,
+      text.replace(/^\[redis\]$/m, `[redis]\nurl = "${this.sb.redisUrl}"`),
+    );
+    return this.sb.dir;
+  }
+
+  /**
    * SIGKILLs the town's supervisor and waits until it is gone; the heartbeat it leaves behind is
    * made to last 10 minutes instead of its TTL (what a kill -9 leaves, long enough for the test).
    */

@@ -4,8 +4,8 @@
  * tinytown.toml resumes it by itself; `tt usage` sums exactly what the fake CLIs reported.
  */
 import assert from "node:assert/strict";
-import { AgentTown, waitForEvent, waitUntil } from "../agent_helpers.ts";
-import { ROOT } from "../helpers.ts";
+import { waitForEvent, waitUntil } from "../agent_helpers.ts";
+import { fakeTown } from "./helpers.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
 import { getTask } from "../../src/core/tasks.ts";
 import { recentEvents } from "../../src/core/events.ts";
@@ -21,21 +21,6 @@ type Row = {
   rounds: number;
 };
 type Report = { rows: Row[]; total: Row };
-const FIXTURES = `${ROOT}/tests/fixtures/clis`;
-
-async function fakeTown(extraToml = "", extraEnv: Record<string, string> = {}) {
-  const at = await AgentTown.create();
-  const path = `${at.sb.dir}/tinytown.toml`;
-  if (extraToml) await Deno.writeTextFile(path, `${await Deno.readTextFile(path)}\n${extraToml}\n`);
-  const state = await Deno.makeTempDir();
-  const env = { PATH: `${FIXTURES}:${Deno.env.get("PATH")}`, FAKE_STATE: state, ...extraEnv };
-  const done = async () => {
-    await at.cleanup();
-    await Deno.remove(state, { recursive: true });
-  };
-  return { at, state, env, path, done };
-}
-
 Deno.test("agent_usd = 1.00 at $0.40 a round: rounds 1-3 run, the 4th task stays queued, the agent is over_budget; raising the budget resumes it", async () => {
   const { at, env, path, state, done } = await fakeTown(
     '[budget]\nagent_usd = 1.00\nwindow = "1d"\n[notify]\ncommand = "cat >> \\"$FAKE_STATE/notify.jsonl\\""',
@@ -131,12 +116,7 @@ Deno.test("tt usage equals what each family's fake CLI reported; [pricing] price
     const models = await at.sb.json<Report>(["usage", "--by", "model"]);
     assert.ok(models.rows.some((x) => x.key === "gemini-fake" && x.input === 1500));
     // The library gives the same numbers (town.usage()).
-    const path = `${at.sb.dir}/tinytown.toml`;
-    await Deno.writeTextFile(
-      path,
-      (await Deno.readTextFile(path)).replace(/^\[redis\]$/m, `[redis]\nurl = "${at.sb.redisUrl}"`),
-    );
-    const town = await Town.connect(at.sb.dir);
+    const town = await Town.connect(await at.pinRedis());
     try {
       const lib = await town.usage({ by: "cli", since: "1d" });
       assert.deepEqual(lib.total, r.total);
