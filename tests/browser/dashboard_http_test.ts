@@ -242,6 +242,10 @@ Deno.test("tt dashboard starts this town's townhall when none answers, then the 
     pid = d.pid;
     assert.equal(d.started, true);
     assert.ok(d.link.startsWith(`http://127.0.0.1:${port}/login?token=`), d.link);
+    // Its output (the first key, shown once) went to its private log, not to this terminal.
+    const log = `${sb.dir}/.tt/logs/townhall.log`;
+    assert.equal((await Deno.stat(log)).mode! & 0o777, 0o600);
+    assert.match(await Deno.readTextFile(log), /no API key, so one was created/);
     const res = await fetch(d.link, { redirect: "manual" });
     await res.body?.cancel();
     assert.equal(res.status, 303);
