@@ -21,6 +21,7 @@ import { type TaskCounts, taskCounts } from "../../core/counters.ts";
 import { type AgentBudget, withBudgets } from "../../core/usage/budget.ts";
 import { loadTownConfig } from "../../core/config.ts";
 import type { BudgetConfig } from "../../core/usage/schema.ts";
+import { execValues } from "../../core/pipeline.ts";
 
 /**
  * `[budget]` as tinytown.toml says now (a raised budget shows at once), or none while the file
@@ -67,12 +68,6 @@ export interface Overview {
   missions: MissionJson[];
 }
 
-const results = <T>(res: [Error | null, unknown][] | null): T[] =>
-  (res ?? []).map(([err, v]) => {
-    if (err) throw err;
-    return v as T;
-  });
-
 /** The last non-empty line of a file's final 4 KiB (undefined when it has none). */
 async function lastLine(path: string): Promise<string | undefined> {
   let f: Deno.FsFile | undefined;
@@ -101,7 +96,7 @@ async function lastLine(path: string): Promise<string | undefined> {
 /** Agents, what needs attention, task totals and active missions: a few pipelined round trips. */
 export async function overview(t: Ctx & { root: string }): Promise<Overview> {
   const [[ids], tasks, budget] = await Promise.all([
-    t.redis.pipeline().smembers(t.keys.agents).exec().then(results<unknown>) as Promise<
+    t.redis.pipeline().smembers(t.keys.agents).exec().then(execValues<unknown>) as Promise<
       [string[]]
     >,
     taskCounts(t),
@@ -109,7 +104,7 @@ export async function overview(t: Ctx & { root: string }): Promise<Overview> {
   ]);
   const agentPipe = t.redis.pipeline();
   for (const id of ids) agentPipe.hgetall(t.keys.agent(id));
-  const agents = (ids.length ? results<Record<string, string>>(await agentPipe.exec()) : [])
+  const agents = (ids.length ? execValues<Record<string, string>>(await agentPipe.exec()) : [])
     .map((h, i) => h.id === ids[i] ? parseAgent(h) : undefined)
     .filter((a): a is Agent => !!a)
     .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
@@ -117,7 +112,7 @@ export async function overview(t: Ctx & { root: string }): Promise<Overview> {
   const withTask = agents.filter((a) => a.current_task);
   const taskPipe = t.redis.pipeline();
   for (const a of withTask) taskPipe.hmget(t.keys.task(a.current_task!), "description", "state");
-  const taskFields = withTask.length ? results<(string | null)[]>(await taskPipe.exec()) : [];
+  const taskFields = withTask.length ? execValues<(string | null)[]>(await taskPipe.exec()) : [];
   const current = new Map(withTask.map((a, i) => [a.id, taskFields[i]]));
 
   const branches = branchStatuses(t.root, agents);
@@ -179,7 +174,7 @@ async function failedChecks(t: Ctx): Promise<Attention[]> {
   if (!ids.length) return [];
   const pipe = t.redis.pipeline();
   for (const id of ids) pipe.hmget(t.keys.task(id), "state", "description", "verify_failures");
-  const fields = results<(string | null)[]>(await pipe.exec());
+  const fields = execValues<(string | null)[]>(await pipe.exec());
   return ids.flatMap((id, i): Attention[] => {
     const [state, description, failures] = fields[i];
     if (!state || isTerminalTask(TaskState.catch("pending").parse(state))) return [];
@@ -238,7 +233,7 @@ export async function taskPage(t: Ctx, query: TaskQuery): Promise<TaskPage> {
     for (const id of ids) {
       pipe.hmget(t.keys.task(id), "state", "description", "assigned_to", "updated_at");
     }
-    const fields = results<(string | null)[]>(await pipe.exec());
+    const fields = execValues<(string | null)[]>(await pipe.exec());
     let used = 0;
     for (let i = 0; i < ids.length && out.length < limit; i++) {
       used++;
