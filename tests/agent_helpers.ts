@@ -212,7 +212,7 @@ export class BackgroundTt {
  * its task; the backlog and a per-state task index holding nothing but that task, since a
  * stopped agent's unfinished task goes back to the backlog with `on_stop = "backlog"`).
  */
-export function roundOwnKey(
+function roundOwnKey(
   t: Pick<TownContext, "keys">,
   agentId: string,
   taskId: string,

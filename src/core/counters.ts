@@ -20,7 +20,7 @@ export interface TaskCounts {
   backlog: number;
 }
 
-export const zeroCounts = (): StateCounts =>
+const zeroCounts = (): StateCounts =>
   Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as StateCounts;
 
 /** Tasks by state and the backlog length: one round trip (two the first time, see ensureIndexed). */

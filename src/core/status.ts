@@ -6,7 +6,7 @@
  */
 import type { AgentBudget } from "./usage/budget.ts";
 import { parseSupervisorInfo, type SupervisorInfo, thisHost } from "./control.ts";
-import { type MissionBrief, missionBriefs } from "./missions/store.ts";
+import { type MissionBrief, missionBriefs } from "./missions/json.ts";
 import type { WorktreeStatus } from "../supervisor/worktree.ts";
 import {
   type Agent,

@@ -25,7 +25,7 @@ return 0
  * this host (kill -9, crash, OOM) is removed at once instead of waiting for its TTL, so the caller
  * starts a new supervisor right away.
  */
-export async function liveSupervisor(t: TownContext): Promise<SupervisorInfo | undefined> {
+async function liveSupervisor(t: TownContext): Promise<SupervisorInfo | undefined> {
   const key = t.keys.supervisor(thisHost());
   const raw = await t.redis.get(key);
   const info = parseSupervisorInfo(raw);

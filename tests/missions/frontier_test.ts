@@ -11,12 +11,8 @@ import { createAgent, type Ctx, setAgentState } from "../../src/core/agents.ts";
 import type { TownContext } from "../../src/core/town.ts";
 import { completeTask, failTask } from "../../src/core/tasks.ts";
 import { compileGraph } from "../../src/core/missions/graph.ts";
-import {
-  changeItem,
-  createMission,
-  loadMission,
-  type MissionView,
-} from "../../src/core/missions/store.ts";
+import { createMission, loadMission, type MissionView } from "../../src/core/missions/store.ts";
+import { changeItem } from "../../src/core/missions/transitions.ts";
 import { loadFrontier } from "../../src/core/missions/frontier.ts";
 import { onTaskEnded, type SchedCtx, scheduleMission } from "../../src/core/missions/scheduler.ts";
 import {

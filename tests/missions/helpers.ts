@@ -15,7 +15,7 @@ import type { SchedCtx } from "../../src/core/missions/scheduler.ts";
 import { type GitHubOptions, GitHubRest } from "../../src/core/missions/github.ts";
 import { FakeGitHub } from "./fake_github.ts";
 
-export const HOLD_AGENT = `${ROOT}/tests/missions/fixtures/hold-agent.sh`;
+const HOLD_AGENT = `${ROOT}/tests/missions/fixtures/hold-agent.sh`;
 
 /** --cli of the hold agent (see the fixture) with a private state dir. */
 export function holdCli(state: string, mode = "work"): string {

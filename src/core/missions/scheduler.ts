@@ -9,14 +9,9 @@ import { type Agent, isTerminalAgent } from "../schemas.ts";
 import { callScript, getTask, getTasks, oneLine, type Reply, shortTaskId } from "../tasks.ts";
 import { GATED_KINDS, type TaskBinding } from "./schemas.ts";
 import { PROMOTE } from "./scripts.ts";
-import {
-  changeItem,
-  changeMissionState,
-  countItems,
-  loadMission,
-  loadMissions,
-  shortMissionId,
-} from "./store.ts";
+import { loadMission, loadMissions, shortMissionId } from "./store.ts";
+import { changeItem, changeMissionState } from "./transitions.ts";
+import { countItems } from "./json.ts";
 import { laneOf, pickAgent } from "./scoring.ts";
 import { loadFrontier } from "./frontier.ts";
 import { ACTOR, check, type SchedCtx } from "./context.ts";

@@ -6,14 +6,9 @@
  */
 import { agentLabel, type Ctx, parseAgent } from "../../core/agents.ts";
 import { recentEvents } from "../../core/events.ts";
-import { listMissions, type MissionJson, missionJson } from "../../core/missions/store.ts";
-import {
-  type Agent,
-  isTerminalTask,
-  TASK_STATES,
-  TaskState,
-  type TownEvent,
-} from "../../core/schemas.ts";
+import { listMissions } from "../../core/missions/store.ts";
+import { type MissionJson, missionJson } from "../../core/missions/json.ts";
+import { type Agent, isTerminalTask, TaskState, type TownEvent } from "../../core/schemas.ts";
 import { roundLogPath } from "../../supervisor/logs.ts";
 import type { WorktreeStatus } from "../../supervisor/worktree.ts";
 import { branchStatuses } from "./branches.ts";
@@ -36,7 +31,7 @@ async function currentBudget(root: string): Promise<BudgetConfig | undefined> {
 }
 
 /** States that need the operator, in the order the attention list shows them. */
-export const ATTENTION_STATES = ["needs_input", "error", "rate_limited", "over_budget"];
+const ATTENTION_STATES = ["needs_input", "error", "rate_limited", "over_budget"];
 
 export interface AgentRow {
   agent: Agent;
@@ -255,8 +250,6 @@ export async function taskPage(t: Ctx, query: TaskQuery): Promise<TaskPage> {
   }
   return { tasks: out, next: pos < total ? pos : undefined, scanned, total };
 }
-
-export const TASK_FILTERS = TASK_STATES;
 
 /** The latest events for the feed, newest first. */
 export async function feed(t: Ctx, count = 30): Promise<TownEvent[]> {

@@ -13,7 +13,7 @@ const Health = z.object({ status: z.literal("ok"), town: z.string() });
 const START_LIMIT_MS = 20_000;
 
 /** The URL this machine reaches the town's townhall at (a wildcard bind is reached on loopback). */
-export function townhallUrl(t: TownContext): string {
+function townhallUrl(t: TownContext): string {
   const { bind, port } = t.config.townhall;
   if (port === 0) {
     throw new UsageError(

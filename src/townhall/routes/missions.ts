@@ -3,7 +3,8 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv, TownhallDeps } from "../env.ts";
 import { conflict, errors, json, jsonBody, notFound, secured, tooLarge } from "./common.ts";
 import * as ops from "../../core/missions/ops.ts";
-import { listMissions, missionJson, resolveMission } from "../../core/missions/store.ts";
+import { listMissions, resolveMission } from "../../core/missions/store.ts";
+import { missionJson } from "../../core/missions/json.ts";
 import { ITEM_KINDS, ITEM_STATUSES, MISSION_STATES } from "../../core/missions/schemas.ts";
 
 const Counts = z.object({
