@@ -259,6 +259,36 @@ Deno.test("reviewer gate: a worker that ends its own review (--force) decides no
   });
 });
 
+Deno.test("reviewer gate: a review task that fails leaves the item to the operator; reject sends it back", async () => {
+  await withTestTown(async (t) => {
+    const worker = await idleAgent(t, "w1");
+    const reviewer = await idleAgent(t, "rev", "reviewer");
+    const mid = await mission(t, [item("a")], { reviewer: true });
+    const s = await lease(t);
+    await scheduleMission(s, mid);
+    let l = (await view(t, mid)).live.get("a")!;
+    await completeTask(t, l.task!, { by: worker.id, result: "built it" });
+    await onTaskEnded(s, { mission: mid, item: "a", role: "work" }, l.task!);
+    await scheduleMission(s, mid);
+    l = (await view(t, mid)).live.get("a")!;
+    const review = (await getTask(t, l.review!))!;
+    assert.equal(review.assigned_to, reviewer.id);
+    await failTask(t, review.id, { result: "the reviewer's CLI crashed" });
+    await onTaskEnded(s, { mission: mid, item: "a", role: "review" }, review.id);
+    await scheduleMission(s, mid);
+    l = (await view(t, mid)).live.get("a")!;
+    assert.equal(l.status, "review", "a failed review approves nothing");
+    assert.equal(l.review, "operator");
+    const ev = (await recentEvents(t, { count: 100 })).find((e) =>
+      e.type === "mission_review_failed"
+    );
+    assert.match(ev?.message ?? "", /the review of 'a' ended failed: the operator decides/);
+    const { rejectItem } = await import("../../src/core/missions/ops.ts");
+    await rejectItem(t, mid, "a", "redo it");
+    assert.equal((await view(t, mid)).live.get("a")!.status, "ready");
+  });
+});
+
 Deno.test("help requests repeat with back-off, replacing the old one (never two in the inbox)", async () => {
   await withTestTown(async (t) => {
     const mid = await mission(t, [item("a")]);
