@@ -225,22 +225,28 @@ Deno.test("mission text is data: quotes, newlines, Lua patterns and JSON survive
   });
 });
 
+/** A mission of one gated item whose work w1 completed: the item waits for rev's review. */
+async function inReview(t: TownContext) {
+  const worker = await idleAgent(t, "w1");
+  const reviewer = await idleAgent(t, "rev", "reviewer");
+  const mid = await mission(t, [item("a")], { reviewer: true });
+  const s = await lease(t);
+  await scheduleMission(s, mid);
+  let l = (await view(t, mid)).live.get("a")!;
+  assert.equal(l.agent, worker.id, "work goes to the worker, not the reviewer");
+  await completeTask(t, l.task!, { by: worker.id, result: "built it" });
+  await onTaskEnded(s, { mission: mid, item: "a", role: "work" }, l.task!, undefined, worker.id);
+  await scheduleMission(s, mid);
+  l = (await view(t, mid)).live.get("a")!;
+  assert.equal(l.status, "review");
+  const review = (await getTask(t, l.review!))!;
+  assert.equal(review.assigned_to, reviewer.id);
+  return { s, mid, worker, review };
+}
+
 Deno.test("reviewer gate: a worker that ends its own review (--force) decides nothing", async () => {
   await withTestTown(async (t) => {
-    const worker = await idleAgent(t, "w1");
-    const reviewer = await idleAgent(t, "rev", "reviewer");
-    const mid = await mission(t, [item("a")], { reviewer: true });
-    const s = await lease(t);
-    await scheduleMission(s, mid);
-    let l = (await view(t, mid)).live.get("a")!;
-    assert.equal(l.agent, worker.id, "work goes to the worker, not the reviewer");
-    await completeTask(t, l.task!, { by: worker.id, result: "built it" });
-    await onTaskEnded(s, { mission: mid, item: "a", role: "work" }, l.task!, undefined, worker.id);
-    await scheduleMission(s, mid);
-    l = (await view(t, mid)).live.get("a")!;
-    assert.equal(l.status, "review");
-    const review = (await getTask(t, l.review!))!;
-    assert.equal(review.assigned_to, reviewer.id);
+    const { s, mid, worker, review } = await inReview(t);
     await completeTask(t, review.id, { by: worker.id, force: true, result: "approved: by me" });
     await onTaskEnded(
       s,
@@ -249,7 +255,7 @@ Deno.test("reviewer gate: a worker that ends its own review (--force) decides no
       undefined,
       worker.id,
     );
-    l = (await view(t, mid)).live.get("a")!;
+    const l = (await view(t, mid)).live.get("a")!;
     assert.equal(l.status, "review");
     assert.equal(l.review, "operator");
     const { approveItem } = await import("../../src/core/missions/ops.ts");
@@ -261,22 +267,11 @@ Deno.test("reviewer gate: a worker that ends its own review (--force) decides no
 
 Deno.test("reviewer gate: a review task that fails leaves the item to the operator; reject sends it back", async () => {
   await withTestTown(async (t) => {
-    const worker = await idleAgent(t, "w1");
-    const reviewer = await idleAgent(t, "rev", "reviewer");
-    const mid = await mission(t, [item("a")], { reviewer: true });
-    const s = await lease(t);
-    await scheduleMission(s, mid);
-    let l = (await view(t, mid)).live.get("a")!;
-    await completeTask(t, l.task!, { by: worker.id, result: "built it" });
-    await onTaskEnded(s, { mission: mid, item: "a", role: "work" }, l.task!);
-    await scheduleMission(s, mid);
-    l = (await view(t, mid)).live.get("a")!;
-    const review = (await getTask(t, l.review!))!;
-    assert.equal(review.assigned_to, reviewer.id);
+    const { s, mid, review } = await inReview(t);
     await failTask(t, review.id, { result: "the reviewer's CLI crashed" });
     await onTaskEnded(s, { mission: mid, item: "a", role: "review" }, review.id);
     await scheduleMission(s, mid);
-    l = (await view(t, mid)).live.get("a")!;
+    const l = (await view(t, mid)).live.get("a")!;
     assert.equal(l.status, "review", "a failed review approves nothing");
     assert.equal(l.review, "operator");
     const ev = (await recentEvents(t, { count: 100 })).find((e) =>
