@@ -136,6 +136,19 @@ export async function waitUntil(cond: () => Promise<boolean> | boolean, limitMs 
 
 export { processAlive as alive } from "../src/redis/server.ts";
 
+/** Starts `tt <args>` in the sandbox's town, not awaited: stdin closed, stdout and stderr piped. */
+export function spawnTt(sb: Sandbox, args: string[]): Deno.ChildProcess {
+  const { cmd, args: pre } = ttCommand();
+  return new Deno.Command(cmd, {
+    args: [...pre, ...args],
+    cwd: sb.dir,
+    env: { ...sb.env(), DENO_NO_UPDATE_CHECK: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
 /** A `tt` running in the background (logs -f, stop…): its output so far, and how it ended. */
 export class BackgroundTt {
   #out = "";
@@ -147,15 +160,7 @@ export class BackgroundTt {
   >;
 
   constructor(sb: Sandbox, args: string[]) {
-    const { cmd, args: pre } = ttCommand();
-    this.child = new Deno.Command(cmd, {
-      args: [...pre, ...args],
-      cwd: sb.dir,
-      env: { ...sb.env(), DENO_NO_UPDATE_CHECK: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    this.child = spawnTt(sb, args);
     const read = async (s: ReadableStream<Uint8Array>, add: (t: string) => void) => {
       const dec = new TextDecoder();
       for await (const chunk of s) add(dec.decode(chunk, { stream: true }));

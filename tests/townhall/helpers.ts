@@ -1,5 +1,6 @@
 /** Runs a real `tt townhall` (port 0) in a sandbox town and talks to it over loopback HTTP. */
-import { Sandbox, townOf, ttCommand } from "../helpers.ts";
+import { Sandbox, townOf } from "../helpers.ts";
+import { spawnTt } from "../agent_helpers.ts";
 import type { TownContext } from "../../src/core/town.ts";
 
 /**
@@ -59,15 +60,7 @@ export async function startHall(opts: HallOptions = {}): Promise<StartedHall> {
     const args = ["auth", "gen-key", ...scopes.flatMap((s) => ["--scope", s])];
     keys.push((await sb.ok(args)).stdout.trim());
   }
-  const { cmd, args } = ttCommand();
-  const child = new Deno.Command(cmd, {
-    args: [...args, "townhall", "--port", "0", "--json", ...(opts.args ?? [])],
-    cwd: sb.dir,
-    env: { ...sb.env(), DENO_NO_UPDATE_CHECK: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnTt(sb, ["townhall", "--port", "0", "--json", ...(opts.args ?? [])]);
   let err = "";
   const errDone = (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) err += chunk;
