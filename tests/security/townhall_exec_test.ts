@@ -9,10 +9,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { listAgents } from "../../src/core/agents.ts";
-import { supervisorInfo } from "../../src/core/control.ts";
-import { waitUntil } from "../agent_helpers.ts";
 import { snapshotTown } from "../helpers.ts";
-import { api, closeHall, type Hall, startHall } from "../townhall/helpers.ts";
+import { api, closeHall, type Hall, startHall, stopSupervisor } from "../townhall/helpers.ts";
 
 async function mcp(h: Hall, key: string): Promise<Client> {
   const c = new Client({ name: "attacker", version: "1.0.0" });
@@ -30,15 +28,6 @@ async function tool(c: Client, name: string, args: Record<string, unknown>) {
     success: boolean;
     error?: string;
   };
-}
-
-async function stopSupervisor(h: Hall) {
-  const info = await supervisorInfo(h.t);
-  if (!info) return;
-  try {
-    Deno.kill(info.pid, "SIGTERM");
-  } catch { /* gone */ }
-  await waitUntil(async () => !(await supervisorInfo(h.t)));
 }
 
 Deno.test("town.write and agent.manage alone cannot run a command on the host (REST and MCP)", async () => {

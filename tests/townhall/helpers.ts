@@ -1,6 +1,7 @@
 /** Runs a real `tt townhall` (port 0) in a sandbox town and talks to it over loopback HTTP. */
 import { Sandbox, townOf } from "../helpers.ts";
-import { spawnTt } from "../agent_helpers.ts";
+import { spawnTt, waitUntil } from "../agent_helpers.ts";
+import { supervisorInfo } from "../../src/core/control.ts";
 import type { TownContext } from "../../src/core/town.ts";
 
 /**
@@ -116,6 +117,16 @@ export async function startHall(opts: HallOptions = {}): Promise<StartedHall> {
 }
 
 /** Stops the server, closes the Redis context, removes the sandbox. */
+/** Stops the town's supervisor (SIGTERM) and waits until it is gone; none running is fine. */
+export async function stopSupervisor(h: Hall) {
+  const info = await supervisorInfo(h.t);
+  if (!info) return;
+  try {
+    Deno.kill(info.pid, "SIGTERM");
+  } catch { /* gone */ }
+  await waitUntil(async () => !(await supervisorInfo(h.t)));
+}
+
 export async function closeHall(h: Hall): Promise<void> {
   try {
     await h.stop();

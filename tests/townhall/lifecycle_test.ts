@@ -4,16 +4,7 @@ import { waitForEvent, waitUntil } from "../agent_helpers.ts";
 import { supervisorInfo } from "../../src/core/control.ts";
 import { getAgent } from "../../src/core/agents.ts";
 import { getTask } from "../../src/core/tasks.ts";
-import { api, closeHall, type Hall, startHall } from "./helpers.ts";
-
-async function stopSupervisor(h: Hall) {
-  const info = await supervisorInfo(h.t);
-  if (!info) return;
-  try {
-    Deno.kill(info.pid, "SIGTERM");
-  } catch { /* gone */ }
-  await waitUntil(async () => !(await supervisorInfo(h.t)));
-}
+import { api, closeHall, type Hall, startHall, stopSupervisor } from "./helpers.ts";
 
 /** The --cli of an agent that completes its tasks through this townhall's REST API. */
 function restAgent(h: Hall): string {
