@@ -1,5 +1,6 @@
 /** Runs a real `tt townhall` (port 0) in a sandbox town and talks to it over loopback HTTP. */
-import { Sandbox, townOf } from "../helpers.ts";
+import assert from "node:assert/strict";
+import { Sandbox, snapshotTown, townOf } from "../helpers.ts";
 import { spawnTt, waitUntil } from "../agent_helpers.ts";
 import { supervisorInfo } from "../../src/core/control.ts";
 import type { TownContext } from "../../src/core/town.ts";
@@ -125,6 +126,20 @@ export async function stopSupervisor(h: Hall) {
     Deno.kill(info.pid, "SIGTERM");
   } catch { /* gone */ }
   await waitUntil(async () => !(await supervisorInfo(h.t)));
+}
+
+/**
+ * Asserts the town's keys and values are as in `before` (a snapshotTown) but for its event
+ * stream, where refused requests are audited.
+ */
+export async function assertUnchangedButEvents(
+  h: Hall,
+  before: Record<string, unknown>,
+  message?: string,
+) {
+  const { [h.t.keys.events]: _a, ...after } = await snapshotTown(h.t);
+  const { [h.t.keys.events]: _b, ...was } = before;
+  assert.deepEqual(after, was, message);
 }
 
 export async function closeHall(h: Hall): Promise<void> {
