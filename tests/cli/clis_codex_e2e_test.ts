@@ -5,11 +5,12 @@
  * agent in `error` with codex's own message. Skipped, saying so, when codex is not installed.
  */
 import assert from "node:assert/strict";
-import { AgentTown, waitForEvent } from "../agent_helpers.ts";
+import { AgentTown } from "../agent_helpers.ts";
 import { ROOT } from "../helpers.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
 import { getTask } from "../../src/core/tasks.ts";
 import { codexHome, startStub } from "../fixtures/stub_responses.ts";
+import { refusedRound } from "../fixtures/clis/e2e.ts";
 
 const BIN = Deno.env.get("TT_CLIS_BIN") ?? `${ROOT}/.tools/clis/node_modules/.bin`;
 const HAVE = (() => {
@@ -72,18 +73,12 @@ Deno.test({
     const at = await AgentTown.create();
     try {
       const env = { PATH: `${BIN}:${Deno.env.get("PATH")}`, CODEX_HOME: home };
-      await at.sb.ok(["spawn", "w1", "--cli", "codex"], { env });
-      const task = await at.sb.json<TaskJson>(["assign", "w1", "never done"]);
-      const failed = await waitForEvent(at.t, (e) => e.type === "agent_failed", 120_000);
+      const failed = await refusedRound(at, "codex", env);
       assert.match(
         failed.message,
         /codex: unexpected status 401 Unauthorized: Incorrect API key provided/,
       );
-      const a = await resolveAgent(at.t, "w1");
-      assert.equal(a.state, "error");
       assert.equal(stub.requests.length, 1, "no retries");
-      await waitForEvent(at.t, (e) => e.type === "work_released");
-      assert.equal((await getTask(at.t, task.id))?.state, "pending");
     } finally {
       await at.cleanup();
       await stub.close();
