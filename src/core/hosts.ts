@@ -318,7 +318,7 @@ export function hostsFromRead(flat: string[], agents: Agent[]): HostStatus[] {
 }
 
 /** Is a supervisor of `host` up (fresh heartbeat)? */
-export async function hostUp(t: Ctx, host: string): Promise<boolean> {
+async function hostUp(t: Ctx, host: string): Promise<boolean> {
   return (await t.redis.exists(t.keys.supervisor(host))) === 1;
 }
 

@@ -48,7 +48,7 @@ export const MissionOut = z.object({
 }).openapi("Mission");
 
 const text = (max: number) => z.string().max(max);
-export const ItemIn = z.strictObject({
+const ItemIn = z.strictObject({
   id: z.string().min(1).max(64),
   title: text(300).min(1),
   body: text(32_000).optional(),
