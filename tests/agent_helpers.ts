@@ -70,6 +70,20 @@ export class AgentTown {
   }
 
   /**
+   * Writes the town's Redis URL into its tinytown.toml, where the library (Town.connect) reads it:
+   * this process has no REDIS_URL. Returns the town's directory.
+   */
+  async pinRedis(): Promise<string> {
+    const path = `${this.sb.dir}/tinytown.toml`;
+    const text = await Deno.readTextFile(path);
+    await Deno.writeTextFile(
+      path,
+      text.replace(/^\[redis\]$/m, `[redis]\nurl = "${this.sb.redisUrl}"`),
+    );
+    return this.sb.dir;
+  }
+
+  /**
    * SIGKILLs the town's supervisor and waits until it is gone; the heartbeat it leaves behind is
    * made to last 10 minutes instead of its TTL (what a kill -9 leaves, long enough for the test).
    */
@@ -122,6 +136,19 @@ export async function waitUntil(cond: () => Promise<boolean> | boolean, limitMs 
 
 export { processAlive as alive } from "../src/redis/server.ts";
 
+/** Starts `tt <args>` in the sandbox's town, not awaited: stdin closed, stdout and stderr piped. */
+export function spawnTt(sb: Sandbox, args: string[]): Deno.ChildProcess {
+  const { cmd, args: pre } = ttCommand();
+  return new Deno.Command(cmd, {
+    args: [...pre, ...args],
+    cwd: sb.dir,
+    env: { ...sb.env(), DENO_NO_UPDATE_CHECK: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
 /** A `tt` running in the background (logs -f, stop…): its output so far, and how it ended. */
 export class BackgroundTt {
   #out = "";
@@ -133,15 +160,7 @@ export class BackgroundTt {
   >;
 
   constructor(sb: Sandbox, args: string[]) {
-    const { cmd, args: pre } = ttCommand();
-    this.child = new Deno.Command(cmd, {
-      args: [...pre, ...args],
-      cwd: sb.dir,
-      env: { ...sb.env(), DENO_NO_UPDATE_CHECK: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    this.child = spawnTt(sb, args);
     const read = async (s: ReadableStream<Uint8Array>, add: (t: string) => void) => {
       const dec = new TextDecoder();
       for await (const chunk of s) add(dec.decode(chunk, { stream: true }));
@@ -198,7 +217,7 @@ export class BackgroundTt {
  * its task; the backlog and a per-state task index holding nothing but that task, since a
  * stopped agent's unfinished task goes back to the backlog with `on_stop = "backlog"`).
  */
-export function roundOwnKey(
+function roundOwnKey(
   t: Pick<TownContext, "keys">,
   agentId: string,
   taskId: string,

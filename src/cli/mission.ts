@@ -3,7 +3,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { InvalidArgumentError } from "commander";
 import { withTown } from "./context.ts";
 import { ago, clip, color, note, output } from "./output.ts";
-import type { MissionJson } from "../core/missions/store.ts";
+import type { MissionJson } from "../core/missions/json.ts";
 
 const STATE_MARK: Record<string, string> = {
   running: "▶",
@@ -53,7 +53,8 @@ function summaryLine(m: MissionJson): string {
 }
 
 async function view(t: Parameters<Parameters<typeof withTown>[1]>[0], ref: string) {
-  const { resolveMission, missionJson } = await import("../core/missions/store.ts");
+  const { resolveMission } = await import("../core/missions/store.ts");
+  const { missionJson } = await import("../core/missions/json.ts");
   return missionJson(await resolveMission(t, ref));
 }
 
@@ -94,7 +95,8 @@ export function register(program: Command) {
       const src = await collectSources({ plan: opts.plan, issues: opts.issue, docs: opts.doc });
       await withTown(cmd, async (t, g) => {
         const { startMission } = await import("../core/missions/ops.ts");
-        const { loadMission, missionJson } = await import("../core/missions/store.ts");
+        const { loadMission } = await import("../core/missions/store.ts");
+        const { missionJson } = await import("../core/missions/json.ts");
         const m = await startMission(t, {
           title: opts.title ?? src.title,
           source: src.source,
@@ -124,7 +126,8 @@ export function register(program: Command) {
     .option("-a, --all", "include completed and stopped missions")
     .action(async (opts, cmd) => {
       await withTown(cmd, async (t, g) => {
-        const { listMissions, missionJson } = await import("../core/missions/store.ts");
+        const { listMissions } = await import("../core/missions/store.ts");
+        const { missionJson } = await import("../core/missions/json.ts");
         const all = (await listMissions(t, { all: !!opts.all })).map(missionJson);
         output(
           g.json,
@@ -188,7 +191,8 @@ export function register(program: Command) {
             ...(m.help_reason ? [`  asked the conductor: ${m.help_reason}`] : []),
           ]);
         }
-        const { listMissions, missionJson } = await import("../core/missions/store.ts");
+        const { listMissions } = await import("../core/missions/store.ts");
+        const { missionJson } = await import("../core/missions/json.ts");
         const all = (await listMissions(t)).map(missionJson);
         output(g.json, all, () => all.length ? all.map(summaryLine) : "No active missions.");
       });
@@ -238,7 +242,8 @@ export function register(program: Command) {
     })
     .action(async (ref, opts, cmd) => {
       await withTown(cmd, async (t, g) => {
-        const { resolveMission, missionJson } = await import("../core/missions/store.ts");
+        const { resolveMission } = await import("../core/missions/store.ts");
+        const { missionJson } = await import("../core/missions/json.ts");
         const { waitForMission } = await import("../core/missions/wait.ts");
         const { mission: m } = await resolveMission(t, ref);
         const v = missionJson(
@@ -271,7 +276,7 @@ export function register(program: Command) {
       await refuseAgents("approve");
       await withTown(cmd, async (t, g) => {
         const { approveItem } = await import("../core/missions/ops.ts");
-        const { missionJson } = await import("../core/missions/store.ts");
+        const { missionJson } = await import("../core/missions/json.ts");
         const m = missionJson(await approveItem(t, ref, item, opts.reason ?? ""));
         output(g.json, m, () => `Approved '${item}' of mission ${m.id.slice(0, 8)}`);
       }, { supervisor: true });
@@ -286,7 +291,7 @@ export function register(program: Command) {
       await refuseAgents("reject");
       await withTown(cmd, async (t, g) => {
         const { rejectItem } = await import("../core/missions/ops.ts");
-        const { missionJson } = await import("../core/missions/store.ts");
+        const { missionJson } = await import("../core/missions/json.ts");
         const m = missionJson(await rejectItem(t, ref, item, opts.reason));
         output(g.json, m, () => `Sent '${item}' of mission ${m.id.slice(0, 8)} back to work`);
       }, { supervisor: true });

@@ -8,6 +8,7 @@ import { UsageError } from "./errors.ts";
 import type { Ctx } from "./agents.ts";
 import { getTasks } from "./tasks.ts";
 import { cmp, ensureIndexed, lexRange, lexScore, memberId } from "./task_index.ts";
+import { execValues } from "./pipeline.ts";
 
 export type StateCounts = Record<TaskState, number>;
 
@@ -19,14 +20,8 @@ export interface TaskCounts {
   backlog: number;
 }
 
-export const zeroCounts = (): StateCounts =>
+const zeroCounts = (): StateCounts =>
   Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as StateCounts;
-
-const values = <T>(res: [Error | null, unknown][] | null): T[] =>
-  (res ?? []).map(([err, v]) => {
-    if (err) throw err;
-    return v as T;
-  });
 
 /** Tasks by state and the backlog length: one round trip (two the first time, see ensureIndexed). */
 export async function taskCounts(t: Ctx): Promise<TaskCounts> {
@@ -34,7 +29,7 @@ export async function taskCounts(t: Ctx): Promise<TaskCounts> {
     const pipe = t.redis.pipeline().get(t.keys.taskIndex).zcard(t.keys.tasks)
       .llen(t.keys.backlog);
     for (const s of TASK_STATES) pipe.zcard(t.keys.tasksIn(s));
-    const [marker, tasks, backlog, ...n] = values<unknown>(await pipe.exec()) as [
+    const [marker, tasks, backlog, ...n] = execValues<unknown>(await pipe.exec()) as [
       string | null,
       number,
       number,
@@ -72,7 +67,7 @@ export async function listTasksIn(t: Ctx, states: readonly TaskState[]): Promise
   const pipe = t.redis.pipeline();
   for (const s of states) pipe.zrange(t.keys.tasksIn(s), "0", "-1", "WITHSCORES");
   const entries: { id: string; score: number }[] = [];
-  for (const flat of values<string[]>(await pipe.exec())) {
+  for (const flat of execValues<string[]>(await pipe.exec())) {
     for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i], score: +flat[i + 1] });
   }
   entries.sort((a, b) => a.score - b.score || cmp(a.id, b.id));
@@ -156,7 +151,7 @@ async function scoreEntries(
     return pairs(await t.redis.zrange(key, "0", String(want - 1), "WITHSCORES"));
   }
   // Equal scores (tasks made in one script) are ordered by id, as Redis orders them.
-  const [ties, later] = values<string[]>(
+  const [ties, later] = execValues<string[]>(
     await t.redis.pipeline()
       .zrangebyscore(key, after.score, after.score, "WITHSCORES")
       .zrangebyscore(key, `(${after.score}`, "+inf", "WITHSCORES", "LIMIT", 0, want)
@@ -179,13 +174,13 @@ async function agentEntries(
     const from = after ? `(${who}|${s}|${lexScore(after.score)}|${after.id}` : min;
     pipe.zrangebylex(t.keys.tasksByAgent, from, max, "LIMIT", 0, want);
   }
-  const members = values<string[]>(await pipe.exec()).flat();
+  const members = execValues<string[]>(await pipe.exec()).flat();
   const rest = (m: string) => m.slice(m.indexOf("|", who.length + 1) + 1); // `<score>|<id>`
   members.sort((a, b) => cmp(rest(a), rest(b)));
   const picked = members.slice(0, want);
   if (!picked.length) return [];
   // The cursor carries the exact score (the lex member has it rounded to 3 decimals).
-  const scores = values<string | null>(
+  const scores = execValues<string | null>(
     await picked.reduce((p, m) => p.zscore(t.keys.tasks, memberId(m)), t.redis.pipeline()).exec(),
   );
   return picked.map((m, i) => ({

@@ -13,7 +13,7 @@ import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
 import { emitEvent } from "./events.ts";
 import { moveAgentWork } from "./reclaim.ts";
 import type { TownConfig } from "./config.ts";
-import { type HostRecord, parseRecord } from "./hosts.ts";
+import { parseRecord, upRecord } from "./hosts.ts";
 
 const LOCK_MS = 30_000;
 
@@ -198,13 +198,7 @@ export async function resumeHost(t: Ctx, info: SupervisorInfo, ttlSecs: number) 
         if (!(e instanceof ConflictError)) throw e;
       });
     }
-    const record: HostRecord = {
-      host: info.host,
-      state: "up",
-      pid: info.pid,
-      started_at: info.started_at,
-      ttl_secs: ttlSecs,
-    };
+    const record = upRecord(info, ttlSecs);
     await t.redis.hset(t.keys.hosts, info.host, JSON.stringify(record));
     await emitEvent(t, {
       type: "host_back",

@@ -144,15 +144,18 @@ const BeatResult = z.object({
 });
 export type BeatResult = z.infer<typeof BeatResult>;
 
+/** The record of a host whose supervisor `info` is up and beats every `ttlSecs`. */
+export const upRecord = (info: SupervisorInfo, ttlSecs: number): HostRecord => ({
+  host: info.host,
+  state: "up",
+  pid: info.pid,
+  started_at: info.started_at,
+  ttl_secs: ttlSecs,
+});
+
 /** One heartbeat of this host's supervisor: refreshes its liveness, names lost hosts. */
 export async function beatHost(t: Ctx, info: SupervisorInfo, ttlSecs: number): Promise<BeatResult> {
-  const record: HostRecord = {
-    host: info.host,
-    state: "up",
-    pid: info.pid,
-    started_at: info.started_at,
-    ttl_secs: ttlSecs,
-  };
+  const record = upRecord(info, ttlSecs);
   const res = await evalScript(t.redis, BEAT, [t.keys.supervisor(info.host), t.keys.hosts], [
     info.host,
     JSON.stringify(info),
@@ -315,7 +318,7 @@ export function hostsFromRead(flat: string[], agents: Agent[]): HostStatus[] {
 }
 
 /** Is a supervisor of `host` up (fresh heartbeat)? */
-export async function hostUp(t: Ctx, host: string): Promise<boolean> {
+async function hostUp(t: Ctx, host: string): Promise<boolean> {
   return (await t.redis.exists(t.keys.supervisor(host))) === 1;
 }
 

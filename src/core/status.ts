@@ -6,15 +6,14 @@
  */
 import type { AgentBudget } from "./usage/budget.ts";
 import { parseSupervisorInfo, type SupervisorInfo, thisHost } from "./control.ts";
-import { type MissionBrief, missionBriefs } from "./missions/store.ts";
+import { type MissionBrief, missionBriefs } from "./missions/json.ts";
 import type { WorktreeStatus } from "../supervisor/worktree.ts";
 import {
   type Agent,
   AGENT_STATES,
   AgentState,
   isTerminalAgent,
-  isTerminalTask,
-  TaskState,
+  type TaskState,
   type TownEvent,
 } from "./schemas.ts";
 import { agentLabel, parseAgent } from "./agents.ts";
@@ -23,8 +22,9 @@ import { parseEntry } from "./events.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { hostsFromRead, type HostStatus, queueHostsRead } from "./hosts.ts";
 import { readFields, readHashes } from "../redis/bulk.ts";
-import { assigneeCounts, type StateCounts, taskCounts } from "./counters.ts";
-import { assigneeTaskIds, lexRange, memberId } from "./task_index.ts";
+import { assigneeCounts, taskCounts } from "./counters.ts";
+import { currentTasks, groupTasks, type TaskBrief, type TaskGroup } from "./status_tasks.ts";
+import { execValues } from "./pipeline.ts";
 import type { TownContext } from "./town.ts";
 
 /** Messages peeked per list to compute the category breakdown. */
@@ -41,12 +41,7 @@ export interface MailboxStatus {
   categories: Record<Category, number>;
 }
 
-export interface TaskBrief {
-  id: string;
-  state: TaskState;
-  assigned_to?: string;
-  description: string;
-}
+export type { TaskBrief, TaskGroup } from "./status_tasks.ts";
 
 export interface AgentStatus {
   id: string;
@@ -66,21 +61,6 @@ export interface AgentStatus {
     /** The agent's last events, oldest first. */
     events: TownEvent[];
   };
-}
-
-export interface TaskGroup {
-  /** Undefined for the "(unassigned)" group. */
-  agent_id?: string;
-  label: string;
-  /** Pending, assigned and running tasks (all of them, from the counters). */
-  active: number;
-  /** Completed, failed and cancelled tasks (all of them). */
-  done: number;
-  /**
-   * Active tasks first, each part in creation order: at most GROUP_TASKS of each (the oldest
-   * active, the newest done), so `tasks.length` may be less than `active + done`.
-   */
-  tasks: TaskBrief[];
 }
 
 /** Health of the town's supervisor daemon; the supervisor feature fills it in. */
@@ -129,17 +109,6 @@ export interface StatusOptions {
   agentLimit?: number;
 }
 
-const values = <T>(res: [Error | null, unknown][] | null): T[] =>
-  (res ?? []).map(([err, v]) => {
-    if (err) throw err;
-    return v as T;
-  });
-
-/** Tasks listed per part (active, done) of a `--tasks` group; the counts cover all of them. */
-export const GROUP_TASKS = 10;
-const ACTIVE: TaskState[] = ["pending", "assigned", "running"];
-const DONE: TaskState[] = ["completed", "failed", "cancelled"];
-
 /**
  * The town at a glance. Tasks come from the counters and indexes (task_index.ts), never from
  * reading every task: the cost grows with the agents shown, not with the tasks.
@@ -151,7 +120,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
       t,
       t.redis.pipeline().smembers(t.keys.agents).get(t.keys.supervisor(thisHost()))
         .smembers(t.keys.missionsActive),
-    ).exec().then(values<unknown>) as Promise<[string[], string | null, string[], string[]]>,
+    ).exec().then(execValues<unknown>) as Promise<[string[], string | null, string[], string[]]>,
     taskCounts(t),
     assigneeCounts(t),
   ]);
@@ -212,70 +181,6 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     missions: missionIds.length ? await missionBriefs(t, missionIds) : [],
     hosts: hostsFromRead(hostsRaw, agents),
   };
-}
-
-/** State, assignee and description of tasks by id, in one pipelined round trip. */
-async function briefs(t: TownContext, ids: string[]): Promise<Map<string, TaskBrief>> {
-  const wanted = [...new Set(ids)];
-  if (!wanted.length) return new Map();
-  const pipe = t.redis.pipeline();
-  for (const id of wanted) pipe.hmget(t.keys.task(id), "state", "assigned_to", "description");
-  const fields = values<(string | null)[]>(await pipe.exec());
-  const out = new Map<string, TaskBrief>();
-  wanted.forEach((id, i) => {
-    const [state, assignedTo, description] = fields[i];
-    if (state === null && description === null) return; // deleted meanwhile
-    out.set(id, {
-      id,
-      state: TaskState.catch("pending").parse(state),
-      assigned_to: assignedTo || undefined,
-      description: description ?? "",
-    });
-  });
-  return out;
-}
-
-/**
- * Each agent's task: its explicit current task while open, else its oldest running task, else
- * its only open task. From the counters and at most one index entry per agent (two round trips).
- */
-async function currentTasks(
-  t: TownContext,
-  agents: Agent[],
-  byAssignee: Map<string, StateCounts>,
-): Promise<Map<string, TaskBrief>> {
-  const pipe = t.redis.pipeline();
-  const asked: { agent: string; state: TaskState }[] = [];
-  for (const a of agents) {
-    const c = byAssignee.get(a.id);
-    if (!c) continue;
-    const open = c.pending + c.assigned + c.running;
-    const state: TaskState | undefined = c.running
-      ? "running"
-      : open === 1
-      ? (c.assigned ? "assigned" : "pending")
-      : undefined;
-    if (!state) continue;
-    const [min, max] = lexRange(a.id, state);
-    pipe.zrangebylex(t.keys.tasksByAgent, min, max, "LIMIT", 0, 1);
-    asked.push({ agent: a.id, state });
-  }
-  const found = asked.length ? values<string[]>(await pipe.exec()) : [];
-  const fallback = new Map(
-    asked.flatMap((x, i) => found[i].length ? [[x.agent, memberId(found[i][0])]] : []),
-  );
-  const tasks = await briefs(t, [
-    ...agents.flatMap((a) => a.current_task ? [a.current_task] : []),
-    ...fallback.values(),
-  ]);
-  const out = new Map<string, TaskBrief>();
-  for (const a of agents) {
-    const explicit = a.current_task ? tasks.get(a.current_task) : undefined;
-    const id = fallback.get(a.id);
-    const pick = explicit && isActive(explicit) ? explicit : id ? tasks.get(id) : undefined;
-    if (pick && isActive(pick)) out.set(a.id, pick);
-  }
-  return out;
 }
 
 interface AgentSummary {
@@ -348,49 +253,6 @@ async function worktreesOf(
 function secondsSince(iso: string, now: number): number {
   const ms = Date.parse(iso);
   return Number.isNaN(ms) ? 0 : Math.max(0, Math.round((now - ms) / 1000));
-}
-
-const isActive = (x: TaskBrief) => !isTerminalTask(x.state);
-
-/**
- * Tasks by assignee (agents in status order, then assignees that are no longer agents, then
- * "(unassigned)"): counts from the counters, and at most GROUP_TASKS tasks of each part (the
- * oldest active ones, the newest done ones), each part in creation order.
- */
-async function groupTasks(
-  t: TownContext,
-  agents: Agent[],
-  labels: Map<string, string>,
-  byAssignee: Map<string, StateCounts>,
-  /** Every agent of the town: agents not read in full (agentLimit) get no group of their own. */
-  all: Set<string>,
-): Promise<TaskGroup[]> {
-  const who = [
-    ...agents.map((a) => a.id).filter((id) => byAssignee.has(id)),
-    ...[...byAssignee.keys()].filter((id) => id !== "" && !all.has(id)).sort(),
-    ...(byAssignee.has("") ? [""] : []),
-  ];
-  const ids = await assigneeTaskIds(
-    t,
-    who.flatMap((id) => [
-      { who: id, states: ACTIVE, limit: GROUP_TASKS },
-      { who: id, states: DONE, limit: GROUP_TASKS, from: "newest" as const },
-    ]),
-  );
-  const parts = who.map((id, i) => ({ id, active: ids[2 * i], done: ids[2 * i + 1].reverse() }));
-  const tasks = await briefs(t, parts.flatMap((p) => [...p.active, ...p.done]));
-  const sum = (c: StateCounts, states: TaskState[]) => states.reduce((n, s) => n + c[s], 0);
-  return parts.map(({ id, active, done }): TaskGroup => {
-    const c = byAssignee.get(id)!;
-    return {
-      agent_id: id || undefined,
-      // Assignees that are no longer agents (pruned) keep their short id as label.
-      label: id === "" ? "(unassigned)" : labels.get(id) ?? id.slice(0, 8),
-      active: sum(c, ACTIVE),
-      done: sum(c, DONE),
-      tasks: [...active, ...done].flatMap((x) => tasks.get(x) ?? []),
-    };
-  }).filter((g) => g.active + g.done > 0);
 }
 
 /** Reads the stream backwards in pages until each agent has its last few events (or it ends). */

@@ -4,10 +4,10 @@
  */
 import type { TownContext } from "../core/town.ts";
 import { parseSupervisorInfo, type SupervisorInfo, thisHost, waitReply } from "../core/control.ts";
-import { TtError } from "../core/errors.ts";
 import { processAlive, withFileLock } from "../redis/server.ts";
 import { defineScript, runScript } from "../redis/script.ts";
 import { supervisorFiles } from "../core/hosts.ts";
+import { startDetachedTt } from "./detached.ts";
 
 const DROP_IF_SAME = defineScript(
   "dropDeadSupervisor",
@@ -25,7 +25,7 @@ return 0
  * this host (kill -9, crash, OOM) is removed at once instead of waiting for its TTL, so the caller
  * starts a new supervisor right away.
  */
-export async function liveSupervisor(t: TownContext): Promise<SupervisorInfo | undefined> {
+async function liveSupervisor(t: TownContext): Promise<SupervisorInfo | undefined> {
   const key = t.keys.supervisor(thisHost());
   const raw = await t.redis.get(key);
   const info = parseSupervisorInfo(raw);
@@ -40,29 +40,18 @@ export async function liveSupervisor(t: TownContext): Promise<SupervisorInfo | u
 /** Returns "running" if a supervisor was already up, "started" if this call started one. */
 export async function ensureSupervisor(t: TownContext): Promise<"running" | "started"> {
   if (await liveSupervisor(t)) return "running";
-  await Deno.mkdir(`${t.root}/.tt/logs`, { recursive: true, mode: 0o700 });
+  await Deno.mkdir(`${t.root}/.tt`, { recursive: true, mode: 0o700 });
   return await withFileLock(`${t.root}/.tt/supervisor.start.lock`, async () => {
     if (await liveSupervisor(t)) return "running";
     const nonce = crypto.randomUUID();
-    // Loaded here: self.ts brings every CLI family, which `tt assign` with a live supervisor skips.
-    const { selfCommand } = await import("./self.ts");
     const { supervisorFlags } = await import("./permissions.ts");
-    const [cmd, ...args] = selfCommand(await supervisorFlags(t));
-    const child = new Deno.Command(cmd, {
-      args: [...args, "--town", t.root, "supervise", "--ready", nonce],
-      cwd: t.root,
-      detached: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    child.unref();
-    const reply = await waitReply(t, nonce, 15);
-    if (reply === undefined) {
-      throw new TtError(
-        `the supervisor did not start within 15 s: see ${supervisorFiles(t.root).log}`,
-      );
-    }
+    await startDetachedTt({
+      root: t.root,
+      args: ["supervise", "--ready", nonce],
+      permissions: await supervisorFlags(t),
+      ready: async () => (await waitReply(t, nonce, 15)) !== undefined,
+      notReady: `the supervisor did not start within 15 s: see ${supervisorFiles(t.root).log}`,
+    });
     return "started";
   });
 }

@@ -2,7 +2,8 @@
 import { z } from "@hono/zod-openapi";
 import type { ToolDef } from "./tools.ts";
 import * as ops from "../core/missions/ops.ts";
-import { listMissions, missionJson, resolveMission } from "../core/missions/store.ts";
+import { listMissions, resolveMission } from "../core/missions/store.ts";
+import { missionJson } from "../core/missions/json.ts";
 import { MissionNoteBody, MissionStartBody, ReviewBody } from "./routes/missions.ts";
 
 const missionArg = z.strictObject({ mission: z.string().trim().min(1).max(100) });

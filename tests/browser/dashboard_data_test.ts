@@ -14,7 +14,7 @@ import { layoutMission, MissionsPanel } from "../../src/townhall/dashboard/missi
 import { AgentsTable, canFor } from "../../src/townhall/dashboard/panels.tsx";
 import { branchesSettled } from "../../src/townhall/dashboard/branches.ts";
 import { createWorktree } from "../../src/supervisor/worktree.ts";
-import type { MissionJson } from "../../src/core/missions/store.ts";
+import type { MissionJson } from "../../src/core/missions/json.ts";
 
 Deno.test("task pages: newest first, a cursor goes on, state filter and search; a filter that matches nothing stops after SCAN_LIMIT ids", async () => {
   await withAgents(["w1"], async ({ t, ids }) => {

@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { api, closeHall, type Hall, HallSandbox, startHall } from "../townhall/helpers.ts";
 import { alive, waitUntil } from "../agent_helpers.ts";
+import { recentEvents } from "../../src/core/events.ts";
+import { listKeys } from "../../src/core/auth.ts";
 
 async function req(
   h: Hall,
@@ -86,6 +88,12 @@ Deno.test("dashboard login: key → HttpOnly SameSite=Strict session; wrong key,
     });
     assert.equal(okForm.res.status, 303);
     assert.match(okForm.res.headers.get("set-cookie") ?? "", /^tt_session=/);
+    // Both logins are audited: the refused one as anonymous, the good one as the key.
+    const [keyRecord] = await listKeys(h.t);
+    const logins = (await recentEvents(h.t, { count: 1000 }))
+      .filter((e) => e.type === "audit" && e.path === "/login")
+      .map((e) => `${e.method} ${e.status} ${e.actor}`);
+    assert.deepEqual(logins, ["POST 401 anonymous", `POST 303 ${keyRecord.id}`]);
 
     const { cookie, csrf, page } = await login(h, h.createdKey!);
     assert.ok(csrf, "the page carries its CSRF token");
@@ -201,6 +209,10 @@ Deno.test("tt dashboard: a one-time link logs in once; task text is escaped in t
     assert.match(cookie, /^tt_session=./);
     const again = await req(h, path);
     assert.equal(again.res.status, 401, "the link works once");
+    const linkLogins = (await recentEvents(h.t, { count: 1000 }))
+      .filter((e) => e.type === "audit" && e.path === "/login?token")
+      .map((e) => `${e.method} ${e.status} ${e.actor}`);
+    assert.deepEqual(linkLogins, ["GET 303 operator"]);
     assert.equal(again.res.headers.get("set-cookie"), null);
 
     const evil = "<img src=x onerror=alert(1)>";
@@ -242,6 +254,10 @@ Deno.test("tt dashboard starts this town's townhall when none answers, then the 
     pid = d.pid;
     assert.equal(d.started, true);
     assert.ok(d.link.startsWith(`http://127.0.0.1:${port}/login?token=`), d.link);
+    // Its output (the first key, shown once) went to its private log, not to this terminal.
+    const log = `${sb.dir}/.tt/logs/townhall.log`;
+    assert.equal((await Deno.stat(log)).mode! & 0o777, 0o600);
+    assert.match(await Deno.readTextFile(log), /no API key, so one was created/);
     const res = await fetch(d.link, { redirect: "manual" });
     await res.body?.cancel();
     assert.equal(res.status, 303);

@@ -4,7 +4,7 @@
  * The bundle is built once for this file, into a temp dir (never dist/).
  */
 import assert from "node:assert/strict";
-import { BundleSandbox, ROOT, runTt, shebangFlags, testRedisUrl } from "../helpers.ts";
+import { BundleSandbox, denoRunArgs, ROOT, runTt, shebangFlags, testRedisUrl } from "../helpers.ts";
 import { permissionFlags } from "../../scripts/bundle.ts";
 
 const TMP = Deno.makeTempDirSync({ prefix: "tt-bundle-" });
@@ -15,17 +15,7 @@ let built: Promise<string> | undefined;
 function bundle(): Promise<string> {
   return built ??= (async () => {
     const out = `${TMP}/tt.js`;
-    const r = await run(Deno.execPath(), [
-      "run",
-      "-q",
-      "-P",
-      "--no-prompt",
-      "--config",
-      `${ROOT}/deno.json`,
-      `${ROOT}/scripts/bundle.ts`,
-      "--out",
-      out,
-    ]);
+    const r = await run(Deno.execPath(), [...denoRunArgs("scripts/bundle.ts"), "--out", out]);
     if (r.code !== 0) throw new Error(`scripts/bundle.ts failed (${r.code}):\n${r.stderr}`);
     return out;
   })();

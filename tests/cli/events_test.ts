@@ -4,7 +4,8 @@ import { emitEvent } from "../../src/core/events.ts";
 import { sendMessage, textMessage } from "../../src/core/messages.ts";
 import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import type { TownEvent } from "../../src/core/schemas.ts";
-import { Sandbox, snapshotTown, ttCommand, withSandboxTown as withTown } from "../helpers.ts";
+import { Sandbox, snapshotTown, withSandboxTown as withTown } from "../helpers.ts";
+import { spawnTt } from "../agent_helpers.ts";
 
 const TIME = "\\d\\d:\\d\\d:\\d\\d";
 
@@ -79,15 +80,7 @@ Deno.test("tt events: the most recent N with [type] and scope; --agent; bad coun
 
 /** Starts `tt events -f …` and gives a way to wait for its output, then to stop it. */
 function follow(sb: Sandbox, args: string[]) {
-  const { cmd, args: pre } = ttCommand();
-  const child = new Deno.Command(cmd, {
-    args: [...pre, "events", "-f", ...args],
-    cwd: sb.dir,
-    env: { ...sb.env(), DENO_NO_UPDATE_CHECK: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnTt(sb, ["events", "-f", ...args]);
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let out = "";
   // A safety net only: the waits below end as soon as the line is there.

@@ -24,6 +24,7 @@ import { type Task, TASK_STATES } from "../../src/core/schemas.ts";
 import type { TownContext } from "../../src/core/town.ts";
 import { TaskPage } from "../../src/townhall/schemas.ts";
 import { Sandbox, withTestTown } from "../helpers.ts";
+import { countCalls } from "../redis_calls.ts";
 import { api, closeHall, startHall } from "../townhall/helpers.ts";
 
 /** Every task, oldest first, the slow way: the whole index, then filtered here. */
@@ -109,22 +110,11 @@ Deno.test("following next_cursor gives the full scan, once each, in order, for e
 Deno.test("a page costs the same round trips in a town of 10 tasks as in one of 2,000", async () => {
   await withTestTown(async (t) => {
     const a = await createAgent(t, { name: "alpha", cli: "x" });
-    const calls = async (f: TaskFilter) => {
-      let n = 0;
-      const counted = new Proxy(t.redis, {
-        get(target, prop, receiver) {
-          const v = Reflect.get(target, prop, receiver);
-          if (typeof v !== "function") return v;
-          return (...args: unknown[]) => {
-            n++;
-            return v.apply(target, args);
-          };
-        },
+    const calls = (f: TaskFilter) =>
+      countCalls(t, async (counted) => {
+        const first = await listTaskPage(counted, { ...f, limit: 5 });
+        await listTaskPage(counted, { ...f, limit: 5, after: first.next_cursor });
       });
-      const first = await listTaskPage({ ...t, redis: counted }, { ...f, limit: 5 });
-      await listTaskPage({ ...t, redis: counted }, { ...f, limit: 5, after: first.next_cursor });
-      return n;
-    };
     const fill = async (n: number) => {
       const p = [];
       for (let i = 0; i < n; i++) p.push(assignTask(t, toRecipient(a), { description: `t${i}` }));

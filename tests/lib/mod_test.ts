@@ -2,20 +2,9 @@ import assert from "node:assert/strict";
 import { Town, waitForIdle } from "../../src/mod.ts";
 import { AgentTown, fakeCli } from "../agent_helpers.ts";
 
-/** The library reads the Redis URL from the town (this process has no REDIS_URL). */
-async function pinRedis(at: AgentTown): Promise<string> {
-  const path = `${at.sb.dir}/tinytown.toml`;
-  const text = await Deno.readTextFile(path);
-  await Deno.writeTextFile(
-    path,
-    text.replace(/^\[redis\]$/m, `[redis]\nurl = "${at.sb.redisUrl}"`),
-  );
-  return at.sb.dir;
-}
-
 Deno.test("library: the designer → backend + frontend flow from the README", async () => {
   const at = await AgentTown.create();
-  const town = await Town.connect(await pinRedis(at));
+  const town = await Town.connect(await at.pinRedis());
   try {
     assert.equal(town.name, at.name);
     const designer = await town.spawnAgent("designer", fakeCli("complete"));
@@ -41,7 +30,7 @@ Deno.test("library: the designer → backend + frontend flow from the README", a
 
 Deno.test("library: waitForIdle rejects on timeout; onEvent delivers new events", async () => {
   const at = await AgentTown.create();
-  const town = await Town.connect(await pinRedis(at));
+  const town = await Town.connect(await at.pinRedis());
   try {
     const w = await town.spawnAgent("slow", fakeCli("hang"));
     const seen: string[] = [];

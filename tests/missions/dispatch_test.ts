@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { withTestTown } from "../helpers.ts";
-import { createAgent, type Ctx, setAgentState } from "../../src/core/agents.ts";
+import type { Ctx } from "../../src/core/agents.ts";
 import type { TownContext } from "../../src/core/town.ts";
 import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import { completeTask, failTask, getTask, listTasks } from "../../src/core/tasks.ts";
@@ -23,23 +23,7 @@ import { noteMission, resumeMission, stopMission } from "../../src/core/missions
 import { recentEvents } from "../../src/core/events.ts";
 import { sendMessage } from "../../src/core/messages.ts";
 import type { ItemDef } from "../../src/core/missions/schemas.ts";
-
-async function lease(t: TownContext, holder = "h:1"): Promise<SchedCtx> {
-  const [ok, token] =
-    (await runScript(t.redis, ACQUIRE_LEASE, [t.keys.dispatcherLock, t.keys.dispatcherFence], [
-      60_000,
-      holder,
-      "",
-    ])) as [number, string];
-  assert.equal(ok, 1, `lease held by ${token}`);
-  return { t, token, helpRepeatMs: 3_600_000 };
-}
-
-async function idleAgent(t: TownContext, name: string, role?: string) {
-  const a = await createAgent(t, { name, cli: "true", role });
-  await setAgentState(t, a.id, "idle");
-  return a;
-}
+import { idleAgent, lease } from "./helpers.ts";
 
 async function mission(
   t: TownContext,
@@ -241,22 +225,28 @@ Deno.test("mission text is data: quotes, newlines, Lua patterns and JSON survive
   });
 });
 
+/** A mission of one gated item whose work w1 completed: the item waits for rev's review. */
+async function inReview(t: TownContext) {
+  const worker = await idleAgent(t, "w1");
+  const reviewer = await idleAgent(t, "rev", "reviewer");
+  const mid = await mission(t, [item("a")], { reviewer: true });
+  const s = await lease(t);
+  await scheduleMission(s, mid);
+  let l = (await view(t, mid)).live.get("a")!;
+  assert.equal(l.agent, worker.id, "work goes to the worker, not the reviewer");
+  await completeTask(t, l.task!, { by: worker.id, result: "built it" });
+  await onTaskEnded(s, { mission: mid, item: "a", role: "work" }, l.task!, undefined, worker.id);
+  await scheduleMission(s, mid);
+  l = (await view(t, mid)).live.get("a")!;
+  assert.equal(l.status, "review");
+  const review = (await getTask(t, l.review!))!;
+  assert.equal(review.assigned_to, reviewer.id);
+  return { s, mid, worker, review };
+}
+
 Deno.test("reviewer gate: a worker that ends its own review (--force) decides nothing", async () => {
   await withTestTown(async (t) => {
-    const worker = await idleAgent(t, "w1");
-    const reviewer = await idleAgent(t, "rev", "reviewer");
-    const mid = await mission(t, [item("a")], { reviewer: true });
-    const s = await lease(t);
-    await scheduleMission(s, mid);
-    let l = (await view(t, mid)).live.get("a")!;
-    assert.equal(l.agent, worker.id, "work goes to the worker, not the reviewer");
-    await completeTask(t, l.task!, { by: worker.id, result: "built it" });
-    await onTaskEnded(s, { mission: mid, item: "a", role: "work" }, l.task!, undefined, worker.id);
-    await scheduleMission(s, mid);
-    l = (await view(t, mid)).live.get("a")!;
-    assert.equal(l.status, "review");
-    const review = (await getTask(t, l.review!))!;
-    assert.equal(review.assigned_to, reviewer.id);
+    const { s, mid, worker, review } = await inReview(t);
     await completeTask(t, review.id, { by: worker.id, force: true, result: "approved: by me" });
     await onTaskEnded(
       s,
@@ -265,13 +255,32 @@ Deno.test("reviewer gate: a worker that ends its own review (--force) decides no
       undefined,
       worker.id,
     );
-    l = (await view(t, mid)).live.get("a")!;
+    const l = (await view(t, mid)).live.get("a")!;
     assert.equal(l.status, "review");
     assert.equal(l.review, "operator");
     const { approveItem } = await import("../../src/core/missions/ops.ts");
     await approveItem(t, mid, "a", "checked by hand");
     await scheduleMission(s, mid);
     assert.equal((await view(t, mid)).mission.state, "completed");
+  });
+});
+
+Deno.test("reviewer gate: a review task that fails leaves the item to the operator; reject sends it back", async () => {
+  await withTestTown(async (t) => {
+    const { s, mid, review } = await inReview(t);
+    await failTask(t, review.id, { result: "the reviewer's CLI crashed" });
+    await onTaskEnded(s, { mission: mid, item: "a", role: "review" }, review.id);
+    await scheduleMission(s, mid);
+    const l = (await view(t, mid)).live.get("a")!;
+    assert.equal(l.status, "review", "a failed review approves nothing");
+    assert.equal(l.review, "operator");
+    const ev = (await recentEvents(t, { count: 100 })).find((e) =>
+      e.type === "mission_review_failed"
+    );
+    assert.match(ev?.message ?? "", /the review of 'a' ended failed: the operator decides/);
+    const { rejectItem } = await import("../../src/core/missions/ops.ts");
+    await rejectItem(t, mid, "a", "redo it");
+    assert.equal((await view(t, mid)).live.get("a")!.status, "ready");
   });
 });
 

@@ -10,15 +10,9 @@ import { withTestTown } from "../helpers.ts";
 import { createAgent, type Ctx, setAgentState } from "../../src/core/agents.ts";
 import type { TownContext } from "../../src/core/town.ts";
 import { completeTask, failTask } from "../../src/core/tasks.ts";
-import { runScript } from "../../src/redis/script.ts";
-import { ACQUIRE_LEASE } from "../../src/core/missions/scripts.ts";
 import { compileGraph } from "../../src/core/missions/graph.ts";
-import {
-  changeItem,
-  createMission,
-  loadMission,
-  type MissionView,
-} from "../../src/core/missions/store.ts";
+import { createMission, loadMission, type MissionView } from "../../src/core/missions/store.ts";
+import { changeItem } from "../../src/core/missions/transitions.ts";
 import { loadFrontier } from "../../src/core/missions/frontier.ts";
 import { onTaskEnded, type SchedCtx, scheduleMission } from "../../src/core/missions/scheduler.ts";
 import {
@@ -28,23 +22,14 @@ import {
   stopMission,
 } from "../../src/core/missions/ops.ts";
 import { ITEM_STATUSES } from "../../src/core/missions/schemas.ts";
+import { idleAgent, lease } from "./helpers.ts";
 
 async function setup(t: TownContext, n: number, reviewer = false, agents = true) {
-  for (const name of agents ? ["w1", "w2", "w3"] : []) {
-    const a = await createAgent(t, { name, cli: "true" });
-    await setAgentState(t, a.id, "idle");
-  }
-  const [, token] = (await runScript(
-    t.redis,
-    ACQUIRE_LEASE,
-    [t.keys.dispatcherLock, t.keys.dispatcherFence],
-    [60_000, "h:1", ""],
-  )) as [number, string];
-  const s: SchedCtx = {
-    t,
-    token: agents ? token : await t.redis.get(t.keys.dispatcherLock) ?? "",
-    helpRepeatMs: 3_600_000,
-  };
+  for (const name of agents ? ["w1", "w2", "w3"] : []) await idleAgent(t, name);
+  // Without agents: a second mission, scheduled under the lease the first setup took.
+  const s: SchedCtx = agents
+    ? await lease(t)
+    : { t, token: await t.redis.get(t.keys.dispatcherLock) ?? "", helpRepeatMs: 3_600_000 };
   // A diamond-ish lattice: item i depends on i-3 and i-2.
   const items = Array.from({ length: n }, (_, i) => ({
     id: `i${i}`,

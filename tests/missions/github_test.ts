@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { FakeGitHub, validateResponse } from "./fake_github.ts";
-import { GitHubRest } from "../../src/core/missions/github.ts";
 import {
   issueItems,
   parseIssueRef,
@@ -15,30 +14,9 @@ import { compileGraph } from "../../src/core/missions/graph.ts";
 import { UsageError } from "../../src/core/errors.ts";
 import { AgentTown, waitForEvent } from "../agent_helpers.ts";
 import { recentEvents } from "../../src/core/events.ts";
-import { holdCli, type MissionJson } from "./helpers.ts";
+import { fakeClient as client, holdCli, type MissionJson, withGitHub } from "./helpers.ts";
 
 const ref = (number: number) => ({ owner: "acme", repo: "rocket", number });
-
-function client(gh: FakeGitHub, waits: number[] = [], extra: Record<string, unknown> = {}) {
-  return new GitHubRest({
-    baseUrl: gh.url,
-    token: "t0ken",
-    sleep: (ms) => {
-      waits.push(ms);
-      return Promise.resolve();
-    },
-    ...extra,
-  });
-}
-
-async function withGitHub(fn: (gh: FakeGitHub) => Promise<void>) {
-  const gh = new FakeGitHub();
-  try {
-    await fn(gh);
-  } finally {
-    await gh.close();
-  }
-}
 
 Deno.test("github: the fake's bodies follow GitHub's OpenAPI description (and a broken one is caught)", () => {
   const gh = new FakeGitHub();
@@ -130,7 +108,7 @@ Deno.test("github: a cycle through native dependencies is refused by the graph, 
 Deno.test("github: comments are read past the first page (75 comments, 30 a page)", async () => {
   await withGitHub(async (gh) => {
     gh.add({ number: 7, title: "Chatty", comments: 75 });
-    const c = client(gh, [], { perPage: 30 });
+    const c = client(gh, { perPage: 30 });
     const comments = await c.comments(ref(7));
     assert.equal(comments.length, 75);
     assert.deepEqual(comments.map((x) => x.body).slice(28, 32), [
@@ -169,7 +147,7 @@ Deno.test("github: a rate limit (403 + reset headers) waits for the reset; too l
     };
     gh.troubles.push({ match: /issues\/1$/, status: 403, headers: limited, times: 1 });
     const waits: number[] = [];
-    assert.equal((await client(gh, waits).issue(ref(1))).title, "Limited");
+    assert.equal((await client(gh, { waits }).issue(ref(1))).title, "Limited");
     assert.equal(waits.length, 1);
     assert.ok(waits[0] > 15_000 && waits[0] <= 21_500, `waited ${waits[0]} ms`);
     // A reset an hour away is not waited for: the caller gets an error saying when to retry.
@@ -192,7 +170,7 @@ Deno.test("github: a rate limit (403 + reset headers) waits for the reset; too l
       times: 1,
     });
     const w2: number[] = [];
-    await client(gh, w2).issue(ref(1));
+    await client(gh, { waits: w2 }).issue(ref(1));
     assert.deepEqual(w2, [3000]);
   });
 });
@@ -202,11 +180,14 @@ Deno.test("github: 5xx answers back off and retry; persistent ones fail with the
     gh.add({ number: 1, title: "Flaky" });
     gh.troubles.push({ match: /issues\/1$/, status: 502, times: 2 });
     const waits: number[] = [];
-    assert.equal((await client(gh, waits).issue(ref(1))).title, "Flaky");
+    assert.equal((await client(gh, { waits }).issue(ref(1))).title, "Flaky");
     assert.deepEqual(waits, [1000, 2000]);
     gh.troubles.push({ match: /issues\/1$/, status: 500, times: 10 });
     const w2: number[] = [];
-    await assert.rejects(() => client(gh, w2).issue(ref(1)), /GitHub answered 500 .*Server Error/);
+    await assert.rejects(
+      () => client(gh, { waits: w2 }).issue(ref(1)),
+      /GitHub answered 500 .*Server Error/,
+    );
     assert.deepEqual(w2, [1000, 2000, 4000]);
   });
 });

@@ -6,35 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { parse, validate } from "graphql";
-import { FakeGitHub, type FakePull } from "./fake_github.ts";
+import type { FakePull } from "./fake_github.ts";
 import { GRAPHQL_SCHEMA } from "./fake_github_graphql.ts";
 import { GitHubRest, graphqlUrlOf, type PullState } from "../../src/core/missions/github.ts";
 import { pullStatesQuery } from "../../src/core/missions/pulls_graphql.ts";
+import { fakeClient as client, withGitHub } from "./helpers.ts";
 
 const ref = (number: number) => ({ owner: "acme", repo: "rocket", number });
 const sha = (c: string) => c.repeat(40);
-
-function client(gh: FakeGitHub, extra: Record<string, unknown> = {}, waits: number[] = []) {
-  return new GitHubRest({
-    baseUrl: gh.url,
-    token: "t0ken",
-    sleep: (ms) => {
-      waits.push(ms);
-      return Promise.resolve();
-    },
-    ...extra,
-  });
-}
-
-async function withGitHub(fn: (gh: FakeGitHub) => Promise<void>) {
-  const gh = new FakeGitHub();
-  try {
-    await fn(gh);
-    assert.deepEqual(gh.broken, [], "the fake's answers kept to the schema");
-  } finally {
-    await gh.close();
-  }
-}
 
 /** One pull request of each kind the watches tell apart. */
 const PULLS: FakePull[] = [
@@ -215,7 +194,7 @@ Deno.test("graphql: rate limits (RATE_LIMITED, 403 with retry-after) wait or fai
   await withGitHub(async (gh) => {
     gh.pull(PULLS[0]);
     const waits: number[] = [];
-    const c = client(gh, { maxWaitMs: 120_000 }, waits);
+    const c = client(gh, { maxWaitMs: 120_000, waits });
     const soon = String(Math.ceil(Date.now() / 1000) + 30);
     gh.troubles.push({
       match: /^\/graphql$/,

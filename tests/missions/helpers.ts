@@ -1,10 +1,21 @@
-/** Helpers for the mission tests: plan files, mission events, the hold agent. */
+/**
+ * Helpers for the mission tests: plan files, mission events, the hold agent, a scheduler holding
+ * the dispatcher lease, clients of the fake GitHub.
+ */
+import assert from "node:assert/strict";
 import { ROOT } from "../helpers.ts";
 import type { AgentTown } from "../agent_helpers.ts";
 import { recentEvents } from "../../src/core/events.ts";
 import type { TownEvent } from "../../src/core/schemas.ts";
+import { createAgent, setAgentState } from "../../src/core/agents.ts";
+import type { TownContext } from "../../src/core/town.ts";
+import { runScript } from "../../src/redis/script.ts";
+import { ACQUIRE_LEASE } from "../../src/core/missions/scripts.ts";
+import type { SchedCtx } from "../../src/core/missions/scheduler.ts";
+import { type GitHubOptions, GitHubRest } from "../../src/core/missions/github.ts";
+import { FakeGitHub } from "./fake_github.ts";
 
-export const HOLD_AGENT = `${ROOT}/tests/missions/fixtures/hold-agent.sh`;
+const HOLD_AGENT = `${ROOT}/tests/missions/fixtures/hold-agent.sh`;
 
 /** --cli of the hold agent (see the fixture) with a private state dir. */
 export function holdCli(state: string, mode = "work"): string {
@@ -60,4 +71,56 @@ export interface MissionJson {
     depends_on: string[];
     prs: string[];
   }[];
+}
+
+/** Creates an agent and marks it idle (ready for the scheduler); returns it. */
+export async function idleAgent(t: TownContext, name: string, role?: string) {
+  const a = await createAgent(t, { name, cli: "true", role });
+  await setAgentState(t, a.id, "idle");
+  return a;
+}
+
+/**
+ * A scheduler holding the dispatcher lease (taken by `holder` for `ms`, as the dispatcher takes
+ * it), which must be free.
+ */
+export async function lease(t: TownContext, holder = "h:1", ms = 60_000): Promise<SchedCtx> {
+  const [ok, token] = (await runScript(
+    t.redis,
+    ACQUIRE_LEASE,
+    [t.keys.dispatcherLock, t.keys.dispatcherFence],
+    [ms, holder, ""],
+  )) as [number, string];
+  assert.equal(ok, 1, `lease held by ${token}`);
+  return { t, token, helpRepeatMs: 3_600_000 };
+}
+
+/**
+ * A client of the fake GitHub with a token; the waits it would sleep (rate limits, retries) are
+ * pushed to `waits` instead, and it goes on at once.
+ */
+export function fakeClient(
+  gh: FakeGitHub,
+  { waits = [], ...opts }: GitHubOptions & { waits?: number[] } = {},
+): GitHubRest {
+  return new GitHubRest({
+    baseUrl: gh.url,
+    token: "t0ken",
+    sleep: (ms) => {
+      waits.push(ms);
+      return Promise.resolve();
+    },
+    ...opts,
+  });
+}
+
+/** Runs `fn` with a fake GitHub, closed after; every answer it gave kept to GitHub's schemas. */
+export async function withGitHub(fn: (gh: FakeGitHub) => Promise<void>) {
+  const gh = new FakeGitHub();
+  try {
+    await fn(gh);
+    assert.deepEqual(gh.broken, [], "the fake's answers kept to the schema");
+  } finally {
+    await gh.close();
+  }
 }

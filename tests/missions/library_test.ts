@@ -5,13 +5,7 @@ import { AgentTown, fakeCli } from "../agent_helpers.ts";
 
 Deno.test("library: startMission runs a graph with the town's agents; wait() resolves when done", async () => {
   const at = await AgentTown.create();
-  // The library reads the Redis URL from the town (this process has no REDIS_URL).
-  const path = `${at.sb.dir}/tinytown.toml`;
-  await Deno.writeTextFile(
-    path,
-    (await Deno.readTextFile(path)).replace(/^\[redis\]$/m, `[redis]\nurl = "${at.sb.redisUrl}"`),
-  );
-  const town = await Town.connect(at.sb.dir);
+  const town = await Town.connect(await at.pinRedis());
   try {
     await town.spawnAgent("w1", fakeCli("complete"));
     const mission = await town.startMission({

@@ -1,21 +1,16 @@
 /** A 500-item mission: every item done exactly once, and what scheduling costs per event. */
 import assert from "node:assert/strict";
 import { report, withTestTown } from "../helpers.ts";
-import { createAgent, setAgentState } from "../../src/core/agents.ts";
 import { completeTask } from "../../src/core/tasks.ts";
-import { runScript } from "../../src/redis/script.ts";
-import { ACQUIRE_LEASE } from "../../src/core/missions/scripts.ts";
 import { compileGraph } from "../../src/core/missions/graph.ts";
 import { createMission, loadMission } from "../../src/core/missions/store.ts";
-import { onTaskEnded, type SchedCtx, scheduleMission } from "../../src/core/missions/scheduler.ts";
+import { onTaskEnded, scheduleMission } from "../../src/core/missions/scheduler.ts";
 import { recentEvents } from "../../src/core/events.ts";
+import { idleAgent, lease } from "./helpers.ts";
 
 Deno.test("scale: a 500-item mission (10 chains of 50) completes with each item assigned once", async () => {
   await withTestTown(async (t) => {
-    for (let i = 0; i < 10; i++) {
-      const a = await createAgent(t, { name: `w${i}`, cli: "true" });
-      await setAgentState(t, a.id, "idle");
-    }
+    for (let i = 0; i < 10; i++) await idleAgent(t, `w${i}`);
     const items = Array.from({ length: 500 }, (_, i) => ({
       id: `i${i}`,
       title: `Item ${i}`,
@@ -29,13 +24,7 @@ Deno.test("scale: a 500-item mission (10 chains of 50) completes with each item 
       reviewer: false,
     });
     const compileMs = performance.now() - started;
-    const [, token] =
-      (await runScript(t.redis, ACQUIRE_LEASE, [t.keys.dispatcherLock, t.keys.dispatcherFence], [
-        600_000,
-        "h:1",
-        "",
-      ])) as [number, string];
-    const s: SchedCtx = { t, token, helpRepeatMs: 3_600_000 };
+    const s = await lease(t, "h:1", 600_000);
     await scheduleMission(s, m.id);
     const costs: number[] = [];
     for (let round = 0; round < 600; round++) {

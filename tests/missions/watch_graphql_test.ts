@@ -4,19 +4,16 @@
  */
 import assert from "node:assert/strict";
 import { withTestTown } from "../helpers.ts";
-import { createAgent, setAgentState } from "../../src/core/agents.ts";
 import { completeTask } from "../../src/core/tasks.ts";
-import { runScript } from "../../src/redis/script.ts";
-import { ACQUIRE_LEASE } from "../../src/core/missions/scripts.ts";
 import { compileGraph } from "../../src/core/missions/graph.ts";
 import { createMission, loadMission, type MissionView } from "../../src/core/missions/store.ts";
-import { onTaskEnded, type SchedCtx, scheduleMission } from "../../src/core/missions/scheduler.ts";
+import { onTaskEnded, scheduleMission } from "../../src/core/missions/scheduler.ts";
 import { checkWatches } from "../../src/core/missions/watch.ts";
 import { GitHubRest } from "../../src/core/missions/github.ts";
 import { recentEvents } from "../../src/core/events.ts";
 import { AgentTown, waitForEvent } from "../agent_helpers.ts";
 import { FakeGitHub } from "./fake_github.ts";
-import { holdCli, type MissionJson } from "./helpers.ts";
+import { holdCli, idleAgent, lease, type MissionJson } from "./helpers.ts";
 
 const N = 30;
 const sha = (n: number) => n.toString(16).padStart(40, "0");
@@ -25,17 +22,8 @@ Deno.test("watch: a mission with 30 pull requests costs 1 GraphQL query per poll
   const gh = new FakeGitHub();
   try {
     await withTestTown(async (t) => {
-      for (const name of ["w1", "w2", "w3"]) {
-        const a = await createAgent(t, { name, cli: "true" });
-        await setAgentState(t, a.id, "idle");
-      }
-      const [, token] = (await runScript(
-        t.redis,
-        ACQUIRE_LEASE,
-        [t.keys.dispatcherLock, t.keys.dispatcherFence],
-        [60_000, "h:1", ""],
-      )) as [number, string];
-      const s: SchedCtx = { t, token, helpRepeatMs: 3_600_000 };
+      for (const name of ["w1", "w2", "w3"]) await idleAgent(t, name);
+      const s = await lease(t);
       const items = Array.from(
         { length: N },
         (_, i) => ({ id: `pr${i + 1}`, title: `PR ${i + 1}` }),

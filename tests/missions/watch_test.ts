@@ -4,11 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { withTestTown } from "../helpers.ts";
-import { createAgent, type Ctx, setAgentState } from "../../src/core/agents.ts";
+import type { Ctx } from "../../src/core/agents.ts";
 import type { TownContext } from "../../src/core/town.ts";
 import { completeTask, getTask, listTasks } from "../../src/core/tasks.ts";
-import { runScript } from "../../src/redis/script.ts";
-import { ACQUIRE_LEASE } from "../../src/core/missions/scripts.ts";
 import { compileGraph } from "../../src/core/missions/graph.ts";
 import { createMission, loadMission, type MissionView } from "../../src/core/missions/store.ts";
 import { onTaskEnded, type SchedCtx, scheduleMission } from "../../src/core/missions/scheduler.ts";
@@ -16,19 +14,13 @@ import { checkWatches, prRefs } from "../../src/core/missions/watch.ts";
 import { GitHubRest } from "../../src/core/missions/github.ts";
 import { recentEvents } from "../../src/core/events.ts";
 import { FakeGitHub, type FakePull } from "./fake_github.ts";
+import { idleAgent, lease } from "./helpers.ts";
 
 const view = async (t: Ctx, id: string) => (await loadMission(t, id)) as MissionView;
 
 async function setup(t: TownContext) {
-  const a = await createAgent(t, { name: "w1", cli: "true" });
-  await setAgentState(t, a.id, "idle");
-  const [, token] =
-    (await runScript(t.redis, ACQUIRE_LEASE, [t.keys.dispatcherLock, t.keys.dispatcherFence], [
-      60_000,
-      "h:1",
-      "",
-    ])) as [number, string];
-  const s: SchedCtx = { t, token, helpRepeatMs: 3_600_000 };
+  await idleAgent(t, "w1");
+  const s = await lease(t);
   const m = await createMission(t, {
     source: "test",
     items: compileGraph([{ id: "api", title: "Build the API" }, {

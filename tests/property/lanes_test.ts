@@ -18,6 +18,7 @@ import {
 import { getTasks } from "../../src/core/tasks.ts";
 import { inFlight } from "../../bench/lib/town.ts";
 import { withTestTown } from "../helpers.ts";
+import { countCalls } from "../redis_calls.ts";
 import { assertProperty, fc } from "./prop.ts";
 
 const ROLES = ["frontend", "backend", "tester", "reviewer", "docs", "devops", "security", "worker"];
@@ -99,22 +100,10 @@ Deno.test("the backlog scan in Redis and matchesLane agree on every task and lan
 Deno.test("an idle agent's claim costs the same round trips with 5,000 backlog tasks as with 5", async () => {
   await withTestTown(async (t) => {
     const a = await createAgent(t, { name: "tester", cli: "x", role: "tester" });
-    const calls = async () => {
-      let n = 0;
-      const counted = new Proxy(t.redis, {
-        get(target, prop, receiver) {
-          const v = Reflect.get(target, prop, receiver);
-          if (typeof v !== "function") return v;
-          return (...args: unknown[]) => {
-            n++;
-            return v.apply(target, args);
-          };
-        },
+    const calls = () =>
+      countCalls(t, async (counted) => {
+        assert.ok(await claimForAgent(counted, a), "a matching task was claimed");
       });
-      const got = await claimForAgent({ ...t, redis: counted }, a);
-      assert.ok(got, "a matching task was claimed");
-      return n;
-    };
     const fill = (n: number, what: string) =>
       inFlight(n, 100, async () => {
         await addToBacklog(t, { description: what });

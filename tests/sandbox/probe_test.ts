@@ -6,20 +6,12 @@ import {
   ok as assert,
 } from "node:assert/strict";
 import { decideSandbox, probeSandbox } from "../../src/supervisor/sandbox/mod.ts";
-import { ROOT } from "../helpers.ts";
+import { denoRunArgs } from "../helpers.ts";
 import { noSandbox } from "./fixture.ts";
 
 async function probeWithPath(path: string) {
   const r = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-q",
-      "-P",
-      "--no-prompt",
-      "--config",
-      `${ROOT}/deno.json`,
-      `${ROOT}/tests/sandbox/probe_main.ts`,
-    ],
+    args: denoRunArgs("tests/sandbox/probe_main.ts"),
     env: { PATH: path },
     stdout: "piped",
     stderr: "piped",

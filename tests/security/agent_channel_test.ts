@@ -5,9 +5,16 @@
  * sandbox off (none exists yet), this is what the channel alone guarantees.
  */
 import assert from "node:assert/strict";
-import { AgentTown, assertTownIntact, fakeCli, waitForEvent } from "../agent_helpers.ts";
-import { NO_CHANNEL, OK, REFUSED } from "../fixtures/malicious_attacks.ts";
-import { ROOT, Sandbox, snapshotTown, testRedisUrl } from "../helpers.ts";
+import { AgentTown, assertTownIntact, fakeCli } from "../agent_helpers.ts";
+import {
+  assertChannelOutcomes,
+  NO_CHANNEL,
+  readAttacks,
+  refusalsInHistory,
+  REFUSED,
+  runMaliciousRound,
+} from "../fixtures/malicious_attacks.ts";
+import { ROOT, Sandbox, testRedisUrl } from "../helpers.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
 
 const MALICIOUS = `${ROOT}/tests/fixtures/malicious-agent.sh`;
@@ -25,43 +32,14 @@ Deno.test("a malicious agent: every channel-level attack is refused, the town is
     const vt = await at.sb.json<{ id: string }>(["assign", "victim", "the victim's own task"]);
     const cli = `MAL_STATE='${state}' MAL_VICTIM=victim MAL_VICTIM_TASK=${vt.id} ` +
       `MAL_OTHER_TOWN='${other.dir}' sh '${MALICIOUS}'`;
-    await at.sb.ok(["spawn", "mal", "--cli", cli, "--rounds", "1"]);
-    const mal = await resolveAgent(at.t, "mal");
+    const { mal, task, before, after } = await runMaliciousRound(at, cli, 120_000);
     const victim = await resolveAgent(at.t, "victim");
-    const before = await snapshotTown(at.t);
-
-    const task = await at.sb.json<{ id: string }>([
-      "assign",
-      "mal",
-      "be evil",
-      "--verify",
-      "false",
-    ]);
-    await waitForEvent(at.t, (e) => e.type === "agent_stopped" && e.agent_id === mal.id, 120_000);
-    const after = await snapshotTown(at.t);
 
     // Each attack's outcome, as the agent saw it.
-    const results = new Map(
-      (await Deno.readTextFile(`${state}/results`)).trim().split("\n").map((l) => {
-        const [name, code] = l.split(" ");
-        return [name, Number(code)] as const;
-      }),
-    );
-    const err = (name: string) => Deno.readTextFileSync(`${state}/${name}.err`);
-    const out = (name: string) => Deno.readTextFileSync(`${state}/${name}.out`);
-    for (const name of [...REFUSED, ...NO_CHANNEL, ...OK]) {
-      assert.ok(results.has(name), `attack ${name} was not tried`);
-    }
-    for (const name of REFUSED) {
-      assert.equal(results.get(name), 1, `${name} exited ${results.get(name)}: ${err(name)}`);
-      assert.match(err(name), /^tt: refused: .+\n$/, `${name}: one line saying it was refused`);
-      assert.equal(out(name), "", `${name} printed data: ${out(name)}`);
-    }
-    for (const name of NO_CHANNEL) {
-      assert.equal(results.get(name), 1, name);
-      assert.match(err(name), /TT_CHANNEL and TT_CHANNEL_TOKEN/);
-    }
-    for (const name of OK) assert.equal(results.get(name), 0, `${name}: ${err(name)}`);
+    const attacks = await readAttacks(state);
+    const { err, out } = attacks;
+    assertChannelOutcomes(attacks);
+    for (const name of NO_CHANNEL) assert.match(err(name), /TT_CHANNEL and TT_CHANNEL_TOKEN/);
     assert.match(err("no_verify_env"), /--no-verify is for humans/);
     assert.match(err("force_other"), /--force is for humans/);
     assert.match(err("other_town"), /--town is not available/);
@@ -99,13 +77,7 @@ Deno.test("a malicious agent: every channel-level attack is refused, the town is
     }
 
     // The operator sees each refusal in history, with the agent and the reason.
-    const history = await at.sb.json<{ type: string; agent_id?: string; reason?: string }[]>([
-      "history",
-      "-n",
-      "1000",
-    ]);
-    const refusals = history.filter((e) => e.type === "agent_refused" && e.agent_id === mal.id);
-    assert.equal(refusals.length, REFUSED.length, JSON.stringify(refusals.map((e) => e.reason)));
+    const refusals = await refusalsInHistory(at, mal.id);
     for (const name of REFUSED) {
       const reason = err(name).replace(/^tt: refused: /, "").trim();
       assert.ok(refusals.some((e) => e.reason === reason), `no event for ${name}: ${reason}`);

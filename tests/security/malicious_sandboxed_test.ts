@@ -8,8 +8,13 @@
  */
 import assert from "node:assert/strict";
 import { AgentTown, assertTownIntact, fakeCli, waitForEvent } from "../agent_helpers.ts";
-import { NO_CHANNEL, OK, REFUSED } from "../fixtures/malicious_attacks.ts";
-import { ROOT, Sandbox, snapshotTown, testRedisUrl } from "../helpers.ts";
+import {
+  assertChannelOutcomes,
+  readAttacks,
+  refusalsInHistory,
+  runMaliciousRound,
+} from "../fixtures/malicious_attacks.ts";
+import { ROOT, Sandbox, testRedisUrl } from "../helpers.ts";
 import { openTown } from "../../src/core/town.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
 import { supervisorInfo } from "../../src/core/control.ts";
@@ -116,57 +121,19 @@ Deno.test({
     };
     const cli = Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join(" ") +
       ` sh '${MALICIOUS}'`;
-    await at.sb.ok(["spawn", "mal", "--cli", cli, "--rounds", "1"]);
-    const mal = await resolveAgent(at.t, "mal");
+    const { mal, task, before, after } = await runMaliciousRound(at, cli, 180_000);
     const state = `${mal.workdir}/.mal`;
-    const before = await snapshotTown(at.t);
-    const task = await at.sb.json<{ id: string }>([
-      "assign",
-      "mal",
-      "be evil",
-      "--verify",
-      "false",
-    ]);
-    await waitForEvent(at.t, (e) => e.type === "agent_stopped" && e.agent_id === mal.id, 180_000);
-    const after = await snapshotTown(at.t);
 
     const roundLog = async () =>
       await Deno.readTextFile(`${root}/.tt/logs/mal_round_1.log`).catch(() => "(no log)");
-    const resultsText = await Deno.readTextFile(`${state}/results`).catch(async () => {
-      throw new Error(`no results: the round did not run in the sandbox?\n${await roundLog()}`);
-    });
-    const results = new Map(
-      resultsText.trim().split("\n").map((l) => {
-        const [name, code] = l.split(" ");
-        return [name, Number(code)] as const;
-      }),
-    );
-    const err = (name: string) => Deno.readTextFileSync(`${state}/${name}.err`);
-    const out = (name: string) => Deno.readTextFileSync(`${state}/${name}.out`);
-    for (
-      const name of [
-        ...REFUSED,
-        ...NO_CHANNEL,
-        ...OK,
-        ...SANDBOX,
-        ...CONTAINED,
-        "ok_write_worktree",
-      ]
-    ) {
-      assert.ok(results.has(name), `attack ${name} was not tried`);
-    }
+    const attacks = await readAttacks(state, roundLog);
+    const { results, err, out } = attacks;
     // The round really was sandboxed (IS_SANDBOX is set only then) and ran as the agent.
     assert.match(await Deno.readTextFile(`${state}/env.txt`), /^IS_SANDBOX=1$/m);
     assert.equal(results.get("ok_write_worktree"), 0, err("ok_write_worktree"));
 
     // Channel level: as with the sandbox off.
-    for (const name of REFUSED) {
-      assert.equal(results.get(name), 1, `${name} exited ${results.get(name)}: ${err(name)}`);
-      assert.match(err(name), /^tt: refused: .+\n$/, `${name}: one line saying it was refused`);
-      assert.equal(out(name), "", `${name} printed data: ${out(name)}`);
-    }
-    for (const name of NO_CHANNEL) assert.equal(results.get(name), 1, name);
-    for (const name of OK) assert.equal(results.get(name), 0, `${name}: ${err(name)}`);
+    assertChannelOutcomes(attacks, [...SANDBOX, ...CONTAINED, "ok_write_worktree"]);
 
     // Sandbox level: each failed, and nothing secret came out.
     for (const name of SANDBOX) {
@@ -203,13 +170,7 @@ Deno.test({
     );
 
     // The operator sees each refusal in history.
-    const history = await at.sb.json<{ type: string; agent_id?: string; reason?: string }[]>([
-      "history",
-      "-n",
-      "1000",
-    ]);
-    const refusals = history.filter((e) => e.type === "agent_refused" && e.agent_id === mal.id);
-    assert.equal(refusals.length, REFUSED.length, JSON.stringify(refusals.map((e) => e.reason)));
+    await refusalsInHistory(at, mal.id);
     other.cleanup();
   } finally {
     listener.close();

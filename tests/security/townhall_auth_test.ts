@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { countKeys, listKeys, revokeKey } from "../../src/core/auth.ts";
 import { snapshotTown } from "../helpers.ts";
-import { api, closeHall, HallSandbox, startHall } from "../townhall/helpers.ts";
+import {
+  api,
+  assertUnchangedButEvents,
+  closeHall,
+  HallSandbox,
+  startHall,
+} from "../townhall/helpers.ts";
 
 /** Every documented operation, with its path parameters filled in. */
 async function operations(url: string, key: string): Promise<[string, string][]> {
@@ -45,10 +51,7 @@ Deno.test("a fresh town: the first townhall creates one admin key, prints it onc
       body: { name: "evil", cli: "sh -c 'touch /tmp/tt-pwned'" },
     });
     assert.equal(spawn.status, 401);
-    const after = await snapshotTown(h.t);
-    delete before[h.t.keys.events];
-    delete after[h.t.keys.events];
-    assert.deepEqual(after, before);
+    await assertUnchangedButEvents(h, before);
 
     // Every route but /health, /ready and the dashboard's login page and static assets, any
     // method: 401 without a key (POST /login refuses the empty body: no key, no session).

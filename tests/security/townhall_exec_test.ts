@@ -9,10 +9,15 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { listAgents } from "../../src/core/agents.ts";
-import { supervisorInfo } from "../../src/core/control.ts";
-import { waitUntil } from "../agent_helpers.ts";
 import { snapshotTown } from "../helpers.ts";
-import { api, closeHall, type Hall, startHall } from "../townhall/helpers.ts";
+import {
+  api,
+  assertUnchangedButEvents,
+  closeHall,
+  type Hall,
+  startHall,
+  stopSupervisor,
+} from "../townhall/helpers.ts";
 
 async function mcp(h: Hall, key: string): Promise<Client> {
   const c = new Client({ name: "attacker", version: "1.0.0" });
@@ -30,15 +35,6 @@ async function tool(c: Client, name: string, args: Record<string, unknown>) {
     success: boolean;
     error?: string;
   };
-}
-
-async function stopSupervisor(h: Hall) {
-  const info = await supervisorInfo(h.t);
-  if (!info) return;
-  try {
-    Deno.kill(info.pid, "SIGTERM");
-  } catch { /* gone */ }
-  await waitUntil(async () => !(await supervisorInfo(h.t)));
 }
 
 Deno.test("town.write and agent.manage alone cannot run a command on the host (REST and MCP)", async () => {
@@ -95,10 +91,7 @@ Deno.test("town.write and agent.manage alone cannot run a command on the host (R
       await w.close();
       await m.close();
     }
-    const after = await snapshotTown(h.t);
-    delete before[h.t.keys.events];
-    delete after[h.t.keys.events];
-    assert.deepEqual(after, before, "nothing was created");
+    await assertUnchangedButEvents(h, before, "nothing was created");
     assert.ok(!(await Deno.stat(marker).catch(() => undefined)), "nothing ran");
 
     // What those scopes may still do: tasks without verify, agents running configured CLIs.

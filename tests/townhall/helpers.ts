@@ -1,5 +1,8 @@
 /** Runs a real `tt townhall` (port 0) in a sandbox town and talks to it over loopback HTTP. */
-import { Sandbox, townOf, ttCommand } from "../helpers.ts";
+import assert from "node:assert/strict";
+import { Sandbox, snapshotTown, townOf } from "../helpers.ts";
+import { spawnTt, waitUntil } from "../agent_helpers.ts";
+import { supervisorInfo } from "../../src/core/control.ts";
 import type { TownContext } from "../../src/core/town.ts";
 
 /**
@@ -59,15 +62,7 @@ export async function startHall(opts: HallOptions = {}): Promise<StartedHall> {
     const args = ["auth", "gen-key", ...scopes.flatMap((s) => ["--scope", s])];
     keys.push((await sb.ok(args)).stdout.trim());
   }
-  const { cmd, args } = ttCommand();
-  const child = new Deno.Command(cmd, {
-    args: [...args, "townhall", "--port", "0", "--json", ...(opts.args ?? [])],
-    cwd: sb.dir,
-    env: { ...sb.env(), DENO_NO_UPDATE_CHECK: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnTt(sb, ["townhall", "--port", "0", "--json", ...(opts.args ?? [])]);
   let err = "";
   const errDone = (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) err += chunk;
@@ -123,6 +118,30 @@ export async function startHall(opts: HallOptions = {}): Promise<StartedHall> {
 }
 
 /** Stops the server, closes the Redis context, removes the sandbox. */
+/** Stops the town's supervisor (SIGTERM) and waits until it is gone; none running is fine. */
+export async function stopSupervisor(h: Hall) {
+  const info = await supervisorInfo(h.t);
+  if (!info) return;
+  try {
+    Deno.kill(info.pid, "SIGTERM");
+  } catch { /* gone */ }
+  await waitUntil(async () => !(await supervisorInfo(h.t)));
+}
+
+/**
+ * Asserts the town's keys and values are as in `before` (a snapshotTown) but for its event
+ * stream, where refused requests are audited.
+ */
+export async function assertUnchangedButEvents(
+  h: Hall,
+  before: Record<string, unknown>,
+  message?: string,
+) {
+  const { [h.t.keys.events]: _a, ...after } = await snapshotTown(h.t);
+  const { [h.t.keys.events]: _b, ...was } = before;
+  assert.deepEqual(after, was, message);
+}
+
 export async function closeHall(h: Hall): Promise<void> {
   try {
     await h.stop();

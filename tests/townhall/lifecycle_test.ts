@@ -4,16 +4,7 @@ import { waitForEvent, waitUntil } from "../agent_helpers.ts";
 import { supervisorInfo } from "../../src/core/control.ts";
 import { getAgent } from "../../src/core/agents.ts";
 import { getTask } from "../../src/core/tasks.ts";
-import { api, closeHall, type Hall, startHall } from "./helpers.ts";
-
-async function stopSupervisor(h: Hall) {
-  const info = await supervisorInfo(h.t);
-  if (!info) return;
-  try {
-    Deno.kill(info.pid, "SIGTERM");
-  } catch { /* gone */ }
-  await waitUntil(async () => !(await supervisorInfo(h.t)));
-}
+import { api, closeHall, type Hall, startHall, stopSupervisor } from "./helpers.ts";
 
 /** The --cli of an agent that completes its tasks through this townhall's REST API. */
 function restAgent(h: Hall): string {
@@ -33,14 +24,19 @@ async function logs(h: Hall): Promise<string> {
 
 type Agent = { id: string; name: string; state: string; rounds_completed: number };
 
+/** Spawns worker `w1` (a restAgent) over REST; returns its id. */
+async function spawnW1(h: Hall): Promise<string> {
+  const sp = await api<{ agent: Agent }>(h, "POST", "/v1/agents", {
+    body: { name: "w1", cli: restAgent(h), role: "worker" },
+  });
+  assert.equal(sp.status, 201, JSON.stringify(sp.body));
+  return sp.body.agent.id;
+}
+
 Deno.test("spawn → assign → the agent completes it → wait; interrupt/resume; kill, restart, prune", async () => {
   const h = await startHall();
   try {
-    const sp = await api<{ agent: Agent }>(h, "POST", "/v1/agents", {
-      body: { name: "w1", cli: restAgent(h), role: "worker" },
-    });
-    assert.equal(sp.status, 201, JSON.stringify(sp.body));
-    const id = sp.body.agent.id;
+    const id = await spawnW1(h);
     assert.ok(await supervisorInfo(h.t), "spawn started the supervisor");
     assert.equal((await api(h, "POST", "/v1/agents", { body: { name: "w1" } })).status, 409);
     assert.equal((await api(h, "POST", "/v1/agents", { body: { name: "bad name!" } })).status, 400);
@@ -122,11 +118,7 @@ Deno.test({
   fn: async () => {
     const h = await startHall();
     try {
-      const sp = await api<{ agent: Agent }>(h, "POST", "/v1/agents", {
-        body: { name: "w1", cli: restAgent(h), role: "worker" },
-      });
-      assert.equal(sp.status, 201, JSON.stringify(sp.body));
-      const id = sp.body.agent.id;
+      const id = await spawnW1(h);
       await api(h, "POST", "/v1/agents/w1/kill", { body: { reason: "first" } });
       await waitUntil(async () => (await getAgent(h.t, id))?.state === "stopped");
       const restarted = await api(h, "POST", "/v1/agents/w1/restart", { body: { rounds: 2 } });

@@ -7,35 +7,26 @@ import { createAgent } from "../../src/core/agents.ts";
 import { statusSource } from "../../src/townhall/status_cache.ts";
 import { type TownStatus, townStatus } from "../../src/core/status.ts";
 import { withTestTown } from "../helpers.ts";
+import { countingTown } from "../redis_calls.ts";
 
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
 Deno.test("status source: concurrent readers share one read; an event or age makes it read again", async () => {
   await withTestTown(async (t) => {
-    let reads = 0;
-    const counted = new Proxy(t.redis, {
-      get(target, prop, receiver) {
-        const v = Reflect.get(target, prop, receiver);
-        if (typeof v !== "function") return v;
-        return (...args: unknown[]) => {
-          if (prop === "pipeline") reads++; // every townStatus starts pipelines
-          return v.apply(target, args);
-        };
-      },
-    });
-    const town = { ...t, redis: counted };
+    const counted = countingTown(t, "pipeline"); // every townStatus starts pipelines
+    const town = counted.town;
     const names = (body: Uint8Array) =>
       (JSON.parse(dec(body)) as TownStatus).agents.map((a) => a.agent.name).sort();
 
     await createAgent(t, { name: "first", cli: "x" });
     const cached = statusSource(town, { maxAgeMs: 60_000, read: townStatus });
     const bodies = await Promise.all(Array.from({ length: 20 }, () => cached()));
-    const perStatus = reads;
+    const perStatus = counted.calls;
     assert.ok(perStatus > 0);
     assert.ok(bodies.every((b) => b === bodies[0]), "readers got different answers");
     assert.deepEqual(names(bodies[0]), ["first"]);
     await cached();
-    assert.equal(reads, perStatus, "nothing happened: the status is reused");
+    assert.equal(counted.calls, perStatus, "nothing happened: the status is reused");
 
     // A change that leaves no event is not seen until the age limit…
     await t.redis.hset(
@@ -47,7 +38,7 @@ Deno.test("status source: concurrent readers share one read; an event or age mak
     // …but an event (every task and agent change emits one) is seen at once.
     await createAgent(t, { name: "second", cli: "x" });
     assert.deepEqual(names(await cached()), ["first", "second"]);
-    assert.equal(reads, 2 * perStatus);
+    assert.equal(counted.calls, 2 * perStatus);
 
     const fresh = statusSource(town, { maxAgeMs: 0, read: townStatus });
     await fresh();

@@ -4,38 +4,15 @@
  * tinytown.toml resumes it by itself; `tt usage` sums exactly what the fake CLIs reported.
  */
 import assert from "node:assert/strict";
-import { AgentTown, waitForEvent, waitUntil } from "../agent_helpers.ts";
-import { ROOT } from "../helpers.ts";
+import { waitForEvent, waitUntil } from "../agent_helpers.ts";
+import { fakeTown } from "./helpers.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
 import { getTask } from "../../src/core/tasks.ts";
 import { recentEvents } from "../../src/core/events.ts";
 import { Town } from "../../src/mod.ts";
+import type { UsageReport } from "../../src/core/usage/report.ts";
 
 type TaskJson = { id: string; state: string };
-type Row = {
-  key: string;
-  input: number;
-  output: number;
-  cached: number;
-  usd: number;
-  rounds: number;
-};
-type Report = { rows: Row[]; total: Row };
-const FIXTURES = `${ROOT}/tests/fixtures/clis`;
-
-async function fakeTown(extraToml = "", extraEnv: Record<string, string> = {}) {
-  const at = await AgentTown.create();
-  const path = `${at.sb.dir}/tinytown.toml`;
-  if (extraToml) await Deno.writeTextFile(path, `${await Deno.readTextFile(path)}\n${extraToml}\n`);
-  const state = await Deno.makeTempDir();
-  const env = { PATH: `${FIXTURES}:${Deno.env.get("PATH")}`, FAKE_STATE: state, ...extraEnv };
-  const done = async () => {
-    await at.cleanup();
-    await Deno.remove(state, { recursive: true });
-  };
-  return { at, state, env, path, done };
-}
-
 Deno.test("agent_usd = 1.00 at $0.40 a round: rounds 1-3 run, the 4th task stays queued, the agent is over_budget; raising the budget resumes it", async () => {
   const { at, env, path, state, done } = await fakeTown(
     '[budget]\nagent_usd = 1.00\nwindow = "1d"\n[notify]\ncommand = "cat >> \\"$FAKE_STATE/notify.jsonl\\""',
@@ -71,14 +48,14 @@ Deno.test("agent_usd = 1.00 at $0.40 a round: rounds 1-3 run, the 4th task stays
     assert.equal(note.state, "over_budget");
     assert.match(note.reason, /agent_usd: \$1\.20 of \$1\.00 over 1d \(20% over\)/);
 
-    const usage = await at.sb.json<Report>(["usage"]);
+    const usage = await at.sb.json<UsageReport>(["usage"]);
     assert.equal(usage.total.rounds, 3);
     assert.equal(usage.total.input, 3 * 1200, "input + cache creation, as claude reports");
     assert.equal(usage.total.output, 3 * 50);
     assert.equal(usage.total.cached, 3 * 300);
     assert.ok(Math.abs(usage.total.usd - 1.2) < 1e-9, String(usage.total.usd));
     assert.equal(usage.rows[0].key, w1.id);
-    const byTask = await at.sb.json<Report>(["usage", "--by", "task"]);
+    const byTask = await at.sb.json<UsageReport>(["usage", "--by", "task"]);
     assert.deepEqual(byTask.rows.map((r) => r.key).sort(), tasks.map((t) => t.id).sort());
     const show = (await at.sb.ok(["task", "show", tasks[0].id])).stdout;
     assert.match(show, /Usage: 1200 in \/ 50 out tokens, \$0\.4000/);
@@ -112,7 +89,7 @@ Deno.test("tt usage equals what each family's fake CLI reported; [pricing] price
       const a = await resolveAgent(at.t, `a-${cli}`);
       await waitForEvent(at.t, (e) => e.type === "round_usage" && e.agent_id === a.id);
     }
-    const r = await at.sb.json<Report>(["usage", "--by", "cli"]);
+    const r = await at.sb.json<UsageReport>(["usage", "--by", "cli"]);
     const by = Object.fromEntries(r.rows.map((x) => [x.key, x]));
     assert.deepEqual(
       [by.codex.input, by.codex.output, by.codex.cached],
@@ -128,15 +105,10 @@ Deno.test("tt usage equals what each family's fake CLI reported; [pricing] price
     assert.deepEqual([by.opencode.input, by.opencode.output, by.opencode.cached], [900, 60, 100]);
     assert.ok(Math.abs(by.opencode.usd - 0.0042) < 1e-12);
     assert.equal(r.total.input, 2400 + 1500 + 900);
-    const models = await at.sb.json<Report>(["usage", "--by", "model"]);
+    const models = await at.sb.json<UsageReport>(["usage", "--by", "model"]);
     assert.ok(models.rows.some((x) => x.key === "gemini-fake" && x.input === 1500));
     // The library gives the same numbers (town.usage()).
-    const path = `${at.sb.dir}/tinytown.toml`;
-    await Deno.writeTextFile(
-      path,
-      (await Deno.readTextFile(path)).replace(/^\[redis\]$/m, `[redis]\nurl = "${at.sb.redisUrl}"`),
-    );
-    const town = await Town.connect(at.sb.dir);
+    const town = await Town.connect(await at.pinRedis());
     try {
       const lib = await town.usage({ by: "cli", since: "1d" });
       assert.deepEqual(lib.total, r.total);
@@ -164,7 +136,7 @@ Deno.test("hard = true ends a running round once its streamed cost crosses the c
     await waitForEvent(at.t, (e) => e.type === "agent_over_budget");
     assert.equal((await resolveAgent(at.t, "w1")).state, "over_budget");
     assert.equal((await getTask(at.t, task.id))?.state, "assigned");
-    const usage = await at.sb.json<Report>(["usage"]);
+    const usage = await at.sb.json<UsageReport>(["usage"]);
     assert.ok(Math.abs(usage.total.usd - 0.75) < 1e-9, "the cut round's usage counts");
     assert.equal((await Deno.readTextFile(`${state}/argv`)).trim().split("\n").length, 1);
     const w = await at.sb.tt(["wait", "w1", "--timeout", "30"]);

@@ -4,27 +4,12 @@
  * reports negative usage does not lower what was spent.
  */
 import assert from "node:assert/strict";
-import { AgentTown, waitForEvent } from "../agent_helpers.ts";
-import { ROOT } from "../helpers.ts";
+import { waitForEvent } from "../agent_helpers.ts";
+import { fakeTown } from "./helpers.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
 import { getTask } from "../../src/core/tasks.ts";
 
 type TaskJson = { id: string; state: string };
-const FIXTURES = `${ROOT}/tests/fixtures/clis`;
-
-async function fakeTown(extraToml = "", extraEnv: Record<string, string> = {}) {
-  const at = await AgentTown.create();
-  const path = `${at.sb.dir}/tinytown.toml`;
-  if (extraToml) await Deno.writeTextFile(path, `${await Deno.readTextFile(path)}\n${extraToml}\n`);
-  const state = await Deno.makeTempDir();
-  const env = { PATH: `${FIXTURES}:${Deno.env.get("PATH")}`, FAKE_STATE: state, ...extraEnv };
-  const done = async () => {
-    await at.cleanup();
-    await Deno.remove(state, { recursive: true });
-  };
-  return { at, state, env, done };
-}
-
 Deno.test("a usage limit hit by one claude agent holds the other agent on the same account until the reset; both resume", async () => {
   const { at, state, env, done } = await fakeTown("", { FAKE_RESET_SECS: "15" });
   try {

@@ -1,6 +1,7 @@
 /** The library's handle on one mission (`town.startMission(…)`, `town.mission(ref)`). */
 import type { Ctx } from "../agents.ts";
-import { type MissionJson, missionJson, resolveMission } from "./store.ts";
+import { resolveMission } from "./store.ts";
+import { type MissionJson, missionJson } from "./json.ts";
 import { pauseMission, resumeMission, stopMission } from "./ops.ts";
 import { type MissionWaitOptions, waitForMission } from "./wait.ts";
 

@@ -9,14 +9,13 @@ import { isTerminalTask } from "../schemas.ts";
 import { xaddArgs } from "../events.ts";
 import type { MissionState } from "./schemas.ts";
 import {
-  changeItem,
-  changeMissionState,
   createMission,
   type MissionView,
   type NewMission,
   resolveMission,
   shortMissionId,
 } from "./store.ts";
+import { changeItem, changeMissionState } from "./transitions.ts";
 import { MissionNote } from "./schemas.ts";
 
 export { createMission as startMission };

@@ -9,14 +9,9 @@ import { type Agent, isTerminalAgent } from "../schemas.ts";
 import { callScript, getTask, getTasks, oneLine, type Reply, shortTaskId } from "../tasks.ts";
 import { GATED_KINDS, type TaskBinding } from "./schemas.ts";
 import { PROMOTE } from "./scripts.ts";
-import {
-  changeItem,
-  changeMissionState,
-  countItems,
-  loadMission,
-  loadMissions,
-  shortMissionId,
-} from "./store.ts";
+import { loadMission, loadMissions, shortMissionId } from "./store.ts";
+import { changeItem, changeMissionState, type ItemChange } from "./transitions.ts";
+import { countItems } from "./json.ts";
 import { laneOf, pickAgent } from "./scoring.ts";
 import { loadFrontier } from "./frontier.ts";
 import { ACTOR, check, type SchedCtx } from "./context.ts";
@@ -207,6 +202,15 @@ export async function onTaskEnded(
     actor: ACTOR,
     ...(reason ? { reason } : {}),
   });
+  /** The review stays, for the operator to decide. */
+  const toOperator = (event: ItemChange["event"]) =>
+    changeItem(s.t, m.id, it.id, {
+      ...base,
+      from: ["review"],
+      to: "review",
+      set: { [`${it.id}:review`]: "operator" },
+      event,
+    });
   let res: Reply;
   if (b.role === "work") {
     if (task.state === "completed") {
@@ -256,17 +260,11 @@ export async function onTaskEnded(
     }
   } else if (actor && actor === v.live.get(it.id)!.agent) {
     // The worker ended its own review (tt task complete --force): that decides nothing.
-    res = await changeItem(s.t, m.id, it.id, {
-      ...base,
-      from: ["review"],
-      to: "review",
-      set: { [`${it.id}:review`]: "operator" },
-      event: ev(
-        "mission_review_refused",
-        `the worker of '${it.id}' ended its own review: the operator decides (tt mission approve|reject)`,
-        result,
-      ),
-    });
+    res = await toOperator(ev(
+      "mission_review_refused",
+      `the worker of '${it.id}' ended its own review: the operator decides (tt mission approve|reject)`,
+      result,
+    ));
   } else if (task.state === "completed" && /^\s*(approved|lgtm)\b/i.test(result)) {
     const watch = v.live.get(it.id)!.prs.length > 0;
     res = await changeItem(s.t, m.id, it.id, {
@@ -298,16 +296,10 @@ export async function onTaskEnded(
     });
   } else {
     // The review task itself failed: the operator decides (tt mission approve / reject).
-    res = await changeItem(s.t, m.id, it.id, {
-      ...base,
-      from: ["review"],
-      to: "review",
-      set: { [`${it.id}:review`]: "operator" },
-      event: ev(
-        "mission_review_failed",
-        `the review of '${it.id}' ended ${task.state}: the operator decides`,
-      ),
-    });
+    res = await toOperator(ev(
+      "mission_review_failed",
+      `the review of '${it.id}' ended ${task.state}: the operator decides`,
+    ));
   }
   return check(res).ok === true;
 }

@@ -1,21 +1,13 @@
 /**
- * Missions in Redis: creating one (graph already checked), reading them back, and the small
- * atomic transitions every other module goes through.
+ * Missions in Redis: creating one (graph already checked) and reading them back (whole, by id
+ * prefix, their notes). Their atomic transitions are transitions.ts; the shapes they are shown
+ * in, json.ts.
  */
 import { ConflictError, NotFoundError, UsageError } from "../errors.ts";
-import { SUPERVISOR_ID } from "../keys.ts";
 import type { Ctx } from "../agents.ts";
-import { callScript, oneLine, type Reply } from "../tasks.ts";
-import {
-  type ItemLive,
-  type ItemStatus,
-  Mission,
-  MissionNote,
-  type MissionState,
-  parseItemsHash,
-  type WorkItem,
-} from "./schemas.ts";
-import { CREATE_MISSION, SET_ITEM, SET_MISSION_STATE } from "./scripts.ts";
+import { callScript, oneLine } from "../tasks.ts";
+import { type ItemLive, Mission, MissionNote, parseItemsHash, type WorkItem } from "./schemas.ts";
+import { CREATE_MISSION } from "./scripts.ts";
 
 export const shortMissionId = (id: string) => id.slice(0, 8);
 
@@ -206,138 +198,6 @@ export async function resolveMission(t: Ctx, ref: string): Promise<MissionView> 
   return v;
 }
 
-export interface Counts {
-  total: number;
-  done: number;
-  watch: number;
-  active: number;
-  ready: number;
-  review: number;
-  failed: number;
-}
-
-export function countItems(v: MissionView): Counts {
-  const c: Counts = { total: 0, done: 0, watch: 0, active: 0, ready: 0, review: 0, failed: 0 };
-  for (const l of v.live.values()) {
-    c.total++;
-    if (l.status === "done") c.done++;
-    else if (l.status === "active") c.active++;
-    else if (l.status === "ready") c.ready++;
-    else if (l.status === "review") c.review++;
-    else if (l.status === "watch") c.watch++;
-    else if (l.status === "failed") c.failed++;
-  }
-  return c;
-}
-
-export interface StateChange {
-  from: readonly MissionState[];
-  to: MissionState;
-  reason?: string;
-  event: string;
-  message: string;
-  /** Dispatcher lease token ('' or unset: the operator). */
-  token?: string;
-  cause?: string;
-  retireHelp?: boolean;
-  allDone?: boolean;
-  resetFailed?: boolean;
-}
-
-/** One mission state transition (and its event); refused unless the mission is in `from`. */
-export async function changeMissionState(t: Ctx, id: string, c: StateChange): Promise<Reply> {
-  return await callScript(
-    t,
-    SET_MISSION_STATE,
-    [
-      t.keys.events,
-      t.keys.dispatcherLock,
-      t.keys.mission(id),
-      t.keys.missionsActive,
-      t.keys.missionItems(id),
-      t.keys.inbox(SUPERVISOR_ID),
-    ],
-    [
-      new Date().toISOString(),
-      JSON.stringify({
-        mission: id,
-        token: c.token ?? "",
-        from: c.from,
-        to: c.to,
-        reason: c.reason ?? "",
-        active: !["completed", "stopped"].includes(c.to),
-        event: c.event,
-        message: c.message,
-        cause: c.cause ?? "",
-        retire_help: c.retireHelp ? helpMarker(id) : "",
-        all_done: !!c.allDone,
-        reset_failed: !!c.resetFailed,
-        actor: c.token ? "dispatcher" : "",
-      }),
-    ],
-  );
-}
-
-export interface ItemChange {
-  from: readonly ItemStatus[];
-  to: ItemStatus;
-  /** Only if this task is bound to the item (as its work or review task). */
-  task?: string;
-  /** …and is in this state now. */
-  taskState?: string;
-  set?: Record<string, string | number>;
-  del?: string[];
-  event: {
-    type: string;
-    message: string;
-    task_id?: string;
-    agent_id?: string;
-    reason?: string;
-    actor?: string;
-  };
-  token?: string;
-  cause?: string;
-  /** Only while the mission is running. */
-  running?: boolean;
-}
-
-/** One item transition (and its event); `ok: false` when its status or task do not match. */
-export async function changeItem(
-  t: Ctx,
-  missionId: string,
-  item: string,
-  c: ItemChange,
-): Promise<Reply> {
-  return await callScript(
-    t,
-    SET_ITEM,
-    [
-      t.keys.events,
-      t.keys.dispatcherLock,
-      t.keys.mission(missionId),
-      t.keys.missionItems(missionId),
-      t.keys.task(c.task ?? "none"),
-    ],
-    [
-      new Date().toISOString(),
-      JSON.stringify({
-        mission: missionId,
-        item,
-        token: c.token ?? "",
-        from: c.from,
-        task: c.task ?? "",
-        task_state: c.taskState ?? "",
-        to: c.to,
-        set: c.set ?? {},
-        del: c.del ?? [],
-        event: c.event,
-        cause: c.cause ?? "",
-        running: !!c.running,
-      }),
-    ],
-  );
-}
-
 export async function listNotes(t: Ctx, id: string): Promise<MissionNote[]> {
   return (await t.redis.lrange(t.keys.missionNotes(id), 0, -1)).flatMap((raw) => {
     try {
@@ -346,75 +206,5 @@ export async function listNotes(t: Ctx, id: string): Promise<MissionNote[]> {
     } catch {
       return [];
     }
-  });
-}
-
-/** The JSON shape of a mission (CLI --json, REST, MCP). */
-export function missionJson(v: MissionView) {
-  const m = v.mission;
-  return {
-    id: m.id,
-    title: m.title,
-    state: m.state,
-    reason: m.reason,
-    source: m.source,
-    max_parallel: m.max_parallel,
-    reviewer: m.reviewer,
-    created_at: m.created_at,
-    updated_at: m.updated_at,
-    help_reason: m.help_reason,
-    watch_interval: m.watch_interval,
-    counts: countItems(v),
-    items: m.items.map((it) => {
-      const l = v.live.get(it.id)!;
-      return {
-        id: it.id,
-        title: it.title,
-        kind: it.kind,
-        role: it.role,
-        depends_on: it.depends_on,
-        verify: it.verify,
-        source: it.source,
-        status: l.status,
-        task: l.task,
-        review_task: l.review,
-        agent: l.agent,
-        attempts: l.attempts,
-        feedback: l.feedback,
-        prs: l.prs,
-      };
-    }),
-  };
-}
-export type MissionJson = ReturnType<typeof missionJson>;
-
-/** One line's worth of an active mission, for `tt status`. */
-export interface MissionBrief {
-  id: string;
-  title: string;
-  state: MissionState;
-  done: number;
-  total: number;
-  active: number;
-  reason?: string;
-}
-
-/** Briefs of the given missions (one pipelined round trip), oldest first. */
-export async function missionBriefs(t: Ctx, ids: string[]): Promise<MissionBrief[]> {
-  const views = (await loadMissions(t, ids)).sort((a, b) =>
-    a.mission.created_at.localeCompare(b.mission.created_at)
-  );
-  return views.map((v) => {
-    const c = countItems(v);
-    const m = v.mission;
-    return {
-      id: m.id,
-      title: m.title,
-      state: m.state,
-      done: c.done,
-      total: c.total,
-      active: c.active,
-      reason: m.reason,
-    };
   });
 }

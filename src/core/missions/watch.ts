@@ -7,7 +7,8 @@
  */
 import type { GitHubSource, IssueRef, PullState } from "./github.ts";
 import { parseIssueRef } from "./issues.ts";
-import { changeItem, shortMissionId } from "./store.ts";
+import { shortMissionId } from "./store.ts";
+import { changeItem } from "./transitions.ts";
 import { loadFrontier } from "./frontier.ts";
 import { ACTOR, check, type SchedCtx } from "./context.ts";
 import { oneLine } from "../tasks.ts";

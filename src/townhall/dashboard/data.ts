@@ -6,14 +6,9 @@
  */
 import { agentLabel, type Ctx, parseAgent } from "../../core/agents.ts";
 import { recentEvents } from "../../core/events.ts";
-import { listMissions, type MissionJson, missionJson } from "../../core/missions/store.ts";
-import {
-  type Agent,
-  isTerminalTask,
-  TASK_STATES,
-  TaskState,
-  type TownEvent,
-} from "../../core/schemas.ts";
+import { listMissions } from "../../core/missions/store.ts";
+import { type MissionJson, missionJson } from "../../core/missions/json.ts";
+import { type Agent, isTerminalTask, TaskState, type TownEvent } from "../../core/schemas.ts";
 import { roundLogPath } from "../../supervisor/logs.ts";
 import type { WorktreeStatus } from "../../supervisor/worktree.ts";
 import { branchStatuses } from "./branches.ts";
@@ -21,6 +16,7 @@ import { type TaskCounts, taskCounts } from "../../core/counters.ts";
 import { type AgentBudget, withBudgets } from "../../core/usage/budget.ts";
 import { loadTownConfig } from "../../core/config.ts";
 import type { BudgetConfig } from "../../core/usage/schema.ts";
+import { execValues } from "../../core/pipeline.ts";
 
 /**
  * `[budget]` as tinytown.toml says now (a raised budget shows at once), or none while the file
@@ -35,7 +31,7 @@ async function currentBudget(root: string): Promise<BudgetConfig | undefined> {
 }
 
 /** States that need the operator, in the order the attention list shows them. */
-export const ATTENTION_STATES = ["needs_input", "error", "rate_limited", "over_budget"];
+const ATTENTION_STATES = ["needs_input", "error", "rate_limited", "over_budget"];
 
 export interface AgentRow {
   agent: Agent;
@@ -67,12 +63,6 @@ export interface Overview {
   missions: MissionJson[];
 }
 
-const results = <T>(res: [Error | null, unknown][] | null): T[] =>
-  (res ?? []).map(([err, v]) => {
-    if (err) throw err;
-    return v as T;
-  });
-
 /** The last non-empty line of a file's final 4 KiB (undefined when it has none). */
 async function lastLine(path: string): Promise<string | undefined> {
   let f: Deno.FsFile | undefined;
@@ -101,7 +91,7 @@ async function lastLine(path: string): Promise<string | undefined> {
 /** Agents, what needs attention, task totals and active missions: a few pipelined round trips. */
 export async function overview(t: Ctx & { root: string }): Promise<Overview> {
   const [[ids], tasks, budget] = await Promise.all([
-    t.redis.pipeline().smembers(t.keys.agents).exec().then(results<unknown>) as Promise<
+    t.redis.pipeline().smembers(t.keys.agents).exec().then(execValues<unknown>) as Promise<
       [string[]]
     >,
     taskCounts(t),
@@ -109,7 +99,7 @@ export async function overview(t: Ctx & { root: string }): Promise<Overview> {
   ]);
   const agentPipe = t.redis.pipeline();
   for (const id of ids) agentPipe.hgetall(t.keys.agent(id));
-  const agents = (ids.length ? results<Record<string, string>>(await agentPipe.exec()) : [])
+  const agents = (ids.length ? execValues<Record<string, string>>(await agentPipe.exec()) : [])
     .map((h, i) => h.id === ids[i] ? parseAgent(h) : undefined)
     .filter((a): a is Agent => !!a)
     .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
@@ -117,7 +107,7 @@ export async function overview(t: Ctx & { root: string }): Promise<Overview> {
   const withTask = agents.filter((a) => a.current_task);
   const taskPipe = t.redis.pipeline();
   for (const a of withTask) taskPipe.hmget(t.keys.task(a.current_task!), "description", "state");
-  const taskFields = withTask.length ? results<(string | null)[]>(await taskPipe.exec()) : [];
+  const taskFields = withTask.length ? execValues<(string | null)[]>(await taskPipe.exec()) : [];
   const current = new Map(withTask.map((a, i) => [a.id, taskFields[i]]));
 
   const branches = branchStatuses(t.root, agents);
@@ -179,7 +169,7 @@ async function failedChecks(t: Ctx): Promise<Attention[]> {
   if (!ids.length) return [];
   const pipe = t.redis.pipeline();
   for (const id of ids) pipe.hmget(t.keys.task(id), "state", "description", "verify_failures");
-  const fields = results<(string | null)[]>(await pipe.exec());
+  const fields = execValues<(string | null)[]>(await pipe.exec());
   return ids.flatMap((id, i): Attention[] => {
     const [state, description, failures] = fields[i];
     if (!state || isTerminalTask(TaskState.catch("pending").parse(state))) return [];
@@ -238,7 +228,7 @@ export async function taskPage(t: Ctx, query: TaskQuery): Promise<TaskPage> {
     for (const id of ids) {
       pipe.hmget(t.keys.task(id), "state", "description", "assigned_to", "updated_at");
     }
-    const fields = results<(string | null)[]>(await pipe.exec());
+    const fields = execValues<(string | null)[]>(await pipe.exec());
     let used = 0;
     for (let i = 0; i < ids.length && out.length < limit; i++) {
       used++;
@@ -260,8 +250,6 @@ export async function taskPage(t: Ctx, query: TaskQuery): Promise<TaskPage> {
   }
   return { tasks: out, next: pos < total ? pos : undefined, scanned, total };
 }
-
-export const TASK_FILTERS = TASK_STATES;
 
 /** The latest events for the feed, newest first. */
 export async function feed(t: Ctx, count = 30): Promise<TownEvent[]> {

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import type { TownContext } from "../../core/town.ts";
 import { TtError, UsageError } from "../../core/errors.ts";
-import { selfCommand } from "../../supervisor/self.ts";
+import { startDetachedTt } from "../../supervisor/detached.ts";
 import { createLoginToken, LOGIN_TOKEN_TTL_SECS } from "./session.ts";
 
 const Health = z.object({ status: z.literal("ok"), town: z.string() });
@@ -13,7 +13,7 @@ const Health = z.object({ status: z.literal("ok"), town: z.string() });
 const START_LIMIT_MS = 20_000;
 
 /** The URL this machine reaches the town's townhall at (a wildcard bind is reached on loopback). */
-export function townhallUrl(t: TownContext): string {
+function townhallUrl(t: TownContext): string {
   const { bind, port } = t.config.townhall;
   if (port === 0) {
     throw new UsageError(
@@ -65,37 +65,21 @@ export async function dashboardLink(t: TownContext, start = true): Promise<Dashb
   if (state === "none") {
     if (!start) throw new TtError(`no townhall answers at ${url}: start it with 'tt townhall'`);
     const log = `${t.root}/.tt/logs/townhall.log`;
-    await Deno.mkdir(`${t.root}/.tt/logs`, { recursive: true, mode: 0o700 });
-    const [cmd, ...args] = selfCommand();
-    // sh only redirects: the townhall's output (a first key is printed once) goes to its log.
-    const child = new Deno.Command("sh", {
-      args: [
-        "-c",
-        'umask 077; exec "$@" >>"$TT_TOWNHALL_LOG" 2>&1',
-        "sh",
-        cmd,
-        ...args,
-        "--town",
-        t.root,
-        "townhall",
-      ],
-      env: { TT_TOWNHALL_LOG: log },
-      cwd: t.root,
-      detached: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    child.unref();
-    pid = child.pid; // sh execs the townhall: the same process
-    const until = Date.now() + START_LIMIT_MS;
-    while (state !== "ours" && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 100)); // bounded: a starting server has no event
-      state = await probe(url, t.name);
-    }
-    if (state !== "ours") {
-      throw new TtError(`townhall did not answer at ${url} within 20 s: see ${log}`);
-    }
+    pid = await startDetachedTt({
+      root: t.root,
+      args: ["townhall"],
+      // The townhall's output (a first key is printed once) goes to its log.
+      log,
+      ready: async () => {
+        const until = Date.now() + START_LIMIT_MS;
+        while (state !== "ours" && Date.now() < until) {
+          await new Promise((r) => setTimeout(r, 100)); // bounded: a starting server has no event
+          state = await probe(url, t.name);
+        }
+        return state === "ours";
+      },
+      notReady: `townhall did not answer at ${url} within 20 s: see ${log}`,
+    });
     started = true;
   }
   const token = await createLoginToken(t);

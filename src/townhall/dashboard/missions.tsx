@@ -5,7 +5,7 @@
  * buttons when the session may write.
  */
 import dagre from "@dagrejs/dagre";
-import type { MissionJson } from "../../core/missions/store.ts";
+import type { MissionJson } from "../../core/missions/json.ts";
 import type { Can } from "./panels.tsx";
 
 const W = 170;

@@ -30,7 +30,7 @@ import { logStream, townStream } from "./live.ts";
 import { dashboardHtml, loginHtml, tasksHtml } from "./render.tsx";
 import type { PageData } from "./page.tsx";
 import type { TownContext } from "../../core/town.ts";
-import { consumeLoginToken, createSession } from "./session.ts";
+import { consumeLoginToken, createSession, type Who } from "./session.ts";
 import { documentDashboard } from "./openapi.ts";
 
 export { dashboardPublic, sessionAuth } from "./auth.ts";
@@ -72,6 +72,20 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>, deps: TownhallDeps) 
   const loginPage = (c: Context<AppEnv>, error?: string, status: 200 | 401 = 200) =>
     c.html(loginHtml(t.name, error), status);
 
+  /** Opens a session for `who`, audits the login (303), and sends the browser home with it. */
+  const logIn = async (c: Context<AppEnv>, who: Who, method: string, path: string) => {
+    const s = await createSession(t, who);
+    await recordAudit(
+      t,
+      { id: who.key_id, name: who.name, scopes: who.scopes, via: "key" },
+      method,
+      path,
+      303,
+    );
+    setSessionCookie(c, s.id);
+    return c.redirect("/", 303);
+  };
+
   app.get("/login", async (c) => {
     const token = c.req.query("token");
     if (token === undefined) return loginPage(c);
@@ -82,21 +96,12 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>, deps: TownhallDeps) 
         401,
       );
     }
-    const s = await createSession(t, {
-      key_id: "operator",
-      name: "operator",
-      scopes: ["admin"],
-      operator: true,
-    });
-    await recordAudit(
-      t,
-      { id: "operator", name: "operator", scopes: ["admin"], via: "key" },
+    return await logIn(
+      c,
+      { key_id: "operator", name: "operator", scopes: ["admin"], operator: true },
       "GET",
       "/login?token",
-      303,
     );
-    setSessionCookie(c, s.id);
-    return c.redirect("/", 303);
   });
 
   app.post("/login", async (c) => {
@@ -115,16 +120,7 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>, deps: TownhallDeps) 
       if (form) return loginPage(c, `Login refused: ${why}.`, 401);
       throw new HttpError(401, "unauthorized", why);
     }
-    const s = await createSession(t, { key_id: key.id, name: key.name, scopes: key.scopes });
-    await recordAudit(
-      t,
-      { id: key.id, name: key.name, scopes: key.scopes, via: "key" },
-      "POST",
-      "/login",
-      303,
-    );
-    setSessionCookie(c, s.id);
-    return c.redirect("/", 303);
+    return await logIn(c, { key_id: key.id, name: key.name, scopes: key.scopes }, "POST", "/login");
   });
 
   app.get("/", async (c) => {

@@ -3,7 +3,8 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv, TownhallDeps } from "../env.ts";
 import { conflict, errors, json, jsonBody, notFound, secured, tooLarge } from "./common.ts";
 import * as ops from "../../core/missions/ops.ts";
-import { listMissions, missionJson, resolveMission } from "../../core/missions/store.ts";
+import { listMissions, resolveMission } from "../../core/missions/store.ts";
+import { missionJson } from "../../core/missions/json.ts";
 import { ITEM_KINDS, ITEM_STATUSES, MISSION_STATES } from "../../core/missions/schemas.ts";
 
 const Counts = z.object({
@@ -47,7 +48,7 @@ export const MissionOut = z.object({
 }).openapi("Mission");
 
 const text = (max: number) => z.string().max(max);
-export const ItemIn = z.strictObject({
+const ItemIn = z.strictObject({
   id: z.string().min(1).max(64),
   title: text(300).min(1),
   body: text(32_000).optional(),
