@@ -8,7 +8,13 @@ import assert from "node:assert/strict";
 import { report } from "../helpers.ts";
 import { keySlot } from "../../src/redis/topology.ts";
 import { townKeys } from "../../src/core/keys.ts";
-import { cannotRun, cli, slotOwner, startCluster, type Topology } from "./topology.ts";
+import {
+  cannotRun,
+  cli,
+  slotOwner,
+  startCluster,
+  type Topology,
+} from "../../bench/lib/topology.ts";
 import { failoverRun } from "./scenario.ts";
 
 // Each run starts a topology and kills a master (1–4 minutes on 2 shared cores, and not yet

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { report } from "../helpers.ts";
-import { cannotRun, cli, startSentinel } from "./topology.ts";
+import { cannotRun, cli, startSentinel } from "../../bench/lib/topology.ts";
 import { failoverRun } from "./scenario.ts";
 
 // Each run starts a topology and kills a master (1–4 minutes on 2 shared cores, and not yet

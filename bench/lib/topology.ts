@@ -1,8 +1,10 @@
 /**
- * Real Redis topologies for the scale tests, from Debian's redis-server in a temp dir: a
- * 3-master cluster with one replica each, and a Sentinel set (1 master, 1 replica, 3 sentinels).
- * Ports are random free ones ≤ 55535 (a cluster node's bus is port + 10000); every server is
- * killed by stop(), which the tests call in `finally`.
+ * Real Redis topologies for the scale tests (tests/scale/) and the cluster benchmark
+ * (bench/sections/cluster.ts), from Debian's redis-server in a temp dir, on 127.0.0.1 TCP: a
+ * 3-master cluster with one replica each, a Sentinel set (1 master, 1 replica, 3 sentinels), and
+ * a single server started the same way (the cluster's baseline). Ports are random free ones
+ * ≤ 55535 (a cluster node's bus is port + 10000); every server is killed by stop(), which the
+ * callers run in `finally`.
  */
 
 export interface Server {
@@ -130,8 +132,30 @@ async function ping(port: number) {
   return (await cli(port, "PING")) === "PONG";
 }
 
-/** Three masters and three replicas, node timeout 1 s (automatic failover within seconds). */
-export async function startCluster(): Promise<Topology> {
+/** One redis-server on TCP, with the cluster nodes' settings but no cluster and no replica. */
+export async function startSingle(): Promise<Topology> {
+  const dir = await Deno.makeTempDir({ prefix: "tt-single-" });
+  const [port] = freePorts(1);
+  const topo = topology(dir, [start(dir, port, [])]);
+  try {
+    await until(`server ${port} up`, () => ping(port), 20_000);
+    return topo;
+  } catch (e) {
+    await topo.stop();
+    throw e;
+  }
+}
+
+export interface ClusterOptions {
+  /**
+   * cluster-node-timeout (default 1000 ms): a master unreachable for that long is failed over
+   * by its replica, so a failover never takes less.
+   */
+  nodeTimeoutMs?: number;
+}
+
+/** Three masters and three replicas (automatic failover within seconds by default). */
+export async function startCluster(opts: ClusterOptions = {}): Promise<Topology> {
   const dir = await Deno.makeTempDir({ prefix: "tt-cluster-" });
   const ports = freePorts(6, true);
   const servers = ports.map((p) =>
@@ -141,7 +165,7 @@ export async function startCluster(): Promise<Topology> {
       "--cluster-config-file",
       `nodes-${p}.conf`,
       "--cluster-node-timeout",
-      "1000",
+      String(opts.nodeTimeoutMs ?? 1000),
     ])
   );
   const topo = topology(dir, servers);
