@@ -7,14 +7,14 @@
  * in the failover runs with "Too many Cluster redirections" and their work was never done.
  */
 import assert from "node:assert/strict";
-import { uniqueName } from "../helpers.ts";
+import { report, uniqueName } from "../helpers.ts";
 import { connectRedis, duplicateConnection, type Redis } from "../../src/redis/connection.ts";
 import { keySlot } from "../../src/redis/topology.ts";
 import { townKeys } from "../../src/core/keys.ts";
 import { cannotRun, cli, slotOwner, startCluster } from "../../bench/lib/topology.ts";
 
 const skip = cannotRun();
-if (skip) console.log(`skipping the Redis Cluster reconnect test: ${skip}`);
+if (skip) report(`skipped the Redis Cluster reconnect test: ${skip}`);
 
 async function waitFor(what: string, cond: () => Promise<boolean>, limitMs = 60_000) {
   const deadline = Date.now() + limitMs;

@@ -15,7 +15,7 @@ import { assignTask, completeTask, getTask } from "../../src/core/tasks.ts";
 import { cannotRun, startCluster } from "../../bench/lib/topology.ts";
 
 const skip = cannotRun();
-if (skip) console.log(`skipping the wait_replicas cost test: ${skip}`);
+if (skip) report(`skipped the wait_replicas cost test: ${skip}`);
 
 Deno.test({
   name:
