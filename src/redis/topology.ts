@@ -67,7 +67,12 @@ export async function topologyClient(t: Topology, s: ClientSettings): Promise<Re
     lazyConnect: true,
     enableTLSForSentinelMode: t.tls,
     sentinelTLS: t.tls ? {} : undefined,
-    failoverDetector: !!s.persistent,
+    // ioredis's detector (+switch-master) closes the connector even while a reconnect is asking
+    // the sentinels for the master, which ends the client for good ("Connection is closed." to
+    // every command after). Without it a crashed master is found again by reconnecting, and a
+    // demoted one is left by reconnecting too: the sentinels disconnect its clients
+    // (CLIENT KILL) when they make it a replica.
+    failoverDetector: false,
     retryStrategy: s.persistent ? (n: number) => Math.min(50 * 2 ** n, 2000) : () => null,
     sentinelRetryStrategy: s.persistent ? (n: number) => Math.min(100 * n, 2000) : () => null,
   });
