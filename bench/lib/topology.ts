@@ -44,14 +44,42 @@ function free(port: number): boolean {
   }
 }
 
-/** `n` consecutive-free random ports whose bus ports (+10000) are free too. */
+/** The lowest port the kernel gives outgoing connections (any of those may be taken any time). */
+function ephemeralLow(): number {
+  try {
+    const range = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range");
+    return Number(range.trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * `n` consecutive free random ports, with their bus ports (+10000) when `bus`, below the
+ * ephemeral range: there an outgoing connection of any process could take one between this
+ * check and the server's bind (a sentinel that never started, once in a few runs).
+ */
 export function freePorts(n: number, bus = false): number[] {
+  const low = 10000;
+  let high = ephemeralLow() - n - (bus ? 10000 : 0);
+  if (high - low < 1000) high = low + 25000; // an unusual range: random ports as before
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 25000);
+    const base = low + Math.floor(Math.random() * (high - low));
     const ports = Array.from({ length: n }, (_, i) => base + i);
     if (ports.every((p) => free(p) && (!bus || free(p + 10000)))) return ports;
   }
   throw new Error(`no ${n} free ports found`);
+}
+
+/** `e` with the last lines of every server's log in `dir` (read before the dir is removed). */
+async function withLogs(dir: string, e: unknown): Promise<Error> {
+  const tails = [];
+  for await (const f of Deno.readDir(dir)) {
+    if (!f.name.endsWith(".log")) continue;
+    const lines = (await Deno.readTextFile(`${dir}/${f.name}`)).trim().split("\n");
+    tails.push(`${f.name}: ${lines.slice(-3).join(" | ")}`);
+  }
+  return new Error(`${(e as Error).message}\n${tails.join("\n")}`);
 }
 
 export async function cli(port: number, ...args: string[]): Promise<string> {
@@ -141,8 +169,9 @@ export async function startSingle(): Promise<Topology> {
     await until(`server ${port} up`, () => ping(port), 20_000);
     return topo;
   } catch (e) {
+    const err = await withLogs(dir, e).catch(() => e);
     await topo.stop();
-    throw e;
+    throw err;
   }
 }
 
@@ -199,8 +228,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Topology>
     });
     return topo;
   } catch (e) {
+    const err = await withLogs(dir, e).catch(() => e);
     await topo.stop();
-    throw e;
+    throw err;
   }
 }
 
@@ -266,7 +296,8 @@ export async function startSentinel(): Promise<Topology & { master: number; sent
     }
     return { ...topo, master, sentinels };
   } catch (e) {
+    const err = await withLogs(dir, e).catch(() => e);
     await topo.stop();
-    throw e;
+    throw err;
   }
 }
