@@ -91,7 +91,8 @@ export async function cli(port: number, ...args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout).trim();
 }
 
-async function until(what: string, cond: () => Promise<boolean>, limitMs = 60_000) {
+/** Bounded polling for a state (an error from `cond` counts as not yet); the limit ends a broken run. */
+export async function waitFor(what: string, cond: () => Promise<boolean>, limitMs = 60_000) {
   const deadline = Date.now() + limitMs;
   while (!(await cond().catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`${what}: not reached within ${limitMs} ms`);
@@ -166,7 +167,7 @@ export async function startSingle(): Promise<Topology> {
   const [port] = freePorts(1);
   const topo = topology(dir, [start(dir, port, [])]);
   try {
-    await until(`server ${port} up`, () => ping(port), 20_000);
+    await waitFor(`server ${port} up`, () => ping(port), 20_000);
     return topo;
   } catch (e) {
     const err = await withLogs(dir, e).catch(() => e);
@@ -199,7 +200,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Topology>
   );
   const topo = topology(dir, servers);
   try {
-    for (const p of ports) await until(`node ${p} up`, () => ping(p), 20_000);
+    for (const p of ports) await waitFor(`node ${p} up`, () => ping(p), 20_000);
     const out = await new Deno.Command("redis-cli", {
       args: [
         "--cluster",
@@ -214,13 +215,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Topology>
     }).output();
     if (!out.success) throw new Error(`cluster create: ${new TextDecoder().decode(out.stderr)}`);
     for (const p of ports) {
-      await until(
+      await waitFor(
         `cluster ok at ${p}`,
         async () => (await cli(p, "CLUSTER", "INFO")).includes("cluster_state:ok"),
       );
     }
     // Every replica has finished its first sync (else WAIT counts it out).
-    await until("replicas in sync", async () => {
+    await waitFor("replicas in sync", async () => {
       const roles = await Promise.all(ports.map((p) => cli(p, "INFO", "replication")));
       return roles.filter((r) => r.includes("role:master") && /connected_slaves:1/.test(r))
             .length === 3 &&
@@ -259,8 +260,8 @@ export async function startSentinel(): Promise<Topology & { master: number; sent
   ];
   const topo = topology(dir, servers);
   try {
-    await until("master up", () => ping(master), 20_000);
-    await until(
+    await waitFor("master up", () => ping(master), 20_000);
+    await waitFor(
       "replica in sync",
       async () => (await cli(replica, "INFO", "replication")).includes("master_link_status:up"),
     );
@@ -284,7 +285,7 @@ export async function startSentinel(): Promise<Topology & { master: number; sent
       servers.push({ port: s, child: spawn(args), args });
     }
     for (const s of sentinels) {
-      await until(
+      await waitFor(
         `sentinel ${s} sees the replica and the other sentinels`,
         async () => {
           const info = await cli(s, "SENTINEL", "MASTER", "mymaster");

@@ -1,8 +1,9 @@
 /**
- * tt on a real 3-master Redis Cluster (one replica each): init, spawn, assign, complete, backlog
- * claims, and the master holding the town's slot SIGKILLed in the middle of a run. With
- * `wait_replicas = 1` nothing acknowledged is lost or completed twice; without it, the test
- * reports what was lost.
+ * tt on a real 3-master Redis Cluster (one replica each), one town served by two hosts: init,
+ * spawn, assign, complete, backlog claims, and the master holding the town's slot SIGKILLed while
+ * both agents are mid-round and assigns keep coming (scenario.ts). With `wait_replicas = 1`
+ * nothing acknowledged is lost or completed twice (run by default); without it, the test
+ * reports what was lost (TT_TEST_SCALE=1).
  */
 import assert from "node:assert/strict";
 import { report } from "../helpers.ts";
@@ -14,6 +15,7 @@ import {
   slotOwner,
   startCluster,
   type Topology,
+  waitFor,
 } from "../../bench/lib/topology.ts";
 import { failoverRun } from "./scenario.ts";
 
@@ -22,14 +24,6 @@ import { failoverRun } from "./scenario.ts";
 const skip = cannotRun();
 const skipLossReport = skip ?? (Deno.env.get("TT_TEST_SCALE") ? undefined : "TT_TEST_SCALE unset");
 if (skip) report(`skipped the Redis Cluster failover tests: ${skip}`);
-
-async function waitFor(what: string, cond: () => Promise<boolean>, limitMs = 60_000) {
-  const deadline = Date.now() + limitMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function clusterRun(waitReplicas: number) {
   const c: Topology = await startCluster();

@@ -11,18 +11,10 @@ import { report, uniqueName } from "../helpers.ts";
 import { connectRedis, duplicateConnection, type Redis } from "../../src/redis/connection.ts";
 import { keySlot } from "../../src/redis/topology.ts";
 import { townKeys } from "../../src/core/keys.ts";
-import { cannotRun, cli, slotOwner, startCluster } from "../../bench/lib/topology.ts";
+import { cannotRun, cli, slotOwner, startCluster, waitFor } from "../../bench/lib/topology.ts";
 
 const skip = cannotRun();
 if (skip) report(`skipped the Redis Cluster reconnect test: ${skip}`);
-
-async function waitFor(what: string, cond: () => Promise<boolean>, limitMs = 60_000) {
-  const deadline = Date.now() + limitMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 Deno.test({
   name: "cluster: a daemon's connection waits out a failover longer than ioredis's retry budget",

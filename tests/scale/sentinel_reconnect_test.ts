@@ -14,18 +14,10 @@
 import assert from "node:assert/strict";
 import { report } from "../helpers.ts";
 import { connectRedis, duplicateConnection, type Redis } from "../../src/redis/connection.ts";
-import { cannotRun, cli, startSentinel } from "../../bench/lib/topology.ts";
+import { cannotRun, cli, startSentinel, waitFor } from "../../bench/lib/topology.ts";
 
 const skip = cannotRun();
 if (skip) report(`skipped the Redis Sentinel reconnect tests: ${skip}`);
-
-async function waitFor(what: string, cond: () => Promise<boolean>, limitMs = 60_000) {
-  const deadline = Date.now() + limitMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A TCP proxy to `target` whose new connections can be held (not forwarded) until released. */
 function gatedProxy(target: number) {

@@ -1,12 +1,13 @@
 /**
- * tt through Redis Sentinel (1 master, 1 replica, 3 sentinels): init, spawn, assign, complete,
- * backlog claims, and the master SIGKILLed in the middle of a run (the sentinels promote the
- * replica; the old master comes back as its replica). With `wait_replicas = 1` nothing
- * acknowledged is lost or completed twice; without it, the test reports what was lost.
+ * tt through Redis Sentinel (1 master, 1 replica, 3 sentinels), one town served by two hosts:
+ * init, spawn, assign, complete, backlog claims, and the master SIGKILLed while both agents are
+ * mid-round and assigns keep coming (scenario.ts); the sentinels promote the replica, the old
+ * master comes back as its replica. With `wait_replicas = 1` nothing acknowledged is lost or
+ * completed twice (run by default); without it, the test reports what was lost (TT_TEST_SCALE=1).
  */
 import assert from "node:assert/strict";
 import { report } from "../helpers.ts";
-import { cannotRun, cli, startSentinel } from "../../bench/lib/topology.ts";
+import { cannotRun, cli, startSentinel, waitFor } from "../../bench/lib/topology.ts";
 import { failoverRun } from "./scenario.ts";
 
 // The run with wait_replicas = 1 proves the guarantee and runs by default; the one without
@@ -14,14 +15,6 @@ import { failoverRun } from "./scenario.ts";
 const skip = cannotRun();
 const skipLossReport = skip ?? (Deno.env.get("TT_TEST_SCALE") ? undefined : "TT_TEST_SCALE unset");
 if (skip) report(`skipped the Redis Sentinel failover tests: ${skip}`);
-
-async function waitFor(what: string, cond: () => Promise<boolean>, limitMs = 60_000) {
-  const deadline = Date.now() + limitMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function sentinelRun(waitReplicas: number) {
   const s = await startSentinel();
