@@ -21,6 +21,7 @@ import { townhall } from "./sections/townhall.ts";
 import { agentreport } from "./sections/agentreport.ts";
 import { missions } from "./sections/missions.ts";
 import { fleet } from "./sections/fleet.ts";
+import { cluster } from "./sections/cluster.ts";
 
 const SECTIONS: Section[] = [
   startup,
@@ -33,6 +34,7 @@ const SECTIONS: Section[] = [
   scale,
   townhall,
   missions,
+  cluster,
 ];
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");

@@ -12,6 +12,15 @@ export interface ClientSettings {
   connectTimeout: number;
 }
 
+/**
+ * How long a daemon's command keeps being retried while its slot has no live master (the
+ * failover of a crashed master takes cluster-node-timeout and an election; the supervisor gives
+ * up on Redis after 60 s too). ioredis counts each retry as a redirection, 16 by default: about
+ * 3 s, less than a failover takes, so agent loops died in the middle of one.
+ */
+const RIDE_OUT_MS = 60_000;
+const RETRY_MS = 200;
+
 /** Cluster clients made here (so that telling one apart needs no import of ioredis). */
 const clusters = new WeakSet<object>();
 
@@ -36,10 +45,11 @@ export async function topologyClient(t: Topology, s: ClientSettings): Promise<Re
       enableOfflineQueue: true,
       enableReadyCheck: true,
       slotsRefreshTimeout: s.connectTimeout,
-      retryDelayOnFailover: 200,
-      retryDelayOnClusterDown: 200,
-      retryDelayOnTryAgain: 200,
-      maxRedirections: 16,
+      retryDelayOnFailover: RETRY_MS,
+      retryDelayOnClusterDown: RETRY_MS,
+      retryDelayOnTryAgain: RETRY_MS,
+      // A MOVED to the dead master is followed at once by a retry; every other one waits.
+      maxRedirections: s.persistent ? 2 * RIDE_OUT_MS / RETRY_MS : 16,
       clusterRetryStrategy: s.persistent ? (n: number) => Math.min(100 * n, 2000) : () => null,
       redisOptions: node,
     });
@@ -57,7 +67,12 @@ export async function topologyClient(t: Topology, s: ClientSettings): Promise<Re
     lazyConnect: true,
     enableTLSForSentinelMode: t.tls,
     sentinelTLS: t.tls ? {} : undefined,
-    failoverDetector: !!s.persistent,
+    // ioredis's detector (+switch-master) closes the connector even while a reconnect is asking
+    // the sentinels for the master, which ends the client for good ("Connection is closed." to
+    // every command after). Without it a crashed master is found again by reconnecting, and a
+    // demoted one is left by reconnecting too: the sentinels disconnect its clients
+    // (CLIENT KILL) when they make it a replica.
+    failoverDetector: false,
     retryStrategy: s.persistent ? (n: number) => Math.min(50 * 2 ** n, 2000) : () => null,
     sentinelRetryStrategy: s.persistent ? (n: number) => Math.min(100 * n, 2000) : () => null,
   });

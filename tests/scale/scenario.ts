@@ -1,8 +1,11 @@
 /**
- * The run both topology tests share: a town on the given Redis URL, two fake agents, assigns,
- * backlog claims and completions, then a master killed in the middle of a stream of assigns.
- * Every task whose `tt assign` exited 0 (acknowledged) is then checked: still there (else lost)
- * and completed exactly once (task_completed events).
+ * The run both topology tests share: a town on the given Redis URL served by two hosts (two
+ * supervisors: this machine's and TT_HOST=b's, one agent each), assigns, backlog claims and
+ * completions; then the master is killed while both agents are in the middle of a round
+ * (their fake CLIs wait at a gate, the tasks `running`) and a stream of `tt assign`s goes on
+ * through the failover. Once the old master is back as a replica the gate opens. Every task
+ * whose `tt assign` exited 0 (acknowledged) is then checked: still there (else lost) and
+ * completed exactly once (task_completed events).
  */
 import assert from "node:assert/strict";
 import { Sandbox } from "../helpers.ts";
@@ -16,19 +19,25 @@ interface TaskJson {
 export interface Outcome {
   acked: number;
   refused: number;
+  /** Acknowledged tasks that were running when the master died. */
+  inFlight: number;
   lost: string[];
   twice: string[];
   notCompleted: string[];
 }
 
-/** Adds `line` under `[redis]` in the town's tinytown.toml. */
-async function redisSetting(sb: Sandbox, line: string) {
+const B = { env: { TT_HOST: "b" } };
+
+/** Adds `line` under `[section]` in the town's tinytown.toml. */
+async function setting(sb: Sandbox, section: string, line: string) {
   const path = `${sb.dir}/tinytown.toml`;
   const text = await Deno.readTextFile(path);
-  await Deno.writeTextFile(path, text.replace(/^\[redis\]$/m, `[redis]\n${line}`));
+  const out = text.replace(new RegExp(`^\\[${section}\\]$`, "m"), `[${section}]\n${line}`);
+  assert.notEqual(out, text, `no [${section}] in tinytown.toml`);
+  await Deno.writeTextFile(path, out);
 }
 
-/** Agents that do not stop after 10 rounds (the stream of assigns needs more). */
+/** Agents that do not stop after 10 rounds (the stream of assigns may need more). */
 async function manyRounds(sb: Sandbox) {
   const path = `${sb.dir}/tinytown.toml`;
   const text = await Deno.readTextFile(path);
@@ -47,6 +56,19 @@ async function assignOne(sb: Sandbox, agent: string, desc: string): Promise<stri
   return (JSON.parse(r.stdout) as TaskJson).id;
 }
 
+/** Bounded polling for a state (the limit only ends a broken run). */
+async function until(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  limitMs = 120_000,
+) {
+  const deadline = Date.now() + limitMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /**
  * `failover` kills the master holding the town (and resolves once a new one serves it);
  * `recover` brings the killed server back (as a replica).
@@ -60,19 +82,24 @@ export async function failoverRun(
   },
 ): Promise<Outcome> {
   const sb = new Sandbox(url);
+  const gate = Deno.makeTempDirSync({ prefix: "tt-gate-" });
+  const open = () => Deno.writeTextFileSync(`${gate}/open`, "");
+  const tasks = async () => await sb.json<TaskJson[]>(["task", "list"]);
   try {
     const town = await sb.init();
-    if (opts.waitReplicas) await redisSetting(sb, `wait_replicas = ${opts.waitReplicas}`);
+    if (opts.waitReplicas) await setting(sb, "redis", `wait_replicas = ${opts.waitReplicas}`);
     await manyRounds(sb);
-    await sb.ok(["spawn", "w1", "--cli", fakeCli("complete")]);
-    await sb.ok(["spawn", "w2", "--cli", fakeCli("complete")]);
+    open();
+    await sb.ok(["spawn", "w1", "--cli", fakeCli("gate", gate)]);
+    await sb.ok(["spawn", "w2", "--host", "b", "--cli", fakeCli("gate", gate)]);
+    await sb.ok(["start"], B);
     const acked: string[] = [];
-    // Before the failover: direct assigns and backlog claims, all completed.
-    for (let i = 0; i < 3; i++) {
-      acked.push((await sb.json<TaskJson>(["assign", i % 2 ? "w2" : "w1", `before ${i}`])).id);
+    // Before the failover: a direct assign to each host's agent, and backlog claims.
+    for (const agent of ["w1", "w2"]) {
+      acked.push((await sb.json<TaskJson>(["assign", agent, `before, for ${agent}`])).id);
     }
     const backlog = [];
-    for (let i = 0; i < 3; i++) backlog.push(await sb.json<TaskJson>(["backlog", "add", `b${i}`]));
+    for (let i = 0; i < 2; i++) backlog.push(await sb.json<TaskJson>(["backlog", "add", `b${i}`]));
     // Idle agents claim backlog work themselves; an explicit claim races them (one wins).
     for (const [i, t] of backlog.entries()) {
       const r = await sb.tt(["backlog", "claim", t.id, i % 2 ? "w2" : "w1"]);
@@ -80,42 +107,54 @@ export async function failoverRun(
     }
     acked.push(...backlog.map((t) => t.id));
     await sb.ok(["wait", "--timeout", "120"]);
-    const first = await sb.json<TaskJson[]>(["task", "list"]);
     assert.deepEqual(
-      first.filter((t) => acked.includes(t.id)).map((t) => t.state),
+      (await tasks()).filter((t) => acked.includes(t.id)).map((t) => t.state),
       acked.map(() => "completed"),
     );
 
-    // The failover, in the middle of a stream of assigns.
+    // Both agents in the middle of a round (their CLI waits at the gate) when the master dies.
+    Deno.removeSync(`${gate}/open`);
+    const held: string[] = [];
+    for (const agent of ["w1", "w2"]) {
+      held.push((await sb.json<TaskJson>(["assign", agent, `held by ${agent}`])).id);
+    }
+    acked.push(...held);
+    await until("both held tasks running", async () => {
+      const running = (await tasks()).filter((t) => held.includes(t.id) && t.state === "running");
+      return running.length === held.length;
+    });
+
+    // A stream of assigns through the failover, until two more are acknowledged after it.
     let refused = 0;
     let stop = false;
+    let failed: unknown;
     let n = 0;
     const stream = (async () => {
-      const deadline = Date.now() + 120_000;
-      while (!stop && Date.now() < deadline) {
+      while (!stop) {
         const id = await assignOne(sb, n % 2 ? "w2" : "w1", `during ${n++}`);
         if (id) acked.push(id);
         else refused++;
       }
-    })();
-    const before = acked.length;
-    const deadline = Date.now() + 60_000;
-    while (acked.length < before + 3 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
+    })().catch((e) => failed = e);
+    const streamed = (count: number) => () => {
+      if (failed) throw failed;
+      return acked.length >= count;
+    };
+    try {
+      await until("an assign acknowledged before the kill", streamed(acked.length + 1));
+      await opts.failover(town);
+      await opts.recover();
+      open();
+      await until("two assigns acknowledged after the failover", streamed(acked.length + 2));
+    } finally {
+      stop = true;
+      await stream;
     }
-    await opts.failover(town);
-    await opts.recover();
-    const after = acked.length;
-    while (acked.length < after + 3 && Date.now() < deadline + 90_000) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    stop = true;
-    await stream;
-    assert.ok(acked.length >= after + 3, `only ${acked.length - after} assigns after failover`);
+    if (failed) throw failed;
 
     // Everything acknowledged is there and gets done once.
-    await sb.ok(["wait", "--timeout", "180"]);
-    const tasks = new Map((await sb.json<TaskJson[]>(["task", "list"])).map((t) => [t.id, t]));
+    await sb.ok(["wait", "--timeout", "120"]);
+    const byId = new Map((await tasks()).map((t) => [t.id, t]));
     const events = await sb.json<{ type: string; task_id?: string }[]>([
       "events",
       "--count",
@@ -132,19 +171,25 @@ export async function failoverRun(
       const st = await sb.tt(["status"]);
       const hist = await sb.tt(["history"]);
       await Deno.writeTextFile(debug, st.stdout + st.stderr + hist.stdout + hist.stderr);
-      await Deno.copyFile(`${sb.dir}/.tt/logs/supervisor.log`, debug + ".sup").catch(() => {});
+      for await (const f of Deno.readDir(`${sb.dir}/.tt/logs`)) {
+        if (f.name.startsWith("supervisor")) {
+          await Deno.copyFile(`${sb.dir}/.tt/logs/${f.name}`, `${debug}.${f.name}`);
+        }
+      }
     }
-    await sb.tt(["stop", "--now"]);
     return {
       acked: acked.length,
       refused,
-      lost: acked.filter((id) => !tasks.has(id)),
+      inFlight: held.length,
+      lost: acked.filter((id) => !byId.has(id)),
       twice: acked.filter((id) => (completions.get(id) ?? 0) > 1),
-      notCompleted: acked.filter((id) => tasks.has(id) && tasks.get(id)!.state !== "completed")
-        .map((id) => `${id} ${tasks.get(id)!.state}`),
+      notCompleted: acked.filter((id) => byId.has(id) && byId.get(id)!.state !== "completed")
+        .map((id) => `${id} ${byId.get(id)!.state}`),
     };
   } finally {
-    await sb.tt(["stop", "--now"]).catch(() => {});
+    open(); // a CLI still at the gate finishes
+    await sb.tt(["stop", "--all", "--now"]).catch(() => {});
+    Deno.removeSync(gate, { recursive: true });
     sb.cleanup();
   }
 }

@@ -4,7 +4,7 @@ import { parseTopologyUrl, redactUrl } from "../../src/redis/url.ts";
 import { connectRedis } from "../../src/redis/connection.ts";
 import { keySlot } from "../../src/redis/topology.ts";
 import { Sandbox } from "../helpers.ts";
-import { freePorts } from "./topology.ts";
+import { freePorts } from "../../bench/lib/topology.ts";
 
 Deno.test("redis+cluster:// and redis+sentinel:// URLs parse into nodes, credentials and db", () => {
   assert.deepEqual(parseTopologyUrl("redis+cluster://u:p%40ss@h1:7000,h2:7001,[::1]:7002"), {

@@ -12,10 +12,10 @@ import { townKeyBatches } from "../../src/core/reset.ts";
 import { townKeys } from "../../src/core/keys.ts";
 import { createAgent, toRecipient } from "../../src/core/agents.ts";
 import { assignTask, completeTask, getTask } from "../../src/core/tasks.ts";
-import { cannotRun, startCluster } from "./topology.ts";
+import { cannotRun, startCluster } from "../../bench/lib/topology.ts";
 
 const skip = cannotRun();
-if (skip) console.log(`skipping the wait_replicas cost test: ${skip}`);
+if (skip) report(`skipped the wait_replicas cost test: ${skip}`);
 
 Deno.test({
   name:

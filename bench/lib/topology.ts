@@ -1,8 +1,10 @@
 /**
- * Real Redis topologies for the scale tests, from Debian's redis-server in a temp dir: a
- * 3-master cluster with one replica each, and a Sentinel set (1 master, 1 replica, 3 sentinels).
- * Ports are random free ones ≤ 55535 (a cluster node's bus is port + 10000); every server is
- * killed by stop(), which the tests call in `finally`.
+ * Real Redis topologies for the scale tests (tests/scale/) and the cluster benchmark
+ * (bench/sections/cluster.ts), from Debian's redis-server in a temp dir, on 127.0.0.1 TCP: a
+ * 3-master cluster with one replica each, a Sentinel set (1 master, 1 replica, 3 sentinels), and
+ * a single server started the same way (the cluster's baseline). Ports are random free ones
+ * ≤ 55535 (a cluster node's bus is port + 10000); every server is killed by stop(), which the
+ * callers run in `finally`.
  */
 
 export interface Server {
@@ -42,14 +44,42 @@ function free(port: number): boolean {
   }
 }
 
-/** `n` consecutive-free random ports whose bus ports (+10000) are free too. */
+/** The lowest port the kernel gives outgoing connections (any of those may be taken any time). */
+function ephemeralLow(): number {
+  try {
+    const range = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range");
+    return Number(range.trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * `n` consecutive free random ports, with their bus ports (+10000) when `bus`, below the
+ * ephemeral range: there an outgoing connection of any process could take one between this
+ * check and the server's bind (a sentinel that never started, once in a few runs).
+ */
 export function freePorts(n: number, bus = false): number[] {
+  const low = 10000;
+  let high = ephemeralLow() - n - (bus ? 10000 : 0);
+  if (high - low < 1000) high = low + 25000; // an unusual range: random ports as before
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 25000);
+    const base = low + Math.floor(Math.random() * (high - low));
     const ports = Array.from({ length: n }, (_, i) => base + i);
     if (ports.every((p) => free(p) && (!bus || free(p + 10000)))) return ports;
   }
   throw new Error(`no ${n} free ports found`);
+}
+
+/** `e` with the last lines of every server's log in `dir` (read before the dir is removed). */
+async function withLogs(dir: string, e: unknown): Promise<Error> {
+  const tails = [];
+  for await (const f of Deno.readDir(dir)) {
+    if (!f.name.endsWith(".log")) continue;
+    const lines = (await Deno.readTextFile(`${dir}/${f.name}`)).trim().split("\n");
+    tails.push(`${f.name}: ${lines.slice(-3).join(" | ")}`);
+  }
+  return new Error(`${(e as Error).message}\n${tails.join("\n")}`);
 }
 
 export async function cli(port: number, ...args: string[]): Promise<string> {
@@ -61,7 +91,8 @@ export async function cli(port: number, ...args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout).trim();
 }
 
-async function until(what: string, cond: () => Promise<boolean>, limitMs = 60_000) {
+/** Bounded polling for a state (an error from `cond` counts as not yet); the limit ends a broken run. */
+export async function waitFor(what: string, cond: () => Promise<boolean>, limitMs = 60_000) {
   const deadline = Date.now() + limitMs;
   while (!(await cond().catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`${what}: not reached within ${limitMs} ms`);
@@ -130,8 +161,31 @@ async function ping(port: number) {
   return (await cli(port, "PING")) === "PONG";
 }
 
-/** Three masters and three replicas, node timeout 1 s (automatic failover within seconds). */
-export async function startCluster(): Promise<Topology> {
+/** One redis-server on TCP, with the cluster nodes' settings but no cluster and no replica. */
+export async function startSingle(): Promise<Topology> {
+  const dir = await Deno.makeTempDir({ prefix: "tt-single-" });
+  const [port] = freePorts(1);
+  const topo = topology(dir, [start(dir, port, [])]);
+  try {
+    await waitFor(`server ${port} up`, () => ping(port), 20_000);
+    return topo;
+  } catch (e) {
+    const err = await withLogs(dir, e).catch(() => e);
+    await topo.stop();
+    throw err;
+  }
+}
+
+export interface ClusterOptions {
+  /**
+   * cluster-node-timeout (default 1000 ms): a master unreachable for that long is failed over
+   * by its replica, so a failover never takes less.
+   */
+  nodeTimeoutMs?: number;
+}
+
+/** Three masters and three replicas (automatic failover within seconds by default). */
+export async function startCluster(opts: ClusterOptions = {}): Promise<Topology> {
   const dir = await Deno.makeTempDir({ prefix: "tt-cluster-" });
   const ports = freePorts(6, true);
   const servers = ports.map((p) =>
@@ -141,12 +195,12 @@ export async function startCluster(): Promise<Topology> {
       "--cluster-config-file",
       `nodes-${p}.conf`,
       "--cluster-node-timeout",
-      "1000",
+      String(opts.nodeTimeoutMs ?? 1000),
     ])
   );
   const topo = topology(dir, servers);
   try {
-    for (const p of ports) await until(`node ${p} up`, () => ping(p), 20_000);
+    for (const p of ports) await waitFor(`node ${p} up`, () => ping(p), 20_000);
     const out = await new Deno.Command("redis-cli", {
       args: [
         "--cluster",
@@ -161,13 +215,13 @@ export async function startCluster(): Promise<Topology> {
     }).output();
     if (!out.success) throw new Error(`cluster create: ${new TextDecoder().decode(out.stderr)}`);
     for (const p of ports) {
-      await until(
+      await waitFor(
         `cluster ok at ${p}`,
         async () => (await cli(p, "CLUSTER", "INFO")).includes("cluster_state:ok"),
       );
     }
     // Every replica has finished its first sync (else WAIT counts it out).
-    await until("replicas in sync", async () => {
+    await waitFor("replicas in sync", async () => {
       const roles = await Promise.all(ports.map((p) => cli(p, "INFO", "replication")));
       return roles.filter((r) => r.includes("role:master") && /connected_slaves:1/.test(r))
             .length === 3 &&
@@ -175,8 +229,9 @@ export async function startCluster(): Promise<Topology> {
     });
     return topo;
   } catch (e) {
+    const err = await withLogs(dir, e).catch(() => e);
     await topo.stop();
-    throw e;
+    throw err;
   }
 }
 
@@ -205,8 +260,8 @@ export async function startSentinel(): Promise<Topology & { master: number; sent
   ];
   const topo = topology(dir, servers);
   try {
-    await until("master up", () => ping(master), 20_000);
-    await until(
+    await waitFor("master up", () => ping(master), 20_000);
+    await waitFor(
       "replica in sync",
       async () => (await cli(replica, "INFO", "replication")).includes("master_link_status:up"),
     );
@@ -230,7 +285,7 @@ export async function startSentinel(): Promise<Topology & { master: number; sent
       servers.push({ port: s, child: spawn(args), args });
     }
     for (const s of sentinels) {
-      await until(
+      await waitFor(
         `sentinel ${s} sees the replica and the other sentinels`,
         async () => {
           const info = await cli(s, "SENTINEL", "MASTER", "mymaster");
@@ -242,7 +297,8 @@ export async function startSentinel(): Promise<Topology & { master: number; sent
     }
     return { ...topo, master, sentinels };
   } catch (e) {
+    const err = await withLogs(dir, e).catch(() => e);
     await topo.stop();
-    throw e;
+    throw err;
   }
 }
