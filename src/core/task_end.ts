@@ -183,22 +183,32 @@ export interface Moved {
   state?: TaskState;
 }
 
+/**
+ * Lua (after TASK_PRELUDE): `start_task(task key, id, agent id, agent key, event message)` moves
+ * a task assigned to that agent to running (its indexes, the agent's current_task, an event);
+ * returns true, or false and the state it found. Shared by startTask and beginRound.
+ */
+export const START_TASK_LUA = `
+local function start_task(key, id, agent_id, agent_key, message)
+  local v = redis.call('HMGET', key, 'state', 'assigned_to')
+  if v[1] ~= 'assigned' or v[2] ~= agent_id then return false, v[1] end
+  local before = {state='assigned', agent=agent_id}
+  redis.call('HSET', key, 'state', 'running', 'started_at', ARGV[1], 'updated_at', ARGV[1])
+  task_reindex(key, id, before)
+  if redis.call('EXISTS', agent_key) == 1 then redis.call('HSET', agent_key, 'current_task', id) end
+  emit({type='task_started', task_id=id, agent_id=agent_id, old_state='assigned',
+    new_state='running', message=message})
+  return true, 'running'
+end
+`;
+
 const START = defineScript(
   "startTask",
   2,
-  PRELUDE + `
+  PRELUDE + START_TASK_LUA + `
 -- KEYS: events, task. ARGV: now, id, agent id, agent key, event message
-local state = redis.call('HGET', KEYS[2], 'state')
-if state ~= 'assigned' or redis.call('HGET', KEYS[2], 'assigned_to') ~= ARGV[3] then
-  return cjson.encode({ok=false, state=state})
-end
-local before = task_marks(KEYS[2])
-redis.call('HSET', KEYS[2], 'state', 'running', 'started_at', ARGV[1], 'updated_at', ARGV[1])
-task_reindex(KEYS[2], ARGV[2], before)
-if redis.call('EXISTS', ARGV[4]) == 1 then redis.call('HSET', ARGV[4], 'current_task', ARGV[2]) end
-emit({type='task_started', task_id=ARGV[2], agent_id=ARGV[3], old_state='assigned',
-  new_state='running', message=ARGV[5]})
-return cjson.encode({ok=true, state='running'})
+local ok, state = start_task(KEYS[2], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return cjson.encode({ok=ok, state=state})
 `,
 );
 

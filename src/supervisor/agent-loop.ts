@@ -14,13 +14,14 @@ import {
 } from "../core/agents.ts";
 import { type Agent, isTerminalAgent, type Message } from "../core/schemas.ts";
 import { categoryOf, parseMessage } from "../core/messages.ts";
-import { dropStaleAssignments, endRound, takeRound } from "../core/rounds.ts";
+import { endRound, takeRound } from "../core/rounds.ts";
+import { beginRound } from "../core/round_start.ts";
 import { emitEvent } from "../core/events.ts";
 import { ConflictError } from "../core/errors.ts";
 import { claimForAgent } from "../core/autoclaim.ts";
 import { killGroup } from "./process.ts";
-import { returnRoundTasks, runCliRound, startRoundTasks } from "./round.ts";
-import { endCleanRound } from "./round-end.ts";
+import { returnRoundTasks, runCliRound } from "./round.ts";
+import { endCleanRound, roundEnded } from "./round-end.ts";
 import { notifyState } from "./notify.ts";
 import { releaseWork } from "./stop.ts";
 import { reactionTo } from "./reaction.ts";
@@ -109,8 +110,7 @@ export class AgentLoop {
       if (agent.round >= agent.max_rounds) {
         return await this.#stop(agent, "agent_stopped", `reached its ${agent.max_rounds} rounds`);
       }
-      const taken = await takeRound(town, agentId);
-      taken.messages = await dropStaleAssignments(town, agentId, taken.messages);
+      const taken = await takeRound(town, agentId, { dropStale: true });
       if (taken.unreadable.length) {
         await emitEvent(town, {
           type: "messages_unreadable",
@@ -214,14 +214,13 @@ export class AgentLoop {
   async #runRound(agent: Agent, messages: Message[]): Promise<boolean | "stop"> {
     const { town, agentId } = this;
     const round = agent.round + 1;
+    let tasks;
     try {
-      await setAgentState(town, agentId, "working", {
-        // Only this loop makes an agent "working", so finding it so here means the end of an
-        // earlier round was not recorded (a write lost in a Redis restart): refusing would put
-        // the messages back and retry at once, forever.
-        from: ["idle", "starting", "working"],
-        message: `round ${round} started with ${messages.length} message(s)`,
-      });
+      // State working (from idle or starting; also from working: only this loop makes an agent
+      // working, so finding it so means the end of an earlier round was not recorded, a write
+      // lost in a Redis restart, and refusing would retry at once, forever), the round's fields
+      // and its tasks started: one script.
+      tasks = await beginRound(town, agentId, round, messages);
     } catch (e) {
       ignoreConflict(e); // paused or closed meanwhile: put the messages back untouched
       await endRound(
@@ -232,13 +231,6 @@ export class AgentLoop {
       );
       return true;
     }
-    const now = new Date().toISOString();
-    await town.redis.hset(town.keys.agent(agentId), {
-      round,
-      round_started_at: now,
-      last_active_at: now,
-    });
-    const tasks = await startRoundTasks(town, agentId, messages);
     const heartbeat = setInterval(() => {
       town.redis.hset(town.keys.agent(agentId), "last_heartbeat", new Date().toISOString()).catch(
         () => {},
@@ -270,6 +262,7 @@ export class AgentLoop {
         done: () => this.#round = undefined,
         killed: () => !!this.#killReason,
       });
+      if (end.idle) return end.clean; // endRound moved the agent to idle
       if (end.question !== undefined) {
         const moved = await this.#enter("needs_input", {
           eventType: "agent_needs_input",
@@ -289,8 +282,8 @@ export class AgentLoop {
         agentId,
         { kind: "cutoff", reason: reaction.why },
         `round ${round} killed`,
+        { idle: roundEnded(round) },
       );
-      await this.#roundOver(round);
       return true;
     }
     await returnRoundTasks(this.town, assigns, `round ${round} failed: ${reaction.why}`);
@@ -299,6 +292,8 @@ export class AgentLoop {
       agentId,
       { kind: "failed", reason: reaction.why },
       `round ${round} failed: ${reaction.why}`,
+      // A retry goes back to idle in the same script; error and rate_limited move on below.
+      reaction.kind === "retry" ? { idle: roundEnded(round) } : {},
     );
     // A resumed session that failed may be the cause: the next round starts a new one.
     if (run.resumed && reaction.kind === "retry") await forgetCliSession(town, agentId);
@@ -320,8 +315,8 @@ export class AgentLoop {
         resumeAt: reaction.resumeAt,
       });
       if (moved) return "stop";
+      await this.#roundOver(round);
     }
-    await this.#roundOver(round);
     return false;
   }
 
@@ -343,7 +338,7 @@ export class AgentLoop {
     await town.redis.hset(town.keys.agent(agentId), "last_active_at", new Date().toISOString());
     await setAgentState(town, agentId, "idle", {
       from: ["working"],
-      message: `round ${round} ended`,
+      message: roundEnded(round),
     })
       .catch(ignoreConflict);
   }

@@ -4,9 +4,9 @@
  * output as it streams, and record what the CLI reported (session id, tokens, cost) on the agent.
  */
 import type { TownContext } from "../core/town.ts";
-import { agentLabel, parseAgent } from "../core/agents.ts";
-import { type Agent, isTerminalTask, type Message, type Task } from "../core/schemas.ts";
-import { getTask, returnTaskToAssigned, startTask } from "../core/tasks.ts";
+import { agentLabel, type Ctx, parseAgent } from "../core/agents.ts";
+import type { Agent, Message, Task } from "../core/schemas.ts";
+import { returnTaskToAssigned } from "../core/tasks.ts";
 import { notesOf } from "../core/rounds.ts";
 import { SUPERVISOR_ID } from "../core/keys.ts";
 import { backlogSnapshot } from "../core/autoclaim.ts";
@@ -61,9 +61,7 @@ export async function runCliRound(input: RoundInput): Promise<RoundRun> {
     maxRounds: agent.max_rounds,
     messages: input.messages,
     tasks: input.tasks,
-    notes: await notesOf(town, agent.id),
-    senders: await senderLabels(town, input.messages),
-    backlog: await backlogSnapshot(town, agent),
+    ...await roundContext(town, agent, input.messages),
   });
   await Deno.writeTextFile(promptFile, prompt, { mode: 0o600 });
   const cli = resolveCli(town.config, agent.cli);
@@ -157,9 +155,22 @@ export async function runCliRound(input: RoundInput): Promise<RoundRun> {
   };
 }
 
+/**
+ * What a round's prompt shows besides its messages: the agent's notes, its senders' labels and
+ * the backlog, read together (their commands go out in one pipelined round trip).
+ */
+export async function roundContext(town: Ctx, agent: Agent, messages: Message[]) {
+  const [notes, senders, backlog] = await Promise.all([
+    notesOf(town, agent.id),
+    senderLabels(town, messages),
+    backlogSnapshot(town, agent),
+  ]);
+  return { notes, senders, backlog };
+}
+
 /** Labels of this round's senders only (one pipelined read of their hashes, not every agent). */
 async function senderLabels(
-  town: TownContext,
+  town: Ctx,
   messages: Message[],
 ): Promise<Map<string, string>> {
   const labels = new Map<string, string>([[SUPERVISOR_ID, "conductor"]]);
@@ -174,28 +185,12 @@ async function senderLabels(
   return labels;
 }
 
-/** Marks the round's assigned tasks running; returns every task its messages reference. */
-export async function startRoundTasks(
-  town: TownContext,
-  agentId: string,
-  messages: Message[],
-): Promise<Map<string, Task>> {
-  const tasks = new Map<string, Task>();
-  for (const m of messages) {
-    if (m.type !== "task_assign" || !m.task_id) continue;
-    const task = await getTask(town, m.task_id);
-    if (!task) continue;
-    tasks.set(task.id, task);
-    if (!isTerminalTask(task.state)) await startTask(town, task.id, agentId);
-  }
-  return tasks;
-}
-
 /** The round's assigned tasks go back from running to assigned. */
 export async function returnRoundTasks(town: TownContext, messages: Message[], reason: string) {
-  for (const m of messages) {
-    if (m.type === "task_assign" && m.task_id) {
-      await returnTaskToAssigned(town, m.task_id, reason);
-    }
-  }
+  // Sent together (one pipelined round trip), each its own script.
+  await Promise.all(
+    messages.filter((m) => m.type === "task_assign" && m.task_id).map((m) =>
+      returnTaskToAssigned(town, m.task_id!, reason)
+    ),
+  );
 }
