@@ -3,7 +3,7 @@ import { createAgent, getAgent, setAgentState, toRecipient } from "../../src/cor
 import { sendMessage } from "../../src/core/messages.ts";
 import { endRound, takeRound } from "../../src/core/rounds.ts";
 import { beginRound } from "../../src/core/round_start.ts";
-import { assignTask, cancelTask, getTask } from "../../src/core/tasks.ts";
+import { assignTask, cancelTask, completeTask, getTask } from "../../src/core/tasks.ts";
 import { verifyTaskIndexes } from "../../src/core/task_index.ts";
 import { taskCounts } from "../../src/core/counters.ts";
 import { recentEvents } from "../../src/core/events.ts";
@@ -124,5 +124,25 @@ Deno.test("endRound with idle moves a working agent to idle after the round's ev
     await t.redis.del(t.keys.agent(a.id));
     await endRound(t, a.id, { kind: "ok" }, "round 3 completed", { idle: "round 3 ended" });
     assert.equal(await t.redis.exists(t.keys.agent(a.id)), 0);
+  });
+});
+
+Deno.test("a task state edited behind the scripts' back leaves no stale index entry after its next transition", async () => {
+  await withTestTown(async (t) => {
+    const a = await createAgent(t, { name: "w", cli: "x" });
+    const ids = [];
+    for (const d of ["one", "two", "three"]) {
+      ids.push((await assignTask(t, toRecipient(a), { description: d })).id);
+    }
+    assert.deepEqual(await verifyTaskIndexes(t), { tasks: 3, wrong: 0 });
+    // Indexed as assigned, the hashes now say running and failed.
+    await t.redis.hset(t.keys.task(ids[0]), "state", "running");
+    await t.redis.hset(t.keys.task(ids[1]), "state", "pending");
+    assert.ok((await verifyTaskIndexes(t)).wrong >= 2);
+    await completeTask(t, ids[0], { by: a.id });
+    await cancelTask(t, ids[1]);
+    assert.deepEqual(await verifyTaskIndexes(t), { tasks: 3, wrong: 0 });
+    const { by_state } = await taskCounts(t);
+    assert.deepEqual([by_state.assigned, by_state.completed, by_state.cancelled], [1, 1, 1]);
   });
 });
