@@ -20,7 +20,7 @@ import { emitEvent } from "../core/events.ts";
 import { ConflictError } from "../core/errors.ts";
 import { claimForAgent } from "../core/autoclaim.ts";
 import { killGroup } from "./process.ts";
-import { returnRoundTasks, runCliRound } from "./round.ts";
+import { returnRoundTasks, roundContext, runCliRound } from "./round.ts";
 import { endCleanRound, roundEnded } from "./round-end.ts";
 import { notifyState } from "./notify.ts";
 import { releaseWork } from "./stop.ts";
@@ -214,13 +214,17 @@ export class AgentLoop {
   async #runRound(agent: Agent, messages: Message[]): Promise<boolean | "stop"> {
     const { town, agentId } = this;
     const round = agent.round + 1;
-    let tasks;
+    let tasks, context;
     try {
       // State working (from idle or starting; also from working: only this loop makes an agent
       // working, so finding it so means the end of an earlier round was not recorded, a write
       // lost in a Redis restart, and refusing would retry at once, forever), the round's fields
-      // and its tasks started: one script.
-      tasks = await beginRound(town, agentId, round, messages);
+      // and its tasks started: one script. The prompt's reads go out with it (they touch nothing
+      // the script writes).
+      [tasks, context] = await Promise.all([
+        beginRound(town, agentId, round, messages),
+        roundContext(town, agent, messages),
+      ]);
     } catch (e) {
       ignoreConflict(e); // paused or closed meanwhile: put the messages back untouched
       await endRound(
@@ -242,6 +246,7 @@ export class AgentLoop {
       round,
       messages,
       tasks,
+      context,
       killable: this.#killable(),
     }).finally(() => {
       clearInterval(heartbeat);

@@ -44,6 +44,8 @@ export interface RoundInput {
   round: number;
   messages: Message[];
   tasks: Map<string, Task>;
+  /** The rest of what the prompt shows (roundContext). */
+  context: RoundContext;
   /** Timeout, grace, pgid recording and abort (AgentLoop#killable). */
   killable: Pick<RunOptions, "timeoutMs" | "graceMs" | "onStart" | "signal">;
 }
@@ -61,7 +63,7 @@ export async function runCliRound(input: RoundInput): Promise<RoundRun> {
     maxRounds: agent.max_rounds,
     messages: input.messages,
     tasks: input.tasks,
-    ...await roundContext(town, agent, input.messages),
+    ...input.context,
   });
   await Deno.writeTextFile(promptFile, prompt, { mode: 0o600 });
   const cli = resolveCli(town.config, agent.cli);
@@ -159,6 +161,8 @@ export async function runCliRound(input: RoundInput): Promise<RoundRun> {
  * What a round's prompt shows besides its messages: the agent's notes, its senders' labels and
  * the backlog, read together (their commands go out in one pipelined round trip).
  */
+export type RoundContext = Awaited<ReturnType<typeof roundContext>>;
+
 export async function roundContext(town: Ctx, agent: Agent, messages: Message[]) {
   const [notes, senders, backlog] = await Promise.all([
     notesOf(town, agent.id),
