@@ -148,12 +148,12 @@ const END = defineScript(
 --       agent's move from working to idle after the round ('' = it stays as it is)
 local outcome = ARGV[2]
 local items = redis.call('LRANGE', KEYS[2], 0, -1)
-local keep = {}
-for _, id in ipairs(cjson.decode(ARGV[6])) do keep[id] = true end
+local keep, keeps = {}, false
+for _, id in ipairs(cjson.decode(ARGV[6])) do keep[id] = true; keeps = true end
 local back = {}
 for _, raw in ipairs(items) do
   local requeue = outcome == 'failed' or outcome == 'cutoff'
-  if not requeue and outcome == 'ok' then
+  if not requeue and outcome == 'ok' and keeps then
     local ok, m = pcall(cjson.decode, raw)
     requeue = ok and type(m) == 'table' and keep[m.id] == true
   end

@@ -29,9 +29,9 @@ export const INDEX_VERSION = "1";
  * Lua fragment (no keys of its own: the index keys are derived from the task key's prefix, which
  * shares the town's hash tag): `task_marks(task_key)` → {state, agent} as indexed (state false
  * when the task is missing or its state unknown, agent '' when unassigned);
- * `task_reindex(task_key, id, before[, after])` moves the task's index entries from `before` to
- * `after` (default: what the hash holds now; a script that just wrote the state and assignee
- * passes them, saving a read). Removal takes out the entries `before` names; when one is not
+ * `task_reindex(task_key, id, before[, after[, score]])` moves the task's index entries from
+ * `before` to `after` (default: what the hash holds now; a script that just wrote the state and
+ * assignee passes them, saving a read; likewise the task's score in `tasks`). Removal takes out the entries `before` names; when one is not
  * there (the hash was edited by hand behind the scripts' back), it also clears the task's
  * entries under every other state, so the state sets heal on the next transition.
  */
@@ -75,11 +75,11 @@ local function task_index_add(p, id, m, score, s)
     redis.call('HINCRBY', p .. 'task-counts', m.agent .. '|' .. m.state, 1)
   end
 end
-local function task_reindex(key, id, before, after)
+local function task_reindex(key, id, before, after, score)
   after = after or task_marks(key)
   if before.state == after.state and before.agent == after.agent then return end
   local p = task_index_prefix(key, id)
-  local score = redis.call('ZSCORE', p .. 'tasks', id) or '0'
+  score = score or redis.call('ZSCORE', p .. 'tasks', id) or '0'
   local s = task_lex_score(score)
   if before.state then task_unindex(p, id, before, s) end
   if after.state then task_index_add(p, id, after, score, s) end

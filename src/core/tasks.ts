@@ -106,8 +106,11 @@ redis.call('HSET', KEYS[3], unpack(fields))
 local score = tonumber(ARGV[3])
 local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
 if newest and tonumber(newest) >= score then score = tonumber(newest) + 0.001 end
-redis.call('ZADD', KEYS[2], string.format('%.3f', score), ARGV[2])
-task_reindex(KEYS[3], ARGV[2], {state=false, agent=''})
+score = string.format('%.3f', score)
+redis.call('ZADD', KEYS[2], score, ARGV[2])
+local after = nil
+if ARGV[4] == 'assign' then after = {state='assigned', agent=ARGV[7]} end
+task_reindex(KEYS[3], ARGV[2], {state=false, agent=''}, after, score)
 if ARGV[4] == 'assign' then
   -- The agent's existence was checked above when required.
   push_message(ARGV[9], ARGV[8], '0', ARGV[11], 'tail')
