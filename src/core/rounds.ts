@@ -46,10 +46,10 @@ end
 
 const TAKE = defineScript(
   "takeRound",
-  5,
+  6,
   LUA_EMIT + DROP_STALE_LUA + `
--- KEYS: events, urgent, inbox, processing, agent. ARGV: now, max messages, task key prefix ('' =
--- keep stale assignments), agent id
+-- KEYS: events, urgent, inbox, processing, agent, backlog. ARGV: now, max messages, task key
+-- prefix ('' = keep stale assignments), agent id. Returns {backlog length, processing}.
 -- It never touches the wake list: a token there may be a kill's or a close's (pushed after the
 -- loop read the agent's state), and dropping it would leave the loop blocked for ever.
 local n = redis.call('LLEN', KEYS[4])
@@ -58,7 +58,7 @@ for _, src in ipairs({KEYS[2], KEYS[3]}) do
   while n < max and redis.call('LMOVE', src, KEYS[4], 'LEFT', 'RIGHT') do n = n + 1 end
 end
 if ARGV[3] ~= '' then drop_stale(KEYS[4], ARGV[3], ARGV[4]) end
-return redis.call('LRANGE', KEYS[4], 0, -1)
+return {redis.call('LLEN', KEYS[6]), redis.call('LRANGE', KEYS[4], 0, -1)}
 `,
 );
 
@@ -66,6 +66,11 @@ export interface TakenRound {
   messages: Message[];
   /** Raw entries that are not valid messages; they are dropped from processing with an event. */
   unreadable: string[];
+  /**
+   * Tasks in the backlog when the round was taken. 0 means an idle agent has nothing to claim:
+   * backlog work added later wakes the idle agents (supervisor/daemon.ts), so they look then.
+   */
+  backlog: number;
 }
 
 /**
@@ -77,18 +82,19 @@ export async function takeRound(
   agentId: string,
   opts: { dropStale?: boolean } = {},
 ): Promise<TakenRound> {
-  const raw = (await runScript(t.redis, TAKE, [
+  const [backlog, raw] = (await runScript(t.redis, TAKE, [
     t.keys.events,
     t.keys.urgent(agentId),
     t.keys.inbox(agentId),
     t.keys.processing(agentId),
     t.keys.agent(agentId),
+    t.keys.backlog,
   ], [
     new Date().toISOString(),
     MAX_ROUND_MESSAGES,
     opts.dropStale ? t.keys.task("") : "",
     agentId,
-  ])) as string[];
+  ])) as [number, string[]];
   const messages: Message[] = [];
   const unreadable: string[] = [];
   for (const r of raw) {
@@ -96,7 +102,7 @@ export async function takeRound(
     if (m) messages.push(m);
     else unreadable.push(r);
   }
-  return { messages, unreadable };
+  return { messages, unreadable, backlog };
 }
 
 const DROP_STALE = defineScript(

@@ -125,7 +125,8 @@ export class AgentLoop {
           await endRound(town, agentId, { kind: "ok" }, "dropped unreadable entries");
         }
         await this.#becomeIdle(agent);
-        if (await claimForAgent(town, agent)) continue; // the oldest backlog task of its role
+        // The oldest backlog task of its role (none to look at in an empty backlog).
+        if (taken.backlog && await claimForAgent(town, agent)) continue;
         const idle = town.config.agent.idle_timeout_secs;
         if (idle > 0) {
           const left = idle - (Date.now() - Date.parse(agent.last_active_at)) / 1000;
@@ -152,7 +153,7 @@ export class AgentLoop {
         );
         continue;
       }
-      const ok = await this.#runRound(agent, taken.messages);
+      const ok = await this.#runRound(agent, taken.messages, taken.backlog);
       if (ok === "stop") continue; // the state says what happens next
       this.#failures = ok ? 0 : this.#failures + 1;
       if (this.#failures) await this.#pause(Math.min(2 ** (this.#failures - 1), 30) * 1000);
@@ -211,7 +212,11 @@ export class AgentLoop {
    * Runs one round; false if it failed (non-zero exit, timeout, stall, crash), "stop" if the
    * agent left the running states (error, rate_limited).
    */
-  async #runRound(agent: Agent, messages: Message[]): Promise<boolean | "stop"> {
+  async #runRound(
+    agent: Agent,
+    messages: Message[],
+    backlog: number,
+  ): Promise<boolean | "stop"> {
     const { town, agentId } = this;
     const round = agent.round + 1;
     let tasks, context;
@@ -223,7 +228,7 @@ export class AgentLoop {
       // the script writes).
       [tasks, context] = await Promise.all([
         beginRound(town, agentId, round, messages),
-        roundContext(town, agent, messages),
+        roundContext(town, agent, messages, backlog),
       ]);
     } catch (e) {
       ignoreConflict(e); // paused or closed meanwhile: put the messages back untouched

@@ -157,19 +157,27 @@ export async function runCliRound(input: RoundInput): Promise<RoundRun> {
   };
 }
 
-/**
- * What a round's prompt shows besides its messages: the agent's notes, its senders' labels and
- * the backlog, read together (their commands go out in one pipelined round trip).
- */
 export type RoundContext = Awaited<ReturnType<typeof roundContext>>;
 
-export async function roundContext(town: Ctx, agent: Agent, messages: Message[]) {
-  const [notes, senders, backlog] = await Promise.all([
+/**
+ * What a round's prompt shows besides its messages: the agent's notes, its senders' labels and
+ * the backlog, read together (their commands go out in one pipelined round trip). `backlog`: the
+ * backlog's length when the round was taken (takeRound); an empty one is not scanned.
+ */
+export async function roundContext(
+  town: Ctx,
+  agent: Agent,
+  messages: Message[],
+  backlog?: number,
+) {
+  const [notes, senders, snapshot] = await Promise.all([
     notesOf(town, agent.id),
     senderLabels(town, messages),
-    backlogSnapshot(town, agent),
+    backlog === 0
+      ? { total: 0, scanned: 0, matched: 0, matching: [] }
+      : backlogSnapshot(town, agent),
   ]);
-  return { notes, senders, backlog };
+  return { notes, senders, backlog: snapshot };
 }
 
 /** Labels of this round's senders only (one pipelined read of their hashes, not every agent). */

@@ -3,7 +3,7 @@ import { createAgent, getAgent, setAgentState, toRecipient } from "../../src/cor
 import { sendMessage } from "../../src/core/messages.ts";
 import { endRound, takeRound } from "../../src/core/rounds.ts";
 import { beginRound } from "../../src/core/round_start.ts";
-import { assignTask, cancelTask, completeTask, getTask } from "../../src/core/tasks.ts";
+import { assignTask, cancelTask, completeTask, createTask, getTask } from "../../src/core/tasks.ts";
 import { verifyTaskIndexes } from "../../src/core/task_index.ts";
 import { taskCounts } from "../../src/core/counters.ts";
 import { recentEvents } from "../../src/core/events.ts";
@@ -144,5 +144,16 @@ Deno.test("a task state edited behind the scripts' back leaves no stale index en
     assert.deepEqual(await verifyTaskIndexes(t), { tasks: 3, wrong: 0 });
     const { by_state } = await taskCounts(t);
     assert.deepEqual([by_state.assigned, by_state.completed, by_state.cancelled], [1, 1, 1]);
+  });
+});
+
+Deno.test("takeRound reports the backlog's length, so an idle agent scans only a backlog with work", async () => {
+  await withTestTown(async (t) => {
+    const a = await createAgent(t, { name: "w", cli: "x" });
+    assert.equal((await takeRound(t, a.id)).backlog, 0);
+    await createTask(t, { description: "one" }, { kind: "backlog" });
+    await createTask(t, { description: "two" }, { kind: "backlog" });
+    const taken = await takeRound(t, a.id);
+    assert.deepEqual([taken.backlog, taken.messages.length], [2, 0]);
   });
 });
