@@ -151,7 +151,19 @@ const END = defineScript(
 -- KEYS: events, processing, inbox, agent, notes, wake
 -- ARGV: now, outcome (ok|failed|parked|cutoff), event type, message, reason, ids to requeue (json list; ignored
 --       for failed/cutoff, which requeue everything), count the round (1|0), message of the
---       agent's move from working to idle after the round ('' = it stays as it is)
+--       agent's move from working to idle after the round ('' = it stays as it is), task key
+--       prefix ('' = no condition), agent id, then task ids: the round ends only if none of
+--       these tasks is still open and the agent's, or waits for its check (else -1, no write)
+if ARGV[9] ~= '' then
+  for i = 11, #ARGV do
+    local v = redis.call('HMGET', ARGV[9] .. ARGV[i], 'state', 'assigned_to', 'verify',
+      'claimed_result')
+    if v[1] and v[1] ~= 'completed' and v[1] ~= 'failed' and v[1] ~= 'cancelled'
+        and (v[2] == ARGV[10] or (v[3] and v[3] ~= '' and v[4])) then
+      return -1
+    end
+  end
+end
 local outcome = ARGV[2]
 local items = redis.call('LRANGE', KEYS[2], 0, -1)
 local keep, keeps = {}, false
@@ -207,7 +219,15 @@ export async function endRound(
   agentId: string,
   outcome: RoundOutcome,
   message: string,
-  opts: { idle?: string } = {},
+  opts: {
+    idle?: string;
+    /**
+     * End the round only if none of these tasks is open and the agent's, or has a report
+     * waiting for its check (endCleanRound's common case, without reading the tasks first);
+     * else nothing is written and endRound returns -1.
+     */
+    ifReported?: string[];
+  } = {},
 ): Promise<number> {
   const eventType = {
     ok: "round_completed",
@@ -234,6 +254,9 @@ export async function endRound(
       JSON.stringify(requeue),
       outcome.kind === "ok" || outcome.kind === "failed" ? "1" : "0",
       opts.idle ?? "",
+      opts.ifReported ? t.keys.task("") : "",
+      agentId,
+      ...opts.ifReported ?? [],
     ]),
   );
 }

@@ -53,6 +53,19 @@ export async function endCleanRound(
   input: CleanRoundInput,
 ): Promise<{ clean: boolean; question?: string; idle: boolean }> {
   const { town, agentId, round, assigns, run } = input;
+  const usage = run.outcome.usage
+    ? `; ${run.outcome.usage.input} in / ${run.outcome.usage.output} out tokens`
+    : "";
+  // The common case in one script: every task reported (ended, or no longer the agent's), no
+  // check to run. Else nothing was written, and the tasks are read and dealt with below.
+  const done = await endRound(
+    town,
+    agentId,
+    { kind: "ok" },
+    `round ${round} completed${usage}`,
+    { idle: roundEnded(round), ifReported: assigns.map((m) => m.task_id!) },
+  );
+  if (done >= 0) return { clean: true, idle: true };
   // The round's tasks in one pipelined read, for the checks and for what is still open.
   const read = async () =>
     new Map((await getTasks(town, assigns.map((m) => m.task_id!))).map((x) => [x.id, x]));
@@ -106,9 +119,6 @@ export async function endCleanRound(
         : `round ${round} ended without 'tt task complete'`,
     );
   }
-  const usage = run.outcome.usage
-    ? `; ${run.outcome.usage.input} in / ${run.outcome.usage.output} out tokens`
-    : "";
   const note = question !== undefined
     ? "; it asks the operator, waiting for 'tt reply'"
     : unfinished.length

@@ -157,3 +157,33 @@ Deno.test("takeRound reports the backlog's length, so an idle agent scans only a
     assert.deepEqual([taken.backlog, taken.messages.length], [2, 0]);
   });
 });
+
+Deno.test("endRound ifReported ends the round only when none of its tasks is left open for the agent or waits for a check", async () => {
+  await withTestTown(async (t) => {
+    const a = await createAgent(t, { name: "w", cli: "x" });
+    await setAgentState(t, a.id, "idle");
+    const plain = await assignTask(t, toRecipient(a), { description: "plain" });
+    const checked = await assignTask(t, toRecipient(a), { description: "checked", verify: "true" });
+    const taken = await takeRound(t, a.id);
+    await beginRound(t, a.id, 1, taken.messages);
+    const ids = [plain.id, checked.id];
+    const end = () =>
+      endRound(t, a.id, { kind: "ok" }, "round 1 completed", { idle: "ended", ifReported: ids });
+    const untouched = async () => {
+      assert.equal(await t.redis.llen(t.keys.processing(a.id)), 2);
+      assert.equal((await getAgent(t, a.id))!.state, "working");
+    };
+    assert.equal(await end(), -1); // both open
+    await untouched();
+    await completeTask(t, plain.id, { by: a.id });
+    // Reported by the agent, held for its check: still not the fast path.
+    await completeTask(t, checked.id, { by: a.id });
+    assert.equal((await getTask(t, checked.id))!.claimed_result, "Completed");
+    assert.equal(await end(), -1);
+    await untouched();
+    await completeTask(t, checked.id, { verified: true });
+    assert.equal(await end(), 0);
+    assert.equal(await t.redis.exists(t.keys.processing(a.id)), 0);
+    assert.equal((await getAgent(t, a.id))!.state, "idle");
+  });
+});
