@@ -146,9 +146,10 @@ export async function dropStaleAssignments(
 
 const END = defineScript(
   "endRound",
-  6,
+  8,
   LUA_EMIT + SET_AGENT_STATE_LUA + `
--- KEYS: events, processing, inbox, agent, notes, wake
+-- KEYS: events, processing, inbox, agent, notes, wake, urgent, backlog. Returns {messages put
+-- back (-1: not ended, see ARGV[9]), messages then waiting in inbox and urgent, backlog length}
 -- ARGV: now, outcome (ok|failed|parked|cutoff), event type, message, reason, ids to requeue (json list; ignored
 --       for failed/cutoff, which requeue everything), count the round (1|0), message of the
 --       agent's move from working to idle after the round ('' = it stays as it is), task key
@@ -160,7 +161,7 @@ if ARGV[9] ~= '' then
       'claimed_result')
     if v[1] and v[1] ~= 'completed' and v[1] ~= 'failed' and v[1] ~= 'cancelled'
         and (v[2] == ARGV[10] or (v[3] and v[3] ~= '' and v[4])) then
-      return -1
+      return {-1, 0, 0}
     end
   end
 end
@@ -195,7 +196,7 @@ if ARGV[8] ~= '' and redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('HSET', KEYS[4], 'last_active_at', ARGV[1])
   set_agent_state(KEYS[4], 'idle', 'agent_state_changed', ARGV[8], '', 'working', '', '')
 end
-return #back
+return {#back, redis.call('LLEN', KEYS[3]) + redis.call('LLEN', KEYS[7]), redis.call('LLEN', KEYS[8])}
 `,
 );
 
@@ -209,6 +210,16 @@ export type RoundOutcome =
   /** The round was cut off (kill, supervisor restart): everything goes back, not counted. */
   | { kind: "cutoff"; reason: string };
 
+/** What endRoundAndLook found. */
+export interface RoundEnd {
+  /** Messages put back in the inbox; -1 when the round was not ended (`ifReported`). */
+  back: number;
+  /** Messages waiting in the inbox and urgent list once the round ended. */
+  queued: number;
+  /** Tasks in the backlog then. */
+  backlog: number;
+}
+
 /**
  * Ends the agent's round; returns how many messages went back to the inbox. With `idle` (the
  * event's message), the same script then moves the agent from working to idle and records its
@@ -219,16 +230,33 @@ export async function endRound(
   agentId: string,
   outcome: RoundOutcome,
   message: string,
-  opts: {
-    idle?: string;
-    /**
-     * End the round only if none of these tasks is open and the agent's, or has a report
-     * waiting for its check (endCleanRound's common case, without reading the tasks first);
-     * else nothing is written and endRound returns -1.
-     */
-    ifReported?: string[];
-  } = {},
+  opts: EndOptions = {},
 ): Promise<number> {
+  return (await endRoundAndLook(t, agentId, outcome, message, opts)).back;
+}
+
+export interface EndOptions {
+  idle?: string;
+  /**
+   * End the round only if none of these tasks is open and the agent's, or has a report
+   * waiting for its check (endCleanRound's common case, without reading the tasks first);
+   * else nothing is written and endRound returns -1.
+   */
+  ifReported?: string[];
+}
+
+/**
+ * endRound, also saying what waits for the agent once the round ended (its mailbox, the
+ * backlog): an agent back to idle with nothing waiting may block on its wake list at once
+ * (anything sent later pushes a wake token).
+ */
+export async function endRoundAndLook(
+  t: Ctx,
+  agentId: string,
+  outcome: RoundOutcome,
+  message: string,
+  opts: EndOptions = {},
+): Promise<RoundEnd> {
   const eventType = {
     ok: "round_completed",
     failed: "round_failed",
@@ -237,28 +265,29 @@ export async function endRound(
   }[outcome.kind];
   const reason = outcome.kind === "failed" || outcome.kind === "cutoff" ? outcome.reason : "";
   const requeue = outcome.kind === "ok" ? outcome.requeue ?? [] : [];
-  return Number(
-    await runScript(t.redis, END, [
-      t.keys.events,
-      t.keys.processing(agentId),
-      t.keys.inbox(agentId),
-      t.keys.agent(agentId),
-      t.keys.notes(agentId),
-      t.keys.wake(agentId),
-    ], [
-      new Date().toISOString(),
-      outcome.kind,
-      eventType,
-      message,
-      reason,
-      JSON.stringify(requeue),
-      outcome.kind === "ok" || outcome.kind === "failed" ? "1" : "0",
-      opts.idle ?? "",
-      opts.ifReported ? t.keys.task("") : "",
-      agentId,
-      ...opts.ifReported ?? [],
-    ]),
-  );
+  const [back, queued, backlog] = (await runScript(t.redis, END, [
+    t.keys.events,
+    t.keys.processing(agentId),
+    t.keys.inbox(agentId),
+    t.keys.agent(agentId),
+    t.keys.notes(agentId),
+    t.keys.wake(agentId),
+    t.keys.urgent(agentId),
+    t.keys.backlog,
+  ], [
+    new Date().toISOString(),
+    outcome.kind,
+    eventType,
+    message,
+    reason,
+    JSON.stringify(requeue),
+    outcome.kind === "ok" || outcome.kind === "failed" ? "1" : "0",
+    opts.idle ?? "",
+    opts.ifReported ? t.keys.task("") : "",
+    agentId,
+    ...opts.ifReported ?? [],
+  ])) as number[];
+  return { back, queued, backlog };
 }
 
 /** Informational messages parked since the agent's last round (shown in its next prompt). */

@@ -14,7 +14,7 @@ import {
 } from "../core/agents.ts";
 import { type Agent, isTerminalAgent, type Message } from "../core/schemas.ts";
 import { categoryOf, parseMessage } from "../core/messages.ts";
-import { endRound, takeRound } from "../core/rounds.ts";
+import { endRound, type TakenRound, takeRound } from "../core/rounds.ts";
 import { beginRound } from "../core/round_start.ts";
 import { emitEvent } from "../core/events.ts";
 import { ConflictError } from "../core/errors.ts";
@@ -49,6 +49,8 @@ export class AgentLoop {
   #failures = 0;
   #cutPause?: () => void;
   #gate: BudgetGate;
+  /** The last round ended clean, the agent idle, with nothing waiting for it. */
+  #nothingWaits = false;
 
   constructor(readonly town: TownContext, readonly agentId: string, private deps: LoopDeps) {
     this.#gate = new BudgetGate(town, agentId, deps.log);
@@ -125,8 +127,7 @@ export class AgentLoop {
           await endRound(town, agentId, { kind: "ok" }, "dropped unreadable entries");
         }
         await this.#becomeIdle(agent);
-        // The oldest backlog task of its role (none to look at in an empty backlog).
-        if (taken.backlog && await claimForAgent(town, agent)) continue;
+        if (taken.backlog && await claimForAgent(town, agent)) continue; // oldest of its role
         const idle = town.config.agent.idle_timeout_secs;
         if (idle > 0) {
           const left = idle - (Date.now() - Date.parse(agent.last_active_at)) / 1000;
@@ -153,10 +154,19 @@ export class AgentLoop {
         );
         continue;
       }
-      const ok = await this.#runRound(agent, taken.messages, taken.backlog);
+      this.#nothingWaits = false;
+      const ok = await this.#runRound(agent, taken);
       if (ok === "stop") continue; // the state says what happens next
       this.#failures = ok ? 0 : this.#failures + 1;
       if (this.#failures) await this.#pause(Math.min(2 ** (this.#failures - 1), 30) * 1000);
+      else if (
+        this.#nothingWaits && !this.#killReason && agent.round + 1 < agent.max_rounds &&
+        !(await this.#gate.hold({ ...agent, state: "idle" }, (secs) => this.#block(secs)))
+      ) {
+        // Idle with nothing waiting (endRound's script looked), under its limits: block now (a
+        // message, kill or state change pushes a wake token), not after a read and an empty take.
+        await this.#block(Math.max(0, town.config.agent.idle_timeout_secs));
+      }
     }
   }
 
@@ -212,20 +222,14 @@ export class AgentLoop {
    * Runs one round; false if it failed (non-zero exit, timeout, stall, crash), "stop" if the
    * agent left the running states (error, rate_limited).
    */
-  async #runRound(
-    agent: Agent,
-    messages: Message[],
-    backlog: number,
-  ): Promise<boolean | "stop"> {
+  async #runRound(agent: Agent, { messages, backlog }: TakenRound): Promise<boolean | "stop"> {
     const { town, agentId } = this;
     const round = agent.round + 1;
     let tasks, context;
     try {
-      // State working (from idle or starting; also from working: only this loop makes an agent
-      // working, so finding it so means the end of an earlier round was not recorded, a write
-      // lost in a Redis restart, and refusing would retry at once, forever), the round's fields
-      // and its tasks started: one script. The prompt's reads go out with it (they touch nothing
-      // the script writes).
+      // One script: state working (also from working: only this loop makes an agent working, so
+      // that means the end of an earlier round was lost in a Redis restart, and refusing would
+      // retry at once, forever), round fields, tasks started. The prompt's reads go with it.
       [tasks, context] = await Promise.all([
         beginRound(town, agentId, round, messages),
         roundContext(town, agent, messages, backlog),
@@ -272,7 +276,10 @@ export class AgentLoop {
         done: () => this.#round = undefined,
         killed: () => !!this.#killReason,
       });
-      if (end.idle) return end.clean; // endRound moved the agent to idle
+      if (end.idle) { // endRound moved the agent to idle
+        this.#nothingWaits = end.clean && end.after.queued === 0 && end.after.backlog === 0;
+        return end.clean;
+      }
       if (end.question !== undefined) {
         const moved = await this.#enter("needs_input", {
           eventType: "agent_needs_input",

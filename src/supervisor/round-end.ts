@@ -6,7 +6,7 @@
  */
 import type { Ctx } from "../core/agents.ts";
 import { isTerminalTask, type Message } from "../core/schemas.ts";
-import { endRound } from "../core/rounds.ts";
+import { endRoundAndLook, type RoundEnd } from "../core/rounds.ts";
 import { failTask, getTasks, returnTaskToAssigned } from "../core/tasks.ts";
 import { needsCheck, verifyReports } from "./verify.ts";
 import type { RoundRun } from "./round.ts";
@@ -47,25 +47,25 @@ export function questionOf(o: CliOutcome): string | undefined {
 /**
  * Ends a clean round: the checks, the unreported tasks, endRound. `idle` when the agent went
  * back to idle in endRound's script (no question for the operator: the loop has nothing left to
- * do for this round).
+ * do for this round); `after`: what then waited for the agent (endRoundAndLook).
  */
 export async function endCleanRound(
   input: CleanRoundInput,
-): Promise<{ clean: boolean; question?: string; idle: boolean }> {
+): Promise<{ clean: boolean; question?: string; idle: boolean; after: RoundEnd }> {
   const { town, agentId, round, assigns, run } = input;
   const usage = run.outcome.usage
     ? `; ${run.outcome.usage.input} in / ${run.outcome.usage.output} out tokens`
     : "";
   // The common case in one script: every task reported (ended, or no longer the agent's), no
   // check to run. Else nothing was written, and the tasks are read and dealt with below.
-  const done = await endRound(
+  const done = await endRoundAndLook(
     town,
     agentId,
     { kind: "ok" },
     `round ${round} completed${usage}`,
     { idle: roundEnded(round), ifReported: assigns.map((m) => m.task_id!) },
   );
-  if (done >= 0) return { clean: true, idle: true };
+  if (done.back >= 0) return { clean: true, idle: true, after: done };
   // The round's tasks in one pipelined read, for the checks and for what is still open.
   const read = async () =>
     new Map((await getTasks(town, assigns.map((m) => m.task_id!))).map((x) => [x.id, x]));
@@ -125,12 +125,12 @@ export async function endCleanRound(
     ? `; ${unfinished.length} task(s) unreported, requeued`
     : "";
   const idle = question === undefined;
-  await endRound(
+  const after = await endRoundAndLook(
     town,
     agentId,
     { kind: "ok", requeue: unfinished },
     `round ${round} completed${note}${usage}`,
     idle ? { idle: roundEnded(round) } : {},
   );
-  return { clean: unfinished.length === 0, question, idle };
+  return { clean: unfinished.length === 0, question, idle, after };
 }
