@@ -203,26 +203,41 @@ export async function resolveAgent(t: Ctx, ref: string): Promise<Agent> {
   );
 }
 
+/**
+ * Lua (after LUA_EMIT; ARGV[1] is the time): `set_agent_state(key, state, event type, message,
+ * reason, only-if-state csv or '', why or '', resume_at or '')` → the old state, or nil and an
+ * error table. The state change and its event, shared by setAgentState and the round scripts.
+ */
+export const SET_AGENT_STATE_LUA = `
+local function set_agent_state(key, state, event_type, message, reason, from, why, resume_at)
+  local cur = redis.call('HMGET', key, 'state', 'id')
+  local old = cur[1]
+  if not old then return nil, {error='not_found'} end
+  if from ~= '' then
+    local ok = false
+    for s in string.gmatch(from, '[^,]+') do if s == old then ok = true end end
+    if not ok then return nil, {error='state', state=old} end
+  end
+  redis.call('HSET', key, 'state', state, 'last_heartbeat', ARGV[1])
+  redis.call('HDEL', key, 'reason', 'resume_at')
+  if why ~= '' then redis.call('HSET', key, 'reason', why) end
+  if resume_at ~= '' then redis.call('HSET', key, 'resume_at', resume_at) end
+  local ev = {type=event_type, agent_id=cur[2], old_state=old, new_state=state, message=message}
+  if reason ~= '' then ev.reason = reason end
+  emit(ev)
+  return old, nil
+end
+`;
+
 const SET_STATE = defineScript(
   "setAgentState",
   2,
-  LUA_EMIT + `
+  LUA_EMIT + SET_AGENT_STATE_LUA + `
 -- KEYS: events, agent. ARGV: now, new state, event type, message, reason, only-if-state (csv or ''),
 --   why the agent is in the new state (the hash's 'reason'; '' = none), resume_at ('' = none)
-local old = redis.call('HGET', KEYS[2], 'state')
-if not old then return cjson.encode({error='not_found'}) end
-if ARGV[6] ~= '' then
-  local ok = false
-  for s in string.gmatch(ARGV[6], '[^,]+') do if s == old then ok = true end end
-  if not ok then return cjson.encode({error='state', state=old}) end
-end
-redis.call('HSET', KEYS[2], 'state', ARGV[2], 'last_heartbeat', ARGV[1])
-redis.call('HDEL', KEYS[2], 'reason', 'resume_at')
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[2], 'reason', ARGV[7]) end
-if ARGV[8] ~= '' then redis.call('HSET', KEYS[2], 'resume_at', ARGV[8]) end
-local ev = {type=ARGV[3], agent_id=redis.call('HGET', KEYS[2], 'id'), old_state=old, new_state=ARGV[2], message=ARGV[4]}
-if ARGV[5] ~= '' then ev.reason = ARGV[5] end
-emit(ev)
+local old, err = set_agent_state(KEYS[2], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7],
+  ARGV[8])
+if err then return cjson.encode(err) end
 return cjson.encode({ok=true, old=old})
 `,
 );

@@ -8,16 +8,48 @@
 import { type Message } from "./schemas.ts";
 import { parseMessage } from "./messages.ts";
 import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
-import type { Ctx } from "./agents.ts";
+import { type Ctx, SET_AGENT_STATE_LUA } from "./agents.ts";
 
 /** Most messages one round takes; the rest wait for the next round. */
 export const MAX_ROUND_MESSAGES = 50;
 
+/**
+ * Lua (after LUA_EMIT): `drop_stale(processing, task key prefix, agent id)` removes from the
+ * round the task assignments that are no longer the agent's work (see dropStaleAssignments),
+ * each with an event; returns the ids of the messages it removed.
+ */
+const DROP_STALE_LUA = `
+local function drop_stale(processing, prefix, agent_id)
+  local dropped = {}
+  for _, raw in ipairs(redis.call('LRANGE', processing, 0, -1)) do
+    local ok, m = pcall(cjson.decode, raw)
+    if ok and type(m) == 'table' and m.type == 'task_assign' and type(m.task_id) == 'string' then
+      local v = redis.call('HMGET', prefix .. m.task_id, 'state', 'assigned_to')
+      local state = v[1]
+      if not state or state == 'completed' or state == 'failed' or state == 'cancelled'
+          or v[2] ~= agent_id then
+        redis.call('LREM', processing, 1, raw)
+        dropped[#dropped + 1] = m.id
+        local why = state and ('is ' .. state) or 'no longer exists'
+        if state and not (state == 'completed' or state == 'failed' or state == 'cancelled') then
+          why = 'is no longer assigned to this agent'
+        end
+        emit({type='assignment_dropped', agent_id=agent_id, task_id=m.task_id,
+          reason=state or 'missing',
+          message='task ' .. string.sub(m.task_id, 1, 8) .. ' ' .. why .. ': its assignment is not run again'})
+      end
+    end
+  end
+  return dropped
+end
+`;
+
 const TAKE = defineScript(
   "takeRound",
-  5,
-  LUA_EMIT + `
--- KEYS: events, urgent, inbox, processing, agent. ARGV: now, max messages
+  6,
+  LUA_EMIT + DROP_STALE_LUA + `
+-- KEYS: events, urgent, inbox, processing, agent, backlog. ARGV: now, max messages, task key
+-- prefix ('' = keep stale assignments), agent id. Returns {backlog length, processing}.
 -- It never touches the wake list: a token there may be a kill's or a close's (pushed after the
 -- loop read the agent's state), and dropping it would leave the loop blocked for ever.
 local n = redis.call('LLEN', KEYS[4])
@@ -25,7 +57,8 @@ local max = tonumber(ARGV[2])
 for _, src in ipairs({KEYS[2], KEYS[3]}) do
   while n < max and redis.call('LMOVE', src, KEYS[4], 'LEFT', 'RIGHT') do n = n + 1 end
 end
-return redis.call('LRANGE', KEYS[4], 0, -1)
+if ARGV[3] ~= '' then drop_stale(KEYS[4], ARGV[3], ARGV[4]) end
+return {redis.call('LLEN', KEYS[6]), redis.call('LRANGE', KEYS[4], 0, -1)}
 `,
 );
 
@@ -33,17 +66,35 @@ export interface TakenRound {
   messages: Message[];
   /** Raw entries that are not valid messages; they are dropped from processing with an event. */
   unreadable: string[];
+  /**
+   * Tasks in the backlog when the round was taken. 0 means an idle agent has nothing to claim:
+   * backlog work added later wakes the idle agents (supervisor/daemon.ts), so they look then.
+   */
+  backlog: number;
 }
 
-/** Moves up to MAX_ROUND_MESSAGES (urgent first) into processing and returns all of processing. */
-export async function takeRound(t: Ctx, agentId: string): Promise<TakenRound> {
-  const raw = (await runScript(t.redis, TAKE, [
+/**
+ * Moves up to MAX_ROUND_MESSAGES (urgent first) into processing and returns all of processing;
+ * with `dropStale`, in the same script, without the assignments dropStaleAssignments drops.
+ */
+export async function takeRound(
+  t: Ctx,
+  agentId: string,
+  opts: { dropStale?: boolean } = {},
+): Promise<TakenRound> {
+  const [backlog, raw] = (await runScript(t.redis, TAKE, [
     t.keys.events,
     t.keys.urgent(agentId),
     t.keys.inbox(agentId),
     t.keys.processing(agentId),
     t.keys.agent(agentId),
-  ], [new Date().toISOString(), MAX_ROUND_MESSAGES])) as string[];
+    t.keys.backlog,
+  ], [
+    new Date().toISOString(),
+    MAX_ROUND_MESSAGES,
+    opts.dropStale ? t.keys.task("") : "",
+    agentId,
+  ])) as [number, string[]];
   const messages: Message[] = [];
   const unreadable: string[] = [];
   for (const r of raw) {
@@ -51,34 +102,15 @@ export async function takeRound(t: Ctx, agentId: string): Promise<TakenRound> {
     if (m) messages.push(m);
     else unreadable.push(r);
   }
-  return { messages, unreadable };
+  return { messages, unreadable, backlog };
 }
 
 const DROP_STALE = defineScript(
   "dropStaleAssignments",
   2,
-  LUA_EMIT + `
+  LUA_EMIT + DROP_STALE_LUA + `
 -- KEYS: events, processing. ARGV: now, task key prefix, agent id
-local dropped = {}
-for _, raw in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
-  local ok, m = pcall(cjson.decode, raw)
-  if ok and type(m) == 'table' and m.type == 'task_assign' and type(m.task_id) == 'string' then
-    local task = ARGV[2] .. m.task_id
-    local state = redis.call('HGET', task, 'state')
-    if not state or state == 'completed' or state == 'failed' or state == 'cancelled'
-        or redis.call('HGET', task, 'assigned_to') ~= ARGV[3] then
-      redis.call('LREM', KEYS[2], 1, raw)
-      dropped[#dropped + 1] = m.id
-      local why = state and ('is ' .. state) or 'no longer exists'
-      if state and not (state == 'completed' or state == 'failed' or state == 'cancelled') then
-        why = 'is no longer assigned to this agent'
-      end
-      emit({type='assignment_dropped', agent_id=ARGV[3], task_id=m.task_id,
-        reason=state or 'missing',
-        message='task ' .. string.sub(m.task_id, 1, 8) .. ' ' .. why .. ': its assignment is not run again'})
-    end
-  end
-end
+local dropped = drop_stale(KEYS[2], ARGV[2], ARGV[3])
 if #dropped == 0 then return '[]' end
 return cjson.encode(dropped)
 `,
@@ -114,19 +146,33 @@ export async function dropStaleAssignments(
 
 const END = defineScript(
   "endRound",
-  6,
-  LUA_EMIT + `
--- KEYS: events, processing, inbox, agent, notes, wake
+  8,
+  LUA_EMIT + SET_AGENT_STATE_LUA + `
+-- KEYS: events, processing, inbox, agent, notes, wake, urgent, backlog. Returns {messages put
+-- back (-1: not ended, see ARGV[9]), messages then waiting in inbox and urgent, backlog length}
 -- ARGV: now, outcome (ok|failed|parked|cutoff), event type, message, reason, ids to requeue (json list; ignored
---       for failed/cutoff, which requeue everything), count the round (1|0)
+--       for failed/cutoff, which requeue everything), count the round (1|0), message of the
+--       agent's move from working to idle after the round ('' = it stays as it is), task key
+--       prefix ('' = no condition), agent id, then task ids: the round ends only if none of
+--       these tasks is still open and the agent's, or waits for its check (else -1, no write)
+if ARGV[9] ~= '' then
+  for i = 11, #ARGV do
+    local v = redis.call('HMGET', ARGV[9] .. ARGV[i], 'state', 'assigned_to', 'verify',
+      'claimed_result')
+    if v[1] and v[1] ~= 'completed' and v[1] ~= 'failed' and v[1] ~= 'cancelled'
+        and (v[2] == ARGV[10] or (v[3] and v[3] ~= '' and v[4])) then
+      return {-1, 0, 0}
+    end
+  end
+end
 local outcome = ARGV[2]
 local items = redis.call('LRANGE', KEYS[2], 0, -1)
-local keep = {}
-for _, id in ipairs(cjson.decode(ARGV[6])) do keep[id] = true end
+local keep, keeps = {}, false
+for _, id in ipairs(cjson.decode(ARGV[6])) do keep[id] = true; keeps = true end
 local back = {}
 for _, raw in ipairs(items) do
   local requeue = outcome == 'failed' or outcome == 'cutoff'
-  if not requeue and outcome == 'ok' then
+  if not requeue and outcome == 'ok' and keeps then
     local ok, m = pcall(cjson.decode, raw)
     requeue = ok and type(m) == 'table' and keep[m.id] == true
   end
@@ -146,7 +192,11 @@ end
 local ev = {type=ARGV[3], agent_id=redis.call('HGET', KEYS[4], 'id'), message=ARGV[4]}
 if ARGV[5] ~= '' then ev.reason = ARGV[5] end
 emit(ev)
-return #back
+if ARGV[8] ~= '' and redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('HSET', KEYS[4], 'last_active_at', ARGV[1])
+  set_agent_state(KEYS[4], 'idle', 'agent_state_changed', ARGV[8], '', 'working', '', '')
+end
+return {#back, redis.call('LLEN', KEYS[3]) + redis.call('LLEN', KEYS[7]), redis.call('LLEN', KEYS[8])}
 `,
 );
 
@@ -160,13 +210,53 @@ export type RoundOutcome =
   /** The round was cut off (kill, supervisor restart): everything goes back, not counted. */
   | { kind: "cutoff"; reason: string };
 
-/** Ends the agent's round; returns how many messages went back to the inbox. */
+/** What endRoundAndLook found. */
+export interface RoundEnd {
+  /** Messages put back in the inbox; -1 when the round was not ended (`ifReported`). */
+  back: number;
+  /** Messages waiting in the inbox and urgent list once the round ended. */
+  queued: number;
+  /** Tasks in the backlog then. */
+  backlog: number;
+}
+
+/**
+ * Ends the agent's round; returns how many messages went back to the inbox. With `idle` (the
+ * event's message), the same script then moves the agent from working to idle and records its
+ * last activity (AgentLoop#roundOver; nothing happens if it is no longer working).
+ */
 export async function endRound(
   t: Ctx,
   agentId: string,
   outcome: RoundOutcome,
   message: string,
+  opts: EndOptions = {},
 ): Promise<number> {
+  return (await endRoundAndLook(t, agentId, outcome, message, opts)).back;
+}
+
+export interface EndOptions {
+  idle?: string;
+  /**
+   * End the round only if none of these tasks is open and the agent's, or has a report
+   * waiting for its check (endCleanRound's common case, without reading the tasks first);
+   * else nothing is written and endRound returns -1.
+   */
+  ifReported?: string[];
+}
+
+/**
+ * endRound, also saying what waits for the agent once the round ended (its mailbox, the
+ * backlog): an agent back to idle with nothing waiting may block on its wake list at once
+ * (anything sent later pushes a wake token).
+ */
+export async function endRoundAndLook(
+  t: Ctx,
+  agentId: string,
+  outcome: RoundOutcome,
+  message: string,
+  opts: EndOptions = {},
+): Promise<RoundEnd> {
   const eventType = {
     ok: "round_completed",
     failed: "round_failed",
@@ -175,24 +265,29 @@ export async function endRound(
   }[outcome.kind];
   const reason = outcome.kind === "failed" || outcome.kind === "cutoff" ? outcome.reason : "";
   const requeue = outcome.kind === "ok" ? outcome.requeue ?? [] : [];
-  return Number(
-    await runScript(t.redis, END, [
-      t.keys.events,
-      t.keys.processing(agentId),
-      t.keys.inbox(agentId),
-      t.keys.agent(agentId),
-      t.keys.notes(agentId),
-      t.keys.wake(agentId),
-    ], [
-      new Date().toISOString(),
-      outcome.kind,
-      eventType,
-      message,
-      reason,
-      JSON.stringify(requeue),
-      outcome.kind === "ok" || outcome.kind === "failed" ? "1" : "0",
-    ]),
-  );
+  const [back, queued, backlog] = (await runScript(t.redis, END, [
+    t.keys.events,
+    t.keys.processing(agentId),
+    t.keys.inbox(agentId),
+    t.keys.agent(agentId),
+    t.keys.notes(agentId),
+    t.keys.wake(agentId),
+    t.keys.urgent(agentId),
+    t.keys.backlog,
+  ], [
+    new Date().toISOString(),
+    outcome.kind,
+    eventType,
+    message,
+    reason,
+    JSON.stringify(requeue),
+    outcome.kind === "ok" || outcome.kind === "failed" ? "1" : "0",
+    opts.idle ?? "",
+    opts.ifReported ? t.keys.task("") : "",
+    agentId,
+    ...opts.ifReported ?? [],
+  ])) as number[];
+  return { back, queued, backlog };
 }
 
 /** Informational messages parked since the agent's last round (shown in its next prompt). */

@@ -20,35 +20,34 @@ import {
 /** Lua: end a task (KEYS: events, task, backlog; ARGV documented on FINISH callers below). */
 const FINISH_LUA = `
 -- ARGV: now, id, result, caller ('' = a human), force, agent key prefix, event message.
--- The task's state and assignee if the caller may end it, else an error table.
+-- The task's state, assignee and check if the caller may end it, else an error table.
 local function check_finish()
-  local old = redis.call('HGET', KEYS[2], 'state')
+  local v = redis.call('HMGET', KEYS[2], 'state', 'assigned_to', 'verify')
+  local old, assignee = v[1], v[2]
   if not old then return nil, nil, {error='not_found'} end
   if old == 'completed' or old == 'failed' or old == 'cancelled' then
     return nil, nil, {error='terminal', state=old}
   end
-  local assignee = redis.call('HGET', KEYS[2], 'assigned_to')
   if ARGV[4] ~= '' and ARGV[5] ~= '1' and assignee and assignee ~= ARGV[4] then
     return nil, nil, {error='not_yours', assignee=assignee}
   end
-  return old, assignee, nil
+  return old, assignee, nil, v[3]
 end
-local function finish_task(state, event_type)
-  local old, assignee, err = check_finish()
-  if err then return err end
-  local before = task_marks(KEYS[2])
+-- Ends the task checked by check_finish (old state, assignee).
+local function end_task(state, event_type, old, assignee)
+  local agent_id = assignee or ''
+  local before = {state=TASK_STATE_OK[old] and old or false, agent=agent_id}
   redis.call('HSET', KEYS[2], 'state', state, 'result', ARGV[3], 'completed_at', ARGV[1],
     'updated_at', ARGV[1])
-  task_reindex(KEYS[2], ARGV[2], before)
+  task_reindex(KEYS[2], ARGV[2], before, {state=state, agent=agent_id})
   redis.call('HDEL', KEYS[2], 'claimed_result')
   redis.call('LREM', KEYS[3], 0, ARGV[2])
   if assignee then
     local agent = ARGV[6] .. assignee
-    if redis.call('EXISTS', agent) == 1 then
+    local a = redis.call('HMGET', agent, 'id', 'current_task')
+    if a[1] then
       if state == 'completed' then redis.call('HINCRBY', agent, 'tasks_completed', 1) end
-      if redis.call('HGET', agent, 'current_task') == ARGV[2] then
-        redis.call('HDEL', agent, 'current_task')
-      end
+      if a[2] == ARGV[2] then redis.call('HDEL', agent, 'current_task') end
     end
   end
   local ev = {type=event_type, task_id=ARGV[2], old_state=old, new_state=state,
@@ -58,6 +57,11 @@ local function finish_task(state, event_type)
   emit(ev)
   return {ok=true, task=hash_table(KEYS[2])}
 end
+local function finish_task(state, event_type)
+  local old, assignee, err = check_finish()
+  if err then return err end
+  return end_task(state, event_type, old, assignee)
+end
 `;
 
 const COMPLETE = defineScript(
@@ -66,10 +70,9 @@ const COMPLETE = defineScript(
   PRELUDE + FINISH_LUA + `
 -- ARGV[8]: the task's check: 'done' (it passed), 'defer' (an agent reports: hold the result for
 -- the supervisor), 'required' (nobody ran it: refuse). ARGV[9]: event message of a held result.
-local verify = redis.call('HGET', KEYS[2], 'verify')
+local old, assignee, err, verify = check_finish()
+if err then return cjson.encode(err) end
 if verify and verify ~= '' and ARGV[8] ~= 'done' then
-  local _, assignee, err = check_finish()
-  if err then return cjson.encode(err) end
   if ARGV[8] ~= 'defer' then return cjson.encode({error='needs_verify', verify=verify}) end
   redis.call('HSET', KEYS[2], 'claimed_result', ARGV[3], 'updated_at', ARGV[1])
   local ev = {type='task_reported', task_id=ARGV[2], message=ARGV[9], actor=ARGV[4]}
@@ -77,7 +80,7 @@ if verify and verify ~= '' and ARGV[8] ~= 'done' then
   emit(ev)
   return cjson.encode({ok=true, task=hash_table(KEYS[2])})
 end
-return cjson.encode(finish_task('completed', 'task_completed'))
+return cjson.encode(end_task('completed', 'task_completed', old, assignee))
 `,
 );
 const END = defineScript(
@@ -183,22 +186,32 @@ export interface Moved {
   state?: TaskState;
 }
 
+/**
+ * Lua (after TASK_PRELUDE): `start_task(task key, id, agent id, agent key, event message)` moves
+ * a task assigned to that agent to running (its indexes, the agent's current_task, an event);
+ * returns true, or false and the state it found. Shared by startTask and beginRound.
+ */
+export const START_TASK_LUA = `
+local function start_task(key, id, agent_id, agent_key, message)
+  local v = redis.call('HMGET', key, 'state', 'assigned_to')
+  if v[1] ~= 'assigned' or v[2] ~= agent_id then return false, v[1] end
+  local before = {state='assigned', agent=agent_id}
+  redis.call('HSET', key, 'state', 'running', 'started_at', ARGV[1], 'updated_at', ARGV[1])
+  task_reindex(key, id, before)
+  if redis.call('EXISTS', agent_key) == 1 then redis.call('HSET', agent_key, 'current_task', id) end
+  emit({type='task_started', task_id=id, agent_id=agent_id, old_state='assigned',
+    new_state='running', message=message})
+  return true, 'running'
+end
+`;
+
 const START = defineScript(
   "startTask",
   2,
-  PRELUDE + `
+  PRELUDE + START_TASK_LUA + `
 -- KEYS: events, task. ARGV: now, id, agent id, agent key, event message
-local state = redis.call('HGET', KEYS[2], 'state')
-if state ~= 'assigned' or redis.call('HGET', KEYS[2], 'assigned_to') ~= ARGV[3] then
-  return cjson.encode({ok=false, state=state})
-end
-local before = task_marks(KEYS[2])
-redis.call('HSET', KEYS[2], 'state', 'running', 'started_at', ARGV[1], 'updated_at', ARGV[1])
-task_reindex(KEYS[2], ARGV[2], before)
-if redis.call('EXISTS', ARGV[4]) == 1 then redis.call('HSET', ARGV[4], 'current_task', ARGV[2]) end
-emit({type='task_started', task_id=ARGV[2], agent_id=ARGV[3], old_state='assigned',
-  new_state='running', message=ARGV[5]})
-return cjson.encode({ok=true, state='running'})
+local ok, state = start_task(KEYS[2], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return cjson.encode({ok=ok, state=state})
 `,
 );
 

@@ -29,9 +29,11 @@ export const INDEX_VERSION = "1";
  * Lua fragment (no keys of its own: the index keys are derived from the task key's prefix, which
  * shares the town's hash tag): `task_marks(task_key)` → {state, agent} as indexed (state false
  * when the task is missing or its state unknown, agent '' when unassigned);
- * `task_reindex(task_key, id, before)` moves the task's index entries from `before` to what the
- * hash holds now. Removal also clears any stale entry of the task under other states (a hash
- * edited by hand), so the state sets heal on the next transition.
+ * `task_reindex(task_key, id, before[, after[, score]])` moves the task's index entries from
+ * `before` to `after` (default: what the hash holds now; a script that just wrote the state and
+ * assignee passes them, saving a read; likewise the task's score in `tasks`). Removal takes out the entries `before` names; when one is not
+ * there (the hash was edited by hand behind the scripts' back), it also clears the task's
+ * entries under every other state, so the state sets heal on the next transition.
  */
 export const TASK_INDEX_LUA = `
 local TASK_STATE_LIST = {${TASK_STATES.map((s) => `'${s}'`).join(", ")}}
@@ -45,14 +47,25 @@ local function task_marks(key)
 end
 local function task_index_prefix(key, id) return string.sub(key, 1, #key - #id - 5) end
 local function task_lex_score(score) return string.format('%017.3f', tonumber(score)) end
+local function task_unindex_lex(p, id, m, s, st)
+  if redis.call('ZREM', p .. 'tasks:agent', m.agent .. '|' .. st .. '|' .. s .. '|' .. id) == 1 then
+    local counts = p .. 'task-counts'
+    if redis.call('HINCRBY', counts, m.agent .. '|' .. st, -1) <= 0 then
+      redis.call('HDEL', counts, m.agent .. '|' .. st)
+    end
+    return true
+  end
+  return false
+end
 local function task_unindex(p, id, m, s)
-  local lex, counts = p .. 'tasks:agent', p .. 'task-counts'
+  local in_set = redis.call('ZREM', p .. 'tasks:state:' .. m.state, id) == 1
+  local in_lex = task_unindex_lex(p, id, m, s, m.state)
+  if in_set and in_lex then return end
+  -- Not where the marks say: the hash was edited by hand. Clear every other state too.
   for _, st in ipairs(TASK_STATE_LIST) do
-    redis.call('ZREM', p .. 'tasks:state:' .. st, id)
-    if redis.call('ZREM', lex, m.agent .. '|' .. st .. '|' .. s .. '|' .. id) == 1 then
-      if redis.call('HINCRBY', counts, m.agent .. '|' .. st, -1) <= 0 then
-        redis.call('HDEL', counts, m.agent .. '|' .. st)
-      end
+    if st ~= m.state then
+      redis.call('ZREM', p .. 'tasks:state:' .. st, id)
+      task_unindex_lex(p, id, m, s, st)
     end
   end
 end
@@ -62,11 +75,11 @@ local function task_index_add(p, id, m, score, s)
     redis.call('HINCRBY', p .. 'task-counts', m.agent .. '|' .. m.state, 1)
   end
 end
-local function task_reindex(key, id, before)
-  local after = task_marks(key)
+local function task_reindex(key, id, before, after, score)
+  after = after or task_marks(key)
   if before.state == after.state and before.agent == after.agent then return end
   local p = task_index_prefix(key, id)
-  local score = redis.call('ZSCORE', p .. 'tasks', id) or '0'
+  score = score or redis.call('ZSCORE', p .. 'tasks', id) or '0'
   local s = task_lex_score(score)
   if before.state then task_unindex(p, id, before, s) end
   if after.state then task_index_add(p, id, after, score, s) end

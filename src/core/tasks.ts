@@ -95,21 +95,34 @@ if ARGV[5] ~= '' then
 end
 local fields = {}
 for i = 13, #ARGV do fields[#fields + 1] = ARGV[i] end
+if ARGV[4] == 'assign' then
+  -- Created assigned (one index move, not pending then assigned): the fields assign_task sets.
+  for _, f in ipairs({'state', 'assigned', 'assigned_to', ARGV[7], 'updated_at', ARGV[1]}) do
+    fields[#fields + 1] = f
+  end
+end
 redis.call('HSET', KEYS[3], unpack(fields))
 -- Creation order must be total: a task made in the same millisecond as the newest sorts after it.
 local score = tonumber(ARGV[3])
 local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
 if newest and tonumber(newest) >= score then score = tonumber(newest) + 0.001 end
-redis.call('ZADD', KEYS[2], string.format('%.3f', score), ARGV[2])
-task_reindex(KEYS[3], ARGV[2], {state=false, agent=''})
+score = string.format('%.3f', score)
+redis.call('ZADD', KEYS[2], score, ARGV[2])
+local after = nil
+if ARGV[4] == 'assign' then after = {state='assigned', agent=ARGV[7]} end
+task_reindex(KEYS[3], ARGV[2], {state=false, agent=''}, after, score)
 if ARGV[4] == 'assign' then
-  assign_task(KEYS[3], ARGV[2], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[1])
+  -- The agent's existence was checked above when required.
+  push_message(ARGV[9], ARGV[8], '0', ARGV[11], 'tail')
+  emit({type='task_assigned', task_id=ARGV[2], agent_id=ARGV[7], new_state='assigned',
+    message=ARGV[12]})
 else
   if ARGV[4] == 'backlog' then redis.call('RPUSH', KEYS[4], ARGV[2]) end
   local state = redis.call('HGET', KEYS[3], 'state')
   emit({type='task_created', task_id=ARGV[2], new_state=state, message=ARGV[12]})
 end
-return cjson.encode({ok=true, task=hash_table(KEYS[3])})
+-- The caller knows the hash it wrote (its fields, and the assignment's).
+return cjson.encode({ok=true})
 `,
 );
 
@@ -193,7 +206,8 @@ export async function createTask(t: Ctx, input: NewTask, placement: Placement): 
   if (res.error === "exists") {
     throw new ConflictError(`plan entry '${input.planId}' is already task ${res.id}`);
   }
-  return Task.parse(res.task);
+  // What the script wrote: the task's fields, and for an assignment the fields assign_task sets.
+  return to ? { ...task, state: "assigned", assigned_to: to.id, updated_at: iso } : task;
 }
 
 /** `tt assign`: a new task, assigned to `to`, with a task_assign message in its inbox. */

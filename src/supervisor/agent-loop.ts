@@ -14,13 +14,14 @@ import {
 } from "../core/agents.ts";
 import { type Agent, isTerminalAgent, type Message } from "../core/schemas.ts";
 import { categoryOf, parseMessage } from "../core/messages.ts";
-import { dropStaleAssignments, endRound, takeRound } from "../core/rounds.ts";
+import { endRound, type TakenRound, takeRound } from "../core/rounds.ts";
+import { beginRound } from "../core/round_start.ts";
 import { emitEvent } from "../core/events.ts";
 import { ConflictError } from "../core/errors.ts";
 import { claimForAgent } from "../core/autoclaim.ts";
 import { killGroup } from "./process.ts";
-import { returnRoundTasks, runCliRound, startRoundTasks } from "./round.ts";
-import { endCleanRound } from "./round-end.ts";
+import { returnRoundTasks, roundContext, runCliRound } from "./round.ts";
+import { endCleanRound, roundEnded } from "./round-end.ts";
 import { notifyState } from "./notify.ts";
 import { releaseWork } from "./stop.ts";
 import { reactionTo } from "./reaction.ts";
@@ -48,6 +49,8 @@ export class AgentLoop {
   #failures = 0;
   #cutPause?: () => void;
   #gate: BudgetGate;
+  /** The last round ended clean, the agent idle, with nothing waiting for it. */
+  #nothingWaits = false;
 
   constructor(readonly town: TownContext, readonly agentId: string, private deps: LoopDeps) {
     this.#gate = new BudgetGate(town, agentId, deps.log);
@@ -109,8 +112,7 @@ export class AgentLoop {
       if (agent.round >= agent.max_rounds) {
         return await this.#stop(agent, "agent_stopped", `reached its ${agent.max_rounds} rounds`);
       }
-      const taken = await takeRound(town, agentId);
-      taken.messages = await dropStaleAssignments(town, agentId, taken.messages);
+      const taken = await takeRound(town, agentId, { dropStale: true });
       if (taken.unreadable.length) {
         await emitEvent(town, {
           type: "messages_unreadable",
@@ -125,7 +127,7 @@ export class AgentLoop {
           await endRound(town, agentId, { kind: "ok" }, "dropped unreadable entries");
         }
         await this.#becomeIdle(agent);
-        if (await claimForAgent(town, agent)) continue; // the oldest backlog task of its role
+        if (taken.backlog && await claimForAgent(town, agent)) continue; // oldest of its role
         const idle = town.config.agent.idle_timeout_secs;
         if (idle > 0) {
           const left = idle - (Date.now() - Date.parse(agent.last_active_at)) / 1000;
@@ -152,10 +154,19 @@ export class AgentLoop {
         );
         continue;
       }
-      const ok = await this.#runRound(agent, taken.messages);
+      this.#nothingWaits = false;
+      const ok = await this.#runRound(agent, taken);
       if (ok === "stop") continue; // the state says what happens next
       this.#failures = ok ? 0 : this.#failures + 1;
       if (this.#failures) await this.#pause(Math.min(2 ** (this.#failures - 1), 30) * 1000);
+      else if (
+        this.#nothingWaits && !this.#killReason && agent.round + 1 < agent.max_rounds &&
+        !(await this.#gate.hold({ ...agent, state: "idle" }, (secs) => this.#block(secs)))
+      ) {
+        // Idle with nothing waiting (endRound's script looked), under its limits: block now (a
+        // message, kill or state change pushes a wake token), not after a read and an empty take.
+        await this.#block(Math.max(0, town.config.agent.idle_timeout_secs));
+      }
     }
   }
 
@@ -211,17 +222,18 @@ export class AgentLoop {
    * Runs one round; false if it failed (non-zero exit, timeout, stall, crash), "stop" if the
    * agent left the running states (error, rate_limited).
    */
-  async #runRound(agent: Agent, messages: Message[]): Promise<boolean | "stop"> {
+  async #runRound(agent: Agent, { messages, backlog }: TakenRound): Promise<boolean | "stop"> {
     const { town, agentId } = this;
     const round = agent.round + 1;
+    let tasks, context;
     try {
-      await setAgentState(town, agentId, "working", {
-        // Only this loop makes an agent "working", so finding it so here means the end of an
-        // earlier round was not recorded (a write lost in a Redis restart): refusing would put
-        // the messages back and retry at once, forever.
-        from: ["idle", "starting", "working"],
-        message: `round ${round} started with ${messages.length} message(s)`,
-      });
+      // One script: state working (also from working: only this loop makes an agent working, so
+      // that means the end of an earlier round was lost in a Redis restart, and refusing would
+      // retry at once, forever), round fields, tasks started. The prompt's reads go with it.
+      [tasks, context] = await Promise.all([
+        beginRound(town, agentId, round, messages),
+        roundContext(town, agent, messages, backlog),
+      ]);
     } catch (e) {
       ignoreConflict(e); // paused or closed meanwhile: put the messages back untouched
       await endRound(
@@ -232,13 +244,6 @@ export class AgentLoop {
       );
       return true;
     }
-    const now = new Date().toISOString();
-    await town.redis.hset(town.keys.agent(agentId), {
-      round,
-      round_started_at: now,
-      last_active_at: now,
-    });
-    const tasks = await startRoundTasks(town, agentId, messages);
     const heartbeat = setInterval(() => {
       town.redis.hset(town.keys.agent(agentId), "last_heartbeat", new Date().toISOString()).catch(
         () => {},
@@ -250,6 +255,7 @@ export class AgentLoop {
       round,
       messages,
       tasks,
+      context,
       killable: this.#killable(),
     }).finally(() => {
       clearInterval(heartbeat);
@@ -270,6 +276,10 @@ export class AgentLoop {
         done: () => this.#round = undefined,
         killed: () => !!this.#killReason,
       });
+      if (end.idle) { // endRound moved the agent to idle
+        this.#nothingWaits = end.clean && end.after.queued === 0 && end.after.backlog === 0;
+        return end.clean;
+      }
       if (end.question !== undefined) {
         const moved = await this.#enter("needs_input", {
           eventType: "agent_needs_input",
@@ -289,8 +299,8 @@ export class AgentLoop {
         agentId,
         { kind: "cutoff", reason: reaction.why },
         `round ${round} killed`,
+        { idle: roundEnded(round) },
       );
-      await this.#roundOver(round);
       return true;
     }
     await returnRoundTasks(this.town, assigns, `round ${round} failed: ${reaction.why}`);
@@ -299,6 +309,8 @@ export class AgentLoop {
       agentId,
       { kind: "failed", reason: reaction.why },
       `round ${round} failed: ${reaction.why}`,
+      // A retry goes back to idle in the same script; error and rate_limited move on below.
+      reaction.kind === "retry" ? { idle: roundEnded(round) } : {},
     );
     // A resumed session that failed may be the cause: the next round starts a new one.
     if (run.resumed && reaction.kind === "retry") await forgetCliSession(town, agentId);
@@ -320,8 +332,8 @@ export class AgentLoop {
         resumeAt: reaction.resumeAt,
       });
       if (moved) return "stop";
+      await this.#roundOver(round);
     }
-    await this.#roundOver(round);
     return false;
   }
 
@@ -343,7 +355,7 @@ export class AgentLoop {
     await town.redis.hset(town.keys.agent(agentId), "last_active_at", new Date().toISOString());
     await setAgentState(town, agentId, "idle", {
       from: ["working"],
-      message: `round ${round} ended`,
+      message: roundEnded(round),
     })
       .catch(ignoreConflict);
   }

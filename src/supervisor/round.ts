@@ -4,9 +4,9 @@
  * output as it streams, and record what the CLI reported (session id, tokens, cost) on the agent.
  */
 import type { TownContext } from "../core/town.ts";
-import { agentLabel, parseAgent } from "../core/agents.ts";
-import { type Agent, isTerminalTask, type Message, type Task } from "../core/schemas.ts";
-import { getTask, returnTaskToAssigned, startTask } from "../core/tasks.ts";
+import { agentLabel, type Ctx, parseAgent } from "../core/agents.ts";
+import type { Agent, Message, Task } from "../core/schemas.ts";
+import { returnTaskToAssigned } from "../core/tasks.ts";
 import { notesOf } from "../core/rounds.ts";
 import { SUPERVISOR_ID } from "../core/keys.ts";
 import { backlogSnapshot } from "../core/autoclaim.ts";
@@ -44,6 +44,8 @@ export interface RoundInput {
   round: number;
   messages: Message[];
   tasks: Map<string, Task>;
+  /** The rest of what the prompt shows (roundContext). */
+  context: RoundContext;
   /** Timeout, grace, pgid recording and abort (AgentLoop#killable). */
   killable: Pick<RunOptions, "timeoutMs" | "graceMs" | "onStart" | "signal">;
 }
@@ -61,9 +63,7 @@ export async function runCliRound(input: RoundInput): Promise<RoundRun> {
     maxRounds: agent.max_rounds,
     messages: input.messages,
     tasks: input.tasks,
-    notes: await notesOf(town, agent.id),
-    senders: await senderLabels(town, input.messages),
-    backlog: await backlogSnapshot(town, agent),
+    ...input.context,
   });
   await Deno.writeTextFile(promptFile, prompt, { mode: 0o600 });
   const cli = resolveCli(town.config, agent.cli);
@@ -157,9 +157,32 @@ export async function runCliRound(input: RoundInput): Promise<RoundRun> {
   };
 }
 
+export type RoundContext = Awaited<ReturnType<typeof roundContext>>;
+
+/**
+ * What a round's prompt shows besides its messages: the agent's notes, its senders' labels and
+ * the backlog, read together (their commands go out in one pipelined round trip). `backlog`: the
+ * backlog's length when the round was taken (takeRound); an empty one is not scanned.
+ */
+export async function roundContext(
+  town: Ctx,
+  agent: Agent,
+  messages: Message[],
+  backlog?: number,
+) {
+  const [notes, senders, snapshot] = await Promise.all([
+    notesOf(town, agent.id),
+    senderLabels(town, messages),
+    backlog === 0
+      ? { total: 0, scanned: 0, matched: 0, matching: [] }
+      : backlogSnapshot(town, agent),
+  ]);
+  return { notes, senders, backlog: snapshot };
+}
+
 /** Labels of this round's senders only (one pipelined read of their hashes, not every agent). */
 async function senderLabels(
-  town: TownContext,
+  town: Ctx,
   messages: Message[],
 ): Promise<Map<string, string>> {
   const labels = new Map<string, string>([[SUPERVISOR_ID, "conductor"]]);
@@ -174,28 +197,12 @@ async function senderLabels(
   return labels;
 }
 
-/** Marks the round's assigned tasks running; returns every task its messages reference. */
-export async function startRoundTasks(
-  town: TownContext,
-  agentId: string,
-  messages: Message[],
-): Promise<Map<string, Task>> {
-  const tasks = new Map<string, Task>();
-  for (const m of messages) {
-    if (m.type !== "task_assign" || !m.task_id) continue;
-    const task = await getTask(town, m.task_id);
-    if (!task) continue;
-    tasks.set(task.id, task);
-    if (!isTerminalTask(task.state)) await startTask(town, task.id, agentId);
-  }
-  return tasks;
-}
-
 /** The round's assigned tasks go back from running to assigned. */
 export async function returnRoundTasks(town: TownContext, messages: Message[], reason: string) {
-  for (const m of messages) {
-    if (m.type === "task_assign" && m.task_id) {
-      await returnTaskToAssigned(town, m.task_id, reason);
-    }
-  }
+  // Sent together (one pipelined round trip), each its own script.
+  await Promise.all(
+    messages.filter((m) => m.type === "task_assign" && m.task_id).map((m) =>
+      returnTaskToAssigned(town, m.task_id!, reason)
+    ),
+  );
 }

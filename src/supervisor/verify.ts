@@ -4,8 +4,8 @@
  * passes. The end of its output goes back to the agent when it fails.
  */
 import { type RunOptions, runRoundProcess } from "./process.ts";
-import type { TownContext } from "../core/town.ts";
-import { isTerminalTask, type Message } from "../core/schemas.ts";
+import type { Ctx } from "../core/agents.ts";
+import { isTerminalTask, type Message, type Task } from "../core/schemas.ts";
 import { completeTask, failTask, getTask, returnTaskToAssigned } from "../core/tasks.ts";
 import { ConflictError } from "../core/errors.ts";
 
@@ -58,11 +58,17 @@ async function readTail(path: string, from: number): Promise<string> {
   }
 }
 
+/** Whether verifyReports runs the task's check: it has one, and an agent reported it done. */
+export const needsCheck = (task: Task) =>
+  !!task.verify && task.claimed_result !== undefined && !isTerminalTask(task.state);
+
 export interface VerifyInput {
-  town: TownContext;
+  town: Ctx;
   agentId: string;
   /** The round's task assignments. */
   assigns: Message[];
+  /** Their tasks as just read (missing: read one by one); read again once a check has run. */
+  tasks?: Map<string, Task>;
   where: { cwd: string; env: Record<string, string>; logFile: string };
   /** The check's command as the round's CLI ran (in the agent sandbox, or not). */
   wrap: (
@@ -84,12 +90,12 @@ export interface VerifyInput {
 export async function verifyReports(input: VerifyInput): Promise<Set<string>> {
   const { town, agentId } = input;
   const sentBack = new Set<string>();
+  let stale = !input.tasks; // a check ran since the tasks were read
   for (const m of input.assigns) {
-    const task = await getTask(town, m.task_id!);
-    if (!task?.verify || task.claimed_result === undefined || isTerminalTask(task.state)) {
-      continue;
-    }
-    const w = await input.wrap(task.verify);
+    const task = stale ? await getTask(town, m.task_id!) : input.tasks!.get(m.task_id!);
+    if (!task || !needsCheck(task)) continue;
+    stale = true;
+    const w = await input.wrap(task.verify!);
     const check = await runCheck({
       ...input.where,
       command: w.command,

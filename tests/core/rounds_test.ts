@@ -94,49 +94,52 @@ Deno.test("every push leaves exactly one wake token, and takeRound never takes i
   });
 });
 
-Deno.test("dropStaleAssignments takes out of the round only assignments that are no longer the agent's", async () => {
-  await withTestTown(async (t) => {
-    const a = await createAgent(t, { name: "w", cli: "x" });
-    const b = await createAgent(t, { name: "v", cli: "x" });
-    const to = toRecipient(a);
-    const mk = (d: string) => assignTask(t, to, { description: d });
-    const [live, done, failed, cancelled, gone, moved, backlog] = [
-      await mk("live"),
-      await mk("done"),
-      await mk("failed"),
-      await mk("cancelled"),
-      await mk("gone"),
-      await mk("moved"),
-      await mk("to the backlog"),
-    ];
-    await sendMessage(t, { from: SUPERVISOR_ID, to: a.id, type: "task", body: "plain" });
-    await completeTask(t, done.id, { by: a.id });
-    await failTask(t, failed.id, { by: a.id });
-    await cancelTask(t, cancelled.id);
-    await t.redis.multi().del(t.keys.task(gone.id)).zrem(t.keys.tasks, gone.id).exec();
-    await t.redis.hset(t.keys.task(moved.id), "assigned_to", b.id);
-    await requeueTaskToBacklog(t, backlog.id, "test");
-    const taken = await takeRound(t, a.id);
-    assert.equal(taken.messages.length, 8);
-    const left = await dropStaleAssignments(t, a.id, taken.messages);
-    assert.deepEqual(left.map((m) => m.task_id ?? m.body), [live.id, "plain"]);
-    const processing = (await t.redis.lrange(t.keys.processing(a.id), 0, -1))
-      .map((s) => JSON.parse(s).id);
-    assert.deepEqual(processing, left.map((m) => m.id));
-    const events = (await recentEvents(t, { count: 100 }))
-      .filter((e) => e.type === "assignment_dropped");
-    assert.deepEqual(
-      events.map((e) => [e.task_id, e.reason]),
-      [
-        [done.id, "completed"],
-        [failed.id, "failed"],
-        [cancelled.id, "cancelled"],
-        [gone.id, "missing"],
-        [moved.id, "assigned"],
-        [backlog.id, "pending"],
-      ],
-    );
-    // Nothing stale: the same list back, nothing touched.
-    assert.equal(await dropStaleAssignments(t, a.id, left), left);
+for (const folded of [false, true]) {
+  const how = folded ? "takeRound({ dropStale })" : "dropStaleAssignments";
+  Deno.test(`${how} takes out of the round only assignments that are no longer the agent's`, async () => {
+    await withTestTown(async (t) => {
+      const a = await createAgent(t, { name: "w", cli: "x" });
+      const b = await createAgent(t, { name: "v", cli: "x" });
+      const to = toRecipient(a);
+      const mk = (d: string) => assignTask(t, to, { description: d });
+      const [live, done, failed, cancelled, gone, moved, backlog] = [
+        await mk("live"),
+        await mk("done"),
+        await mk("failed"),
+        await mk("cancelled"),
+        await mk("gone"),
+        await mk("moved"),
+        await mk("to the backlog"),
+      ];
+      await sendMessage(t, { from: SUPERVISOR_ID, to: a.id, type: "task", body: "plain" });
+      await completeTask(t, done.id, { by: a.id });
+      await failTask(t, failed.id, { by: a.id });
+      await cancelTask(t, cancelled.id);
+      await t.redis.multi().del(t.keys.task(gone.id)).zrem(t.keys.tasks, gone.id).exec();
+      await t.redis.hset(t.keys.task(moved.id), "assigned_to", b.id);
+      await requeueTaskToBacklog(t, backlog.id, "test");
+      const taken = await takeRound(t, a.id, { dropStale: folded });
+      assert.equal(taken.messages.length, folded ? 2 : 8);
+      const left = folded ? taken.messages : await dropStaleAssignments(t, a.id, taken.messages);
+      assert.deepEqual(left.map((m) => m.task_id ?? m.body), [live.id, "plain"]);
+      const processing = (await t.redis.lrange(t.keys.processing(a.id), 0, -1))
+        .map((s) => JSON.parse(s).id);
+      assert.deepEqual(processing, left.map((m) => m.id));
+      const events = (await recentEvents(t, { count: 100 }))
+        .filter((e) => e.type === "assignment_dropped");
+      assert.deepEqual(
+        events.map((e) => [e.task_id, e.reason]),
+        [
+          [done.id, "completed"],
+          [failed.id, "failed"],
+          [cancelled.id, "cancelled"],
+          [gone.id, "missing"],
+          [moved.id, "assigned"],
+          [backlog.id, "pending"],
+        ],
+      );
+      // Nothing stale: the same list back, nothing touched.
+      assert.equal(await dropStaleAssignments(t, a.id, left), left);
+    });
   });
-});
+}
