@@ -44,6 +44,17 @@ export async function waitForEvent(
   return found;
 }
 
+/**
+ * Waits until no supervisor serves the town: unregistered, and its dispatcher lease given back
+ * (a supervisor with nothing left to run unregisters first, then stops its dispatcher: a snapshot
+ * taken in between still has the lease).
+ */
+export async function untilNoSupervisor(t: TownContext) {
+  await waitUntil(async () =>
+    !(await supervisorInfo(t)) && !(await t.redis.exists(t.keys.dispatcherLock))
+  );
+}
+
 /** A sandboxed town with fast agent settings; stops its supervisor and Redis state on cleanup. */
 export class AgentTown {
   sb = new Sandbox();

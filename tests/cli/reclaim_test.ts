@@ -3,7 +3,7 @@
  * agent or the backlog with nothing dropped; orphan tasks; refusals that change nothing.
  */
 import assert from "node:assert/strict";
-import { AgentTown, alive, fakeCli, waitUntil } from "../agent_helpers.ts";
+import { AgentTown, alive, fakeCli, untilNoSupervisor, waitUntil } from "../agent_helpers.ts";
 import { resolveAgent, setAgentState } from "../../src/core/agents.ts";
 import { getTask } from "../../src/core/tasks.ts";
 import { supervisorInfo, thisHost } from "../../src/core/control.ts";
@@ -63,7 +63,7 @@ Deno.test("reclaim lists without moving; --to-backlog moves every queued message
   const at = await AgentTown.create(KEEP);
   try {
     const { w1, a, b, queued } = await deadAgentWithWork(at);
-    await waitUntil(async () => !(await supervisorInfo(at.t))); // no agent left to supervise
+    await untilNoSupervisor(at.t); // no agent left to supervise
     const before = await snapshotTown(at.t);
     const listed = await at.sb.ok(["reclaim"]);
     assert.match(listed.stdout, /\[w1\]: 5 message\(s\)/);
@@ -225,7 +225,7 @@ Deno.test("reclaim --orphan-tasks: lists tasks of stopped or pruned assignees; -
     await at.sb.ok(["kill", "w3"]);
     await at.sb.ok(["prune"]); // w3 only: w1 is still running
     await at.sb.ok(["kill", "w1"]);
-    await waitUntil(async () => !(await supervisorInfo(at.t)));
+    await untilNoSupervisor(at.t);
 
     const before = await snapshotTown(at.t);
     type Orphans = { action: string; orphans: (TaskJson & { reason: string })[] };
