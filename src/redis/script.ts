@@ -125,6 +125,9 @@ function hashTag(key: string | undefined): string | undefined {
 }
 
 const isNoScript = (e: unknown) => String((e as Error)?.message).startsWith("NOSCRIPT");
+/** A cluster's answer that the command did not run on this node. */
+const isRedirect = (e: unknown) =>
+  /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(String((e as Error)?.message));
 
 async function runDurably(
   redis: Redis,
@@ -145,7 +148,16 @@ async function runDurably(
   };
   let res = await once(false);
   if (res[0][0] && isNoScript(res[0][0])) res = await once(true);
-  const [[err, value], [waitErr, acked]] = res;
+  let [[err, value], [waitErr, acked]] = res;
+  if (err && isRedirect(err)) {
+    // A cluster in a failover: the script was not run there (MOVED, TRYAGAIN, CLUSTERDOWN), and
+    // ioredis does not follow a redirect in a pipeline whose other reply (WAIT's) is not one
+    // (the error reached the agent loops and the dispatcher). Run the script alone, which the
+    // client redirects and retries like any command, then WAIT on the node that ran it.
+    value = await evalScript(redis, script, keys, args);
+    acked = await nodeFor(redis, keys[0]).wait(d.replicas, d.timeoutMs);
+    err = waitErr = null;
+  }
   if (err) throw err;
   if (waitErr) throw waitErr;
   let got = Number(acked);

@@ -67,6 +67,12 @@ async function openLog(path: string) {
 class Supervisor {
   #loops = new Map<string, AgentLoop>();
   #control!: Redis;
+  /**
+   * The heartbeat's own connection: on the shared one a beat queued behind state changes that
+   * wait for replicas (WAIT holds a connection up to wait_timeout_ms, again and again while a
+   * failover left no replica), and the host was taken for lost while it ran.
+   */
+  #beats!: Redis;
   #stopping = false;
   readonly ttlSecs: number;
   readonly #watch: HostWatch;
@@ -88,6 +94,7 @@ class Supervisor {
   async run(ready?: string): Promise<number> {
     const { town } = this;
     this.#control = await duplicateConnection(town.redis);
+    this.#beats = await duplicateConnection(town.redis);
     // This host back after being taken for lost: its agents resume before their loops start.
     await this.#watch.afterBeat(await this.#beat());
     let lastBeat = Date.now();
@@ -125,6 +132,7 @@ class Supervisor {
       await Promise.all([...this.#loops.values()].map((l) => l.start()));
       await retireHost(town, this.#info(), this.ttlSecs, false).catch(() => {});
       this.#control.disconnect();
+      this.#beats.disconnect();
       await town.close();
       this.log(`supervisor ${Deno.pid} exited`);
     }
@@ -156,7 +164,7 @@ class Supervisor {
 
   /** Heartbeat (TTL [agent] host_timeout_secs); reports hosts seen lost (hostwatch.ts). */
   async #beat() {
-    return await beatHost(this.town, this.#info(), this.ttlSecs);
+    return await beatHost({ ...this.town, redis: this.#beats }, this.#info(), this.ttlSecs);
   }
   readonly startedAt = new Date().toISOString();
 

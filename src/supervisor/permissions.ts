@@ -16,8 +16,8 @@
  *   sandbox — HOME and the other registered towns: the sandbox hides them, and it must be able to
  *   inspect what it hides (it fails open on a path it cannot stat).
  * - net: the Redis address (a unix socket needs read+write+net on its exact path; Cluster/Sentinel:
- *   the seeds and the nodes they reported when the process started), GitHub's API, the rounds'
- *   channel sockets, townhall's bind. Unscoped for a supervisor whose agents may run in the
+ *   unscoped, as the nodes to reach after a failover are not known in advance), GitHub's API, the
+ *   rounds' channel sockets, townhall's bind. Unscoped for a supervisor whose agents may run in the
  *   sandbox: its filtering proxy (in this process) dials resolved addresses and listens on
  *   sockets named after its pid.
  * - run: sh (agent rounds, verify, notify), git, ps and kill (liveness, signals: Deno.kill needs
@@ -143,37 +143,6 @@ function hostPort(host: string, port: number): string {
   return h.includes(":") ? `[${h}]:${port}` : `${h}:${port}`;
 }
 
-/**
- * The nodes a Cluster or Sentinel client discovered beyond its seeds (cluster nodes, the current
- * master and its replicas), so the narrowed process reaches them. A node that joins later is
- * refused until the process restarts (`tt stop`, or the next start after it exits).
- */
-export async function discoveredNodes(t: Pick<TownContext, "redis">): Promise<string[]> {
-  const out: string[] = [];
-  const r = t.redis as unknown as {
-    nodes?: (role: string) => { options: { host?: string; port?: number } }[];
-    stream?: { remoteAddress?: string; remotePort?: number };
-    call: (...a: string[]) => Promise<unknown>;
-  };
-  try {
-    if (typeof r.nodes === "function") {
-      for (const n of r.nodes("all")) {
-        if (n.options.host && n.options.port) out.push(hostPort(n.options.host, n.options.port));
-      }
-      return out;
-    }
-    if (r.stream?.remoteAddress && r.stream.remotePort) {
-      out.push(hostPort(r.stream.remoteAddress, r.stream.remotePort));
-    }
-    // ROLE on a master lists its replicas: the candidates of a failover.
-    const role = await r.call("ROLE") as unknown[];
-    if (role?.[0] === "master" && Array.isArray(role[2])) {
-      for (const rep of role[2] as unknown[][]) out.push(hostPort(String(rep[0]), Number(rep[1])));
-    }
-  } catch { /* best effort: the seeds are allowed anyway */ }
-  return out;
-}
-
 /** The git dir shared by the town's worktrees, when it lies outside the town (.git above it). */
 async function gitCommonDir(root: string): Promise<string | undefined> {
   try {
@@ -237,7 +206,11 @@ async function common(t: Town, redisUrl: string): Promise<Scopes> {
   return {
     read,
     write: [...rw, ...redis.paths],
-    net: [...redis.net, ...(isTopologyUrl(redisUrl) ? await discoveredNodes(t) : []), githubHost()],
+    // Cluster/Sentinel: unscoped. The nodes a client may have to reach (a promoted replica, a
+    // node added later, the master a sentinel names) are not known when the process starts;
+    // allowing the seeds and the nodes known then left a supervisor unable to reach the new
+    // master after a failover (its commands hung, its host was taken for lost).
+    net: isTopologyUrl(redisUrl) ? true : [...redis.net, githubHost()],
     run: [],
     env: true,
     sys: SYS,
@@ -264,7 +237,7 @@ export async function supervisorScopes(t: Town, redisUrl: string): Promise<Scope
   }
   if (sandbox) s.read.push(...await registeredTowns());
   // The rounds' channel sockets: Deno grants a unix socket only by its exact path.
-  (s.net as string[]).push(...channelSocketPaths(t.root).map((p) => `unix:${p}`));
+  if (s.net !== true) s.net.push(...channelSocketPaths(t.root).map((p) => `unix:${p}`));
   // The sandbox's filtering proxy runs in this process: it dials an agent's allowed host by the
   // address it resolved (its guard against DNS rebinding), so any address, and it listens on unix
   // sockets named after its own pid. Neither can be granted in advance: net is unscoped then.
@@ -282,9 +255,9 @@ export async function townhallScopes(
 ): Promise<Scopes> {
   const s = await common(t, redisUrl);
   const host = bind.replace(/^\[(.*)\]$/, "$1");
-  (s.net as string[]).push(
-    port === 0 ? (host.includes(":") ? `[${host}]` : host) : hostPort(host, port),
-  );
+  if (s.net !== true) {
+    s.net.push(port === 0 ? (host.includes(":") ? `[${host}]` : host) : hostPort(host, port));
+  }
   // Starting a supervisor computes its scopes, which reads what the supervisor may read.
   const sup = await supervisorScopes(t, redisUrl);
   s.read.push(...sup.read);

@@ -49,6 +49,8 @@ export async function ensureSupervisor(t: TownContext): Promise<"running" | "sta
       root: t.root,
       args: ["supervise", "--ready", nonce],
       permissions: await supervisorFlags(t),
+      // Its own lines go there too; this catches what it cannot write itself (a crash's error).
+      log: supervisorFiles(t.root).log,
       ready: async () => (await waitReply(t, nonce, 15)) !== undefined,
       notReady: `the supervisor did not start within 15 s: see ${supervisorFiles(t.root).log}`,
     });

@@ -166,17 +166,6 @@ export async function failoverRun(
         completions.set(e.task_id, (completions.get(e.task_id) ?? 0) + 1);
       }
     }
-    const debug = Deno.env.get("TT_SCALE_DEBUG");
-    if (debug) {
-      const st = await sb.tt(["status"]);
-      const hist = await sb.tt(["history"]);
-      await Deno.writeTextFile(debug, st.stdout + st.stderr + hist.stdout + hist.stderr);
-      for await (const f of Deno.readDir(`${sb.dir}/.tt/logs`)) {
-        if (f.name.startsWith("supervisor")) {
-          await Deno.copyFile(`${sb.dir}/.tt/logs/${f.name}`, `${debug}.${f.name}`);
-        }
-      }
-    }
     return {
       acked: acked.length,
       refused,
@@ -187,6 +176,21 @@ export async function failoverRun(
         .map((id) => `${id} ${byId.get(id)!.state}`),
     };
   } finally {
+    // TT_SCALE_DEBUG=<prefix>: status, history and every log of the run, passed or failed.
+    const dbg = Deno.env.get("TT_SCALE_DEBUG");
+    if (dbg) {
+      const d = `${dbg}.${Date.now()}`;
+      await Deno.mkdir(d, { recursive: true });
+      const st = await sb.tt(["status"]);
+      const hist = await sb.tt(["history"]);
+      await Deno.writeTextFile(
+        `${d}/status.txt`,
+        st.stdout + st.stderr + hist.stdout + hist.stderr,
+      );
+      for await (const f of Deno.readDir(`${sb.dir}/.tt/logs`)) {
+        await Deno.copyFile(`${sb.dir}/.tt/logs/${f.name}`, `${d}/${f.name}`).catch(() => {});
+      }
+    }
     open(); // a CLI still at the gate finishes
     await sb.tt(["stop", "--all", "--now"]).catch(() => {});
     Deno.removeSync(gate, { recursive: true });

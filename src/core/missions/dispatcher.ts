@@ -8,7 +8,7 @@
 import { emitEvent, followEvents, lastEventId } from "../events.ts";
 import type { Ctx } from "../agents.ts";
 import type { TownEvent } from "../schemas.ts";
-import { runScript } from "../../redis/script.ts";
+import { evalScript, runScript } from "../../redis/script.ts";
 import { processAlive } from "../../redis/server.ts";
 import { TaskBinding } from "./schemas.ts";
 import { ACQUIRE_LEASE, RELEASE_LEASE, RENEW_LEASE } from "./scripts.ts";
@@ -90,14 +90,20 @@ class Dispatcher {
       // A stop while the lease was being taken has already fired: a listener added now never
       // would, and the stream below would block forever (the supervisor could not exit).
       if (stopped.aborted) held.abort();
+      // A renewal is liveness, not a state change: no WAIT for replicas (the fence token keeps
+      // a lease lost in a failover safe), and never two in flight (they piled up behind WAITs).
+      let renewing = false;
       const renew = setInterval(() => {
-        runScript(this.t.redis, RENEW_LEASE, [this.t.keys.dispatcherLock], [token, this.#leaseMs])
+        if (renewing) return;
+        renewing = true;
+        evalScript(this.t.redis, RENEW_LEASE, [this.t.keys.dispatcherLock], [token, this.#leaseMs])
           .then((ok) => {
             if (ok !== 1) {
               this.opts.log("dispatcher: lease lost");
               held.abort();
             }
-          }, (e) => this.opts.log(`dispatcher: lease renewal failed: ${e}`));
+          }, (e) => this.opts.log(`dispatcher: lease renewal failed: ${e}`))
+          .finally(() => renewing = false);
       }, Math.max(50, Math.floor(this.#leaseMs / 3)));
       try {
         await this.#serve(
