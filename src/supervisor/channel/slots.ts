@@ -49,6 +49,11 @@ export async function claimSlot(townRoot: string): Promise<{ dir: string; path: 
       continue;
     }
     held.set(dir, lock);
+    // Served without its lock (a supervisor of an older tt, during an upgrade): still live.
+    if (await answers(`${dir}/tt.sock`)) {
+      releaseSlot(dir);
+      continue;
+    }
     try {
       // Left by a dead round, or never: start it afresh.
       await Deno.remove(dir, { recursive: true }).catch((e) => {
@@ -70,6 +75,17 @@ export function releaseSlot(dir: string): void {
   const lock = held.get(dir);
   held.delete(dir);
   lock?.close(); // closing the file releases its lock
+}
+
+/** Does a process listen on this socket? */
+async function answers(path: string): Promise<boolean> {
+  try {
+    const c = await Deno.connect({ transport: "unix", path });
+    c.close();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function hash(s: string): string {
