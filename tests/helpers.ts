@@ -155,7 +155,12 @@ export class Sandbox {
   }
 
   cleanup() {
-    if (!this.redisUrl) stopManagedServer(this.dir);
+    if (!this.redisUrl) {
+      // Its supervisor (or townhall) first: one still running restarts the managed Redis it lost,
+      // and the new server outlived the deleted directory (one per full run).
+      killNaming(`--town ${this.dir}`, "SIGKILL");
+      stopManagedServer(this.dir);
+    }
     Deno.removeSync(this.dir, { recursive: true });
     Deno.removeSync(this.home, { recursive: true });
     // A tt of this town still running may have started its Redis again meanwhile.
@@ -163,14 +168,18 @@ export class Sandbox {
   }
 }
 
-/** SIGTERMs every process whose command line contains `text`. */
-function killNaming(text: string) {
-  const out = new Deno.Command("pgrep", { args: ["-f", text], stdout: "piped", stderr: "null" })
+/** Signals every process whose command line contains `text` (SIGTERM unless told). */
+function killNaming(text: string, signal: Deno.Signal = "SIGTERM") {
+  const out = new Deno.Command("pgrep", {
+    args: ["-f", "--", text],
+    stdout: "piped",
+    stderr: "null",
+  })
     .outputSync();
   for (const pid of new TextDecoder().decode(out.stdout).split("\n").map(Number)) {
     if (pid > 0 && pid !== Deno.pid) {
       try {
-        Deno.kill(pid, "SIGTERM");
+        Deno.kill(pid, signal);
       } catch { /* gone */ }
     }
   }
