@@ -111,7 +111,7 @@ export async function ensureManagedRedis(
     if (await waitForLiveServer(paths, SLOW_SERVER_WAIT_MS)) return paths.socket;
     // A town being deleted (its directory removed while a tt of it still ran) does not get its
     // Redis back: that server would run on with nothing left to stop it.
-    if (!opts.init && !(await exists(`${root}/tinytown.toml`))) {
+    if (!opts.init && !(await pathExists(`${root}/tinytown.toml`))) {
       throw new TtError(`the town at ${root} is gone (no tinytown.toml): its Redis is not started`);
     }
     await startServer(paths);
@@ -342,13 +342,4 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<boole
     await new Promise((r) => setTimeout(r, 20));
   }
   return !(await processAlive(pid));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
