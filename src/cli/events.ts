@@ -1,5 +1,6 @@
 /** Event commands: history (a readable story), events (raw lines, and --follow). */
-import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import type { Command } from "@commander-js/extra-typings";
+import { wholeNumber } from "./args.ts";
 import { withTown } from "./context.ts";
 import { clip, color, inline, output, print as printLine, printJson } from "./output.ts";
 import type { TownContext } from "../core/town.ts";
@@ -27,16 +28,6 @@ const ICONS: Record<string, string> = {
   conductor_escalation: "🚨",
   town_reset: "🧹",
 };
-
-function count(min: number) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || n < min) {
-      throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
-    }
-    return n;
-  };
-}
 
 const clock = (ts: string) => {
   const d = new Date(ts);
@@ -69,7 +60,7 @@ async function agentFilter(t: TownContext, ref: string | undefined) {
 export function register(program: Command) {
   program.command("history")
     .description("what happened in the town, oldest first")
-    .option("-n, --limit <n>", "how many recent events", count(1), 30)
+    .option("-n, --limit <n>", "how many recent events", wholeNumber(1), 30)
     .option("-a, --agent <agent>", "only events about this agent")
     .action(async (opts, cmd) => {
       await withTown(cmd, async (t, g) => {
@@ -101,7 +92,7 @@ export function register(program: Command) {
 
   program.command("events")
     .description("the town's event stream: recent events, then (with -f) new ones as they happen")
-    .option("-c, --count <n>", "how many recent events to show first", count(0), 20)
+    .option("-c, --count <n>", "how many recent events to show first", wholeNumber(0), 20)
     .option("--agent <agent>", "only events about this agent")
     .option("-f, --follow", "keep printing new events until Ctrl-C")
     .action(async (opts, cmd) => {

@@ -1,5 +1,6 @@
 /** Task commands: assign, and task list/show/current/complete/fail/cancel. */
-import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import type { Command } from "@commander-js/extra-typings";
+import { wholeNumber } from "./args.ts";
 import { callerIdentity, type GlobalOptions, withTown } from "./context.ts";
 import { clip, color, note, output } from "./output.ts";
 import { ConflictError, UsageError } from "../core/errors.ts";
@@ -213,13 +214,7 @@ export function register(program: Command) {
     });
 }
 
-function pageSize(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || n < 1 || n > 1000) {
-    throw new InvalidArgumentError("expected a whole number from 1 to 1000");
-  }
-  return n;
-}
+const pageSize = wholeNumber(1, 1000);
 
 function parseState(s: string | undefined): TaskState | undefined {
   if (s === undefined) return undefined;
