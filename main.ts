@@ -6,7 +6,10 @@ export async function main(argv: string[]): Promise<number> {
     return await (await import("./src/agent/client.ts")).runClient(argv);
   }
   // Short commands without commander or ioredis (src/cli/lean.ts); anything else, commander.
+  // When this host's supervisor runs, it runs them (src/cli/operator_client.ts).
   if (!leanDisabled()) {
+    const via = await (await import("./src/cli/operator_client.ts")).viaSupervisor(argv);
+    if (via !== undefined) return via;
     const code = await (await import("./src/cli/lean.ts")).runLean(argv);
     if (code !== undefined) return code;
   }

@@ -235,7 +235,11 @@ export async function runTt(args: string[], opts: TtOptions): Promise<TtResult> 
 }
 
 /** Runs a command to its end with `opts.stdin` (if any) written to it; captures its output. */
-async function runProcess(cmd: string, args: string[], opts: TtOptions): Promise<TtResult> {
+export async function runProcess(
+  cmd: string,
+  args: string[],
+  opts: TtOptions,
+): Promise<TtResult> {
   const child = new Deno.Command(cmd, {
     args,
     cwd: opts.cwd,

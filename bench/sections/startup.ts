@@ -1,14 +1,18 @@
 /**
  * Start-up: every `tt` call is a fresh process, so its wall time is what users feel.
  * `tt --help`, `tt status` (a town of 10 agents and 1,000 tasks), `tt assign`, `tt task list` and
- * `tt send` from source (the lean path, src/cli/lean.ts; `tt assign` also with it off)
+ * `tt send` from source (the lean path, src/cli/lean.ts; `tt assign` also with it off;
+ * `tt assign` and `tt status` also with this host's supervisor running, which runs them through
+ * its operator channel, src/cli/operator_client.ts)
  * (as scripts/tt runs it) and from the bundle (built from the current source with
  * scripts/bundle.ts, as `deno task bundle` builds dist/tt.js), against: `deno run` of a hello
  * world; a script that only loads ioredis, connects and PINGs; a raw `Deno.connect` PING.
  * All on this run's private Redis.
  */
 import { type Cmd, runOnce, timeGroup } from "../lib/commands.ts";
-import { benchTown, cliEnv, populate } from "../lib/town.ts";
+import { benchTown, cliEnv, populate, stopSupervisor } from "../lib/town.ts";
+import { createAgent } from "../../src/core/agents.ts";
+import { thisHost } from "../../src/core/control.ts";
 import {
   type BenchContext,
   denoArgs,
@@ -33,9 +37,15 @@ export const startup: Section = {
     // nothing to revive and starts no supervisor, and no agent picks the tasks up.
     const status = await benchTown(ctx, "bench-status");
     const assign = await benchTown(ctx, "bench-assign");
+    // The same status town and assign target, with this host's supervisor running: an idle agent
+    // here keeps it up (it has no work, so no rounds run during the timings).
+    const sup = await benchTown(ctx, "bench-supervised");
     try {
       await populate(status.t, { agents: STATUS_AGENTS, tasks: STATUS_TASKS });
       await populate(assign.t, { agents: 1, tasks: 0, prefix: "sink" });
+      await populate(sup.t, { agents: STATUS_AGENTS, tasks: STATUS_TASKS });
+      await populate(sup.t, { agents: 1, tasks: 0, prefix: "sink" });
+      await createAgent(sup.t, { name: "holder", cli: "sleep 1000", host: thisHost() });
     } finally {
       await status.t.close();
       await assign.t.close();
@@ -52,6 +62,9 @@ export const startup: Section = {
       "sink0",
       "Add a --dry-run flag to the importer, with a test",
     ];
+
+    await runOnce({ cwd: sup.dir, env }, { name: "start", argv: [...src, "start"] });
+    const supAssign = assignArgs.slice(2); // `assign sink0 …`, in the supervised town
 
     const cmds: Cmd[] = [
       {
@@ -85,6 +98,9 @@ export const startup: Section = {
         argv: [...src, "--town", assign.dir, "task", "list", "-s", "failed"],
       },
       { name: "send-src", argv: [...src, "--town", assign.dir, "send", "sink0", "Status?"] },
+      // Through this host's running supervisor (its operator channel).
+      { name: "assign-sup", argv: [...src, "--town", sup.dir, ...supAssign] },
+      { name: "status-sup", argv: [...src, "--town", sup.dir, "status"] },
       // The same assign with the lean path off (commander and ioredis), for comparison.
       { name: "assign-full", argv: ["env", "TT_LEAN=0", ...src, ...assignArgs] },
       { name: "help-wrapper", argv: [`${ctx.root}/scripts/tt`, "--help"] },
@@ -109,11 +125,17 @@ export const startup: Section = {
     }
 
     const runs = ctx.quick ? 6 : 20;
-    const t = await timeGroup(
-      { cwd: town, env, cmds, runs, warmup: ctx.quick ? 1 : 3 },
-      ctx.hyperfine,
-      ctx.tmp,
-    );
+    let t: Awaited<ReturnType<typeof timeGroup>>;
+    try {
+      t = await timeGroup(
+        { cwd: town, env, cmds, runs, warmup: ctx.quick ? 1 : 3 },
+        ctx.hyperfine,
+        ctx.tmp,
+      );
+    } finally {
+      await stopSupervisor(sup.t);
+      await sup.t.close();
+    }
     const med = (name: string) => t[name].summary.median;
     const vsHello = ["hello"];
     const rows: Row[] = [
@@ -186,6 +208,21 @@ export const startup: Section = {
         value: med("send-src"),
         stat: "median",
         vs: vsHello,
+      },
+      {
+        id: "assign-sup",
+        label: "tt assign, this host's supervisor running (source)",
+        short: "assign (supervisor)",
+        value: med("assign-sup"),
+        stat: "median",
+        vs: ["hello", "assign-src"],
+      },
+      {
+        id: "status-sup",
+        label: `tt status, ${STATUS_AGENTS} agents, ${STATUS_TASKS} tasks, supervisor running`,
+        value: med("status-sup"),
+        stat: "median",
+        vs: ["hello", "status-src"],
       },
       {
         id: "assign-full",

@@ -49,8 +49,10 @@ export async function withTown<T>(
   opts: WithTownOptions = {},
 ) {
   const g = globals(cmd);
-  const scoped = currentScope()?.town; // an agent's request: the supervisor's open town
-  if (scoped && g.town !== undefined) {
+  const scope = currentScope(); // a request through a channel: the supervisor's open town
+  const scoped = scope?.town;
+  // The operator channel checked that --town names the supervisor's own town.
+  if (scoped && g.town !== undefined && !scope?.operator) {
     const { UsageError } = await import("../core/errors.ts");
     throw new UsageError("--town is not available to agents: they act in their own town");
   }

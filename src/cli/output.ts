@@ -126,9 +126,14 @@ const NONCE = Array.from(
 const marker = (i: number) => `\uf8ff${NONCE}${String.fromCharCode(0xf8f0 + i)}`;
 const MARKER = new RegExp(`\uf8ff${NONCE}([\uf8f0-\uf8f7])`, "u");
 
-/** The colour functions, painting when `on` (`color` is the one for this process's stdout). */
-export function palette(on: boolean) {
-  const paint = (i: number) => (s: string) => on ? `${marker(i)}${s}${marker(SGR.length - 1)}` : s;
+/**
+ * The colour functions, painting when `on` (`color` is the one for this process's stdout, or for
+ * the channel request being served: its scope says).
+ */
+export function palette(on: boolean | (() => boolean)) {
+  const isOn = typeof on === "function" ? on : () => on;
+  const paint = (i: number) => (s: string) =>
+    isOn() ? `${marker(i)}${s}${marker(SGR.length - 1)}` : s;
   return {
     bold: paint(0),
     dim: paint(1),
@@ -140,7 +145,10 @@ export function palette(on: boolean) {
   };
 }
 
-export const color = palette(useColor);
+export const color = palette(() => {
+  const scope = currentScope();
+  return scope ? !!scope.color : useColor;
+});
 
 /**
  * Human text as it goes to the terminal: the data between colour markers escaped, the markers

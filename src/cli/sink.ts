@@ -1,7 +1,7 @@
 /**
  * Where command output goes. Normally this process's stdout and stderr; while the supervisor runs
- * a command for an agent (src/supervisor/channel/), that request's scope: its buffers, the calling
- * agent and the supervisor's open town. No imports (every `tt`, even `--help`, loads this): the
+ * a command for an agent or for the operator (src/supervisor/channel/), that request's scope: its
+ * buffers, the caller and the supervisor's open town. No imports (every `tt`, even `--help`, loads this): the
  * channel installs the scope reader, backed by its AsyncLocalStorage.
  */
 import type { TownContext } from "../core/town.ts";
@@ -11,10 +11,17 @@ export interface CliScope {
   out(text: string): void;
   /** Receives stderr text (with its line breaks). */
   err(text: string): void;
-  /** The agent the command runs for; its identity cannot be changed by the command. */
-  caller: { agentId: string; agentName: string };
+  /**
+   * Who the command runs for: an agent (its identity cannot be changed by the command), or for
+   * the operator whatever TINYTOWN_AGENT_ID/_NAME said in their tt's environment.
+   */
+  caller: { agentId?: string; agentName?: string };
   /** An open town reused by every command of the scope (never closed by them). */
   town: TownContext;
+  /** Colour in the output (the operator's tt prints to a terminal). Default: none. */
+  color?: boolean;
+  /** The operator's request (operator channel), not an agent's: `--town` naming this town is fine. */
+  operator?: boolean;
 }
 
 let reader: () => CliScope | undefined = () => undefined;

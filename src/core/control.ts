@@ -5,8 +5,9 @@
 import { duplicateConnection } from "../redis/connection.ts";
 import { z } from "zod";
 import type { Ctx } from "./agents.ts";
-import { HOST_NAME_RULE, isValidHostName } from "./keys.ts";
-import { UsageError } from "./errors.ts";
+import { thisHost } from "./host_name.ts";
+
+export { machineHost, thisHost } from "./host_name.ts";
 
 export const SUPERVISOR_TTL_SECS = 10;
 
@@ -31,29 +32,6 @@ export const ControlMessage = z.discriminatedUnion("op", [
   z.object({ op: z.literal("shutdown"), now: z.boolean(), reply: z.string().optional() }),
 ]);
 export type ControlMessage = z.infer<typeof ControlMessage>;
-
-/**
- * The host this process stands for: `TT_HOST`, else the machine's hostname (characters outside
- * the host-name rule become '-'). Two supervisors with different `TT_HOST` on one machine are two
- * hosts of the town.
- */
-export function thisHost(): string {
-  const given = Deno.env.get("TT_HOST");
-  if (given) {
-    if (!isValidHostName(given)) {
-      throw new UsageError(`invalid TT_HOST '${given.slice(0, 80)}': use ${HOST_NAME_RULE}`);
-    }
-    return given;
-  }
-  return machineHost();
-}
-
-/** The machine's hostname as a host name (what `thisHost()` is without `TT_HOST`). */
-export function machineHost(): string {
-  const name = Deno.hostname().replace(/[^\p{L}\p{N}._-]+/gu, "-").replace(/^[._-]+/, "")
-    .slice(0, 64);
-  return isValidHostName(name) ? name : "localhost";
-}
 
 export async function supervisorInfo(
   t: Ctx,

@@ -117,12 +117,15 @@ class Supervisor {
     }
     const { startDispatcher } = await import("../core/missions/dispatcher.ts");
     const dispatcher = await startDispatcher(town, { host: this.host, log: this.log });
+    const { openOperatorChannel } = await import("./channel/operator.ts");
+    const operator = await openOperatorChannel(town, this.host, this.log);
     await sendReply(town, ready, "ok");
     const watching = new AbortController();
     const watcher = this.#wakeOnBacklogWork(watching.signal);
     try {
       await this.#controlLoop();
     } finally {
+      await operator?.close(); // from now on the operator's commands run in their own process
       watching.abort();
       await dispatcher.stop();
       await watcher.catch((e) => this.log(`event watcher failed: ${e}`));

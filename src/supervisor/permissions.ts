@@ -17,7 +17,7 @@
  *   inspect what it hides (it fails open on a path it cannot stat).
  * - net: the Redis address (a unix socket needs read+write+net on its exact path; Cluster/Sentinel:
  *   unscoped, as the nodes to reach after a failover are not known in advance), GitHub's API, the
- *   rounds' channel sockets, townhall's bind. Unscoped for a supervisor whose agents may run in the
+ *   rounds' channel sockets and the operator channel's, townhall's bind. Unscoped for a supervisor whose agents may run in the
  *   sandbox: its filtering proxy (in this process) dials resolved addresses and listens on
  *   sockets named after its pid.
  * - run: sh (agent rounds, verify, notify), git, ps and kill (liveness, signals: Deno.kill needs
@@ -33,6 +33,8 @@ import { ttHome } from "../core/config.ts";
 import { isTopologyUrl, parseTopologyUrl } from "../redis/url.ts";
 import { PRESET_NEEDS } from "./sandbox/presets.ts";
 import { channelSocketPaths } from "./channel/slots.ts";
+import { operatorPaths } from "./channel/operator_wire.ts";
+import { thisHost } from "../core/host_name.ts";
 
 export interface Scopes {
   read: string[];
@@ -236,8 +238,12 @@ export async function supervisorScopes(t: Town, redisUrl: string): Promise<Scope
     if (sandbox) s.read.push(home);
   }
   if (sandbox) s.read.push(...await registeredTowns());
-  // The rounds' channel sockets: Deno grants a unix socket only by its exact path.
-  if (s.net !== true) s.net.push(...channelSocketPaths(t.root).map((p) => `unix:${p}`));
+  // The rounds' channel sockets and the operator's: Deno grants a unix socket only by its exact
+  // path (the operator's is this host's: TT_HOST is passed down to the supervisor).
+  if (s.net !== true) {
+    s.net.push(...channelSocketPaths(t.root).map((p) => `unix:${p}`));
+    s.net.push(`unix:${operatorPaths(t.root, thisHost()).socket}`);
+  }
   // The sandbox's filtering proxy runs in this process: it dials an agent's allowed host by the
   // address it resolved (its guard against DNS rebinding), so any address, and it listens on unix
   // sockets named after its own pid. Neither can be granted in advance: net is unscoped then.

@@ -19,6 +19,7 @@ import { openTown } from "../../src/core/town.ts";
 import { resolveAgent } from "../../src/core/agents.ts";
 import { supervisorInfo } from "../../src/core/control.ts";
 import { probeSandbox } from "../../src/supervisor/sandbox/probe.ts";
+import { operatorPaths } from "../../src/supervisor/channel/operator_wire.ts";
 
 const MALICIOUS = `${ROOT}/tests/fixtures/malicious-sandboxed-agent.sh`;
 const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY----- the operator's key";
@@ -32,6 +33,8 @@ const SANDBOX = [
   "read_tt_home",
   "redis_cli",
   "redis_socat",
+  "operator_token",
+  "operator_socket",
   "write_town",
   "write_etc",
   "write_victim",
@@ -106,6 +109,8 @@ Deno.test({
     await Deno.writeTextFile(`${victimWt}/secret.txt`, VICTIM_SECRET);
     const vt = await at.sb.json<{ id: string }>(["assign", "victim", "the victim's own task"]);
     const sup = (await supervisorInfo(at.t))!;
+    // The operator channel the agent goes for is there, outside its sandbox.
+    assert.ok(Deno.statSync(operatorPaths(root, sup.host).socket).isSocket);
     const other = new Sandbox();
     await other.init();
 
@@ -144,7 +149,10 @@ Deno.test({
     assert.ok(!everything.includes(VICTIM_SECRET), "the victim's worktree leaked");
     assert.ok(!/PONG/.test(everything), "Redis answered");
     // Inside .tt/ only the mount points of its own dirs (worktree, home, tmp, channel) exist.
-    assert.doesNotMatch(out("list_town_runtime"), /redis|aof|logs|supervisor|prompts|\.lock/);
+    assert.doesNotMatch(
+      out("list_town_runtime"),
+      /redis|aof|logs|supervisor|prompts|operator|\.lock/,
+    );
     assert.doesNotMatch(out("list_worktrees"), /victim/);
     assert.match(out("list_worktrees"), /\bmal\b/);
     assert.equal(connections, 0, "the TCP service was reached");

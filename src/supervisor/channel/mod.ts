@@ -9,7 +9,8 @@
 import type { TownContext } from "../../core/town.ts";
 import { writeAgentShim } from "../self.ts";
 import { type Caller, refuse, runForAgent } from "./run.ts";
-import { type ChannelReply, ChannelRequest, MAX_REQUEST_BYTES, refusedReply } from "./protocol.ts";
+import { type ChannelReply, ChannelRequest, refusedReply } from "./protocol.ts";
+import { randomHex, sameSecret, serveLines } from "./server.ts";
 import { claimSlot, releaseSlot } from "./slots.ts";
 
 export interface RoundChannel {
@@ -23,12 +24,8 @@ export interface RoundChannel {
   close(): Promise<void>;
 }
 
-/** A connection that has not sent its request by then is dropped. */
-const REQUEST_TIMEOUT_MS = 30_000;
 /** Requests of one round served at once; more are refused (the supervisor serves every agent). */
 const MAX_IN_FLIGHT = 8;
-/** How long closing waits for requests still running (their client has gone with the round). */
-const CLOSE_GRACE_MS = 5_000;
 
 /** Opens the channel of `agent`'s round `_round` (the slot, not the round, names its directory). */
 export async function openRoundChannel(
@@ -44,23 +41,12 @@ export async function openRoundChannel(
   await writeAgentShim(binDir, path);
   const listener = Deno.listen({ transport: "unix", path });
   await Deno.chmod(path, 0o600);
-  const open = new Map<Deno.UnixConn, Promise<void>>();
-  const serving = (async () => {
-    try {
-      for await (const conn of listener) {
-        if (open.size >= MAX_IN_FLIGHT) {
-          // Read the request before answering: closing on unread data resets the connection.
-          readRequest(conn)
-            .then(() =>
-              writeAll(conn, JSON.stringify(refusedReply("too many requests at once")) + "\n")
-            )
-            .catch(() => {}).finally(() => closeQuietly(conn));
-          continue;
-        }
-        open.set(conn, serve(town, agent, token, conn).finally(() => open.delete(conn)));
-      }
-    } catch { /* closed */ }
-  })();
+  const server = serveLines(
+    listener,
+    MAX_IN_FLIGHT,
+    (raw) => answer(town, agent, token, raw),
+    refusedReply("too many requests at once"),
+  );
   let closed: Promise<void> | undefined;
   return {
     env: { TT_CHANNEL: path, TT_CHANNEL_TOKEN: token },
@@ -68,31 +54,12 @@ export async function openRoundChannel(
     dir,
     close: () =>
       closed ??= (async () => {
-        listener.close();
-        await serving;
         // A request still running finishes first (a report sent as the CLI exited counts).
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([
-          Promise.allSettled(open.values()),
-          new Promise((r) => timer = setTimeout(r, CLOSE_GRACE_MS)),
-        ]);
-        clearTimeout(timer);
-        for (const c of open.keys()) closeQuietly(c);
+        await server.close();
         await Deno.remove(dir, { recursive: true }).catch(() => {});
         releaseSlot(dir);
       })(),
   };
-}
-
-async function serve(town: TownContext, agent: Caller, token: string, conn: Deno.UnixConn) {
-  try {
-    const reply = await answer(town, agent, token, await readRequest(conn));
-    await writeAll(conn, JSON.stringify(reply) + "\n");
-  } catch {
-    /* the client went away, or the channel closed mid-request */
-  } finally {
-    closeQuietly(conn);
-  }
 }
 
 async function answer(
@@ -115,60 +82,4 @@ async function answer(
     return refusedReply("wrong channel token");
   }
   return await runForAgent(town, agent, req.data.argv);
-}
-
-/** Reads up to the first line break (or the end), within MAX_REQUEST_BYTES and the timeout. */
-async function readRequest(conn: Deno.UnixConn): Promise<string | undefined> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const timer = setTimeout(() => closeQuietly(conn), REQUEST_TIMEOUT_MS);
-  try {
-    const buf = new Uint8Array(64 * 1024);
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      const part = buf.slice(0, n);
-      const nl = part.indexOf(10);
-      chunks.push(nl >= 0 ? part.subarray(0, nl) : part);
-      size += nl >= 0 ? nl : n;
-      if (size > MAX_REQUEST_BYTES) return undefined;
-      if (nl >= 0) break;
-    }
-  } catch {
-    return undefined;
-  } finally {
-    clearTimeout(timer);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return new TextDecoder().decode(all);
-}
-
-async function writeAll(conn: Deno.UnixConn, text: string) {
-  let buf = new TextEncoder().encode(text);
-  while (buf.length) buf = buf.subarray(await conn.write(buf));
-}
-
-function closeQuietly(conn: Deno.UnixConn) {
-  try {
-    conn.close();
-  } catch { /* already closed */ }
-}
-
-function randomHex(bytes: number): string {
-  return [...crypto.getRandomValues(new Uint8Array(bytes))]
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Compares without an early exit, so timing tells nothing about the secret. */
-function sameSecret(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < y.length; i++) diff |= (x[i] ?? 0) ^ y[i];
-  return diff === 0;
 }

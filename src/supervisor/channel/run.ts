@@ -114,17 +114,26 @@ async function runCli(town: TownContext, agent: Caller, argv: string[]): Promise
   });
 }
 
-/** Runs `fn` in a scope of its own: output into the reply, the agent's identity, the open town. */
-async function inScope(
+/** Runs `fn` for `agent` in a scope of its own (inScopeOf). */
+function inScope(
   town: TownContext,
   agent: Caller,
   fn: (scope: CliScope) => number | Promise<number>,
 ): Promise<ChannelReply> {
+  return inScopeOf(town, { caller: { agentId: agent.id, agentName: agent.name } }, fn);
+}
+
+/** Runs `fn` in a scope of its own: output into the reply, the caller, the open town. */
+export async function inScopeOf(
+  town: TownContext,
+  of: Pick<CliScope, "caller" | "color" | "operator">,
+  fn: (scope: CliScope) => number | Promise<number>,
+): Promise<ChannelReply> {
   const reply: ChannelReply = { code: 0, stdout: "", stderr: "" };
   const scope: CliScope = {
+    ...of,
     out: (s) => reply.stdout += s,
     err: (s) => reply.stderr += s,
-    caller: { agentId: agent.id, agentName: agent.name },
     town,
   };
   reply.code = await scopes.run(scope, () => fn(scope));
