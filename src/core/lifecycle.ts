@@ -17,6 +17,7 @@ import { SUPERVISOR_ID } from "./keys.ts";
 import { sendControl, supervisorInfo, thisHost } from "./control.ts";
 import { endRound } from "./rounds.ts";
 import { emitEvent } from "./events.ts";
+import { execDurably } from "../redis/script.ts";
 import { parseMessage } from "./messages.ts";
 import { returnTaskToAssigned } from "./tasks.ts";
 import { localSupervisorRunning, validateHostName } from "./hosts.ts";
@@ -255,7 +256,7 @@ async function removeAgentRecords(t: Ctx, agents: Agent[]) {
     )
       .srem(k.agents, a.id)
       .hdel(k.agentNames, a.name.toLowerCase());
-    await m.exec();
+    await execDurably(t.redis, m, k.agents);
     await emitEvent(t, {
       type: "agent_pruned",
       agent_id: a.id,

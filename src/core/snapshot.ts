@@ -25,6 +25,7 @@ import {
 } from "./snapshot_format.ts";
 import type { Ctx } from "./agents.ts";
 import { recountTasks } from "./task_index.ts";
+import { execDurably } from "../redis/script.ts";
 
 export { MAX_SNAPSHOT_BYTES, Snapshot, SNAPSHOT_VERSION, type SnapshotV1, TypedKey };
 
@@ -287,7 +288,7 @@ export async function restoreSnapshot(
   const tx = t.redis.multi();
   for (let i = 0; i < doomed.length; i += 500) tx.unlink(...doomed.slice(i, i + 500));
   for (const k of keys) writeKey(tx, t.keys.prefix + k.key, k);
-  const res = (await tx.exec()) ?? [];
+  const res = await execDurably(t.redis, tx, t.keys.agents);
   const failed = res.find(([err]) => err);
   if (failed) {
     throw new TtError(`restore failed part-way (${failed[0]!.message}): run 'tt restore' again`);

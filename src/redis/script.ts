@@ -95,9 +95,12 @@ export async function runScript(
     throw new Error(`script ${script.name}: keys of different hash tags: ${keys.join(", ")}`);
   }
   const d = durability.get(redis);
-  if (d) return await runDurably(redis, script, keys, args, d);
+  // A read-only script (`#!lua flags=no-writes`) changes nothing a replica must acknowledge.
+  if (d && !script.lua.startsWith(READ_ONLY)) return await runDurably(redis, script, keys, args, d);
   return await evalScript(redis, script, keys, args);
 }
+
+const READ_ONLY = "#!lua flags=no-writes";
 
 /**
  * EVALSHA, loading the script when Redis does not know it, never waiting for replicas: for
@@ -160,17 +163,47 @@ async function runDurably(
   }
   if (err) throw err;
   if (waitErr) throw waitErr;
-  let got = Number(acked);
+  await enoughReplicas(redis, keys[0], d, Number(acked));
+  return value;
+}
+
+/**
+ * Throws ReplicationError unless `acked` (WAIT's answer) reaches the replicas wanted; a
+ * long-lived process WAITs again first, on the node holding `key`'s slot (the one that wrote).
+ */
+async function enoughReplicas(redis: Redis, key: string, d: Durability, acked: number) {
+  let got = acked;
   if (got < d.replicas && d.persistent) {
-    // WAIT again on the connection that wrote (on a cluster: the node owning the keys' slot).
-    const node = nodeFor(redis, keys[0]);
+    const node = nodeFor(redis, key);
     const deadline = Date.now() + PERSISTENT_WAIT_MS;
     while (got < d.replicas && Date.now() < deadline) {
       got = Number(await node.wait(d.replicas, d.timeoutMs));
     }
   }
   if (got < d.replicas) throw new ReplicationError(got, d.replicas, d.timeoutMs);
-  return value;
+}
+
+/**
+ * EXEC of a MULTI that changes state, keeping to `[redis] wait_replicas` as runScript does: then
+ * WAIT on the node holding `key`'s slot (every key of a town's transaction shares it). Returns
+ * EXEC's replies.
+ */
+export async function execDurably(
+  redis: Redis,
+  tx: ReturnType<Redis["multi"]>,
+  key: string,
+): Promise<[Error | null, unknown][]> {
+  const res = (await tx.exec()) ?? [];
+  const d = durability.get(redis);
+  if (d) {
+    await enoughReplicas(
+      redis,
+      key,
+      d,
+      Number(await nodeFor(redis, key).wait(d.replicas, d.timeoutMs)),
+    );
+  }
+  return res;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Ctx } from "../agents.ts";
 import { cancelTask, getTasks, oneLine, type Reply } from "../tasks.ts";
 import { isTerminalTask } from "../schemas.ts";
 import { xaddArgs } from "../events.ts";
+import { execDurably } from "../../redis/script.ts";
 import type { MissionState } from "./schemas.ts";
 import {
   createMission,
@@ -172,7 +173,7 @@ export async function noteMission(t: Ctx, ref: string, text: string, from = "con
   if (!text.trim()) throw new UsageError("the note must not be empty");
   const v = await resolveMission(t, ref);
   const note = MissionNote.parse({ at: new Date().toISOString(), from, text });
-  await t.redis.multi()
+  const tx = t.redis.multi()
     .rpush(t.keys.missionNotes(v.mission.id), JSON.stringify(note))
     .xadd(
       t.keys.events,
@@ -182,8 +183,8 @@ export async function noteMission(t: Ctx, ref: string, text: string, from = "con
         actor: from,
         message: `mission ${shortMissionId(v.mission.id)} note: ${oneLine(text)}`,
       }, note.at),
-    )
-    .exec();
+    );
+  await execDurably(t.redis, tx, t.keys.events);
   return note;
 }
 
