@@ -8,6 +8,7 @@ import type { Ctx } from "../core/agents.ts";
 import { isTerminalTask, type Message, type Task } from "../core/schemas.ts";
 import { completeTask, failTask, getTask, returnTaskToAssigned } from "../core/tasks.ts";
 import { ConflictError } from "../core/errors.ts";
+import { execDurably } from "../redis/script.ts";
 
 export interface CheckResult {
   passed: boolean;
@@ -117,10 +118,9 @@ export async function verifyReports(input: VerifyInput): Promise<Set<string>> {
       continue;
     }
     const key = town.keys.task(task.id);
-    const [[, failures]] = (await town.redis.multi().hincrby(key, "verify_failures", 1)
-      .hset(key, "verify_output", check.tail).hdel(key, "claimed_result").exec())! as [
-        [unknown, number],
-      ];
+    const tx = town.redis.multi().hincrby(key, "verify_failures", 1)
+      .hset(key, "verify_output", check.tail).hdel(key, "claimed_result");
+    const [[, failures]] = (await execDurably(town.redis, tx, key)) as [[unknown, number]];
     const why = `check failed (${check.detail}): ${task.verify}`;
     if (failures >= MAX_VERIFY_FAILURES) {
       await failTask(town, task.id, {
