@@ -187,7 +187,7 @@ export const startup: Section = {
       },
       {
         id: "assign-src",
-        label: "tt assign (source)",
+        label: "tt assign, no supervisor on this host (source)",
         short: "assign (source)",
         value: med("assign-src"),
         stat: "median",
