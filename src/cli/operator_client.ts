@@ -4,13 +4,14 @@
  * a process that has the town open and its code loaded, instead of loading zod, the config and a
  * Redis client for one command. The command, its output and its exit code are the lean path's
  * own (the supervisor runs the lean parse and the same action). Anything it will not run (no
- * supervisor, another Redis in REDIS_URL, tinytown.toml changed since the supervisor read it,
- * help, a usage error…) comes back as "fallback" before
- * anything ran, and this process runs the command itself. Few imports: this runs before every
- * short command. `TT_OPERATOR_CHANNEL=0` turns it off.
+ * supervisor, another tt version, another Redis in REDIS_URL, tinytown.toml changed since the
+ * supervisor read it, help, a usage error…) comes back as "fallback" before anything ran, and
+ * this process runs the command itself. Few imports: this runs before every short command.
+ * `TT_OPERATOR_CHANNEL=0` turns it off.
  */
 import { findTownRoot, TOWN_FILE } from "../core/town_root.ts";
 import { thisHost } from "../core/host_name.ts";
+import { VERSION } from "../version.ts";
 import {
   configStamp,
   OPERATOR_COMMANDS,
@@ -49,6 +50,7 @@ export async function viaSupervisor(argv: string[]): Promise<number | undefined>
   }
   const request = {
     v: 1,
+    version: VERSION,
     token,
     argv,
     root,

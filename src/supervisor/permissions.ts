@@ -35,6 +35,7 @@ import { PRESET_NEEDS } from "./sandbox/presets.ts";
 import { channelSocketPaths } from "./channel/slots.ts";
 import { operatorPaths } from "./channel/operator_wire.ts";
 import { thisHost } from "../core/host_name.ts";
+import { servicePath } from "./service.ts";
 
 export interface Scopes {
   read: string[];
@@ -238,6 +239,9 @@ export async function supervisorScopes(t: Town, redisUrl: string): Promise<Scope
     if (sandbox) s.read.push(home);
   }
   if (sandbox) s.read.push(...await registeredTowns());
+  // Its own `tt service` unit: `tt status` run by the operator channel says whether it is there.
+  const unit = servicePath(t.config.name);
+  if (unit) s.read.push(unit);
   // The rounds' channel sockets and the operator's: Deno grants a unix socket only by its exact
   // path (the operator's is this host's: TT_HOST is passed down to the supervisor).
   if (s.net !== true) {

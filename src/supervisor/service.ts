@@ -78,6 +78,17 @@ export function unitName(town: string): string {
   return `tt-${town.replace(/[^A-Za-z0-9_.-]/g, "_")}.service`;
 }
 
+/** Where town `name`'s unit (or LaunchAgent plist) is, on this machine; undefined if nowhere. */
+export function servicePath(name: string, host: ServiceHost = realHost): string | undefined {
+  try {
+    return managerOf(host) === "launchd"
+      ? `${plistDir(host)}/${launchdLabel(name)}.plist`
+      : `${unitDir(host)}/${unitName(name)}`;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function serviceStatus(
   t: Pick<TownContext, "name">,
   host: ServiceHost = realHost,
@@ -88,7 +99,7 @@ export async function serviceStatus(
   try {
     manager = managerOf(host);
     if (manager === "launchd") unit = launchdLabel(t.name);
-    path = manager === "launchd" ? `${plistDir(host)}/${unit}.plist` : `${unitDir(host)}/${unit}`;
+    path = servicePath(t.name, host) ?? "";
     return { installed: (await Deno.stat(path)).isFile, unit, path, manager };
   } catch {
     return { installed: false, unit, path, manager };

@@ -12,6 +12,8 @@ import { ROOT, runProcess, type TtResult } from "../helpers.ts";
 import { supervisorInfo } from "../../src/core/control.ts";
 import { operatorPaths } from "../../src/supervisor/channel/operator_wire.ts";
 import { machineHost } from "../../src/core/host_name.ts";
+import { VERSION } from "../../src/version.ts";
+import { unitName } from "../../src/supervisor/service.ts";
 import { taskCounts } from "../../src/core/counters.ts";
 import type { TownContext } from "../../src/core/town.ts";
 
@@ -74,6 +76,10 @@ Deno.test("operator channel: short commands run in the supervisor, with the lean
     assert.notEqual(off.code, 0);
     assert.equal(await countTasks(at.t), 1);
 
+    // `tt status` reports an installed `tt service` unit either way (the supervisor may read it).
+    const unitDir = `${at.sb.home}/.config/systemd/user`;
+    await Deno.mkdir(unitDir, { recursive: true });
+    await Deno.writeTextFile(`${unitDir}/${unitName(at.name)}`, "[Unit]\n");
     // Same stdout, stderr and exit code as the command run on its own, for reads and errors.
     const cases = [
       ["status"],
@@ -152,6 +158,7 @@ Deno.test("operator channel attack: modes, wrong secret, another town, bad reque
     const token = Deno.readTextFileSync(tokenFile).trim();
     const base = {
       v: 1,
+      version: VERSION,
       token,
       argv: ["assign", "sink", "forged"],
       root: at.sb.dir,
@@ -169,6 +176,7 @@ Deno.test("operator channel attack: modes, wrong secret, another town, bad reque
       JSON.stringify({ ...base, token: "0".repeat(64) }),
       JSON.stringify({ ...base, token: "" }),
       JSON.stringify({ ...base, root: "/tmp" }),
+      JSON.stringify({ ...base, version: "0.0.0-other" }),
       JSON.stringify({ ...base, argv: ["task", "complete", "abcd", "--force"] }),
       JSON.stringify({ ...base, argv: ["reset", "--yes"] }),
       JSON.stringify({ ...base, extra: 1 }),

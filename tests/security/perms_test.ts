@@ -117,6 +117,9 @@ Deno.test("permissions: with the sandbox possible, net is unscoped (its proxy) b
     const saved = Object.fromEntries(Object.keys(env).map((k) => [k, Deno.env.get(k)]));
     for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
     let flags: string[];
+    // The test's Redis in tinytown.toml: this process has no REDIS_URL, and without it openTown
+    // started a managed redis-server for the town that outlived it (one per full test run).
+    await at.pinRedis();
     try {
       const t = await openTown({ town: at.sb.dir });
       try {

@@ -20,12 +20,14 @@ import type { LeanCommand } from "../../cli/lean.ts";
 import { connectRedis, type Redis } from "../../redis/connection.ts";
 import { managedPaths } from "../../redis/server.ts";
 import { inScopeOf } from "./run.ts";
+import { VERSION } from "../../version.ts";
 import { randomHex, sameSecret, serveLines } from "./server.ts";
 import { configStamp, OPERATOR_PATHS, operatorPaths, TARGET_ENV } from "./operator_wire.ts";
 import { TOWN_FILE } from "../../core/town_root.ts";
 
 const OperatorRequest = z.object({
   v: z.literal(1),
+  version: z.string().max(64),
   token: z.string().max(256),
   argv: z.array(z.string()).max(256),
   root: z.string().max(4096),
@@ -110,6 +112,7 @@ async function answer(
     log("operator channel: refused a request with a wrong secret");
     return fallback("wrong secret");
   }
+  if (r.version !== VERSION) return fallback(`tt ${r.version}, this supervisor is ${VERSION}`);
   if (r.root !== town.root) return fallback("another town");
   const redis = await conn.get();
   if (!redis) return fallback("Redis not reachable from the supervisor");

@@ -3,7 +3,7 @@
  * short command before anything heavy) and the server (operator.ts, in the supervisor). No imports.
  *
  * Wire format: one JSON line each way per connection. Request
- * `{"v":1,"token","argv","root","config","env":{…},"caller":{…},"color"}`; reply `{"code","stdout","stderr"}`,
+ * `{"v":1,"version","token","argv","root","config","env":{…},"caller":{…},"color"}`; reply `{"code","stdout","stderr"}`,
  * or `{"fallback":"<why>"}` when the supervisor will not run it (nothing ran): the client then runs
  * the command itself, as it would with no supervisor.
  */
@@ -41,10 +41,11 @@ export function configStamp(st: Deno.FileInfo): string {
 }
 
 /**
- * Variables that change which Redis a command acts on: a request is run only when the client's
- * values equal the supervisor's (else the client runs it itself). TT_HOST picks the socket.
+ * Variables that change which Redis a command acts on (and where `tt status` looks for the
+ * service unit): a request is run only when the client's values equal the supervisor's (else the
+ * client runs it itself). TT_HOST picks the socket.
  */
-export const TARGET_ENV = ["REDIS_URL", "TT_HOME", "HOME"] as const;
+export const TARGET_ENV = ["REDIS_URL", "TT_HOME", "HOME", "XDG_CONFIG_HOME"] as const;
 
 /**
  * Where host `host`'s supervisor of the town at `root` listens: `.tt/operator/<id>.sock` (mode
