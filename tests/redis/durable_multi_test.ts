@@ -18,7 +18,7 @@ import type { TownContext } from "../../src/core/town.ts";
 /** `t` on a connection that wants one replica (there is none), briefly. */
 async function wantingAReplica(t: TownContext): Promise<TownContext> {
   const redis = await connectRedis(testRedisUrl(), { waitReplicas: 1, waitTimeoutMs: 50 });
-  return { ...t, redis, close: async () => redis.disconnect() };
+  return { ...t, redis, close: () => Promise.resolve(redis.disconnect()) };
 }
 
 Deno.test("execDurably: EXEC, then WAIT; too few replicas is a ReplicationError after the write", async () => {
