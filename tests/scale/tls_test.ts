@@ -1,0 +1,189 @@
+/**
+ * tt on TLS-only Redis topologies (no plaintext port) whose `default` user is off, as the ACL
+ * user `tt` (no admin commands, keys `tt:*` only): a 3-master Cluster (one replica each, TLS on the
+ * cluster bus and replication) and a Sentinel set (1 master, 1 replica, 3 sentinels on TLS). On
+ * each: tt init, spawn, assign, the agent completes the task, tt status, and the data nodes show
+ * tt's connections logged in as `tt`. The client trusts the test CA through DENO_CERT (Cluster) and
+ * NODE_EXTRA_CA_CERTS (Sentinel): Deno reads either at start-up, before permissions apply, so the
+ * narrowed supervisor trusts it too. The attacker's side: a wrong password, the password without
+ * its user, a server certificate from a CA the client does not trust (or no CA at all) and a
+ * plaintext URL are each refused with one line on stderr, exit 1 and nothing written.
+ */
+import assert from "node:assert/strict";
+import { report, Sandbox, uniqueName } from "../helpers.ts";
+import { fakeCli } from "../agent_helpers.ts";
+import {
+  type AclUser,
+  cannotRun,
+  makeCertificates,
+  startCluster,
+  startSentinel,
+  startSingle,
+  type Topology,
+} from "../../bench/lib/topology.ts";
+
+function noOpenssl(): string | undefined {
+  try {
+    new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
+      .outputSync();
+    return undefined;
+  } catch {
+    return "openssl is not installed";
+  }
+}
+
+const skip = cannotRun() ?? noOpenssl();
+if (skip) report(`skipped the TLS/ACL topology tests: ${skip}`);
+
+const PASSWORD = "Tls-Acl-pw-8d2f";
+const ACL: AclUser = { user: "tt", password: PASSWORD, rules: "~tt:* &* +@all -@admin" };
+
+/** A sandbox whose every tt runs with `extra` in its environment (how it trusts the CA). */
+class TrustingSandbox extends Sandbox {
+  constructor(url: string, readonly extra: Record<string, string>) {
+    super(url);
+  }
+  override env(more: Record<string, string> = {}): Record<string, string> {
+    return super.env({ ...this.extra, ...more });
+  }
+}
+
+interface TaskJson {
+  id: string;
+  state: string;
+  result?: string;
+}
+
+/** init, spawn, assign, completion by the agent, status; then who tt's connections are. */
+async function roundTrip(url: string, trust: Record<string, string>, t: Topology, data: number[]) {
+  const sb = new TrustingSandbox(url, trust);
+  try {
+    await sb.init(uniqueName("tls"));
+    await sb.ok(["spawn", "w1", "--cli", fakeCli("complete")]);
+    const task = await sb.json<TaskJson>(["assign", "w1", "work over TLS"]);
+    await sb.ok(["wait", "--timeout", "60"]);
+    const done = (await sb.json<TaskJson[]>(["task", "list"])).find((x) => x.id === task.id);
+    assert.equal(done?.state, "completed");
+    assert.equal(done?.result, "done by w1");
+    const status = await sb.ok(["status"]);
+    assert.match(status.stdout, /\[w1\]/);
+    assert.match(status.stdout, /1 completed/);
+    assert.doesNotMatch(status.stdout, new RegExp(PASSWORD));
+    // The supervisor (narrowed permissions, a long-lived connection) is logged in as tt.
+    const clients = (await Promise.all(data.map((p) => t.cli(p, "CLIENT", "LIST")))).join("\n")
+      .split("\n").filter((l) => /name=tt-/.test(l));
+    assert.ok(clients.some((l) => /name=tt-supervisor\b/.test(l)), clients.join("\n"));
+    for (const l of clients) assert.match(l, /\buser=tt\b/);
+  } finally {
+    await sb.tt(["stop", "--all", "--now"]).catch(() => {});
+    sb.cleanup();
+  }
+}
+
+/** `tt init` at `url` fails with one line matching `re`, exit 1, and writes nothing. */
+async function refused(url: string, trust: Record<string, string>, re: RegExp) {
+  const sb = new TrustingSandbox(url, trust);
+  try {
+    const r = await sb.tt(["init", "--name", uniqueName("tls")]);
+    assert.equal(r.code, 1, `${url}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, re);
+    assert.doesNotMatch(r.stderr, /\n\s+at |Error:/); // no stack trace
+    assert.doesNotMatch(r.stderr, /Wr0ng|Tls-Acl/); // no password
+    assert.deepEqual([...Deno.readDirSync(sb.dir)], []);
+  } finally {
+    sb.cleanup();
+  }
+}
+
+/** Every way in without the right user, password or CA is refused. */
+async function refusals(hosts: string, path: string, trust: Record<string, string>, kind: string) {
+  const other = await Deno.makeTempDir({ prefix: "tt-other-ca-" });
+  try {
+    const untrusted = await makeCertificates(other, "other-");
+    const auth = /^tt: Redis authentication failed at .*WRONGPASS/;
+    const cert = /^tt: Redis at .* presented a TLS certificate tt does not trust: .*DENO_CERT/;
+    await refused(`rediss+${kind}://tt:Wr0ng@${hosts}${path}`, trust, auth);
+    // The default user is off: the right password without its user name is not enough.
+    await refused(`rediss+${kind}://:${PASSWORD}@${hosts}${path}`, trust, auth);
+    // No falling back to an unverified connection: a CA the client does not trust, or none.
+    const url = `rediss+${kind}://tt:${PASSWORD}@${hosts}${path}`;
+    await refused(url, { DENO_CERT: untrusted.ca }, cert);
+    await refused(url, {}, cert);
+    // Nor to plaintext: the servers have no plaintext port, and the error says so.
+    await refused(`redis+${kind}://tt:${PASSWORD}@${hosts}${path}`, trust, /use rediss/);
+  } finally {
+    await Deno.remove(other, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "TLS + ACL Redis Cluster: tt works as its ACL user; bad passwords and certs are refused",
+  ignore: !!skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async (t) => {
+  const start = Date.now();
+  const c = await startCluster({ tls: true, acl: ACL });
+  try {
+    const ports = c.servers.map((s) => s.port);
+    const hosts = `127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`;
+    const trust = { DENO_CERT: c.security.tls!.ca };
+    await t.step("init, spawn, assign, complete, status", async () => {
+      await roundTrip(`rediss+cluster://tt:${PASSWORD}@${hosts}`, trust, c, ports);
+    });
+    await t.step("wrong password, no user, untrusted CA, plaintext: one line each", async () => {
+      await refusals(hosts, "", trust, "cluster");
+    });
+  } finally {
+    await c.stop();
+  }
+  report(`TLS+ACL cluster test: ${((Date.now() - start) / 1000).toFixed(1)} s`);
+});
+
+Deno.test({
+  name: "TLS + ACL Redis Sentinel: tt works as its ACL user; bad passwords and certs are refused",
+  ignore: !!skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async (t) => {
+  const start = Date.now();
+  const s = await startSentinel({ tls: true, acl: ACL });
+  try {
+    const hosts = s.sentinels.map((p) => `127.0.0.1:${p}`).join(",");
+    const trust = { NODE_EXTRA_CA_CERTS: s.security.tls!.ca };
+    const data = s.servers.map((x) => x.port).filter((p) => !s.sentinels.includes(p));
+    await t.step("init, spawn, assign, complete, status", async () => {
+      await roundTrip(`rediss+sentinel://tt:${PASSWORD}@${hosts}/mymaster`, trust, s, data);
+    });
+    await t.step("wrong password, no user, untrusted CA, plaintext: one line each", async () => {
+      await refusals(hosts, "/mymaster", trust, "sentinel");
+    });
+  } finally {
+    await s.stop();
+  }
+  report(`TLS+ACL sentinel test: ${((Date.now() - start) / 1000).toFixed(1)} s`);
+});
+
+Deno.test({
+  name: "rediss:// to an IP address verifies the certificate against that address",
+  ignore: !!skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const one = await startSingle({ tls: true, acl: ACL });
+  try {
+    const url = `rediss://tt:${PASSWORD}@127.0.0.1:${one.servers[0].port}`;
+    const sb = new TrustingSandbox(url, { DENO_CERT: one.security.tls!.ca });
+    try {
+      await sb.init(uniqueName("tls"));
+      assert.match((await sb.ok(["status"])).stdout, /Tasks: 0/);
+    } finally {
+      sb.cleanup();
+    }
+    await refused(url, {}, /presented a TLS certificate tt does not trust/);
+    await refused(url.replace(PASSWORD, "Wr0ng"), { DENO_CERT: one.security.tls!.ca }, /WRONGPASS/);
+  } finally {
+    await one.stop();
+  }
+});
