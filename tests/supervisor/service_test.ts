@@ -1,4 +1,7 @@
-/** The systemd unit of `tt service install`: quoting that systemd cannot misread, and the environment it carries. */
+/**
+ * The systemd unit of `tt service install`: quoting that systemd cannot misread, and the
+ * environment it carries.
+ */
 import assert from "node:assert/strict";
 import {
   installService,
