@@ -166,7 +166,7 @@ export class ConnectError extends TtError {
     const msg = cause.message || String(cause);
     const code = (cause as { code?: string }).code;
     const auth = /WRONGPASS|NOAUTH|NOPERM/.test(msg);
-    const cert = /certificate|altnames|CERT/i.test(`${msg} ${code ?? ""}`);
+    const cert = /certificate|altnames/i.test(msg) || /CERT/.test(code ?? "");
     const path = (cause as { address?: string }).address ?? /connect \w+ (\/\S+)/.exec(msg)?.[1];
     super(
       auth

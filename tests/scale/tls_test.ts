@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { report, Sandbox, uniqueName } from "../helpers.ts";
 import { fakeCli } from "../agent_helpers.ts";
+import { ConnectError } from "../../src/redis/connection.ts";
 import {
   type AclUser,
   cannotRun,
@@ -208,4 +209,18 @@ Deno.test({
   } finally {
     await one.stop();
   }
+});
+
+Deno.test("only certificate errors are reported as an untrusted certificate", () => {
+  const err = (message: string, code?: string) => Object.assign(new Error(message), { code });
+  const said = (e: Error) => new ConnectError("rediss+cluster://u:pw@h:1", e).message;
+  const cert = /presented a TLS certificate tt does not trust/;
+  assert.match(said(err("self-signed certificate in certificate chain")), cert);
+  assert.match(said(err("unable to verify the first certificate", "UNABLE_TO_VERIFY_LEAF")), cert);
+  assert.match(said(err("Hostname/IP does not match certificate's altnames")), cert);
+  assert.match(said(err("x", "CERT_HAS_EXPIRED")), cert);
+  // A host that happens to be named cert… is a DNS failure, not a TLS one.
+  const dns = said(err("getaddrinfo ENOTFOUND cert.example.com", "ENOTFOUND"));
+  assert.doesNotMatch(dns, cert);
+  assert.match(dns, /^Failed to connect to configured Redis at rediss\+cluster:\/\/u:\*\*\*\*@h:1/);
 });
