@@ -7,7 +7,9 @@
  * NODE_EXTRA_CA_CERTS (Sentinel): Deno reads either at start-up, before permissions apply, so the
  * narrowed supervisor trusts it too. The attacker's side: a wrong password, the password without
  * its user, a server certificate from a CA the client does not trust (or no CA at all) and a
- * plaintext URL are each refused with one line on stderr, exit 1 and nothing written.
+ * plaintext URL are each refused with one line on stderr, exit 1 and nothing written. With
+ * TT_TEST_SCALE=1, also the failover run of cluster_test/sentinel_test (scenario.ts) on both, over
+ * TLS as the ACL user, with `wait_replicas = 1`: nothing acknowledged is lost or done twice.
  */
 import assert from "node:assert/strict";
 import { report, Sandbox, uniqueName } from "../helpers.ts";
@@ -17,11 +19,16 @@ import {
   type AclUser,
   cannotRun,
   makeCertificates,
+  slotOwner,
   startCluster,
   startSentinel,
   startSingle,
   type Topology,
+  waitFor,
 } from "../../bench/lib/topology.ts";
+import { keySlot } from "../../src/redis/topology.ts";
+import { townKeys } from "../../src/core/keys.ts";
+import { failoverRun, type Outcome } from "./scenario.ts";
 
 function noOpenssl(): string | undefined {
   try {
@@ -35,6 +42,9 @@ function noOpenssl(): string | undefined {
 
 const skip = cannotRun() ?? noOpenssl();
 if (skip) report(`skipped the TLS/ACL topology tests: ${skip}`);
+// The failover runs over TLS (scenario.ts, ~40 s each) run with TT_TEST_SCALE=1, like the
+// cluster failover run of cluster_test.ts; the rest runs by default (~35 s for the file).
+const skipFailover = skip ?? (Deno.env.get("TT_TEST_SCALE") ? undefined : "TT_TEST_SCALE unset");
 
 const PASSWORD = "Tls-Acl-pw-8d2f";
 const ACL: AclUser = { user: "tt", password: PASSWORD, rules: "~tt:* &* +@all -@admin" };
@@ -223,4 +233,101 @@ Deno.test("only certificate errors are reported as an untrusted certificate", ()
   const dns = said(err("getaddrinfo ENOTFOUND cert.example.com", "ENOTFOUND"));
   assert.doesNotMatch(dns, cert);
   assert.match(dns, /^Failed to connect to configured Redis at rediss\+cluster:\/\/u:\*\*\*\*@h:1/);
+});
+
+/** Reports a failover run and fails on an acknowledged task lost, done twice or not done. */
+function assertNothingLost(what: string, o: Outcome) {
+  report(
+    `${what} over TLS+ACL, wait_replicas=1: ${o.acked} acknowledged, ${o.refused} refused ` +
+      `during failover, ${o.lost.length} lost, ${o.twice.length} completed twice`,
+  );
+  assert.deepEqual(o.lost, []);
+  assert.deepEqual(o.twice, []);
+  assert.deepEqual(o.notCompleted, []);
+}
+
+Deno.test({
+  name: "TLS + ACL Redis Cluster: a master killed mid-run loses no acknowledged task",
+  ignore: !!skipFailover,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const c = await startCluster({ tls: true, acl: ACL });
+  try {
+    const ports = c.servers.map((s) => s.port);
+    const trust = { DENO_CERT: c.security.tls!.ca };
+    let killed = 0;
+    const o = await failoverRun(
+      `rediss+cluster://tt:${PASSWORD}@127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`,
+      {
+        waitReplicas: 1,
+        sandbox: (url) => new TrustingSandbox(url, trust),
+        failover: async (town) => {
+          const slot = keySlot(townKeys(town).owner);
+          const master = await slotOwner(ports[0], slot, c);
+          assert.ok(master, "no master for the town's slot");
+          killed = master;
+          await c.kill(master);
+          const alive = ports.filter((p) => p !== master);
+          await waitFor("a replica promoted", async () => {
+            const owner = await slotOwner(alive[0], slot, c);
+            return owner !== undefined && owner !== master &&
+              (await c.cli(alive[0], "CLUSTER", "INFO")).includes("cluster_state:ok");
+          });
+        },
+        recover: async () => {
+          c.restart(killed);
+          await waitFor(
+            "the killed master back as a replica",
+            async () =>
+              (await c.cli(killed, "INFO", "replication")).includes("master_link_status:up"),
+          );
+        },
+      },
+    );
+    assertNothingLost("cluster", o);
+  } finally {
+    await c.stop();
+  }
+});
+
+Deno.test({
+  name: "TLS + ACL Redis Sentinel: a master killed mid-run loses no acknowledged task",
+  ignore: !!skipFailover,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const s = await startSentinel({ tls: true, acl: ACL });
+  try {
+    const trust = { NODE_EXTRA_CA_CERTS: s.security.tls!.ca };
+    const masterPort = async () =>
+      Number(
+        (await s.cli(s.sentinels[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"))
+          .split("\n")[1],
+      );
+    const hosts = s.sentinels.map((p) => `127.0.0.1:${p}`).join(",");
+    const o = await failoverRun(`rediss+sentinel://tt:${PASSWORD}@${hosts}/mymaster`, {
+      waitReplicas: 1,
+      sandbox: (url) => new TrustingSandbox(url, trust),
+      failover: async () => {
+        await s.kill(s.master);
+        await waitFor("the sentinels promote the replica", async () => {
+          const now = await masterPort();
+          return now !== s.master &&
+            (await s.cli(now, "INFO", "replication")).includes("role:master");
+        });
+      },
+      recover: async () => {
+        s.restart(s.master);
+        await waitFor(
+          "the old master back as a replica",
+          async () =>
+            (await s.cli(s.master, "INFO", "replication")).includes("master_link_status:up"),
+        );
+      },
+    });
+    assertNothingLost("sentinel", o);
+  } finally {
+    await s.stop();
+  }
 });
