@@ -96,6 +96,9 @@ export async function topologyCause(t: Topology, s: ClientSettings): Promise<Err
       ...opts,
       lazyConnect: true,
       connectTimeout: s.connectTimeout,
+      // A server that takes the connection but never answers must not hold the probe.
+      commandTimeout: s.connectTimeout,
+      enableReadyCheck: false,
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
       retryStrategy: () => null,
@@ -113,7 +116,7 @@ export async function topologyCause(t: Topology, s: ClientSettings): Promise<Err
   };
   const node = { username: t.username, password: t.password, tls: t.tls ? {} : undefined };
   const ping = (c: Redis) => c.ping();
-  let results: (Error | unknown)[];
+  let results: unknown[];
   if (t.kind === "cluster") {
     results = await Promise.all(t.nodes.map((n) => probe({ ...n, ...node }, ping)));
   } else {

@@ -171,9 +171,9 @@ async function runAll(host: ServiceHost, path: string, commands: string[][]) {
 
 /**
  * Writes the unit or plist (PATH and, when set, REDIS_URL and the TLS CA variables DENO_CERT and
- * NODE_EXTRA_CA_CERTS of this shell go in, so agents find their CLIs and Redis is trusted; the file
- * is mode 600) and loads it, unless `enable` is false. A failed load throws
- * after the file is written, saying which command to run by hand.
+ * NODE_EXTRA_CA_CERTS of this shell go in, so agents find their CLIs and Redis is trusted; the
+ * file is mode 600) and loads it, unless `enable` is false. A failed load throws after the file
+ * is written, saying which command to run by hand.
  */
 export async function installService(
   t: Pick<TownContext, "name" | "root"> | TownContext,
