@@ -4,8 +4,14 @@
  * 3-master cluster with one replica each, a Sentinel set (1 master, 1 replica, 3 sentinels), and
  * a single server started the same way (the cluster's baseline). Ports are random free ones
  * ≤ 55535 (a cluster node's bus is port + 10000); every server is killed by stop(), which the
- * callers run in `finally`.
+ * callers run in `finally`. Each can be started with TLS only and/or an ACL user (secure.ts):
+ * then `topology.cli` speaks to its servers with the right flags.
  */
+import { cliArgs, type Security, type SecurityOptions } from "./secure.ts";
+import { security, sentinelAuthLines, sentinelPortLines, serverArgs } from "./secure.ts";
+
+export type { AclUser, SecurityOptions, TlsFiles } from "./secure.ts";
+export { makeCertificates } from "./secure.ts";
 
 export interface Server {
   port: number;
@@ -21,6 +27,10 @@ export interface Topology {
   /** Starts a killed server again with the same arguments (it comes back as a replica). */
   restart(port: number): void;
   stop(): Promise<void>;
+  /** Its certificates and users (empty for a plain topology). */
+  security: Security;
+  /** redis-cli on one of its servers, with its TLS and ops-user flags (none for sentinels). */
+  cli(port: number, ...args: string[]): Promise<string>;
 }
 
 /** Why these tests cannot run here (no redis-server/redis-cli), or undefined. */
@@ -83,8 +93,12 @@ async function withLogs(dir: string, e: unknown): Promise<Error> {
 }
 
 export async function cli(port: number, ...args: string[]): Promise<string> {
+  return await cliWith([], port, args);
+}
+
+async function cliWith(flags: string[], port: number, args: string[]): Promise<string> {
   const out = await new Deno.Command("redis-cli", {
-    args: ["-h", "127.0.0.1", "-p", String(port), ...args],
+    args: [...flags, "-h", "127.0.0.1", "-p", String(port), ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -105,10 +119,9 @@ function spawn(args: string[]): Deno.ChildProcess {
     .spawn();
 }
 
-function start(dir: string, port: number, extra: string[]): Server {
+function start(dir: string, port: number, extra: string[], sec: Security = {}): Server {
   const args = [
-    "--port",
-    String(port),
+    ...serverArgs(port, sec, extra.includes("--cluster-enabled")),
     "--bind",
     "127.0.0.1",
     "--dir",
@@ -126,7 +139,12 @@ function start(dir: string, port: number, extra: string[]): Server {
   return { port, child: spawn(args), args };
 }
 
-function topology(dir: string, servers: Server[]): Topology {
+function topology(
+  dir: string,
+  servers: Server[],
+  sec: Security = {},
+  sentinels: number[] = [],
+): Topology {
   const kill = async (port: number) => {
     const s = servers.find((x) => x.port === port);
     if (!s) throw new Error(`no server on ${port}`);
@@ -145,6 +163,8 @@ function topology(dir: string, servers: Server[]): Topology {
     servers,
     kill,
     restart,
+    security: sec,
+    cli: (port, ...args) => cliWith(cliArgs(sec, sentinels.includes(port)), port, args),
     stop: async () => {
       for (const s of servers) {
         try {
@@ -157,17 +177,18 @@ function topology(dir: string, servers: Server[]): Topology {
   };
 }
 
-async function ping(port: number) {
-  return (await cli(port, "PING")) === "PONG";
+async function ping(t: Topology, port: number) {
+  return (await t.cli(port, "PING")) === "PONG";
 }
 
 /** One redis-server on TCP, with the cluster nodes' settings but no cluster and no replica. */
-export async function startSingle(): Promise<Topology> {
+export async function startSingle(opts: SecurityOptions = {}): Promise<Topology> {
   const dir = await Deno.makeTempDir({ prefix: "tt-single-" });
   const [port] = freePorts(1);
-  const topo = topology(dir, [start(dir, port, [])]);
+  const sec = await security(dir, opts);
+  const topo = topology(dir, [start(dir, port, [], sec)], sec);
   try {
-    await waitFor(`server ${port} up`, () => ping(port), 20_000);
+    await waitFor(`server ${port} up`, () => ping(topo, port), 20_000);
     return topo;
   } catch (e) {
     const err = await withLogs(dir, e).catch(() => e);
@@ -176,7 +197,7 @@ export async function startSingle(): Promise<Topology> {
   }
 }
 
-export interface ClusterOptions {
+export interface ClusterOptions extends SecurityOptions {
   /**
    * cluster-node-timeout (default 1000 ms): a master unreachable for that long is failed over
    * by its replica, so a failover never takes less.
@@ -188,6 +209,7 @@ export interface ClusterOptions {
 export async function startCluster(opts: ClusterOptions = {}): Promise<Topology> {
   const dir = await Deno.makeTempDir({ prefix: "tt-cluster-" });
   const ports = freePorts(6, true);
+  const sec = await security(dir, opts);
   const servers = ports.map((p) =>
     start(dir, p, [
       "--cluster-enabled",
@@ -196,13 +218,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Topology>
       `nodes-${p}.conf`,
       "--cluster-node-timeout",
       String(opts.nodeTimeoutMs ?? 1000),
-    ])
+    ], sec)
   );
-  const topo = topology(dir, servers);
+  const topo = topology(dir, servers, sec);
+  const cli = topo.cli;
   try {
-    for (const p of ports) await waitFor(`node ${p} up`, () => ping(p), 20_000);
+    for (const p of ports) await waitFor(`node ${p} up`, () => ping(topo, p), 20_000);
     const out = await new Deno.Command("redis-cli", {
       args: [
+        ...cliArgs(sec),
         "--cluster",
         "create",
         ...ports.map((p) => `127.0.0.1:${p}`),
@@ -235,10 +259,18 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Topology>
   }
 }
 
-/** The port of the live master serving `slot`, from CLUSTER NODES at `port`. */
-export async function slotOwner(port: number, slot: number): Promise<number | undefined> {
+/**
+ * The port of the live master serving `slot`, from CLUSTER NODES at `port` (through `t.cli` when
+ * given: a TLS or ACL cluster).
+ */
+export async function slotOwner(
+  port: number,
+  slot: number,
+  t?: Pick<Topology, "cli">,
+): Promise<number | undefined> {
   // <id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges…>
-  for (const line of (await cli(port, "CLUSTER", "NODES")).split("\n")) {
+  const nodes = await (t ? t.cli(port, "CLUSTER", "NODES") : cli(port, "CLUSTER", "NODES"));
+  for (const line of nodes.split("\n")) {
     const f = line.trim().split(" ");
     const flags = f[2]?.split(",") ?? [];
     if (!flags.includes("master") || flags.some((x) => x.startsWith("fail"))) continue;
@@ -251,16 +283,20 @@ export async function slotOwner(port: number, slot: number): Promise<number | un
 }
 
 /** A master, one replica, three sentinels watching it as `mymaster` (down after 1 s). */
-export async function startSentinel(): Promise<Topology & { master: number; sentinels: number[] }> {
+export async function startSentinel(
+  opts: SecurityOptions = {},
+): Promise<Topology & { master: number; sentinels: number[] }> {
   const dir = await Deno.makeTempDir({ prefix: "tt-sentinel-" });
   const [master, replica, ...sentinels] = freePorts(5);
+  const sec = await security(dir, opts);
   const servers = [
-    start(dir, master, []),
-    start(dir, replica, ["--replicaof", "127.0.0.1", String(master)]),
+    start(dir, master, [], sec),
+    start(dir, replica, ["--replicaof", "127.0.0.1", String(master)], sec),
   ];
-  const topo = topology(dir, servers);
+  const topo = topology(dir, servers, sec, sentinels);
+  const cli = topo.cli;
   try {
-    await waitFor("master up", () => ping(master), 20_000);
+    await waitFor("master up", () => ping(topo, master), 20_000);
     await waitFor(
       "replica in sync",
       async () => (await cli(replica, "INFO", "replication")).includes("master_link_status:up"),
@@ -270,11 +306,12 @@ export async function startSentinel(): Promise<Topology & { master: number; sent
       await Deno.writeTextFile(
         conf,
         [
-          `port ${s}`,
+          ...sentinelPortLines(s, sec),
           "bind 127.0.0.1",
           `dir ${dir}`,
           `logfile ${dir}/sentinel-${s}.log`,
           `sentinel monitor mymaster 127.0.0.1 ${master} 2`,
+          ...sentinelAuthLines("mymaster", sec),
           "sentinel down-after-milliseconds mymaster 1000",
           "sentinel failover-timeout mymaster 5000",
           "sentinel parallel-syncs mymaster 1",

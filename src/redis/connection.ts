@@ -9,7 +9,7 @@ import { TtError } from "../core/errors.ts";
 import { leanClient } from "./lean.ts";
 
 import { isTopologyUrl, parseTopologyUrl, redactUrl } from "./url.ts";
-import { clusterCause, isCluster, topologyClient } from "./topology.ts";
+import { clusterCause, isCluster, topologyCause, topologyClient } from "./topology.ts";
 import { copyDurability, requireReplicas } from "./script.ts";
 import { noteRedisProbe, noteRedisUrl, type PersistenceInfo } from "./diagnose.ts";
 
@@ -60,7 +60,9 @@ function clientOptions(url: string) {
         host: u.hostname || "127.0.0.1",
         port: Number(u.port || 6379),
         db,
-        tls: { servername: u.hostname },
+        // SNI takes a host name only (Deno refuses an IP address there); the certificate is
+        // still checked against the address.
+        tls: /^[\d.]+$|^\[/.test(u.hostname) ? {} : { servername: u.hostname },
         ...auth,
       };
     default:
@@ -145,8 +147,13 @@ export async function connectRedis(url: string, opts: ConnectOptions = {}): Prom
     return client;
   } catch (e) {
     client.disconnect();
-    const cause = isCluster(client) ? clusterCause(e as Error) : lastError ?? (e as Error);
-    throw new ConnectError(url, cause);
+    const said = isCluster(client)
+      ? clusterCause(lastError ?? e as Error)
+      : lastError ?? e as Error;
+    const found = topology
+      ? await topologyCause(parseTopologyUrl(url), { connectTimeout }).catch(() => undefined)
+      : undefined;
+    throw new ConnectError(url, found ?? said);
   } finally {
     clearTimeout(timer);
   }
@@ -159,16 +166,24 @@ export class ConnectError extends TtError {
     const msg = cause.message || String(cause);
     const code = (cause as { code?: string }).code;
     const auth = /WRONGPASS|NOAUTH|NOPERM/.test(msg);
+    const cert = /certificate|altnames/i.test(msg) || /CERT/.test(code ?? "");
     const path = (cause as { address?: string }).address ?? /connect \w+ (\/\S+)/.exec(msg)?.[1];
     super(
       auth
         ? `Redis authentication failed at ${redactUrl(url)}: ${msg}`
+        : cert
+        ? `Redis at ${redactUrl(url)} presented a TLS certificate tt does not trust: ${msg} ` +
+          `(a private CA: point DENO_CERT at its PEM file)`
         : code === "ENOENT" && path
         ? `Failed to connect to configured Redis at ${
           redactUrl(url)
         }: socket ${path} does not exist (is Redis running there?)`
         : `Failed to connect to configured Redis at ${redactUrl(url)}: ${msg}${
-          code === "ECONNREFUSED" ? " (is Redis running there?)" : ""
+          code === "ECONNREFUSED"
+            ? " (is Redis running there?)"
+            : (code === "EPIPE" || code === "ECONNRESET") && !/^rediss/i.test(url)
+            ? " (if that server speaks TLS only, use rediss:// or rediss+…)"
+            : ""
         }`,
     );
     this.code = code;

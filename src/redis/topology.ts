@@ -78,6 +78,66 @@ export async function topologyClient(t: Topology, s: ClientSettings): Promise<Re
   });
 }
 
+/**
+ * Why a client for `t` could not connect, found by connecting once to every seed as a single
+ * node (in parallel, each bounded by the connect timeout): ioredis reports only "None of startup
+ * nodes is available" or "All sentinels are unreachable…" and drops the real cause (a refused
+ * password, an untrusted certificate). Through Sentinel, a sentinel that answers is asked for the
+ * master, which is then tried with the data nodes' credentials. Undefined when every probe works.
+ */
+export async function topologyCause(t: Topology, s: ClientSettings): Promise<Error | undefined> {
+  const { Redis } = await import("ioredis");
+  const probe = async <T>(
+    opts: Record<string, unknown>,
+    then: (c: Redis) => Promise<T>,
+  ): Promise<T | Error> => {
+    let first: Error | undefined;
+    const c = new Redis({
+      ...opts,
+      lazyConnect: true,
+      connectTimeout: s.connectTimeout,
+      // A server that takes the connection but never answers must not hold the probe.
+      commandTimeout: s.connectTimeout,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+      reconnectOnError: () => false,
+    });
+    c.on("error", (e: Error) => first ??= e);
+    try {
+      await c.connect();
+      return await then(c);
+    } catch (e) {
+      return first ?? (e as Error);
+    } finally {
+      c.disconnect();
+    }
+  };
+  const node = { username: t.username, password: t.password, tls: t.tls ? {} : undefined };
+  const ping = (c: Redis) => c.ping();
+  let results: unknown[];
+  if (t.kind === "cluster") {
+    results = await Promise.all(t.nodes.map((n) => probe({ ...n, ...node }, ping)));
+  } else {
+    results = await Promise.all(t.sentinels.map(async (n) => {
+      const addr = await probe(
+        { ...n, tls: t.tls ? {} : undefined },
+        (c) => c.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", t.masterName) as Promise<unknown>,
+      );
+      if (addr instanceof Error) return addr;
+      if (!Array.isArray(addr)) {
+        return new Error(`the sentinel at ${n.host}:${n.port} knows no master '${t.masterName}'`);
+      }
+      return await probe({ host: addr[0], port: Number(addr[1]), db: t.db, ...node }, ping);
+    }));
+  }
+  const errors = results.filter((r): r is Error => r instanceof Error);
+  // A seed that is down says less than one that refused the password or the certificate.
+  const refused = (e: Error) => /ECONNREFUSED|ENOENT/.test((e as { code?: string }).code ?? "");
+  return errors.find((e) => !refused(e)) ?? errors[0];
+}
+
 export function isCluster(redis: unknown): boolean {
   return typeof redis === "object" && redis !== null && clusters.has(redis);
 }

@@ -181,9 +181,10 @@ async function runAll(host: ServiceHost, path: string, commands: string[][]) {
 }
 
 /**
- * Writes the unit or plist (PATH and, when set, REDIS_URL of this shell go in, so agents find
- * their CLIs; the file is mode 600) and loads it, unless `enable` is false. A failed load throws
- * after the file is written, saying which command to run by hand.
+ * Writes the unit or plist (PATH and, when set, REDIS_URL and the TLS CA variables DENO_CERT and
+ * NODE_EXTRA_CA_CERTS of this shell go in, so agents find their CLIs and Redis is trusted; the
+ * file is mode 600) and loads it, unless `enable` is false. A failed load throws after the file
+ * is written, saying which command to run by hand.
  */
 export async function installService(
   t: Pick<TownContext, "name" | "root"> | TownContext,
@@ -201,6 +202,11 @@ export async function installService(
   };
   const redisUrl = host.env("REDIS_URL");
   if (redisUrl) env.REDIS_URL = redisUrl;
+  // The private CA of a TLS Redis (Deno reads these at start-up, whatever the permissions).
+  for (const k of ["DENO_CERT", "NODE_EXTRA_CA_CERTS"]) {
+    const v = host.env(k);
+    if (v) env[k] = v;
+  }
   const program = [...selfCommand(permissions), "--town", t.root, "supervise"];
   let commands: string[][];
   if (status.manager === "launchd") {

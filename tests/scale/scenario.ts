@@ -77,11 +77,13 @@ export async function failoverRun(
   url: string,
   opts: {
     waitReplicas: number;
+    /** The town's sandbox (default `new Sandbox(url)`; tls_test's also trusts a test CA). */
+    sandbox?: (url: string) => Sandbox;
     failover: (town: string) => Promise<void>;
     recover: () => Promise<void>;
   },
 ): Promise<Outcome> {
-  const sb = new Sandbox(url);
+  const sb = opts.sandbox?.(url) ?? new Sandbox(url);
   const gate = Deno.makeTempDirSync({ prefix: "tt-gate-" });
   const open = () => Deno.writeTextFileSync(`${gate}/open`, "");
   const tasks = async () => await sb.json<TaskJson[]>(["task", "list"]);

@@ -1,0 +1,192 @@
+/**
+ * TLS and ACL for the real topologies of topology.ts: a throwaway CA and a server certificate
+ * made with `openssl` (valid for 127.0.0.1 and localhost, 2 days), and the redis-server,
+ * sentinel and redis-cli arguments that turn on TLS only (`port 0`) and ACL users (the
+ * `default` user off).
+ */
+
+/** A CA and a server certificate it signed (PEM files). */
+export interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** An ACL user for tt, next to the topology's own `ops` user (replication, sentinels, redis-cli). */
+export interface AclUser {
+  user: string;
+  password: string;
+  /** ACL rules after `on >password` (default `~* &* +@all`). */
+  rules?: string;
+}
+
+export interface SecurityOptions {
+  /** TLS only: every server, bus, replica link and sentinel speaks TLS, no plaintext port. */
+  tls?: boolean;
+  /** This user is created on every data node and the `default` user is turned off. */
+  acl?: AclUser;
+}
+
+/** What one topology uses: its certificates and users (the ops user's password is random). */
+export interface Security {
+  tls?: TlsFiles;
+  acl?: AclUser;
+  ops?: { user: string; password: string };
+}
+
+async function openssl(args: string[], cwd: string) {
+  const out = await new Deno.Command("openssl", { args, cwd, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+}
+
+/**
+ * A new CA and a server certificate signed by it, in `dir` (`<prefix>ca.crt`, `<prefix>server.crt`
+ * and `.key`). Two calls give two CAs that do not trust each other's certificates.
+ */
+export async function makeCertificates(dir: string, prefix = ""): Promise<TlsFiles> {
+  const f = (name: string) => `${dir}/${prefix}${name}`;
+  await openssl([
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    `/CN=tt test CA ${prefix}${crypto.randomUUID().slice(0, 8)}`,
+    "-keyout",
+    f("ca.key"),
+    "-out",
+    f("ca.crt"),
+  ], dir);
+  await openssl([
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=localhost",
+    "-keyout",
+    f("server.key"),
+    "-out",
+    f("server.csr"),
+  ], dir);
+  await Deno.writeTextFile(
+    f("server.ext"),
+    [
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      "basicConstraints=CA:FALSE",
+      "keyUsage=digitalSignature,keyEncipherment",
+      // Nodes also present it as clients (cluster bus, replication, sentinels).
+      "extendedKeyUsage=serverAuth,clientAuth",
+      "",
+    ].join("\n"),
+  );
+  await openssl([
+    "x509",
+    "-req",
+    "-days",
+    "2",
+    "-in",
+    f("server.csr"),
+    "-CA",
+    f("ca.crt"),
+    "-CAkey",
+    f("ca.key"),
+    "-CAcreateserial",
+    "-extfile",
+    f("server.ext"),
+    "-out",
+    f("server.crt"),
+  ], dir);
+  return { ca: f("ca.crt"), cert: f("server.crt"), key: f("server.key") };
+}
+
+/** The topology's certificates (in `dir`) and users for `opts`. */
+export async function security(dir: string, opts: SecurityOptions): Promise<Security> {
+  return {
+    tls: opts.tls ? await makeCertificates(dir) : undefined,
+    acl: opts.acl,
+    ops: opts.acl ? { user: "ops", password: crypto.randomUUID() } : undefined,
+  };
+}
+
+/** TLS settings shared by data nodes and sentinels, as `[name, value]` pairs. */
+function tlsSettings(t: TlsFiles): [string, string][] {
+  return [
+    ["tls-cert-file", t.cert],
+    ["tls-key-file", t.key],
+    ["tls-ca-cert-file", t.ca],
+    // Clients (tt) need no certificate of their own; they verify the server's.
+    ["tls-auth-clients", "no"],
+    ["tls-replication", "yes"],
+  ];
+}
+
+/** redis-server arguments for a data node on `port` (its TLS port when TLS is on). */
+export function serverArgs(port: number, s: Security, cluster: boolean): string[] {
+  const args = s.tls
+    ? [
+      "--port",
+      "0",
+      "--tls-port",
+      String(port),
+      ...tlsSettings(s.tls).flatMap(([k, v]) => [`--${k}`, v]),
+    ]
+    : ["--port", String(port)];
+  if (s.tls && cluster) args.push("--tls-cluster", "yes");
+  if (s.acl && s.ops) {
+    const rules = (s.acl.rules ?? "~* &* +@all").split(/\s+/).filter(Boolean);
+    args.push(
+      "--user",
+      "default",
+      "off",
+      "--user",
+      s.ops.user,
+      "on",
+      `>${s.ops.password}`,
+      "~*",
+      "&*",
+      "+@all",
+      "--user",
+      s.acl.user,
+      "on",
+      `>${s.acl.password}`,
+      ...rules,
+      // Replicas sync as the ops user.
+      "--masteruser",
+      s.ops.user,
+      "--masterauth",
+      s.ops.password,
+    );
+  }
+  return args;
+}
+
+/** sentinel.conf lines for a sentinel on `port` (before `sentinel monitor`). */
+export function sentinelPortLines(port: number, s: Security): string[] {
+  if (!s.tls) return [`port ${port}`];
+  return ["port 0", `tls-port ${port}`, ...tlsSettings(s.tls).map(([k, v]) => `${k} ${v}`)];
+}
+
+/** sentinel.conf lines after `sentinel monitor <master>`: how the sentinels log in to the nodes. */
+export function sentinelAuthLines(master: string, s: Security): string[] {
+  if (!s.ops) return [];
+  return [
+    `sentinel auth-user ${master} ${s.ops.user}`,
+    `sentinel auth-pass ${master} ${s.ops.password}`,
+  ];
+}
+
+/** redis-cli arguments to reach a node (TLS with the CA, the ops user) or a sentinel (no user). */
+export function cliArgs(s: Security, sentinel = false): string[] {
+  const args = s.tls ? ["--tls", "--cacert", s.tls.ca] : [];
+  if (s.ops && !sentinel) {
+    args.push("--user", s.ops.user, "--pass", s.ops.password, "--no-auth-warning");
+  }
+  return args;
+}
