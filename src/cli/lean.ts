@@ -186,7 +186,14 @@ export async function runLean(argv: string[]): Promise<number | undefined> {
   if (!p) return undefined;
   const { preferLeanClient } = await import("../redis/connection.ts");
   preferLeanClient();
-  const { command, args } = p;
+  return await runParsed(p);
+}
+
+/**
+ * Runs a parsed command: 0, or the exit code of its error, reported as main.ts reports one
+ * (runLean here, and the supervisor's operator channel for a command it runs).
+ */
+export async function runParsed({ command, args }: LeanParse): Promise<number> {
   try {
     await command.actionHandler!(...args, command.opts(), command);
     return 0;

@@ -27,6 +27,14 @@ export class ConflictError extends TtError {
 }
 
 /**
+ * For `.catch`: a ConflictError is swallowed (the state moved on meanwhile, which is what the
+ * caller wanted or no longer cares about); anything else is thrown again.
+ */
+export function ignoreConflict(e: unknown): void {
+  if (!(e instanceof ConflictError)) throw e;
+}
+
+/**
  * Messages are one line, also when they quote a key, value or argument that holds a line break:
  * line breaks are shown escaped.
  */

@@ -12,15 +12,15 @@ import {
   setAgentState,
   type StateChange,
 } from "../core/agents.ts";
-import { type Agent, isTerminalAgent, type Message } from "../core/schemas.ts";
-import { categoryOf, parseMessage } from "../core/messages.ts";
+import { type Agent, isTerminalAgent } from "../core/schemas.ts";
+import { categoryOf } from "../core/messages.ts";
 import { endRound, type TakenRound, takeRound } from "../core/rounds.ts";
 import { beginRound } from "../core/round_start.ts";
 import { emitEvent } from "../core/events.ts";
-import { ConflictError } from "../core/errors.ts";
+import { ignoreConflict } from "../core/errors.ts";
 import { claimForAgent } from "../core/autoclaim.ts";
-import { killGroup } from "./process.ts";
 import { returnRoundTasks, roundContext, runCliRound } from "./round.ts";
+import { becomeIdle, recoverCutOffRound } from "./round-recovery.ts";
 import { endCleanRound, roundEnded } from "./round-end.ts";
 import { notifyState } from "./notify.ts";
 import { releaseWork } from "./stop.ts";
@@ -91,7 +91,7 @@ export class AgentLoop {
   async #run() {
     const { town, agentId } = this;
     this.#blocker = await duplicateConnection(town.redis);
-    await this.#recoverCutOffRound();
+    await recoverCutOffRound(town, agentId);
     for (;;) {
       const agent = await getAgent(town, agentId);
       if (!agent || isTerminalAgent(agent.state)) return;
@@ -126,7 +126,7 @@ export class AgentLoop {
         if (taken.unreadable.length) {
           await endRound(town, agentId, { kind: "ok" }, "dropped unreadable entries");
         }
-        await this.#becomeIdle(agent);
+        await becomeIdle(town, agent);
         if (taken.backlog && await claimForAgent(town, agent)) continue; // oldest of its role
         const idle = town.config.agent.idle_timeout_secs;
         if (idle > 0) {
@@ -186,36 +186,6 @@ export class AgentLoop {
   /** Blocks on the wake list (0 = forever) or until kill/shutdown pushes a token. */
   async #block(timeoutSecs: number) {
     await this.#blocker!.blpop(this.town.keys.wake(this.agentId), timeoutSecs);
-  }
-
-  async #becomeIdle(agent: Agent) {
-    if (agent.state === "idle") return;
-    await setAgentState(this.town, agent.id, "idle", { from: ["starting", "working"] }).catch(
-      ignoreConflict,
-    );
-  }
-
-  /** Messages left in processing by a supervisor that died mid-round go back to the inbox. */
-  async #recoverCutOffRound() {
-    const { town, agentId } = this;
-    const agent = await getAgent(town, agentId);
-    if (!agent) return;
-    if (agent.round_pgid) killGroup(agent.round_pgid, "SIGKILL");
-    const inFlight = (await town.redis.lrange(town.keys.processing(agentId), 0, -1))
-      .map(parseMessage).filter((m): m is Message => !!m);
-    if (inFlight.length || await town.redis.exists(town.keys.processing(agentId))) {
-      await returnRoundTasks(this.town, inFlight, "round cut off: supervisor restarted");
-      await endRound(
-        town,
-        agentId,
-        { kind: "cutoff", reason: "supervisor restarted" },
-        `round ${agent.round} cut off`,
-      );
-    }
-    // Even with nothing in flight: a supervisor killed between ending a round and marking the
-    // agent idle leaves it "working", and a round only starts from idle (it would be put back
-    // and retried at once, forever).
-    if (agent.state === "working") await this.#becomeIdle(agent);
   }
 
   /**
@@ -405,8 +375,4 @@ export class AgentLoop {
     const keep = this.deps.shuttingDown?.() || KEEPS_WORK.has(this.#killReason ?? "");
     if (!keep) await releaseWork(this.town, agent.id, why);
   }
-}
-
-function ignoreConflict(e: unknown) {
-  if (!(e instanceof ConflictError)) throw e;
 }

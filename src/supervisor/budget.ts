@@ -9,7 +9,7 @@ import type { TownContext } from "../core/town.ts";
 import { getAgent, setAgentState, type StateChange } from "../core/agents.ts";
 import type { Agent, AgentState } from "../core/schemas.ts";
 import { loadTownConfig, TOWN_FILE, type TownConfig } from "../core/config.ts";
-import { ConflictError } from "../core/errors.ts";
+import { ignoreConflict } from "../core/errors.ts";
 import { agentBudgets, budgetsConfigured, type OverBudget } from "../core/usage/budget.ts";
 import { accountOf, activeUsageLimit, shareUsageLimit } from "../core/usage/limits.ts";
 import { recordRoundUsage } from "../core/usage/record.ts";
@@ -142,10 +142,6 @@ function overChange(o: OverBudget): StateChange {
     why,
     resumeAt: at,
   };
-}
-
-function ignoreConflict(e: unknown) {
-  if (!(e instanceof ConflictError)) throw e;
 }
 
 // One watch of the town root per supervisor, shared by the agents waiting on their budget.

@@ -7,7 +7,7 @@ import { type RunOptions, runRoundProcess } from "./process.ts";
 import type { Ctx } from "../core/agents.ts";
 import { isTerminalTask, type Message, type Task } from "../core/schemas.ts";
 import { completeTask, failTask, getTask, returnTaskToAssigned } from "../core/tasks.ts";
-import { ConflictError } from "../core/errors.ts";
+import { ignoreConflict } from "../core/errors.ts";
 import { execDurably } from "../redis/script.ts";
 
 export interface CheckResult {
@@ -134,8 +134,4 @@ export async function verifyReports(input: VerifyInput): Promise<Set<string>> {
     sentBack.add(task.id);
   }
   return sentBack;
-}
-
-function ignoreConflict(e: unknown) {
-  if (!(e instanceof ConflictError)) throw e;
 }

@@ -29,6 +29,7 @@ import { scopeError } from "./auth.ts";
 import { findTool, type ToolDef, TOOLS } from "./tools.ts";
 import { execDenied } from "./exec.ts";
 import * as ops from "./ops.ts";
+import { conductorContext, roleHint } from "./prompts.ts";
 
 export interface McpContext {
   town: TownContext;
@@ -174,7 +175,7 @@ export function buildMcpServer(ctx: McpContext): McpServer {
     return {
       messages: [{
         role: "user" as const,
-        content: { type: "text" as const, text: await ops.conductorContext(t, TOOLS) },
+        content: { type: "text" as const, text: await conductorContext(t, TOOLS) },
       }],
     };
   });
@@ -187,7 +188,7 @@ export function buildMcpServer(ctx: McpContext): McpServer {
   }, ({ agent_name, tags }) => ({
     messages: [{
       role: "user" as const,
-      content: { type: "text" as const, text: ops.roleHint(agent_name, tags) },
+      content: { type: "text" as const, text: roleHint(agent_name, tags) },
     }],
   }));
   return server;

@@ -4,7 +4,9 @@
  * TT_CHAOS_SEED=<n> replays a run's fault schedule.
  */
 import assert from "node:assert/strict";
-import { checkInvariants, parseAgentLog, randomSeed, runChaos, summary } from "./chaos.ts";
+import { runChaos, summary } from "./chaos.ts";
+import { checkInvariants, parseAgentLog } from "./invariants.ts";
+import { randomSeed } from "./rng.ts";
 import { report as printFigure, withTestTown } from "../helpers.ts";
 import { createAgent, setAgentState, toRecipient } from "../../src/core/agents.ts";
 import { assignTask, completeTask, getTask } from "../../src/core/tasks.ts";

@@ -4,7 +4,8 @@
  * until that many seconds have passed. Exit 1 if any invariant broke; the failing seed is printed.
  */
 import { parseArgs } from "node:util";
-import { FAULT_KINDS, type FaultKind, randomSeed, runChaos, summary } from "./chaos.ts";
+import { FAULT_KINDS, type FaultKind, runChaos, summary } from "./chaos.ts";
+import { randomSeed } from "./rng.ts";
 
 const USAGE = `usage: scripts/chaos [--seed N] [--tasks N] [--agents N] [--faults N]
                      [--duration SECS] [--kinds agent,supervisor,redis] [--jitter MS] [--verbose]

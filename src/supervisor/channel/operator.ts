@@ -122,22 +122,17 @@ async function answer(
   for (const k of TARGET_ENV) {
     if ((r.env[k] ?? "") !== (Deno.env.get(k) ?? "")) return fallback(`${k} differs`);
   }
-  const { leanParse } = await import("../../cli/lean.ts");
+  const { leanParse, runParsed } = await import("../../cli/lean.ts");
   const parsed = await leanParse(r.argv);
   if (!parsed || !OPERATOR_PATHS.has(pathOf(parsed.command))) {
     return fallback("not a command the supervisor runs");
   }
-  const { command, args } = parsed;
   const scoped = { ...town, redis };
-  return await inScopeOf(scoped, { caller: r.caller, color: r.color, operator: true }, async () => {
-    try {
-      await command.actionHandler!(...args, command.opts(), command);
-      return 0;
-    } catch (e) {
-      const { reportError } = await import("../../cli/report.ts");
-      return await reportError(e);
-    }
-  });
+  return await inScopeOf(
+    scoped,
+    { caller: r.caller, color: r.color, operator: true },
+    () => runParsed(parsed),
+  );
 }
 
 /** The command's path below the program (`task list`). */

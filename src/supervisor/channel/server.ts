@@ -4,6 +4,7 @@
  * time), answer one line, close. A bounded number of requests run at once; others get `busy`.
  */
 import { MAX_REQUEST_BYTES } from "./protocol.ts";
+import { concatBytes } from "../../redis/lean_resp.ts";
 
 /** A connection that has not sent its request by then is dropped. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -86,13 +87,7 @@ async function readRequest(conn: Deno.UnixConn): Promise<string | undefined> {
   } finally {
     clearTimeout(timer);
   }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return new TextDecoder().decode(all);
+  return new TextDecoder().decode(concatBytes(chunks));
 }
 
 async function writeAll(conn: Deno.UnixConn, text: string) {
