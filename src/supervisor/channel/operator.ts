@@ -114,8 +114,6 @@ async function answer(
   }
   if (r.version !== VERSION) return fallback(`tt ${r.version}, this supervisor is ${VERSION}`);
   if (r.root !== town.root) return fallback("another town");
-  const redis = await conn.get();
-  if (!redis) return fallback("Redis not reachable from the supervisor");
   if (r.config !== own.config) {
     return fallback("tinytown.toml changed since the supervisor read it");
   }
@@ -127,6 +125,8 @@ async function answer(
   if (!parsed || !OPERATOR_PATHS.has(pathOf(parsed.command))) {
     return fallback("not a command the supervisor runs");
   }
+  const redis = await conn.get();
+  if (!redis) return fallback("Redis not reachable from the supervisor");
   const scoped = { ...town, redis };
   return await inScopeOf(
     scoped,
@@ -150,11 +150,17 @@ function pathOf(cmd: LeanCommand): string {
  */
 class OneShotConnection {
   #conn?: Redis;
+  #connecting?: Promise<Redis | undefined>;
 
   constructor(readonly town: TownContext) {}
 
   async get(): Promise<Redis | undefined> {
     if (this.#conn?.status === "ready") return this.#conn;
+    // Requests arriving together share one new connection.
+    return await (this.#connecting ??= this.#connect().finally(() => this.#connecting = undefined));
+  }
+
+  async #connect(): Promise<Redis | undefined> {
     this.close();
     const t = this.town;
     try {
