@@ -153,6 +153,12 @@ export async function describeRedisFailure(e: unknown): Promise<string | undefin
       target.url ?? "its URL"
     } cannot write its ${what}${where}: ${full} (${why}); writes are refused until it can`;
   }
+  if (/^MOVED \d+ /.test(msg)) {
+    // A plain redis:// URL at one node of a cluster: the node redirects every key elsewhere.
+    return `Redis at ${
+      target.url ?? "its URL"
+    } is a node of a Redis Cluster (${msg}): use redis+cluster://host:port,… (rediss+cluster:// for TLS)`;
+  }
   if (!LOST_RE.test(msg)) return undefined;
   const m = target.managed;
   if (m) {

@@ -5,7 +5,7 @@
  * naming how many acknowledged, after the change was made (so tt does not report it as durable).
  */
 import assert from "node:assert/strict";
-import { report, uniqueName } from "../helpers.ts";
+import { report, Sandbox, uniqueName } from "../helpers.ts";
 import { connectRedis, type Redis } from "../../src/redis/connection.ts";
 import { defineScript, ReplicationError, runScript } from "../../src/redis/script.ts";
 import { townKeyBatches } from "../../src/core/reset.ts";
@@ -79,6 +79,25 @@ Deno.test({
     for await (const batch of townKeyBatches(plain)) found.push(...batch);
     assert.ok(found.includes(keys.task(task.id)), `task key not found by SCAN: ${found.length}`);
     assert.ok(found.every((k) => k.startsWith(keys.prefix)));
+
+    // A plain redis:// URL at one node of the cluster: one line saying to use redis+cluster://
+    // (not "internal error: MOVED …"), for whichever node the town's slot is not on.
+    let redirected = 0;
+    for (const node of c.servers) {
+      const sb = new Sandbox(`redis://127.0.0.1:${node.port}`);
+      try {
+        const r = await sb.tt(["init", "--name", uniqueName("moved")]);
+        if (r.code === 0) continue; // this node owns the slot: no redirect
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assert.match(
+          r.stderr,
+          /is a node of a Redis Cluster \(MOVED \d+ .*use redis\+cluster:\/\//,
+        );
+      } finally {
+        sb.cleanup();
+      }
+    }
 
     // A script whose keys span two towns (two slots) is refused before it is sent.
     await assert.rejects(
