@@ -94,10 +94,12 @@ Deno.test({
           r.stderr,
           /is a node of a Redis Cluster \(MOVED \d+ .*use redis\+cluster:\/\//,
         );
+        redirected++;
       } finally {
         sb.cleanup();
       }
     }
+    assert.ok(redirected >= 2, `only ${redirected} of ${c.servers.length} nodes redirected`);
 
     // A script whose keys span two towns (two slots) is refused before it is sent.
     await assert.rejects(
