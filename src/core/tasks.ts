@@ -9,7 +9,13 @@
  * Creation, reads and updates live here; the transitions after assignment in task_end.ts and
  * the scripts' shared Lua in task_script.ts (both re-exported, so callers import this module).
  */
-import { isTerminalTask, Task, TASK_STATES, type TaskState } from "./schemas.ts";
+import {
+  isTerminalTask,
+  Task,
+  TASK_STATES,
+  type TaskState,
+  TERMINAL_TASK_STATES,
+} from "./schemas.ts";
 import { ConflictError, NotFoundError, UsageError } from "./errors.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { type Ctx, getAgent, type Recipient } from "./agents.ts";
@@ -48,6 +54,7 @@ const OPEN_STATES = ["pending", "assigned", "running"] as const;
 
 /** Checks a description the way it will travel (as a task_assign message body). */
 export function checkDescription(description: string): string {
+  if (typeof description !== "string") throw new UsageError("task description must be text");
   if (!description.trim()) throw new UsageError("task description must not be empty");
   checkSize(description);
   return description;
@@ -56,6 +63,7 @@ export function checkDescription(description: string): string {
 /** A task's check command: undefined when not given; never empty or oversized. */
 export function checkVerify(command: string | undefined): string | undefined {
   if (command === undefined) return undefined;
+  if (typeof command !== "string") throw new UsageError("--verify needs a command as text");
   if (!command.trim()) {
     throw new UsageError("--verify needs a command, e.g. --verify 'deno task test'");
   }
@@ -70,10 +78,55 @@ export function parseTags(raw: string[] = []): string[] {
 
 /** A task's hash fields: strings, tags as a JSON array, unset fields left out. */
 export function taskFields(task: Task): string[] {
-  return Object.entries(task).filter(([, v]) => v !== undefined).flatMap(([k, v]) => [
-    k,
-    k === "tags" ? JSON.stringify(v) : String(v),
-  ]);
+  const out: string[] = [];
+  for (const k in task) {
+    const v = task[k as keyof Task];
+    if (v !== undefined) out.push(k, k === "tags" ? JSON.stringify(v) : String(v));
+  }
+  return out;
+}
+
+/** Optional text as the Task schema reads it: a non-empty string, else absent. */
+const present = (v: unknown): string | undefined =>
+  typeof v === "string" && v.length > 0 ? v : undefined;
+
+/**
+ * The task createTask writes, built typed (tt made every field; a hash read back is parsed by
+ * the Task schema) with what that schema enforces on input: the state a terminal one or
+ * pending, optional text non-empty or absent, tags a list of text (else none), a result that is
+ * text, the counters at 0. The description and check are checked by the caller.
+ */
+function newTask(
+  id: string,
+  iso: string,
+  description: string,
+  verify: string | undefined,
+  input: NewTask,
+): Task {
+  if (input.result !== undefined && typeof input.result !== "string") {
+    throw new UsageError("a task's result must be text");
+  }
+  const terminal = input.state !== undefined && TERMINAL_TASK_STATES.includes(input.state);
+  const tags = Array.isArray(input.tags) && input.tags.every((x) => typeof x === "string")
+    ? [...input.tags]
+    : [];
+  // The schema's field order; fields without a value left out (as a parse of the hash has them).
+  const task = { id, description, state: terminal ? input.state! : "pending" } as Task;
+  const createdBy = present(input.from ?? SUPERVISOR_ID);
+  if (createdBy) task.created_by = createdBy;
+  task.created_at = iso;
+  task.updated_at = iso;
+  if (terminal) task.completed_at = iso;
+  if (input.result !== undefined) task.result = input.result;
+  const parentId = present(input.parentId);
+  if (parentId) task.parent_id = parentId;
+  const planId = present(input.planId);
+  if (planId) task.plan_id = planId;
+  task.tags = tags;
+  task.attempts = 0;
+  if (verify !== undefined) task.verify = verify;
+  task.verify_failures = 0;
+  return task;
 }
 
 const CREATE = defineScript(
@@ -157,20 +210,7 @@ export async function createTask(t: Ctx, input: NewTask, placement: Placement): 
   const now = new Date();
   const iso = now.toISOString();
   const from = input.from ?? SUPERVISOR_ID;
-  const task = Task.parse({
-    id,
-    description,
-    state: input.state ?? "pending",
-    created_by: from,
-    created_at: iso,
-    updated_at: iso,
-    completed_at: input.state ? iso : undefined,
-    result: input.result,
-    plan_id: input.planId,
-    parent_id: input.parentId,
-    tags: input.tags ?? [],
-    verify: checkVerify(input.verify),
-  });
+  const task = newTask(id, iso, description, checkVerify(input.verify), input);
   const to = placement.kind === "assign" ? placement.to : undefined;
   const msg = to
     ? JSON.stringify(
