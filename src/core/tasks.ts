@@ -135,7 +135,8 @@ const CREATE = defineScript(
   PRELUDE + `
 -- KEYS: events, tasks index, task hash, backlog, plan.
 -- ARGV: now, id, score, placement (assign|backlog|none), plan id or '', task key prefix,
---       agent id, agent key, inbox, require agent, message json, event message, field/value…
+--       agent id, agent key, inbox, require agent, message json, event message, then the
+--       task hash's field/value pairs (for an assignment: state assigned, assigned_to).
 if ARGV[4] == 'assign' and ARGV[10] == '1' and redis.call('EXISTS', ARGV[8]) == 0 then
   return cjson.encode({error='no_agent'})
 end
@@ -146,15 +147,9 @@ if ARGV[5] ~= '' then
   end
   redis.call('HSET', KEYS[5], ARGV[5], ARGV[2])
 end
-local fields = {}
-for i = 13, #ARGV do fields[#fields + 1] = ARGV[i] end
-if ARGV[4] == 'assign' then
-  -- Created assigned (one index move, not pending then assigned): the fields assign_task sets.
-  for _, f in ipairs({'state', 'assigned', 'assigned_to', ARGV[7], 'updated_at', ARGV[1]}) do
-    fields[#fields + 1] = f
-  end
-end
-redis.call('HSET', KEYS[3], unpack(fields))
+-- The hash as the caller built it (an assignment's already assigned: one index move, not
+-- pending then assigned).
+redis.call('HSET', KEYS[3], unpack(ARGV, 13))
 -- Creation order must be total: a task made in the same millisecond as the newest sorts after it.
 local score = tonumber(ARGV[3])
 local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
@@ -212,6 +207,8 @@ export async function createTask(t: Ctx, input: NewTask, placement: Placement): 
   const from = input.from ?? SUPERVISOR_ID;
   const task = newTask(id, iso, description, checkVerify(input.verify), input);
   const to = placement.kind === "assign" ? placement.to : undefined;
+  // Created assigned: the fields assign_task would set (updated_at is already the creation's).
+  const stored: Task = to ? { ...task, state: "assigned", assigned_to: to.id } : task;
   const msg = to
     ? JSON.stringify(
       buildMessage({ from, to: to.id, type: "task_assign", task_id: id, body: description }),
@@ -239,15 +236,14 @@ export async function createTask(t: Ctx, input: NewTask, placement: Placement): 
       to && to.kind === "agent" ? "1" : "0",
       msg,
       evMsg,
-      ...taskFields(task),
+      ...taskFields(stored),
     ],
   );
   if (res.error === "no_agent") throw new NotFoundError(`agent ${to!.label} no longer exists`);
   if (res.error === "exists") {
     throw new ConflictError(`plan entry '${input.planId}' is already task ${res.id}`);
   }
-  // What the script wrote: the task's fields, and for an assignment the fields assign_task sets.
-  return to ? { ...task, state: "assigned", assigned_to: to.id, updated_at: iso } : task;
+  return stored; // what the script wrote
 }
 
 /** `tt assign`: a new task, assigned to `to`, with a task_assign message in its inbox. */
