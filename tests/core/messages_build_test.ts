@@ -113,3 +113,26 @@ Deno.test("the size check counts UTF-8 bytes of multi-byte text (3- and 4-byte c
     32768,
   );
 });
+
+Deno.test("a message built from parsed JSON carries no smuggled fields (__proto__, extra keys)", () => {
+  // What a REST body or a plugin could hand over: an own "__proto__" key and extras.
+  const input = JSON.parse(
+    `{"from":"a","to":"b","type":"task","body":"x","__proto__":{"priority":"urgent"},` +
+      `"id":"forged","created_at":"1970-01-01T00:00:00Z","admin":true}`,
+  );
+  const m = buildMessage(input);
+  assert.equal(m.priority, "normal");
+  assert.notEqual(m.id, "forged");
+  assert.notEqual(m.created_at, "1970-01-01T00:00:00Z");
+  const stored = JSON.parse(JSON.stringify(m));
+  assert.deepEqual(Object.keys(stored), [
+    "id",
+    "from",
+    "to",
+    "type",
+    "body",
+    "priority",
+    "created_at",
+  ]);
+  assert.equal(Object.getPrototypeOf(m), Object.prototype);
+});
