@@ -7,6 +7,9 @@
  *    BullMQ add → process → complete at the same concurrency on the same Redis
  *    (bench/node/throughput.mjs, under Node). Each side is its own process whose producer keeps
  *    50 adds in flight while the consumers run; timed from the first add to the last completion.
+ *    Each side runs 3 times per concurrency, interleaved with the other (which goes first
+ *    alternates), and a row is the median: one run is half a second (1,000 tasks with --quick),
+ *    so a single one measured mostly what else the machine was doing in that half second.
  * 2. End to end: 10 agents started with `tt spawn` running tests/fixtures/fake-agent.sh
  *    (complete mode: `tt task complete` per task) through the real supervisor, against the same
  *    fake CLI spawned directly 10 at a time (no supervisor, same `tt` shim) and against the
@@ -45,7 +48,7 @@ export const throughput: Section = {
   title: "task throughput (tasks/s; > 1× means tt is faster)",
   async run(ctx: BenchContext): Promise<SectionResult> {
     const tasks = ctx.quick ? 1000 : 5000;
-    const reps = ctx.quick ? 1 : 3;
+    const reps = 3;
     const notes: string[] = [];
     const runs: Record<string, Run[]> = {};
     let bullmqMissing: string | undefined;
@@ -134,6 +137,14 @@ export const throughput: Section = {
       const rounds = r.reduce((a, x) => a + (x.rounds ?? 0), 0);
       return `${c}: ${(tasks * r.length / rounds).toFixed(1)}`;
     });
+    if (!bullmqMissing) {
+      // Each rep's tt run against the BullMQ run beside it: how far one run can stray.
+      const spread = CONCURRENCY.map((c) => {
+        const r = runs[`tt-${c}`].map((x, i) => runs[`bullmq-${c}`][i].seconds / x.seconds);
+        return `${c}: ${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)}×`;
+      });
+      notes.push(`tt vs BullMQ run by run (same rep): ${spread.join(", ")}`);
+    }
     notes.push(
       `${tasks} tasks per run, median of ${reps}; tasks per tt round (a round takes up to 50 ` +
         `queued messages) by agents: ${perRound.join(", ")}`,

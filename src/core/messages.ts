@@ -3,7 +3,13 @@
  * inbox; a round moves what it takes into `processing:<agent>` and removes it only when the round
  * ends cleanly (see src/supervisor). Both lists are FIFO.
  */
-import { MAX_MESSAGE_BYTES, Message, type MessageKind, type Priority } from "./schemas.ts";
+import {
+  MAX_MESSAGE_BYTES,
+  Message,
+  MESSAGE_KINDS,
+  type MessageKind,
+  Priority,
+} from "./schemas.ts";
 import { NotFoundError, UsageError } from "./errors.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
@@ -29,19 +35,56 @@ export interface NewMessage {
   correlation_id?: string;
 }
 
+const KINDS: ReadonlySet<string> = new Set(MESSAGE_KINDS);
+const PRIORITIES: ReadonlySet<string> = new Set(Priority.options);
+
+/** A message field of type `string` (or absent when `optional`), else UsageError naming it. */
+function textField(name: string, v: unknown, optional = false): string | undefined {
+  if (typeof v === "string" || (optional && v === undefined)) return v;
+  throw new UsageError(`message ${name} must be text, not ${typeof v}`);
+}
+
+/**
+ * A new message, built typed (no schema parse on the way out: tt made every field; what comes
+ * back from Redis is parsed). Enforces what `Message` does: text fields, a known type and
+ * priority (default normal), the body's size (default empty); unknown fields are left out.
+ */
 export function buildMessage(m: NewMessage): Message {
   const body = m.body ?? "";
+  textField("body", body);
   checkSize(body);
-  return Message.parse({
-    ...m,
-    body,
+  if (!KINDS.has(m.type)) {
+    throw new UsageError(
+      `unknown message type '${m.type}': use one of ${MESSAGE_KINDS.join(", ")}`,
+    );
+  }
+  const priority = m.priority ?? "normal";
+  if (!PRIORITIES.has(priority)) {
+    throw new UsageError(
+      `unknown message priority '${priority}': use one of ${Priority.options.join(", ")}`,
+    );
+  }
+  // Fields in the schema's order (the JSON reads the same as before); absent ones left out.
+  const msg: Message = {
     id: crypto.randomUUID(),
-    priority: m.priority ?? "normal",
-    created_at: new Date().toISOString(),
-  });
+    from: textField("from", m.from)!,
+    to: textField("to", m.to)!,
+    type: m.type,
+    body,
+  } as Message;
+  if (textField("task_id", m.task_id, true) !== undefined) msg.task_id = m.task_id;
+  if (textField("kind", m.kind, true) !== undefined) msg.kind = m.kind;
+  msg.priority = priority;
+  msg.created_at = new Date().toISOString();
+  if (textField("correlation_id", m.correlation_id, true) !== undefined) {
+    msg.correlation_id = m.correlation_id;
+  }
+  return msg;
 }
 
 export function checkSize(body: string) {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: most bodies need no encoding to tell.
+  if (body.length * 3 <= MAX_MESSAGE_BYTES) return;
   const bytes = new TextEncoder().encode(body).length;
   if (bytes > MAX_MESSAGE_BYTES) {
     throw new UsageError(

@@ -9,7 +9,13 @@
  * Creation, reads and updates live here; the transitions after assignment in task_end.ts and
  * the scripts' shared Lua in task_script.ts (both re-exported, so callers import this module).
  */
-import { isTerminalTask, Task, TASK_STATES, type TaskState } from "./schemas.ts";
+import {
+  isTerminalTask,
+  Task,
+  TASK_STATES,
+  type TaskState,
+  TERMINAL_TASK_STATES,
+} from "./schemas.ts";
 import { ConflictError, NotFoundError, UsageError } from "./errors.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { type Ctx, getAgent, type Recipient } from "./agents.ts";
@@ -48,6 +54,7 @@ const OPEN_STATES = ["pending", "assigned", "running"] as const;
 
 /** Checks a description the way it will travel (as a task_assign message body). */
 export function checkDescription(description: string): string {
+  if (typeof description !== "string") throw new UsageError("task description must be text");
   if (!description.trim()) throw new UsageError("task description must not be empty");
   checkSize(description);
   return description;
@@ -56,6 +63,7 @@ export function checkDescription(description: string): string {
 /** A task's check command: undefined when not given; never empty or oversized. */
 export function checkVerify(command: string | undefined): string | undefined {
   if (command === undefined) return undefined;
+  if (typeof command !== "string") throw new UsageError("--verify needs a command as text");
   if (!command.trim()) {
     throw new UsageError("--verify needs a command, e.g. --verify 'deno task test'");
   }
@@ -70,10 +78,55 @@ export function parseTags(raw: string[] = []): string[] {
 
 /** A task's hash fields: strings, tags as a JSON array, unset fields left out. */
 export function taskFields(task: Task): string[] {
-  return Object.entries(task).filter(([, v]) => v !== undefined).flatMap(([k, v]) => [
-    k,
-    k === "tags" ? JSON.stringify(v) : String(v),
-  ]);
+  const out: string[] = [];
+  for (const k in task) {
+    const v = task[k as keyof Task];
+    if (v !== undefined) out.push(k, k === "tags" ? JSON.stringify(v) : String(v));
+  }
+  return out;
+}
+
+/** Optional text as the Task schema reads it: a non-empty string, else absent. */
+const present = (v: unknown): string | undefined =>
+  typeof v === "string" && v.length > 0 ? v : undefined;
+
+/**
+ * The task createTask writes, built typed (tt made every field; a hash read back is parsed by
+ * the Task schema) with what that schema enforces on input: the state a terminal one or
+ * pending, optional text non-empty or absent, tags a list of text (else none), a result that is
+ * text, the counters at 0. The description and check are checked by the caller.
+ */
+function newTask(
+  id: string,
+  iso: string,
+  description: string,
+  verify: string | undefined,
+  input: NewTask,
+): Task {
+  if (input.result !== undefined && typeof input.result !== "string") {
+    throw new UsageError("a task's result must be text");
+  }
+  const terminal = input.state !== undefined && TERMINAL_TASK_STATES.includes(input.state);
+  const tags = Array.isArray(input.tags) && input.tags.every((x) => typeof x === "string")
+    ? [...input.tags]
+    : [];
+  // The schema's field order; fields without a value left out (as a parse of the hash has them).
+  const task = { id, description, state: terminal ? input.state! : "pending" } as Task;
+  const createdBy = present(input.from ?? SUPERVISOR_ID);
+  if (createdBy) task.created_by = createdBy;
+  task.created_at = iso;
+  task.updated_at = iso;
+  if (terminal) task.completed_at = iso;
+  if (input.result !== undefined) task.result = input.result;
+  const parentId = present(input.parentId);
+  if (parentId) task.parent_id = parentId;
+  const planId = present(input.planId);
+  if (planId) task.plan_id = planId;
+  task.tags = tags;
+  task.attempts = 0;
+  if (verify !== undefined) task.verify = verify;
+  task.verify_failures = 0;
+  return task;
 }
 
 const CREATE = defineScript(
@@ -82,7 +135,8 @@ const CREATE = defineScript(
   PRELUDE + `
 -- KEYS: events, tasks index, task hash, backlog, plan.
 -- ARGV: now, id, score, placement (assign|backlog|none), plan id or '', task key prefix,
---       agent id, agent key, inbox, require agent, message json, event message, field/value…
+--       agent id, agent key, inbox, require agent, message json, event message, then the
+--       task hash's field/value pairs (for an assignment: state assigned, assigned_to).
 if ARGV[4] == 'assign' and ARGV[10] == '1' and redis.call('EXISTS', ARGV[8]) == 0 then
   return cjson.encode({error='no_agent'})
 end
@@ -93,15 +147,9 @@ if ARGV[5] ~= '' then
   end
   redis.call('HSET', KEYS[5], ARGV[5], ARGV[2])
 end
-local fields = {}
-for i = 13, #ARGV do fields[#fields + 1] = ARGV[i] end
-if ARGV[4] == 'assign' then
-  -- Created assigned (one index move, not pending then assigned): the fields assign_task sets.
-  for _, f in ipairs({'state', 'assigned', 'assigned_to', ARGV[7], 'updated_at', ARGV[1]}) do
-    fields[#fields + 1] = f
-  end
-end
-redis.call('HSET', KEYS[3], unpack(fields))
+-- The hash as the caller built it (an assignment's already assigned: one index move, not
+-- pending then assigned).
+redis.call('HSET', KEYS[3], unpack(ARGV, 13))
 -- Creation order must be total: a task made in the same millisecond as the newest sorts after it.
 local score = tonumber(ARGV[3])
 local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
@@ -157,21 +205,10 @@ export async function createTask(t: Ctx, input: NewTask, placement: Placement): 
   const now = new Date();
   const iso = now.toISOString();
   const from = input.from ?? SUPERVISOR_ID;
-  const task = Task.parse({
-    id,
-    description,
-    state: input.state ?? "pending",
-    created_by: from,
-    created_at: iso,
-    updated_at: iso,
-    completed_at: input.state ? iso : undefined,
-    result: input.result,
-    plan_id: input.planId,
-    parent_id: input.parentId,
-    tags: input.tags ?? [],
-    verify: checkVerify(input.verify),
-  });
+  const task = newTask(id, iso, description, checkVerify(input.verify), input);
   const to = placement.kind === "assign" ? placement.to : undefined;
+  // Created assigned: the fields assign_task would set (updated_at is already the creation's).
+  const stored: Task = to ? { ...task, state: "assigned", assigned_to: to.id } : task;
   const msg = to
     ? JSON.stringify(
       buildMessage({ from, to: to.id, type: "task_assign", task_id: id, body: description }),
@@ -199,15 +236,14 @@ export async function createTask(t: Ctx, input: NewTask, placement: Placement): 
       to && to.kind === "agent" ? "1" : "0",
       msg,
       evMsg,
-      ...taskFields(task),
+      ...taskFields(stored),
     ],
   );
   if (res.error === "no_agent") throw new NotFoundError(`agent ${to!.label} no longer exists`);
   if (res.error === "exists") {
     throw new ConflictError(`plan entry '${input.planId}' is already task ${res.id}`);
   }
-  // What the script wrote: the task's fields, and for an assignment the fields assign_task sets.
-  return to ? { ...task, state: "assigned", assigned_to: to.id, updated_at: iso } : task;
+  return stored; // what the script wrote
 }
 
 /** `tt assign`: a new task, assigned to `to`, with a task_assign message in its inbox. */
