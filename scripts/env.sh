@@ -84,6 +84,22 @@ tt_ensure_chromium() {
   return 0
 }
 
+# openssl, for the TLS topology tests (tests/scale/tls_test.ts makes a throwaway CA and
+# certificates with it). Without apt those tests skip, saying why.
+tt_ensure_openssl() {
+  command -v openssl >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    tt_say "installing openssl with apt-get (once, for the TLS tests)"
+    local path="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
+    { PATH="$path" apt-get update -q &&
+      PATH="$path" DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssl; } >&2 ||
+      tt_say "apt-get could not install openssl: the TLS tests will skip"
+  else
+    tt_say "the TLS tests need openssl (sudo apt-get install openssl); without it they skip"
+  fi
+  return 0
+}
+
 # The npm packages pinned in deno.lock, fetched once per lockfile (a stamp in $TT_TOOLS holds the
 # lockfile's checksum, so a run with everything cached costs one cksum, no Deno process). tt
 # loads some packages only when a command needs them, and an agent's round may run the full tt
