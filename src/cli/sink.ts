@@ -1,8 +1,8 @@
 /**
  * Where command output goes. Normally this process's stdout and stderr; while the supervisor runs
  * a command for an agent or for the operator (src/supervisor/channel/), that request's scope: its
- * buffers, the caller and the supervisor's open town. No imports (every `tt`, even `--help`, loads this): the
- * channel installs the scope reader, backed by its AsyncLocalStorage.
+ * buffers, the caller and the supervisor's open town. No imports (every `tt`, even `--help`, loads
+ * this): the channel installs the scope reader, backed by its AsyncLocalStorage.
  */
 import type { TownContext } from "../core/town.ts";
 
