@@ -55,6 +55,8 @@ export const LEAN_GROUPS: Record<string, () => Promise<Group>> = {
   recover: () => import("./agent.ts"),
   reclaim: () => import("./agent.ts"),
   logs: () => import("./agent.ts"),
+  history: () => import("./events.ts"),
+  events: () => import("./events.ts"),
   // The shell completion's live values: it runs on TAB, within a short bound.
   __complete: () => import("./completion.ts"),
 };

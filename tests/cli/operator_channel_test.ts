@@ -89,6 +89,7 @@ Deno.test("operator channel: short commands run in the supervisor, with the lean
       ["task", "list", "--json", "--limit", "1"],
       ["inbox", "sink"],
       ["backlog", "list"],
+      ["history", "-n", "5"],
       ["assign", "nobody", "x"], // unknown agent: exit 1, one line
       ["task", "show", "ffffffff"], // no such task
       ["send", "sink", ""], // an empty message
@@ -125,7 +126,7 @@ Deno.test("operator channel: what it must not run falls back to the operator's o
         ["assign", "--help"],
         ["task", "list", "--limit", "0"],
         ["task", "complete", "abcd"],
-        ["history"],
+        ["events", "-c", "1"],
       ]
     ) {
       const via = await channelOnly(at, sock, args);

@@ -18,6 +18,7 @@ export const OPERATOR_PATHS: ReadonlySet<string> = new Set([
   "status",
   "list",
   "inbox",
+  "history",
   "task list",
   "task show",
   "task current",
@@ -42,10 +43,10 @@ export function configStamp(st: Deno.FileInfo): string {
 
 /**
  * Variables that change which Redis a command acts on (and where `tt status` looks for the
- * service unit): a request is run only when the client's values equal the supervisor's (else the
- * client runs it itself). TT_HOST picks the socket.
+ * service unit, and the time zone `tt history` shows times in): a request is run only when the
+ * client's values equal the supervisor's (else the client runs it itself). TT_HOST picks the socket.
  */
-export const TARGET_ENV = ["REDIS_URL", "TT_HOME", "HOME", "XDG_CONFIG_HOME"] as const;
+export const TARGET_ENV = ["REDIS_URL", "TT_HOME", "HOME", "XDG_CONFIG_HOME", "TZ"] as const;
 
 /**
  * Where host `host`'s supervisor of the town at `root` listens: `.tt/operator/<id>.sock` (mode
