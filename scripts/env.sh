@@ -30,74 +30,74 @@ tt_ensure_deno() {
   export PATH="$bin:$PATH"
 }
 
+# Installs Debian packages with apt-get when run as root: 0 installed, 1 apt-get failed, 2 no
+# apt-get here (or not root). `why` ends the "installing" line ("" for none).
+tt_apt_get() {
+  local why=$1
+  shift
+  [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1 || return 2
+  tt_say "installing $* with apt-get (once${why:+, $why})"
+  # dpkg refuses to run unless the sbin directories are on PATH (ldconfig, start-stop-daemon).
+  local path="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
+  { PATH="$path" apt-get update -q &&
+    PATH="$path" DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"; } >&2 || return 1
+}
+
 tt_ensure_redis() {
   command -v redis-server >/dev/null 2>&1 && return 0
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    tt_say "installing redis-server with apt-get (once)"
-    # dpkg refuses to run unless the sbin directories are on PATH (ldconfig, start-stop-daemon).
-    local path="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
-    { PATH="$path" apt-get update -q &&
-      PATH="$path" DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; } >&2 || {
-      tt_say "apt-get could not install redis-server"
-      exit 1
-    }
-  else
-    tt_say "redis-server is missing: install it (sudo apt-get install redis-server), or set REDIS_URL to an existing Redis"
-    exit 1
-  fi
+  local rc=0
+  tt_apt_get "" redis-server || rc=$? # not a plain call: the scripts run with set -e
+  case $rc in
+    0) ;;
+    1) tt_say "apt-get could not install redis-server"; exit 1 ;;
+    *) tt_say "redis-server is missing: install it (sudo apt-get install redis-server), or set REDIS_URL to an existing Redis"; exit 1 ;;
+  esac
 }
 
 # The agent sandbox: bubblewrap, plus socat and ripgrep for its network filter and file scan.
 # Optional: without them tt runs agents unsandboxed ([agent] sandbox = "auto") and the sandbox
 # tests skip, saying why; so a failed install warns instead of stopping.
 tt_ensure_bwrap() {
-  local missing=() tool pkg
+  local missing=() tool
   for tool in bwrap:bubblewrap socat:socat rg:ripgrep; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    tt_say "installing ${missing[*]} with apt-get (once, for the agent sandbox)"
-    local path="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
-    { PATH="$path" apt-get update -q &&
-      PATH="$path" DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; } >&2 ||
-      tt_say "apt-get could not install ${missing[*]}: agents will run without the sandbox"
-  else
-    tt_say "the agent sandbox needs ${missing[*]} (sudo apt-get install ${missing[*]}); without them agents run unsandboxed"
-  fi
+  local rc=0
+  tt_apt_get "for the agent sandbox" "${missing[@]}" || rc=$?
+  case $rc in
+    0) ;;
+    1) tt_say "apt-get could not install ${missing[*]}: agents will run without the sandbox" ;;
+    *) tt_say "the agent sandbox needs ${missing[*]} (sudo apt-get install ${missing[*]}); without them agents run unsandboxed" ;;
+  esac
+  return 0
+}
+
+# A package only some tests need (they skip, saying why, without it): `tt_ensure_for_tests
+# <command> <package> <which tests>`. A failed install warns instead of stopping.
+tt_ensure_for_tests() {
+  local cmd=$1 pkg=$2 tests=$3
+  [ -x "$cmd" ] || command -v "$cmd" >/dev/null 2>&1 && return 0
+  local rc=0
+  tt_apt_get "for $tests" "$pkg" || rc=$?
+  case $rc in
+    0) ;;
+    1) tt_say "apt-get could not install $pkg: $tests will skip" ;;
+    *) tt_say "$tests need $pkg (sudo apt-get install $pkg); without it they skip" ;;
+  esac
   return 0
 }
 
 # Debian's chromium, for the dashboard's browser tests (playwright-core drives it; Playwright's own
-# browser download cannot work here). Without apt the browser tests skip, saying why.
+# browser download cannot work here).
 tt_ensure_chromium() {
-  [ -x "${TT_CHROMIUM:-/usr/bin/chromium}" ] && return 0
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    tt_say "installing chromium with apt-get (once, for the dashboard's browser tests)"
-    local path="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
-    { PATH="$path" apt-get update -q &&
-      PATH="$path" DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } >&2 ||
-      tt_say "apt-get could not install chromium: the browser tests will skip"
-  else
-    tt_say "the browser tests need chromium (sudo apt-get install chromium); without it they skip"
-  fi
-  return 0
+  tt_ensure_for_tests "${TT_CHROMIUM:-/usr/bin/chromium}" chromium "the dashboard's browser tests"
 }
 
 # openssl, for the TLS topology tests (tests/scale/tls_test.ts makes a throwaway CA and
-# certificates with it). Without apt those tests skip, saying why.
+# certificates with it).
 tt_ensure_openssl() {
-  command -v openssl >/dev/null 2>&1 && return 0
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    tt_say "installing openssl with apt-get (once, for the TLS tests)"
-    local path="/usr/local/sbin:/usr/sbin:/sbin:$PATH"
-    { PATH="$path" apt-get update -q &&
-      PATH="$path" DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssl; } >&2 ||
-      tt_say "apt-get could not install openssl: the TLS tests will skip"
-  else
-    tt_say "the TLS tests need openssl (sudo apt-get install openssl); without it they skip"
-  fi
-  return 0
+  tt_ensure_for_tests openssl openssl "the TLS tests"
 }
 
 # The npm packages pinned in deno.lock, fetched once per lockfile (a stamp in $TT_TOOLS holds the

@@ -9,6 +9,9 @@ import { MAX_MESSAGE_BYTES, Message } from "../../src/core/schemas.ts";
 import { UsageError } from "../../src/core/errors.ts";
 import { snapshotTown, withTestTown } from "../helpers.ts";
 
+/** The stored JSON of a plain message: the schema's field order, nothing else. */
+const STORED_FIELDS = ["id", "from", "to", "type", "body", "priority", "created_at"];
+
 /** Input a JavaScript caller (library, plugin) may pass whatever the types say. */
 // deno-lint-ignore no-explicit-any
 const loose = (x: Record<string, unknown>) => x as any as NewMessage;
@@ -89,15 +92,7 @@ Deno.test("sendMessage stores only the schema's fields and refuses bad input unw
     assert.deepEqual(await snapshotTown(t), before);
     await sendMessage(t, loose({ ...base, to: a.id, body: "hi", extra: "x", __proto_x: 1 }));
     const [raw] = await t.redis.lrange(t.keys.inbox(a.id), 0, -1);
-    assert.deepEqual(Object.keys(JSON.parse(raw)), [
-      "id",
-      "from",
-      "to",
-      "type",
-      "body",
-      "priority",
-      "created_at",
-    ]);
+    assert.deepEqual(Object.keys(JSON.parse(raw)), STORED_FIELDS);
   });
 });
 
@@ -125,14 +120,6 @@ Deno.test("a message built from parsed JSON carries no smuggled fields (__proto_
   assert.notEqual(m.id, "forged");
   assert.notEqual(m.created_at, "1970-01-01T00:00:00Z");
   const stored = JSON.parse(JSON.stringify(m));
-  assert.deepEqual(Object.keys(stored), [
-    "id",
-    "from",
-    "to",
-    "type",
-    "body",
-    "priority",
-    "created_at",
-  ]);
+  assert.deepEqual(Object.keys(stored), STORED_FIELDS);
   assert.equal(Object.getPrototypeOf(m), Object.prototype);
 });
