@@ -29,13 +29,18 @@ local function hash_table(key)
   for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
   return t
 end
+-- The assignment's message at the agent's inbox tail and its event (the hash already says
+-- assigned: assign_task, or createTask writing it assigned).
+local function announce_assignment(id, agent_id, agent_key, inbox, require_agent, json, ev_msg)
+  push_message(inbox, agent_key, require_agent, json, 'tail')
+  emit({type='task_assigned', task_id=id, agent_id=agent_id, new_state='assigned', message=ev_msg})
+end
 local function assign_task(task_key, id, agent_id, agent_key, inbox, require_agent, json, ev_msg, now)
   local before = task_marks(task_key)
   redis.call('HSET', task_key, 'state', 'assigned', 'assigned_to', agent_id, 'updated_at', now)
   redis.call('HDEL', task_key, 'started_at')
   task_reindex(task_key, id, before)
-  push_message(inbox, agent_key, require_agent, json, 'tail')
-  emit({type='task_assigned', task_id=id, agent_id=agent_id, new_state='assigned', message=ev_msg})
+  announce_assignment(id, agent_id, agent_key, inbox, require_agent, json, ev_msg)
 end
 `;
 

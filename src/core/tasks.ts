@@ -161,9 +161,7 @@ if ARGV[4] == 'assign' then after = {state='assigned', agent=ARGV[7]} end
 task_reindex(KEYS[3], ARGV[2], {state=false, agent=''}, after, score)
 if ARGV[4] == 'assign' then
   -- The agent's existence was checked above when required.
-  push_message(ARGV[9], ARGV[8], '0', ARGV[11], 'tail')
-  emit({type='task_assigned', task_id=ARGV[2], agent_id=ARGV[7], new_state='assigned',
-    message=ARGV[12]})
+  announce_assignment(ARGV[2], ARGV[7], ARGV[8], ARGV[9], '0', ARGV[11], ARGV[12])
 else
   if ARGV[4] == 'backlog' then redis.call('RPUSH', KEYS[4], ARGV[2]) end
   local state = redis.call('HGET', KEYS[3], 'state')
