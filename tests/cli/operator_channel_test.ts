@@ -12,6 +12,7 @@ import { ROOT, runProcess, type TtResult } from "../helpers.ts";
 import { supervisorInfo } from "../../src/core/control.ts";
 import { operatorPaths } from "../../src/supervisor/channel/operator_wire.ts";
 import { machineHost } from "../../src/core/host_name.ts";
+import { exists } from "../../src/core/town_root.ts";
 import { VERSION } from "../../src/version.ts";
 import { unitName } from "../../src/supervisor/service.ts";
 import { taskCounts } from "../../src/core/counters.ts";
@@ -23,17 +24,8 @@ async function town(): Promise<{ at: AgentTown; sock: string; tokenFile: string 
   await at.sb.ok(["spawn", "holder", "--cli", "sleep 1000"]);
   await at.sb.ok(["spawn", "sink", "--host", "far", "--cli", "true"]);
   const paths = operatorPaths(at.sb.dir, machineHost());
-  await waitUntil(async () => !!(await supervisorInfo(at.t)) && exists(paths.socket));
+  await waitUntil(async () => !!(await supervisorInfo(at.t)) && await exists(paths.socket));
   return { at, sock: paths.socket, tokenFile: paths.token };
-}
-
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -201,7 +193,7 @@ Deno.test("operator channel: a killed supervisor's socket is left behind; comman
   const { at, sock } = await town();
   try {
     await at.killSupervisorKeepingHeartbeat();
-    assert.ok(exists(sock), "SIGKILL leaves the socket file");
+    assert.ok(await exists(sock), "SIGKILL leaves the socket file");
     const r = await at.sb.tt(["assign", "sink", "after the crash"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await countTasks(at.t), 1);
