@@ -6,7 +6,7 @@ import { connectRedis } from "../src/redis/connection.ts";
 import { townKeys } from "../src/core/keys.ts";
 import { createAgent, setAgentState } from "../src/core/agents.ts";
 import type { TownContext } from "../src/core/town.ts";
-import { TownConfig } from "../src/core/config.ts";
+import { TownConfig } from "../src/core/config_schema.ts";
 import { shebangFlags as flagsOfBundle } from "../scripts/bundle.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");

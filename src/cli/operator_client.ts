@@ -12,6 +12,7 @@
 import { findTownRoot, TOWN_FILE } from "../core/town_root.ts";
 import { thisHost } from "../core/host_name.ts";
 import { VERSION } from "../version.ts";
+import { startTimer } from "../core/timer.ts";
 import {
   configStamp,
   OPERATOR_COMMANDS,
@@ -60,7 +61,11 @@ export async function viaSupervisor(argv: string[]): Promise<number | undefined>
     color: Deno.stdout.isTerminal() && !Deno.noColor,
   };
   let text: string;
-  const timer = setTimeout(() => conn.close(), REPLY_TIMEOUT_MS);
+  const timer = startTimer(REPLY_TIMEOUT_MS, () => {
+    try {
+      conn.close();
+    } catch { /* closed already */ }
+  }, { oneShot: true });
   try {
     await writeAll(conn, JSON.stringify(request) + "\n");
     await conn.closeWrite();
@@ -68,7 +73,7 @@ export async function viaSupervisor(argv: string[]): Promise<number | undefined>
   } catch (e) {
     return failed(`the request failed (${(e as Error).message})`);
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
   let reply: { fallback?: unknown; code?: unknown; stdout?: unknown; stderr?: unknown };
   try {

@@ -3,7 +3,6 @@
  * it in its reply), with what it quotes (arguments, task text, Redis replies) escaped, and an exit
  * code. Used by main.ts and by the agent channel.
  */
-import { CommanderError } from "commander";
 import { singleLine, TtError } from "../core/errors.ts";
 import { escapeText } from "./output.ts";
 import { writeErr } from "./sink.ts";
@@ -11,9 +10,19 @@ import { writeErr } from "./sink.ts";
 /** One line on stderr, escaped. */
 const fail = (line: string) => writeErr(escapeText(singleLine(line), { multiline: false }));
 
+/**
+ * commander's CommanderError (or its InvalidArgumentError), known by its name and `commander.*`
+ * code: importing commander to test instanceof would cost the lean path's errors ~40 ms.
+ */
+function isCommanderError(e: unknown): e is Error & { exitCode: number } {
+  return e instanceof Error && ["CommanderError", "InvalidArgumentError"].includes(e.name) &&
+    /^commander\./.test(String((e as { code?: unknown }).code)) &&
+    typeof (e as { exitCode?: unknown }).exitCode === "number";
+}
+
 /** Maps an error to one line on stderr (through the sink) and an exit code. */
 export async function reportError(e: unknown): Promise<number> {
-  if (e instanceof CommanderError) {
+  if (isCommanderError(e)) {
     // commander already printed its message; help and --version are successes.
     return e.exitCode === 0 ? 0 : 2;
   }

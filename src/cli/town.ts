@@ -211,7 +211,8 @@ export function register(program: Command) {
         if (key === "default_cli") throw new UsageError("default_cli cannot be empty");
         delete next[key];
       } else next[key] = value;
-      const valid = cfgMod.validate(cfgMod.GlobalConfig, next, "config");
+      const { GlobalConfig, validate } = await import("../core/config_schema.ts");
+      const valid = validate(GlobalConfig, next, "config");
       const path = await cfgMod.saveGlobalConfig(valid);
       const shown = key === "redis_url" ? redact(value) : value;
       output(g.json, { key, value: shown, path }, () => `Set ${key} in ${path}`);

@@ -1,121 +1,19 @@
 /**
  * Files on disk: the town's `tinytown.toml`, the user's `~/.tt/config.toml` and the registry of
- * towns `~/.tt/towns.toml`. No Redis here, so `tt plan` and `tt --help` stay cheap.
+ * towns `~/.tt/towns.toml`. No Redis here, so `tt plan` and `tt --help` stay cheap; and no zod
+ * unless a file changed since its validated form was cached (validatedOnce).
  */
 import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
-import { z } from "zod";
 import { singleLine, TtError } from "./errors.ts";
-import { TOWN_FILE } from "./town_root.ts";
+import { RUNTIME_DIR, TOWN_FILE } from "./town_root.ts";
+import type { GlobalConfig, TownConfig } from "./config_schema.ts";
+import { VERSION } from "../version.ts";
 
 export { exists, findTownRoot, realPath, RUNTIME_DIR, TOWN_FILE } from "./town_root.ts";
+export type { AgentPower, GlobalConfig, TownConfig } from "./config_schema.ts";
 import { isValidTownName, sanitizeTownName, TOWN_NAME_RULE } from "./keys.ts";
 import { urlPassword } from "./secrets.ts";
 import { warnOnce } from "./warnings.ts";
-import { BudgetConfig, PricingConfig } from "./usage/schema.ts";
-
-const AgentCli = z.object({
-  command: z.string().min(1, "command must not be empty"),
-  workdir: z.string().optional(),
-  env: z.record(z.string(), z.string()).optional(),
-}).strict();
-
-/** What an agent may do beyond its defaults (src/supervisor/channel/powers.ts says what each allows). */
-export const AGENT_POWERS = [
-  "spawn",
-  "assign",
-  "kill",
-  "cancel",
-  "inbox",
-  "history",
-  "wait",
-  "verify",
-] as const;
-export type AgentPower = (typeof AGENT_POWERS)[number];
-
-export const TownConfig = z.object({
-  name: z.string().min(1),
-  /** The town's identity on its Redis (a uuid, written by `tt init`; see identity.ts). */
-  id: z.uuid("id must be a uuid (tt init writes it; remove the line to get a new one)")
-    .optional(),
-  default_cli: z.string().min(1).default("claude"),
-  conductor_cli: z.string().min(1).optional(),
-  redis: z.object({
-    /**
-     * External Redis: `redis://`, `rediss://`, `unix://`, `redis+cluster://` or
-     * `redis+sentinel://` (`rediss+…` for TLS). Unset ⇒ tt manages its own server.
-     */
-    url: z.string().min(1).optional(),
-    /** Every state change waits (WAIT) until this many replicas hold it before tt reports it. */
-    wait_replicas: z.number().int().nonnegative().max(64).default(0),
-    /** How long that WAIT may take; fewer replicas by then fails the command. */
-    wait_timeout_ms: z.number().int().positive().max(60_000).default(1000),
-  }).strict().prefault({}),
-  agent: z.object({
-    idle_timeout_secs: z.number().int().nonnegative().default(300),
-    round_timeout_secs: z.number().int().positive().default(1800),
-    max_rounds: z.number().int().positive().default(10),
-    worktrees: z.boolean().default(true),
-    /** Seconds between SIGTERM and SIGKILL when a round is killed or times out. */
-    kill_grace_secs: z.number().nonnegative().default(5),
-    /** Extra environment variables passed to agent CLIs (secret-looking ones are withheld). */
-    pass_env: z.array(z.string()).default([]),
-    /** Powers beyond the defaults, by agent name or role: `lead = ["spawn", "assign"]`. */
-    powers: z.record(z.string(), z.array(z.enum(AGENT_POWERS))).default({}),
-    /** A round whose CLI shows no progress for this long ends as stalled; 0 = never. */
-    stall_timeout_secs: z.number().int().nonnegative().default(300),
-    /**
-     * A stopped agent's queued work: back to the backlog, failed, or kept on the agent (for
-     * `tt restart` or `tt reclaim`).
-     */
-    on_stop: z.enum(["backlog", "fail", "keep"]).default("backlog"),
-    /**
-     * A host whose supervisor heartbeat is older than this is lost (the heartbeat's TTL; it is
-     * refreshed three times per period).
-     */
-    host_timeout_secs: z.number().int().min(1).max(3600).default(10),
-    /** A lost host's agents' queued and in-flight work: to the backlog, or left waiting for it. */
-    on_host_loss: z.enum(["backlog", "wait"]).default("backlog"),
-    /** Agent CLIs and verify checks in a sandbox: auto = where it works (see supervisor/sandbox). */
-    sandbox: z.enum(["auto", "on", "off"]).default("auto"),
-    /** Hosts sandboxed rounds may reach besides their CLI's API hosts (`*.example.com`, IPs). */
-    allow_hosts: z.array(
-      z.string().regex(/^[A-Za-z0-9*.:\[\]-]+$/, "a host name, *.domain or an IP address"),
-    ).default([]),
-  }).strict().prefault({}),
-  agent_clis: z.record(z.string(), AgentCli).default({}),
-  /** `command` runs (sh -c, the event's JSON on stdin) when an agent needs input, fails or is rate limited. */
-  notify: z.object({ command: z.string().min(1).optional() }).strict().prefault({}),
-  /** Spending limits checked before every round (src/core/usage/budget.ts). */
-  budget: BudgetConfig.prefault({}),
-  /** USD per million tokens by model (or CLI name), for CLIs that report no cost. */
-  pricing: PricingConfig.default({}),
-  townhall: z.object({
-    bind: z.string().default("127.0.0.1"),
-    port: z.number().int().min(0).max(65535).default(8080),
-    /**
-     * `auto`: every request needs an API key; the first `tt townhall` of a town without one
-     * creates one (admin) and prints it once. `api_key`: the same, but never creates one.
-     * `none`: no key at all (explicit opt-out; refused on a non-loopback bind).
-     */
-    auth: z.enum(["auto", "none", "api_key"]).default("auto"),
-    /**
-     * `Host` header values accepted besides the bind address, localhost, 127.0.0.1 and [::1]
-     * (a name, or name:port; a name alone also matches with the listening port).
-     */
-    allowed_hosts: z.array(z.string().trim().min(1).max(255)).default([]),
-    /** `Origin`s allowed to call (besides the server's own http://<host>:<port>); others get 403. */
-    allowed_origins: z.array(z.string().trim().min(1).max(255)).default([]),
-    /** Largest request body accepted (413 beyond). */
-    max_body_bytes: z.number().int().positive().default(256 * 1024),
-    /** Token buckets per API key (or client address without one); 0 disables a limit. */
-    rate_limit: z.object({
-      read_per_min: z.number().int().nonnegative().default(600),
-      write_per_min: z.number().int().nonnegative().default(120),
-      burst: z.number().int().positive().default(60),
-    }).strict().prefault({}),
-  }).strict().prefault({}),
-}).strict();
-export type TownConfig = z.infer<typeof TownConfig>;
 
 /** Parses TOML text, turning syntax errors into `file:line:col: what` messages. */
 export function parseTomlFile(text: string, path: string): unknown {
@@ -130,13 +28,54 @@ export function parseTomlFile(text: string, path: string): unknown {
   }
 }
 
-/** Validates parsed data, naming the first bad field and the file. */
-export function validate<T extends z.ZodType>(schema: T, data: unknown, path: string): z.infer<T> {
-  const r = schema.safeParse(data);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  const where = issue.path.length ? issue.path.join(".") : "(top level)";
-  throw new TtError(singleLine(`${path}: ${where}: ${issue.message}`));
+// ---- the validated files, cached ----
+
+/** Next to the file it caches: `.tt/config-cache.json` of a town, `~/.tt/config-cache.json`. */
+const CACHE_FILE = "config-cache.json";
+
+/**
+ * The validated form of a config file's `text`: from `cachePath` when it was made from exactly
+ * this text by this tt, else `validate()` (which loads zod and the schemas, ~30 ms of a one-shot
+ * command), then cached. Files that failed validation are never cached.
+ *
+ * The cache sits with state tt already trusts: a town's in `.tt/` (hidden from sandboxed agents,
+ * with the Redis socket and its AOF), the user's in `~/.tt/` (0600, like the password
+ * `config.toml` may hold). A missing, unreadable or foreign entry is a miss; a directory that is
+ * missing or read-only leaves the file uncached.
+ */
+async function validatedOnce<T>(
+  text: string,
+  cachePath: string,
+  validate: () => Promise<T>,
+): Promise<T> {
+  const stamp = codeStamp();
+  try {
+    const entry = JSON.parse(await Deno.readTextFile(cachePath));
+    if (entry?.stamp === stamp && entry.text === text && entry.value) return entry.value as T;
+  } catch { /* a miss */ }
+  const value = await validate();
+  try {
+    await writeFileAtomic(cachePath, JSON.stringify({ stamp, text, value }), 0o600);
+  } catch { /* uncached */ }
+  return value;
+}
+
+/**
+ * Which code validated a cache entry: the version, and from source the schema files' times, so
+ * an edit of a schema (or a rebuilt bundle, whose modules share its URL) invalidates the cache.
+ */
+function codeStamp(): string {
+  const files = ["./config_schema.ts", "./usage/config_schema.ts", import.meta.url];
+  return [VERSION, ...files.map((f) => fileTime(new URL(f, import.meta.url)))].join(":");
+}
+
+function fileTime(url: URL): string {
+  if (url.protocol !== "file:") return "";
+  try {
+    return String(Deno.statSync(url).mtime?.getTime() ?? "");
+  } catch {
+    return "";
+  }
 }
 
 export async function readTextIfExists(path: string): Promise<string | undefined> {
@@ -154,14 +93,18 @@ export async function loadTownConfig(root: string): Promise<TownConfig> {
   if (text === undefined) {
     throw new TtError(`no ${TOWN_FILE} in ${root}: run 'tt init' there first`);
   }
-  const cfg = validate(TownConfig, parseTomlFile(text, path), path);
-  if (!isValidTownName(cfg.name)) {
-    throw new TtError(singleLine(
-      `${path}: name: '${cfg.name}' is not a valid town name: use ${TOWN_NAME_RULE} (try '${
-        sanitizeTownName(cfg.name) ?? "tinytown"
-      }')`,
-    ));
-  }
+  const cfg = await validatedOnce(text, `${root}/${RUNTIME_DIR}/${CACHE_FILE}`, async () => {
+    const schema = await import("./config_schema.ts");
+    const cfg = schema.validate(schema.TownConfig, parseTomlFile(text, path), path);
+    if (!isValidTownName(cfg.name)) {
+      throw new TtError(singleLine(
+        `${path}: name: '${cfg.name}' is not a valid town name: use ${TOWN_NAME_RULE} (try '${
+          sanitizeTownName(cfg.name) ?? "tinytown"
+        }')`,
+      ));
+    }
+    return cfg;
+  });
   if (cfg.redis.url && urlPassword(cfg.redis.url) !== undefined) {
     warnOnce(
       `${path} holds a Redis password in [redis] url, and this file is meant to be committed: ` +
@@ -263,19 +206,13 @@ export function ttHome(): string {
   return `${home}/.tt`;
 }
 
-export const GlobalConfig = z.object({
-  default_cli: z.string().min(1).default("claude"),
-  conductor_cli: z.string().min(1).optional(),
-  /** Default `[redis] url` for towns created later. */
-  redis_url: z.string().min(1).optional(),
-  agent_clis: z.record(z.string(), z.string().min(1)).default({}),
-}).strict();
-export type GlobalConfig = z.infer<typeof GlobalConfig>;
-
 export async function loadGlobalConfig(): Promise<GlobalConfig> {
   const path = `${ttHome()}/config.toml`;
   const text = await readTextIfExists(path);
-  return validate(GlobalConfig, text === undefined ? {} : parseTomlFile(text, path), path);
+  return await validatedOnce(text ?? "", `${ttHome()}/${CACHE_FILE}`, async () => {
+    const { GlobalConfig, validate } = await import("./config_schema.ts");
+    return validate(GlobalConfig, text === undefined ? {} : parseTomlFile(text, path), path);
+  });
 }
 
 /**
@@ -301,15 +238,14 @@ export async function saveGlobalConfig(cfg: GlobalConfig): Promise<string> {
   return await writePrivate("config.toml", stringifyToml(cfg) + "\n");
 }
 
-const TownsFile = z.object({
-  towns: z.array(z.object({ path: z.string(), name: z.string() })).default([]),
-});
 export type RegisteredTown = { path: string; name: string };
 
 export async function loadTownRegistry(): Promise<RegisteredTown[]> {
   const path = `${ttHome()}/towns.toml`;
   const text = await readTextIfExists(path);
-  return text === undefined ? [] : validate(TownsFile, parseTomlFile(text, path), path).towns;
+  if (text === undefined) return [];
+  const { TownsFile, validate } = await import("./config_schema.ts");
+  return validate(TownsFile, parseTomlFile(text, path), path).towns;
 }
 
 export async function registerTown(town: RegisteredTown): Promise<void> {

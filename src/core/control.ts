@@ -3,7 +3,7 @@
  * control message and block on a one-shot reply list (no polling).
  */
 import { duplicateConnection } from "../redis/connection.ts";
-import { z } from "zod";
+import { type Infer, number, record, string, withDefault } from "./record.ts";
 import type { Ctx } from "./agents.ts";
 import { thisHost } from "./host_name.ts";
 
@@ -11,27 +11,21 @@ export { machineHost, thisHost } from "./host_name.ts";
 
 export const SUPERVISOR_TTL_SECS = 10;
 
-export const SupervisorInfo = z.object({
-  pid: z.number(),
-  host: z.string(),
-  started_at: z.string(),
-  version: z.string(),
-  agents: z.number().default(0),
-});
-export type SupervisorInfo = z.infer<typeof SupervisorInfo>;
+export const SupervisorInfo = record({
+  pid: number(),
+  host: string(),
+  started_at: string(),
+  version: string(),
+  agents: withDefault(number(), 0),
+}, "supervisor record");
+export type SupervisorInfo = Infer<typeof SupervisorInfo>;
 
-export const ControlMessage = z.discriminatedUnion("op", [
-  z.object({ op: z.literal("start"), agent_id: z.string(), reply: z.string().optional() }),
-  z.object({
-    op: z.literal("kill"),
-    agent_id: z.string(),
-    reason: z.string(),
-    reply: z.string().optional(),
-  }),
-  z.object({ op: z.literal("wake"), agent_id: z.string(), reply: z.string().optional() }),
-  z.object({ op: z.literal("shutdown"), now: z.boolean(), reply: z.string().optional() }),
-]);
-export type ControlMessage = z.infer<typeof ControlMessage>;
+/** What a supervisor's control list carries (the supervisor parses it: supervisor/control.ts). */
+export type ControlMessage =
+  | { op: "start"; agent_id: string; reply?: string }
+  | { op: "kill"; agent_id: string; reason: string; reply?: string }
+  | { op: "wake"; agent_id: string; reply?: string }
+  | { op: "shutdown"; now: boolean; reply?: string };
 
 export async function supervisorInfo(
   t: Ctx,

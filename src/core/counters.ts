@@ -3,7 +3,7 @@
  * few tasks status shows per group, and task lists page by page with a cursor. Each costs a
  * handful of Redis commands whatever the number of tasks (O(page), never O(tasks)).
  */
-import { type Task, TASK_STATES, TaskState } from "./schemas.ts";
+import { isTaskState, type Task, TASK_STATES, type TaskState } from "./schemas.ts";
 import { UsageError } from "./errors.ts";
 import type { Ctx } from "./agents.ts";
 import { getTasks } from "./tasks.ts";
@@ -51,11 +51,11 @@ export async function assigneeCounts(t: Ctx): Promise<Map<string, StateCounts>> 
   const out = new Map<string, StateCounts>();
   for (const [field, v] of Object.entries(raw)) {
     const cut = field.lastIndexOf("|");
-    const state = TaskState.safeParse(field.slice(cut + 1));
-    if (cut < 0 || !state.success) continue;
+    const state = field.slice(cut + 1);
+    if (cut < 0 || !isTaskState(state)) continue;
     const who = field.slice(0, cut);
     const c = out.get(who) ?? zeroCounts();
-    c[state.data] += Number(v) || 0;
+    c[state] += Number(v) || 0;
     out.set(who, c);
   }
   return out;

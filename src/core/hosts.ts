@@ -8,7 +8,7 @@
  * `lost` and their queued and in-flight work moves to the backlog (one script per agent); with
  * "wait" nothing moves. When the host's supervisor comes back, its lost agents resume.
  */
-import { z } from "zod";
+import { arrayOf, before, type Infer, number, oneOf, optional, record, string } from "./record.ts";
 import type { Redis } from "ioredis";
 import { type Agent, isTerminalAgent } from "./schemas.ts";
 import type { Ctx } from "./agents.ts";
@@ -78,19 +78,19 @@ async function lockHeld(path: string): Promise<boolean> {
   }
 }
 
-export const HostRecord = z.object({
-  host: z.string(),
-  state: z.enum(["up", "stopped", "lost"]),
-  pid: z.number().int(),
-  started_at: z.string(),
-  ttl_secs: z.number(),
+export const HostRecord = record({
+  host: string(),
+  state: oneOf(["up", "stopped", "lost"]),
+  pid: number({ int: true }),
+  started_at: string(),
+  ttl_secs: number(),
   /** When it stopped, or when another host found its heartbeat expired (lost). */
-  since_ms: z.number().optional(),
+  since_ms: optional(number()),
   /** The host whose supervisor handled its loss, and what it did. */
-  lost_by: z.string().optional(),
-  moved: z.number().int().optional(),
-});
-export type HostRecord = z.infer<typeof HostRecord>;
+  lost_by: optional(string()),
+  moved: optional(number({ int: true })),
+}, "host record");
+export type HostRecord = Infer<typeof HostRecord>;
 
 export function parseRecord(raw: unknown): HostRecord | undefined {
   if (typeof raw !== "string") return undefined;
@@ -136,13 +136,10 @@ return cjson.encode({prev = prev, lost = lost, still = still})
 `,
 );
 
-const BeatResult = z.object({
-  prev: z.string(),
-  // cjson encodes an empty table as {}.
-  lost: z.preprocess((v) => Array.isArray(v) ? v : [], z.array(z.string())),
-  still: z.preprocess((v) => Array.isArray(v) ? v : [], z.array(z.string())),
-});
-export type BeatResult = z.infer<typeof BeatResult>;
+// cjson encodes an empty table as {}.
+const hostList = before((v) => Array.isArray(v) ? v : [], arrayOf(string()));
+const BeatResult = record({ prev: string(), lost: hostList, still: hostList }, "heartbeat result");
+export type BeatResult = Infer<typeof BeatResult>;
 
 /** The record of a host whose supervisor `info` is up and beats every `ttlSecs`. */
 export const upRecord = (info: SupervisorInfo, ttlSecs: number): HostRecord => ({

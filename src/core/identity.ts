@@ -12,19 +12,23 @@
  *   id is claimed and written into tinytown.toml. If the name is already claimed from this same
  *   directory on this host, that claim's id is adopted instead.
  */
-import { z } from "zod";
+import { type Infer, pattern, record, string } from "./record.ts";
 import { ConflictError, singleLine, TtError, UsageError } from "./errors.ts";
 import { isValidTownName, sanitizeTownName, TOWN_NAME_RULE } from "./keys.ts";
 import { exists, parseTomlFile, readTextIfExists, TOWN_FILE, writeFileAtomic } from "./config.ts";
 import { thisHost } from "./control.ts";
 
-export const OwnerRecord = z.object({
-  id: z.uuid(),
-  path: z.string(),
-  host: z.string(),
-  created_at: z.string(),
-});
-export type OwnerRecord = z.infer<typeof OwnerRecord>;
+/** zod 4's z.uuid(): RFC 9562 variants 1–8, and the nil and max uuids. */
+export const UUID =
+  /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
+
+export const OwnerRecord = record({
+  id: pattern(UUID),
+  path: string(),
+  host: string(),
+  created_at: string(),
+}, "owner record");
+export type OwnerRecord = Infer<typeof OwnerRecord>;
 
 export function newTownId(): string {
   return crypto.randomUUID();

@@ -8,7 +8,8 @@ import {
   Message,
   MESSAGE_KINDS,
   type MessageKind,
-  Priority,
+  PRIORITIES,
+  type Priority,
 } from "./schemas.ts";
 import { NotFoundError, UsageError } from "./errors.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
@@ -36,7 +37,7 @@ export interface NewMessage {
 }
 
 const KINDS: ReadonlySet<string> = new Set(MESSAGE_KINDS);
-const PRIORITIES: ReadonlySet<string> = new Set(Priority.options);
+const PRIORITY_SET: ReadonlySet<string> = new Set(PRIORITIES);
 
 /** A message field of type `string` (or absent when `optional`), else UsageError naming it. */
 function textField(name: string, v: unknown, optional = false): string | undefined {
@@ -59,9 +60,9 @@ export function buildMessage(m: NewMessage): Message {
     );
   }
   const priority = m.priority ?? "normal";
-  if (!PRIORITIES.has(priority)) {
+  if (!PRIORITY_SET.has(priority)) {
     throw new UsageError(
-      `unknown message priority '${priority}': use one of ${Priority.options.join(", ")}`,
+      `unknown message priority '${priority}': use one of ${PRIORITIES.join(", ")}`,
     );
   }
   // Fields in the schema's order (the JSON reads the same as before); absent ones left out.

@@ -5,7 +5,7 @@
  */
 import { stringify as stringifyToml } from "smol-toml";
 import { z } from "zod";
-import { isTerminalTask, type Task, TaskState } from "./schemas.ts";
+import { isTerminalTask, type Task, TASK_STATES } from "./schemas.ts";
 import { exists, parseTomlFile, readTextIfExists, writeFileAtomic } from "./config.ts";
 import { ConflictError, singleLine, TtError } from "./errors.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
@@ -18,7 +18,7 @@ const PlanEntry = z.object({
   id: z.string().regex(/^[\w.-]{1,100}$/, "use up to 100 letters, digits, '.', '_' or '-'"),
   description: z.string().refine((s) => s.trim() !== "", "must not be empty"),
   agent: z.string().min(1).optional(),
-  status: TaskState.default("pending"),
+  status: z.enum(TASK_STATES).default("pending"),
   tags: z.array(z.string()).default([]),
   /** The id of an earlier entry. */
   parent: z.string().optional(),

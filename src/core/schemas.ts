@@ -1,8 +1,23 @@
 /**
- * Every JSON or hash that crosses Redis, HTTP, MCP or a file is parsed by one of these schemas.
- * Hash fields are strings in Redis; the hash schemas coerce them.
+ * The records that cross Redis, HTTP, MCP or a file: agents, tasks, messages, events. Each is read
+ * back with its reader from record.ts (zod's semantics, without loading zod: one-shot commands
+ * read them); hash fields are strings in Redis, so the readers coerce them.
  */
-import { z } from "zod";
+import {
+  arrayOf,
+  before,
+  boolean,
+  coerced,
+  type Infer,
+  nonEmpty,
+  number,
+  oneOf,
+  optional,
+  orElse,
+  record,
+  string,
+  withDefault,
+} from "./record.ts";
 
 export const AGENT_STATES = [
   "starting",
@@ -21,28 +36,29 @@ export const AGENT_STATES = [
   "stopped",
   "error",
 ] as const;
-export const AgentState = z.enum(AGENT_STATES);
-export type AgentState = z.infer<typeof AgentState>;
+export type AgentState = typeof AGENT_STATES[number];
+const AGENT_STATE_SET: ReadonlySet<unknown> = new Set(AGENT_STATES);
+export const isAgentState = (v: unknown): v is AgentState => AGENT_STATE_SET.has(v);
 
 /** States in which no process is expected to serve the agent. */
 export const TERMINAL_AGENT_STATES: readonly AgentState[] = ["stopped", "error"];
 export const isTerminalAgent = (s: AgentState) => TERMINAL_AGENT_STATES.includes(s);
 
-const optionalString = z.string().min(1).optional().catch(undefined);
-const counter = z.coerce.number().int().nonnegative().catch(0);
+const optionalString = orElse(optional(nonEmpty()), undefined);
+const counter = orElse(coerced({ int: true, min: 0 }), 0);
 
-export const Agent = z.object({
-  id: z.string(),
-  name: z.string(),
-  nickname: z.string(),
+export const Agent = record({
+  id: string(),
+  name: string(),
+  nickname: string(),
   role: optionalString,
   parent: optionalString,
-  cli: z.string(),
-  state: AgentState.catch("error"),
+  cli: string(),
+  state: orElse(oneOf(AGENT_STATES), "error"),
   current_task: optionalString,
-  created_at: z.string(),
-  last_heartbeat: z.string(),
-  last_active_at: z.string(),
+  created_at: string(),
+  last_heartbeat: string(),
+  last_active_at: string(),
   tasks_completed: counter,
   rounds_completed: counter,
   /** Host whose supervisor runs this agent. */
@@ -51,11 +67,11 @@ export const Agent = z.object({
   workdir: optionalString,
   /** Git branch of the agent's worktree, when it has one. */
   branch: optionalString,
-  max_rounds: z.coerce.number().int().positive().catch(10),
+  max_rounds: orElse(coerced({ int: true, min: 1 }), 10),
   /** While a round runs: its number, start time and the process group of its CLI. */
   round: counter,
   round_started_at: optionalString,
-  round_pgid: z.coerce.number().int().positive().optional().catch(undefined),
+  round_pgid: orElse(optional(coerced({ int: true, min: 1 })), undefined),
   /** Why the agent is in its state, in one line quoting its CLI (error, rate_limited, stop…). */
   reason: optionalString,
   /** While rate_limited: when rounds start again (the reset time the CLI reported). */
@@ -63,17 +79,17 @@ export const Agent = z.object({
   /** The CLI session the next round resumes (claude --resume, codex exec resume, …). */
   session_id: optionalString,
   /** Whether its latest round ran in the agent sandbox (unset before its first round). */
-  sandboxed: z.preprocess(
+  sandboxed: before(
     (v) => (v === "1" || v === true ? true : v === "0" || v === false ? false : undefined),
-    z.boolean().optional(),
+    optional(boolean()),
   ),
   /** Totals over the agent's rounds, as its CLI reported them. */
   tokens_in: counter,
   tokens_out: counter,
   tokens_cached: counter,
-  cost_usd: z.coerce.number().nonnegative().catch(0),
-});
-export type Agent = z.infer<typeof Agent>;
+  cost_usd: orElse(coerced({ min: 0 }), 0),
+}, "agent record");
+export type Agent = Infer<typeof Agent>;
 
 export const TASK_STATES = [
   "pending",
@@ -83,31 +99,34 @@ export const TASK_STATES = [
   "failed",
   "cancelled",
 ] as const;
-export const TaskState = z.enum(TASK_STATES);
-export type TaskState = z.infer<typeof TaskState>;
+export type TaskState = typeof TASK_STATES[number];
+const TASK_STATE_SET: ReadonlySet<unknown> = new Set(TASK_STATES);
+export const isTaskState = (v: unknown): v is TaskState => TASK_STATE_SET.has(v);
+/** A stored state as a TaskState (junk reads as pending, as a task record's state does). */
+export const asTaskState = (v: unknown): TaskState => isTaskState(v) ? v : "pending";
 export const TERMINAL_TASK_STATES: readonly TaskState[] = ["completed", "failed", "cancelled"];
 export const isTerminalTask = (s: TaskState) => TERMINAL_TASK_STATES.includes(s);
 
-const tagList = z.preprocess((v) => {
+const tagList = before((v) => {
   if (typeof v !== "string") return v;
   try {
     return JSON.parse(v);
   } catch {
     return [];
   }
-}, z.array(z.string()).catch([]));
+}, orElse(arrayOf(string()), [] as string[]));
 
-export const Task = z.object({
-  id: z.string(),
-  description: z.string(),
-  state: TaskState.catch("pending"),
+export const Task = record({
+  id: string(),
+  description: string(),
+  state: orElse(oneOf(TASK_STATES), "pending"),
   assigned_to: optionalString,
   created_by: optionalString,
-  created_at: z.string(),
-  updated_at: z.string(),
+  created_at: string(),
+  updated_at: string(),
   started_at: optionalString,
   completed_at: optionalString,
-  result: z.string().optional(),
+  result: optional(string()),
   parent_id: optionalString,
   plan_id: optionalString,
   tags: tagList,
@@ -116,13 +135,13 @@ export const Task = z.object({
   /** Shell command that must pass before the task counts as completed (`tt assign --verify`). */
   verify: optionalString,
   /** The result an agent reported, held until the supervisor has run `verify`. */
-  claimed_result: z.string().optional(),
+  claimed_result: optional(string()),
   /** Failed verifications so far (the task fails after a few). */
   verify_failures: counter,
   /** The end of the last failed verification's output, shown to the agent in its next round. */
-  verify_output: z.string().optional(),
-});
-export type Task = z.infer<typeof Task>;
+  verify_output: optional(string()),
+}, "task record");
+export type Task = Infer<typeof Task>;
 
 export const MESSAGE_KINDS = [
   "task",
@@ -139,62 +158,61 @@ export const MESSAGE_KINDS = [
   "shutdown",
   "custom",
 ] as const;
-export const MessageKind = z.enum(MESSAGE_KINDS);
-export type MessageKind = z.infer<typeof MessageKind>;
+export type MessageKind = typeof MESSAGE_KINDS[number];
 
-export const Priority = z.enum(["low", "normal", "high", "urgent"]);
-export type Priority = z.infer<typeof Priority>;
+export const PRIORITIES = ["low", "normal", "high", "urgent"] as const;
+export type Priority = typeof PRIORITIES[number];
 
 /** Longest message body accepted (bytes of UTF-8); larger ones are refused, not truncated. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 
-export const Message = z.object({
-  id: z.string(),
-  from: z.string(),
-  to: z.string(),
-  type: MessageKind,
+export const Message = record({
+  id: string(),
+  from: string(),
+  to: string(),
+  type: oneOf(MESSAGE_KINDS),
   /** The human text: task description, question, summary, ack text… */
-  body: z.string().default(""),
-  task_id: z.string().optional(),
+  body: withDefault(string(), ""),
+  task_id: optional(string()),
   /** For custom messages: the kind; for confirmations: received|acknowledged|thanks|approved|rejected. */
-  kind: z.string().optional(),
-  priority: Priority.default("normal"),
-  created_at: z.string(),
-  correlation_id: z.string().optional(),
-});
-export type Message = z.infer<typeof Message>;
+  kind: optional(string()),
+  priority: withDefault(oneOf(PRIORITIES), "normal"),
+  created_at: string(),
+  correlation_id: optional(string()),
+}, "message");
+export type Message = Infer<typeof Message>;
 
-export const TownEvent = z.object({
+export const TownEvent = record({
   /** Stream entry id (`<ms>-<seq>`), filled in when read. */
-  id: z.string().default(""),
-  type: z.string(),
-  ts: z.string(),
-  message: z.string(),
-  agent_id: z.string().optional(),
-  task_id: z.string().optional(),
-  actor: z.string().optional(),
-  old_state: z.string().optional(),
-  new_state: z.string().optional(),
-  reason: z.string().optional(),
+  id: withDefault(string(), ""),
+  type: string(),
+  ts: string(),
+  message: string(),
+  agent_id: optional(string()),
+  task_id: optional(string()),
+  actor: optional(string()),
+  old_state: optional(string()),
+  new_state: optional(string()),
+  reason: optional(string()),
   /** Host events (host_lost, host_back): the host. */
-  host: z.string().optional(),
+  host: optional(string()),
   /** Mission events: the mission, its work item, and the event id that caused this one. */
-  mission_id: z.string().optional(),
-  item_id: z.string().optional(),
-  cause: z.string().optional(),
+  mission_id: optional(string()),
+  item_id: optional(string()),
+  cause: optional(string()),
   /** Audit events (townhall): the request's method, path and response status. */
-  method: z.string().optional(),
-  path: z.string().optional(),
-  status: z.number().int().optional(),
+  method: optional(string()),
+  path: optional(string()),
+  status: optional(number({ int: true })),
   /** round_usage events: what the round used (src/core/usage/record.ts). */
-  usage: z.object({
-    model: z.string(),
-    input: z.number(),
-    output: z.number(),
-    cached: z.number(),
-    usd: z.number().optional(),
-    priced: z.boolean().optional(),
-    ms: z.number(),
-  }).optional(),
-});
-export type TownEvent = z.infer<typeof TownEvent>;
+  usage: optional(record({
+    model: string(),
+    input: number(),
+    output: number(),
+    cached: number(),
+    usd: optional(number()),
+    priced: optional(boolean()),
+    ms: number(),
+  })),
+}, "event");
+export type TownEvent = Infer<typeof TownEvent>;

@@ -6,7 +6,7 @@
 import { Buffer } from "node:buffer";
 import { ConflictError, NotFoundError, TtError } from "./errors.ts";
 import { restoreCheckKey } from "./keys.ts";
-import { validate } from "./config.ts";
+import { validate } from "./config_schema.ts";
 import { townKeyBatches } from "./reset.ts";
 import { isTerminalAgent } from "./schemas.ts";
 import { parseSupervisorInfo } from "./control.ts";

@@ -7,8 +7,9 @@
  */
 import { Mission } from "./missions/schemas.ts";
 import { UsageLimit } from "./usage/schema.ts";
+import type { RecordSchema } from "./record.ts";
 import { z } from "zod";
-import { AgentState, Message, TaskState } from "./schemas.ts";
+import { AGENT_STATES, Message, TASK_STATES } from "./schemas.ts";
 import { ApiKey } from "./auth.ts";
 
 export const SNAPSHOT_VERSION = 2;
@@ -120,7 +121,7 @@ const AgentHash = z.object({
   name: z.string().min(1),
   nickname: z.string().optional(),
   cli: z.string().min(1),
-  state: AgentState,
+  state: z.enum(AGENT_STATES),
   created_at: z.string().min(1),
   round: Count.optional(),
   max_rounds: Count.optional(),
@@ -134,7 +135,7 @@ const AgentHash = z.object({
 const TaskHash = z.object({
   id: Id,
   description: z.string(),
-  state: TaskState,
+  state: z.enum(TASK_STATES),
   created_at: z.string().min(1),
   updated_at: z.string().min(1),
   attempts: Count.optional(),
@@ -142,7 +143,15 @@ const TaskHash = z.object({
   tags: jsonOf(z.array(z.string())).optional(),
 }).catchall(z.string());
 
-const Messages = z.array(jsonOf(Message));
+/** A record as the town reads it back (its reader in schemas.ts, record.ts). */
+const readBy = <T>(reader: RecordSchema<T>) =>
+  z.unknown().transform((v, ctx) => {
+    const r = reader.safeParse(v);
+    if (r.success) return r.data;
+    ctx.addIssue({ code: "custom", message: r.error.message });
+    return z.NEVER;
+  });
+const Messages = z.array(jsonOf(readBy(Message)));
 const NumberHash = z.record(z.string(), z.string().regex(/^-?\d+(\.\d+)?(e[-+]?\d+)?$/i));
 const Strings = z.array(z.string());
 
@@ -190,7 +199,7 @@ const KINDS: Kind[] = [
   { match: /^usage:day:\d{4}-\d{2}-\d{2}$/, type: "hash", value: NumberHash },
   { match: /^usage:totals$/, type: "hash", value: NumberHash },
   { match: /^usage:slots:[^:]+$/, type: "hash", value: NumberHash },
-  { match: /^usage:limit:[0-9a-f]{16}$/, type: "string", value: jsonOf(UsageLimit) },
+  { match: /^usage:limit:[0-9a-f]{16}$/, type: "string", value: jsonOf(readBy(UsageLimit)) },
 ];
 
 const streamIdLess = (a: string, b: string) => {

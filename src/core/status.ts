@@ -6,12 +6,13 @@
  */
 import type { AgentBudget } from "./usage/budget.ts";
 import { parseSupervisorInfo, type SupervisorInfo, thisHost } from "./control.ts";
-import { type MissionBrief, missionBriefs } from "./missions/json.ts";
+import type { MissionBrief } from "./missions/json.ts";
 import type { WorktreeStatus } from "../supervisor/worktree.ts";
 import {
   type Agent,
   AGENT_STATES,
-  AgentState,
+  type AgentState,
+  isAgentState,
   isTerminalAgent,
   type TaskState,
   type TownEvent,
@@ -178,7 +179,10 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     supervisor: supervisorStatus(parseSupervisorInfo(supervisorRaw), summary.activeHere),
     worktrees: await worktreesOf(t, agents),
     service: await (await import("../supervisor/service.ts")).serviceStatus(t),
-    missions: missionIds.length ? await missionBriefs(t, missionIds) : [],
+    // Missions load their schemas (zod): only for a town that has some.
+    missions: missionIds.length
+      ? await (await import("./missions/json.ts")).missionBriefs(t, missionIds)
+      : [],
     hosts: hostsFromRead(hostsRaw, agents),
   };
 }
@@ -208,9 +212,8 @@ async function oldestAgents(t: TownContext, ids: string[], limit: number) {
     "host",
   ]);
   const light = rows.flatMap(([id, state, created_at, host], i) => {
-    const st = AgentState.safeParse(state);
-    return id === ids[i] && st.success && created_at
-      ? [{ id, state: st.data, created_at, host: host ?? undefined }]
+    return id === ids[i] && isAgentState(state) && created_at
+      ? [{ id, state, created_at, host: host ?? undefined }]
       : [];
   }).sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
   return { shown: light.slice(0, limit).map((a) => a.id), summary: summarize(light) };

@@ -3,7 +3,7 @@
  * assignee, from the task counters and indexes (counters.ts, task_index.ts), never from reading
  * every task.
  */
-import { type Agent, isTerminalTask, TaskState } from "./schemas.ts";
+import { type Agent, asTaskState, isTerminalTask, type TaskState } from "./schemas.ts";
 import type { StateCounts } from "./counters.ts";
 import { assigneeTaskIds, lexRange, memberId } from "./task_index.ts";
 import { execValues } from "./pipeline.ts";
@@ -49,7 +49,7 @@ async function briefs(t: TownContext, ids: string[]): Promise<Map<string, TaskBr
     if (state === null && description === null) return; // deleted meanwhile
     out.set(id, {
       id,
-      state: TaskState.catch("pending").parse(state),
+      state: asTaskState(state),
       assigned_to: assignedTo || undefined,
       description: description ?? "",
     });

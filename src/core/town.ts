@@ -13,8 +13,7 @@ import {
   renderTownConfig,
   RUNTIME_DIR,
   TOWN_FILE,
-  TownConfig,
-  validate,
+  type TownConfig,
   writeFileAtomic,
 } from "./config.ts";
 import { ConflictError, TtError } from "./errors.ts";
@@ -270,6 +269,7 @@ export async function initTown(opts: InitOptions): Promise<InitResult> {
   // another name is another namespace, so a new town with a new id.
   const previous = opts.force ? await idInFile(file) : undefined;
   const previousId = previous?.name === name ? previous.id : undefined;
+  const { TownConfig, validate } = await import("./config_schema.ts");
   const draft = validate(
     TownConfig,
     parseTomlFile(renderTownConfig(name, global.default_cli, url, NO_ID), file),
@@ -313,6 +313,7 @@ async function idInFile(file: string): Promise<{ name: unknown; id: string } | u
     const text = await readTextIfExists(file);
     if (text === undefined) return undefined;
     const data = parseTomlFile(text, file) as Record<string, unknown>;
+    const { TownConfig } = await import("./config_schema.ts");
     const id = TownConfig.shape.id.safeParse(data.id).data;
     return id === undefined ? undefined : { name: data.name, id };
   } catch {

@@ -6,6 +6,7 @@
  */
 import type { Redis } from "ioredis";
 import { TtError } from "../core/errors.ts";
+import { startTimer, type Timer } from "../core/timer.ts";
 import { leanClient } from "./lean.ts";
 
 import { isTopologyUrl, parseTopologyUrl, redactUrl } from "./url.ts";
@@ -123,14 +124,16 @@ export async function connectRedis(url: string, opts: ConnectOptions = {}): Prom
   client.on("error", (e: Error) => {
     lastError = e;
   });
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: Timer | undefined;
   try {
     // A server that accepts the connection but never answers (stopped, a wrong port, a proxy
-    // whose backend is gone) must not hang the command: the first PING is bounded too.
+    // whose backend is gone) must not hang the command: the first PING is bounded too. The lean
+    // client serves one-shot commands only, which need no Node timers (timer.ts).
     const silent = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no answer to PING within ${connectTimeout / 1000} s`)),
+      timer = startTimer(
         connectTimeout * 2,
+        () => reject(new Error(`no answer to PING within ${connectTimeout / 1000} s`)),
+        { oneShot: lean !== undefined },
       );
     });
     await Promise.race([
@@ -155,7 +158,7 @@ export async function connectRedis(url: string, opts: ConnectOptions = {}): Prom
       : undefined;
     throw new ConnectError(url, found ?? said);
   } finally {
-    clearTimeout(timer);
+    timer?.cancel();
   }
 }
 

@@ -6,6 +6,9 @@
 import type { TownConfig } from "../core/config.ts";
 import { PRESETS, PROMPT_FILE_PLACEHOLDER, SESSION_PLACEHOLDER } from "../core/presets.ts";
 import { FAMILIES, familyOf } from "./clis/mod.ts";
+import { shellQuote } from "./shell.ts";
+
+export { shellQuote };
 import type { CliFamily } from "./clis/types.ts";
 
 export interface ResolvedCli {
@@ -41,11 +44,6 @@ export function resolveCli(config: TownConfig, ref: string): ResolvedCli {
     };
   }
   return { name, command: name, env: {}, family: familyOf(name) };
-}
-
-/** POSIX single-quoting. */
-export function shellQuote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

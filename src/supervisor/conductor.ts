@@ -7,7 +7,7 @@ import { agentLabel, listAgents } from "../core/agents.ts";
 import { peekInbox } from "../core/messages.ts";
 import { SUPERVISOR_ID } from "../core/keys.ts";
 import { CLI_PRESETS, PROMPT_FILE_PLACEHOLDER } from "../core/presets.ts";
-import { shellQuote } from "./cli.ts";
+import { shellQuote } from "./shell.ts";
 
 /** How each preset starts an interactive session seeded with a context file. */
 const INTERACTIVE: Record<string, string> = {

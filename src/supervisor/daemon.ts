@@ -8,12 +8,26 @@ import { duplicateConnection } from "../redis/connection.ts";
 import { openTown, type TownContext } from "../core/town.ts";
 import { getAgent, listAgents } from "../core/agents.ts";
 import { isTerminalAgent } from "../core/schemas.ts";
-import { ControlMessage, sendReply, type SupervisorInfo, thisHost } from "../core/control.ts";
+import { z } from "zod";
+import { type ControlMessage, sendReply, type SupervisorInfo, thisHost } from "../core/control.ts";
 import { beatHost, retireHost, supervisorFiles } from "../core/hosts.ts";
 import { AgentLoop } from "./agent-loop.ts";
 import { HostWatch } from "./hostwatch.ts";
 import { followEvents } from "../core/events.ts";
 import { VERSION } from "../version.ts";
+
+/** A control message as the supervisor accepts it (core/control.ts has its type). */
+const ControlMessageSchema: z.ZodType<ControlMessage> = z.discriminatedUnion("op", [
+  z.object({ op: z.literal("start"), agent_id: z.string(), reply: z.string().optional() }),
+  z.object({
+    op: z.literal("kill"),
+    agent_id: z.string(),
+    reason: z.string(),
+    reply: z.string().optional(),
+  }),
+  z.object({ op: z.literal("wake"), agent_id: z.string(), reply: z.string().optional() }),
+  z.object({ op: z.literal("shutdown"), now: z.boolean(), reply: z.string().optional() }),
+]);
 
 /** Heartbeats per host_timeout_secs (the heartbeat's TTL), at most this far apart. */
 const HEARTBEAT_MS = 3000;
@@ -219,7 +233,7 @@ class Supervisor {
       if (!res) continue;
       let msg: ControlMessage;
       try {
-        msg = ControlMessage.parse(JSON.parse(res[1]));
+        msg = ControlMessageSchema.parse(JSON.parse(res[1]));
       } catch {
         this.log(`ignored malformed control message: ${res[1].slice(0, 200)}`);
         continue;

@@ -3,7 +3,7 @@
  * or a compiled binary): for the detached supervisor and for the `tt` on agents' PATH.
  */
 import { writeFileAtomic } from "../core/config.ts";
-import { shellQuote } from "./cli.ts";
+import { shellQuote } from "./shell.ts";
 import { clientSource } from "../agent/client.ts";
 
 /**

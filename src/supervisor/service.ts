@@ -10,7 +10,7 @@ import type { TownContext } from "../core/town.ts";
 import { TtError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/config.ts";
 import { selfCommand } from "./self.ts";
-import { shellQuote } from "./cli.ts";
+import { shellQuote } from "./shell.ts";
 import { launchAgentsDir, launchctlCommands, launchdLabel, plistText } from "./service_launchd.ts";
 
 /** What the service code needs from the machine (the real one, or a test's). */

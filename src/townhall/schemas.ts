@@ -1,36 +1,40 @@
 /**
  * The wire shapes of townhall (REST and MCP): request bodies and queries, validated here, and the
- * response shapes the OpenAPI document shows. Records read from Redis reuse src/core/schemas.ts
- * through `wire()`, which drops the lenient parsing (catch/coerce) that only Redis input needs.
+ * response shapes the OpenAPI document shows. Records read from Redis are described by their
+ * readers in src/core/schemas.ts; `wire()` makes the zod schema of their wire type (the lenient
+ * parsing that only Redis input needs is the reader's, not the API's).
  */
 import { z } from "@hono/zod-openapi";
 import { Agent, Message, Task, TASK_STATES, TownEvent } from "../core/schemas.ts";
+import type { RecordSchema, Wire } from "../core/record.ts";
 import { SCOPES } from "../core/auth.ts";
 
-// deno-lint-ignore no-explicit-any
-type AnyZod = any;
-
-/** The plain wire type of a core schema: catch/default/preprocess wrappers removed. */
-export function wire(s: AnyZod): AnyZod {
-  const def = s.def;
-  switch (def.type) {
-    case "catch":
-    case "default":
-    case "prefault":
-      return wire(def.innerType);
-    case "pipe":
-      return wire(def.out);
+function wireType(w: Wire): z.ZodType {
+  switch (w.type) {
+    case "string":
+      return z.string();
+    case "number":
+      return z.number();
+    case "integer":
+      return z.number().int();
+    case "boolean":
+      return z.boolean();
+    case "enum":
+      return z.enum(w.values as [string, ...string[]]);
+    case "array":
+      return z.array(wireType(w.of));
     case "optional":
-      return wire(def.innerType).optional();
+      return wireType(w.of).optional();
     case "object":
       return z.object(
-        Object.fromEntries(Object.entries(s.shape).map(([k, v]) => [k, wire(v)])),
+        Object.fromEntries(Object.entries(w.shape).map(([k, f]) => [k, wireType(f.wire)])),
       );
-    case "array":
-      return z.array(wire(def.element));
-    default:
-      return s;
   }
+}
+
+/** The zod schema of a core record's wire type (what the API sends). */
+export function wire<T>(r: RecordSchema<T>) {
+  return wireType(r.wire) as z.ZodObject<Record<string, z.ZodType>> & z.ZodType<T>;
 }
 
 export const ErrorBody = z.object({

@@ -6,7 +6,8 @@ import { report } from "../helpers.ts";
 import assert from "node:assert/strict";
 import { parse as parseTomlRaw } from "smol-toml";
 import { z } from "zod";
-import { loadTownConfig, parseTomlFile, TownConfig, validate } from "../../src/core/config.ts";
+import { loadTownConfig, parseTomlFile } from "../../src/core/config.ts";
+import { TownConfig, validate } from "../../src/core/config_schema.ts";
 import { parsePlan, Plan } from "../../src/core/plan.ts";
 import { TtError } from "../../src/core/errors.ts";
 import {

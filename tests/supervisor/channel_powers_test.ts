@@ -1,7 +1,7 @@
 /** The agent powers allow-list: argv read the way commander reads it, refusals named. */
 import assert from "node:assert/strict";
 import { checkArgv, powersOf, Refusal } from "../../src/supervisor/channel/powers.ts";
-import { type AgentPower, TownConfig } from "../../src/core/config.ts";
+import { type AgentPower, TownConfig } from "../../src/core/config_schema.ts";
 
 const none = new Set<AgentPower>();
 const ok = (argv: string[], powers = none) => checkArgv(argv, powers);

@@ -12,7 +12,7 @@ import { createAgent } from "../../src/core/agents.ts";
 import { assignTask } from "../../src/core/tasks.ts";
 import { peekInboxes } from "../../src/core/messages.ts";
 import { recentEvents } from "../../src/core/events.ts";
-import { TownConfig } from "../../src/core/config.ts";
+import { TownConfig } from "../../src/core/config_schema.ts";
 import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import type { TownContext } from "../../src/core/town.ts";
 import type { Agent } from "../../src/core/schemas.ts";

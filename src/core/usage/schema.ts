@@ -1,8 +1,12 @@
 /**
- * The `[budget]` and `[pricing]` sections of tinytown.toml, and the JSON usage records that cross
- * Redis. Only zod here: config.ts imports it, so `tt --help` stays cheap.
+ * Budgets and usage: the limits that apply to an agent (from the `[budget]` section, whose schema
+ * is in config_schema.ts) and the JSON usage records that cross Redis. No zod here: one-shot
+ * commands such as `tt status` read these.
  */
-import { z } from "zod";
+import type { AgentLimits, BudgetConfig } from "./config_schema.ts";
+import { type Infer, record, string } from "../record.ts";
+
+export type { AgentLimits, BudgetConfig, Price } from "./config_schema.ts";
 
 /** "30m", "5h", "1d", "90s", "2w" → seconds; undefined when it is not a duration. */
 export function parseWindow(s: string): number | undefined {
@@ -12,54 +16,6 @@ export function parseWindow(s: string): number | undefined {
   const secs = Math.round(Number(m[1]) * unit);
   return secs >= 60 ? secs : undefined;
 }
-
-const Window = z.string().refine(
-  (s) => parseWindow(s) !== undefined,
-  'a duration of at least a minute such as "30m", "5h" or "1d"',
-);
-const Usd = z.number().nonnegative();
-const Tokens = z.number().int().nonnegative();
-
-/** Task budgets are not enforced yet: refused with a clear message instead of being ignored. */
-const NotYet = z.never({
-  error:
-    "task budgets are not enforced yet: use agent_usd / agent_tokens (per agent over a window) or town_usd_per_day",
-});
-
-/** Limits that can be set per agent (an agent's own, or its role's). */
-const AgentLimits = z.object({
-  /** What the agent may spend over `window`, in USD (as its CLI reported or [pricing] computed). */
-  agent_usd: Usd.optional(),
-  /** Input + output tokens the agent may use over `window`. */
-  agent_tokens: Tokens.optional(),
-  window: Window.optional(),
-  task_usd: NotYet.optional(),
-  task_tokens: NotYet.optional(),
-  /** Also end a running round once its streamed usage crosses agent_usd / agent_tokens. */
-  hard: z.boolean().optional(),
-}).strict();
-export type AgentLimits = z.infer<typeof AgentLimits>;
-
-export const BudgetConfig = AgentLimits.extend({
-  /** What the whole town may spend per UTC day. */
-  town_usd_per_day: Usd.optional(),
-  town_tokens_per_day: Tokens.optional(),
-  /** By agent name: overrides of the limits above. */
-  agents: z.record(z.string(), AgentLimits).default({}),
-  /** By role: overrides for the agents with that role (an agent's own override wins). */
-  roles: z.record(z.string(), AgentLimits).default({}),
-}).strict();
-export type BudgetConfig = z.infer<typeof BudgetConfig>;
-
-/** USD per million tokens of one model (or CLI name), for CLIs that report tokens but no cost. */
-export const Price = z.object({
-  input_usd_per_mtok: Usd,
-  output_usd_per_mtok: Usd,
-  /** Input tokens served from a cache; unset = priced as input. */
-  cached_usd_per_mtok: Usd.optional(),
-}).strict();
-export type Price = z.infer<typeof Price>;
-export const PricingConfig = z.record(z.string(), Price);
 
 /** The limits that apply to one agent, with the window in seconds. */
 export interface EffectiveLimits {
@@ -116,11 +72,11 @@ export function slotMinutesFor(b: BudgetConfig): number {
 }
 
 /** A CLI account's usage limit, shared by every agent on that account (usage/limits.ts). */
-export const UsageLimit = z.object({
-  reset_at: z.string(),
-  family: z.string(),
+export const UsageLimit = record({
+  reset_at: string(),
+  family: string(),
   /** The agent whose round hit it. */
-  agent: z.string(),
-  message: z.string(),
-});
-export type UsageLimit = z.infer<typeof UsageLimit>;
+  agent: string(),
+  message: string(),
+}, "usage limit");
+export type UsageLimit = Infer<typeof UsageLimit>;

@@ -8,7 +8,13 @@ import { agentLabel, type Ctx, parseAgent } from "../../core/agents.ts";
 import { recentEvents } from "../../core/events.ts";
 import { listMissions } from "../../core/missions/store.ts";
 import { type MissionJson, missionJson } from "../../core/missions/json.ts";
-import { type Agent, isTerminalTask, TaskState, type TownEvent } from "../../core/schemas.ts";
+import {
+  type Agent,
+  asTaskState,
+  isTerminalTask,
+  type TaskState,
+  type TownEvent,
+} from "../../core/schemas.ts";
 import { roundLogPath } from "../../supervisor/logs.ts";
 import type { WorktreeStatus } from "../../supervisor/worktree.ts";
 import { branchStatuses } from "./branches.ts";
@@ -172,7 +178,7 @@ async function failedChecks(t: Ctx): Promise<Attention[]> {
   const fields = execValues<(string | null)[]>(await pipe.exec());
   return ids.flatMap((id, i): Attention[] => {
     const [state, description, failures] = fields[i];
-    if (!state || isTerminalTask(TaskState.catch("pending").parse(state))) return [];
+    if (!state || isTerminalTask(asTaskState(state))) return [];
     return [{
       kind: "verify_failed",
       title: `task ${id.slice(0, 8)}: check failed ${failures ?? "?"} time(s)`,
@@ -236,7 +242,7 @@ export async function taskPage(t: Ctx, query: TaskQuery): Promise<TaskPage> {
       if (state === null && description === null) continue; // deleted since ZREVRANGE
       const row: TaskRow = {
         id: ids[i],
-        state: TaskState.catch("pending").parse(state),
+        state: asTaskState(state),
         description: description ?? "",
         assigned_to: assigned || undefined,
         updated_at: updated || undefined,

@@ -17,7 +17,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { listKeys, matchKey } from "../../core/auth.ts";
-import { TaskState } from "../../core/schemas.ts";
+import { TASK_STATES } from "../../core/schemas.ts";
 import { body, HttpError } from "../errors.ts";
 import type { AppEnv, TownhallDeps } from "../env.ts";
 import { audit, recordAudit } from "../middleware.ts";
@@ -37,7 +37,7 @@ export { dashboardPublic, sessionAuth } from "./auth.ts";
 
 const LoginBody = z.object({ key: z.string().trim().min(1).max(200) });
 const TasksQuery = z.object({
-  state: z.union([TaskState, z.literal("")]).optional(),
+  state: z.union([z.enum(TASK_STATES), z.literal("")]).optional(),
   q: z.string().max(200).optional(),
   cursor: z.coerce.number().int().min(0).max(10_000_000).optional(),
 });
