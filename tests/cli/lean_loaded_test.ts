@@ -1,0 +1,81 @@
+/**
+ * What a real short command evaluates, module by module (Deno's debug log names each ES module it
+ * runs): `tt assign`, `status`, `task list`, `send`… on the lean path, without this host's
+ * supervisor, load neither commander nor ioredis nor zod. Each costs about as much as the whole
+ * command (commander ~40 ms, ioredis ~55 ms, zod ~20 ms plus ~20 ms of schemas); the static check
+ * (lean_graph_test.ts) cannot see a dynamic import() that brings one back.
+ */
+import assert from "node:assert/strict";
+import { denoRunArgs, Sandbox } from "../helpers.ts";
+
+/** npm packages a short command must not evaluate. */
+const HEAVY = /\/registry\.npmjs\.org\/(zod|commander|ioredis|@commander-js\/[^/]+)\/\d/;
+
+/** The modules `tt <args>` evaluated, in order (file URLs), and its exit code. */
+async function loaded(sb: Sandbox, args: string[], env: Record<string, string> = {}) {
+  const [run, ...rest] = denoRunArgs("main.ts");
+  const out = await new Deno.Command(Deno.execPath(), {
+    // -q would quiet the log again.
+    args: [run, "-L", "debug", ...rest.filter((a) => a !== "-q"), ...args],
+    cwd: sb.dir,
+    env: sb.env({ TT_OPERATOR_CHANNEL: "0", ...env }),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const log = new TextDecoder().decode(out.stderr);
+  const mods = [
+    ...log.matchAll(/(?:V8 code cache hit for|Updating V8 code cache for) ES module: (\S+),/g),
+  ]
+    .map((m) => m[1]);
+  return { code: out.code, mods };
+}
+
+const heavyIn = (
+  mods: string[],
+) => [...new Set(mods.filter((m) => HEAVY.test(m)).map((m) => HEAVY.exec(m)![1]))];
+
+Deno.test("short commands evaluate no commander, ioredis or zod (lean path, no supervisor here)", async () => {
+  const sb = new Sandbox();
+  try {
+    await sb.init();
+    // An agent on another host: no supervisor starts on this one.
+    await sb.ok(["spawn", "backend", "--cli", "true", "--host", "elsewhere"]);
+    await sb.ok(["assign", "backend", "warm up"]);
+    const commands = [
+      ["assign", "backend", "Build the REST API"],
+      ["status"],
+      ["status", "--tasks"],
+      ["list"],
+      ["task", "list"],
+      ["send", "backend", "hello"],
+      ["backlog", "list"],
+      ["history"],
+      ["task", "show", "nope"], // an error's report too
+    ];
+    for (const args of commands) {
+      const { code, mods } = await loaded(sb, args);
+      assert.ok(
+        mods.some((m) => m.endsWith("/src/cli/lean.ts")),
+        `tt ${args.join(" ")}: the log names its modules`,
+      );
+      assert.equal(code, args[2] === "nope" ? 1 : 0, `tt ${args.join(" ")} exit code`);
+      assert.deepEqual(heavyIn(mods), [], `tt ${args.join(" ")} evaluated these`);
+    }
+    // The check sees them when they load: commander's path loads commander and ioredis, and an
+    // edited tinytown.toml is validated again, with zod.
+    const full = await loaded(sb, ["assign", "backend", "the long way"], { TT_LEAN: "0" });
+    assert.equal(full.code, 0);
+    assert.deepEqual(heavyIn(full.mods).sort(), [
+      "@commander-js/extra-typings",
+      "commander",
+      "ioredis",
+    ]);
+    const file = `${sb.dir}/tinytown.toml`;
+    await Deno.writeTextFile(file, (await Deno.readTextFile(file)) + "\n# edited\n");
+    const edited = await loaded(sb, ["assign", "backend", "after an edit"]);
+    assert.equal(edited.code, 0);
+    assert.deepEqual(heavyIn(edited.mods), ["zod"]);
+  } finally {
+    sb.cleanup();
+  }
+});
