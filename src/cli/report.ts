@@ -11,11 +11,12 @@ import { writeErr } from "./sink.ts";
 const fail = (line: string) => writeErr(escapeText(singleLine(line), { multiline: false }));
 
 /**
- * commander's CommanderError (or its InvalidArgumentError), known by its name and `commander.*`
- * code: importing commander to test instanceof would cost the lean path's errors ~40 ms.
+ * commander's CommanderError (InvalidArgumentError is one too): a `commander.*` code, an exit
+ * code and the own `nestedError` its constructor sets (not its name: a minified bundle renames
+ * classes). Importing commander to test instanceof would cost the lean path's errors ~40 ms.
  */
 function isCommanderError(e: unknown): e is Error & { exitCode: number } {
-  return e instanceof Error && ["CommanderError", "InvalidArgumentError"].includes(e.name) &&
+  return e instanceof Error && Object.hasOwn(e, "nestedError") &&
     /^commander\./.test(String((e as { code?: unknown }).code)) &&
     typeof (e as { exitCode?: unknown }).exitCode === "number";
 }
