@@ -40,8 +40,8 @@ const CACHE_FILE = "config-cache.json";
  *
  * The cache sits with state tt already trusts: a town's in `.tt/` (hidden from sandboxed agents,
  * with the Redis socket and its AOF), the user's in `~/.tt/` (0600, like the password
- * `config.toml` may hold). A missing, unreadable or foreign entry is a miss; a directory that is
- * missing or read-only leaves the file uncached.
+ * `config.toml` may hold); the directory is made (0700) when missing, as tt makes it anyway. A
+ * missing, unreadable or foreign entry is a miss; where nothing can be written it stays uncached.
  */
 async function validatedOnce<T>(
   text: string,
@@ -55,6 +55,10 @@ async function validatedOnce<T>(
   } catch { /* a miss */ }
   const value = await validate();
   try {
+    await Deno.mkdir(cachePath.slice(0, cachePath.lastIndexOf("/")), {
+      recursive: true,
+      mode: 0o700,
+    });
     await writeFileAtomic(cachePath, JSON.stringify({ stamp, text, value }), 0o600);
   } catch { /* uncached */ }
   return value;

@@ -178,7 +178,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     task_groups,
     supervisor: supervisorStatus(parseSupervisorInfo(supervisorRaw), summary.activeHere),
     worktrees: await worktreesOf(t, agents),
-    service: await (await import("../supervisor/service.ts")).serviceStatus(t),
+    service: await (await import("../supervisor/service_paths.ts")).serviceStatus(t),
     // Missions load their schemas (zod): only for a town that has some.
     missions: missionIds.length
       ? await (await import("./missions/json.ts")).missionBriefs(t, missionIds)

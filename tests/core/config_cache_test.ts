@@ -81,12 +81,21 @@ Deno.test("tinytown.toml: a file that fails validation fails every time and is n
   }
 });
 
-Deno.test("tinytown.toml: without .tt/ nothing is cached and nothing is made", async () => {
+Deno.test("tinytown.toml: without .tt/, it is made owner-only for the cache; read-only, uncached", async () => {
   const root = await town(TOML, false);
   try {
     assert.equal((await loadTownConfig(root)).agent.max_rounds, 7);
-    await assert.rejects(Deno.stat(`${root}/.tt`), Deno.errors.NotFound);
+    assert.equal((await Deno.stat(`${root}/.tt`)).mode! & 0o777, 0o700);
+    assert.equal((await readEntry(cacheOf(root))).text, TOML);
+    await Deno.remove(`${root}/.tt`, { recursive: true });
+    await Deno.chmod(root, 0o500);
+    if (Deno.uid() !== 0) {
+      // root writes anyway; anyone else cannot, and still gets the config.
+      assert.equal((await loadTownConfig(root)).agent.max_rounds, 7);
+      await assert.rejects(Deno.stat(`${root}/.tt`), Deno.errors.NotFound);
+    }
   } finally {
+    await Deno.chmod(root, 0o700);
     await Deno.remove(root, { recursive: true });
   }
 });
