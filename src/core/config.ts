@@ -49,20 +49,45 @@ async function validatedOnce<T>(
   validate: () => Promise<T>,
 ): Promise<T> {
   const stamp = codeStamp();
+  let entries: CacheEntry[] = [];
   try {
-    const entry = JSON.parse(await Deno.readTextFile(cachePath));
-    if (entry?.stamp === stamp && entry.text === text && entry.value) return entry.value as T;
+    const file = JSON.parse(await Deno.readTextFile(cachePath));
+    if (Array.isArray(file?.entries)) entries = file.entries.filter(isEntry);
   } catch { /* a miss */ }
+  const hit = entries.find((e) => e.stamp === stamp && e.text === text);
+  if (hit) return hit.value as T;
   const value = await validate();
+  // One entry per tt that reads the file (source and bundle, two versions): they do not evict
+  // each other's entry at every run.
+  const kept = [{ stamp, text, value }, ...entries.filter((e) => e.stamp !== stamp)];
   try {
     await Deno.mkdir(cachePath.slice(0, cachePath.lastIndexOf("/")), {
       recursive: true,
       mode: 0o700,
     });
-    await writeFileAtomic(cachePath, JSON.stringify({ stamp, text, value }), 0o600);
+    await writeFileAtomic(
+      cachePath,
+      JSON.stringify({ entries: kept.slice(0, CACHED_CODES) }),
+      0o600,
+    );
   } catch { /* uncached */ }
   return value;
 }
+
+/** How many tt builds (versions, source or bundle) a cache file keeps an entry for. */
+const CACHED_CODES = 4;
+
+interface CacheEntry {
+  stamp: string;
+  text: string;
+  value: unknown;
+}
+
+const isEntry = (e: unknown): e is CacheEntry => {
+  const x = e as CacheEntry | null;
+  return typeof x?.stamp === "string" && typeof x.text === "string" &&
+    typeof x.value === "object" && x.value !== null;
+};
 
 /**
  * Which code validated a cache entry: the version, and from source the schema files' times, so

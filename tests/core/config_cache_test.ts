@@ -19,7 +19,10 @@ async function town(text = TOML, runtime = true): Promise<string> {
 }
 
 const cacheOf = (root: string) => `${root}/.tt/config-cache.json`;
-const readEntry = async (path: string) => JSON.parse(await Deno.readTextFile(path));
+/** The cache file's newest entry (the one this tt wrote last). */
+const readEntry = async (path: string) => JSON.parse(await Deno.readTextFile(path)).entries[0];
+const writeEntries = (path: string, ...entries: unknown[]) =>
+  Deno.writeTextFile(path, JSON.stringify({ entries }));
 
 Deno.test("tinytown.toml: validated once, the same value from the cache after", async () => {
   const root = await town();
@@ -31,7 +34,7 @@ Deno.test("tinytown.toml: validated once, the same value from the cache after", 
     assert.equal((await Deno.stat(cacheOf(root))).mode! & 0o777, 0o600);
     // The second load reads the entry: a value planted in it (same text, same stamp) comes out.
     entry.value.agent.max_rounds = 99;
-    await Deno.writeTextFile(cacheOf(root), JSON.stringify(entry));
+    await writeEntries(cacheOf(root), entry);
     assert.equal((await loadTownConfig(root)).agent.max_rounds, 99);
   } finally {
     await Deno.remove(root, { recursive: true });
@@ -44,15 +47,17 @@ Deno.test("tinytown.toml: an edit, another stamp or a damaged entry is validated
     await loadTownConfig(root);
     const entry = await readEntry(cacheOf(root));
     const planted = (patch: Record<string, unknown>) =>
-      Deno.writeTextFile(
-        cacheOf(root),
-        JSON.stringify({ ...entry, ...patch, value: { ...entry.value, name: "forged" } }),
-      );
+      writeEntries(cacheOf(root), {
+        ...entry,
+        ...patch,
+        value: { ...entry.value, name: "forged" },
+      });
     await planted({ stamp: "0.0.1:1:2:3" });
     assert.equal((await loadTownConfig(root)).name, "cachetown", "another tt's entry");
     await planted({ text: TOML + "# edited\n" });
     assert.equal((await loadTownConfig(root)).name, "cachetown", "an entry of other text");
-    for (const junk of ["", "{", "null", "[]", '{"stamp":1}']) {
+    const junks = ["", "{", "null", "[]", '{"entries":{}}', '{"entries":[1,null,{"stamp":1}]}'];
+    for (const junk of junks) {
       await Deno.writeTextFile(cacheOf(root), junk);
       assert.equal((await loadTownConfig(root)).name, "cachetown", `entry ${junk}`);
     }
@@ -61,6 +66,41 @@ Deno.test("tinytown.toml: an edit, another stamp or a damaged entry is validated
     // An edit of the file itself takes effect at once.
     await Deno.writeTextFile(`${root}/tinytown.toml`, TOML.replace("7", "8"));
     assert.equal((await loadTownConfig(root)).agent.max_rounds, 8);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("tinytown.toml: each tt build keeps its own entry (source and bundle do not evict each other)", async () => {
+  const root = await town();
+  try {
+    await loadTownConfig(root);
+    const mine = await readEntry(cacheOf(root));
+    const other = (i: number) => ({
+      ...mine,
+      stamp: `9.9.${i}`,
+      value: { ...mine.value, name: `v${i}` },
+    });
+    // Another build's entry is kept when this one writes; this one's is found behind it.
+    await writeEntries(cacheOf(root), other(1));
+    await loadTownConfig(root);
+    let entries = JSON.parse(await Deno.readTextFile(cacheOf(root))).entries;
+    assert.deepEqual(entries.map((e: { stamp: string }) => e.stamp), [mine.stamp, "9.9.1"]);
+    await writeEntries(cacheOf(root), other(1), {
+      ...mine,
+      value: { ...mine.value, name: "mine" },
+    });
+    assert.equal((await loadTownConfig(root)).name, "mine", "found behind another build's entry");
+    // At most 4 builds are kept, the newest first.
+    await writeEntries(cacheOf(root), other(1), other(2), other(3), other(4), other(5));
+    await loadTownConfig(root);
+    entries = JSON.parse(await Deno.readTextFile(cacheOf(root))).entries;
+    assert.deepEqual(entries.map((e: { stamp: string }) => e.stamp), [
+      mine.stamp,
+      "9.9.1",
+      "9.9.2",
+      "9.9.3",
+    ]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
