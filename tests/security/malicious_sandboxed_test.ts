@@ -45,7 +45,7 @@ const SANDBOX = [
 ];
 /** Writes into a hidden place (the operator's HOME is an empty scratch tmpfs inside): they may
  * succeed in there, and must leave nothing outside. */
-const CONTAINED = ["write_home"];
+const CONTAINED = ["write_home", "forge_config"];
 
 const probe = await probeSandbox();
 
@@ -162,6 +162,8 @@ Deno.test({
       await assert.rejects(Deno.stat(f), Deno.errors.NotFound, `${f} was written`);
     }
     assert.equal(await Deno.readTextFile(`${home}/.ssh/id_ed25519`), SSH_KEY);
+    // The config cache outside (tt's commands wrote it) holds no forged entry.
+    assert.doesNotMatch(await Deno.readTextFile(`${root}/.tt/config-cache.json`), /forged/);
     assert.ok((await supervisorInfo(at.t))?.pid === sup.pid, "the supervisor was killed");
 
     // The town is intact: no key but the round's own, nothing of the victim changed.
