@@ -112,13 +112,16 @@ export const startup: Section = {
     const bundle = `${ctx.tmp}/tt.js`;
     let bundled = false;
     try {
-      const size = await buildBundle(bundle, await defaultPermissionFlags());
+      const built = await buildBundle(bundle, await defaultPermissionFlags());
       const run = [deno, "run", "-q", ...shebangFlags(await Deno.readTextFile(bundle)), bundle];
       await runOnce({ cwd: town, env }, { name: "warm", argv: [...run, "status"] });
       cmds.push({ name: "help-bundle", argv: [...run, "--help"] });
       cmds.push({ name: "status-bundle", argv: [...run, "status"] });
       cmds.push({ name: "assign-bundle", argv: [...run, ...assignArgs] });
-      notes.push(`bundle: ${(size / 1024).toFixed(0)} KB, built from the current source`);
+      notes.push(
+        `bundle: ${(built.bytes / 1024).toFixed(0)} KB (tt.js and ${built.chunks} modules it ` +
+          "loads on demand), built from the current source",
+      );
       bundled = true;
     } catch (e) {
       notes.push(`bundle left out: ${String(e).split("\n")[0]}`);

@@ -1,0 +1,227 @@
+/**
+ * Turns the output of `deno bundle --code-splitting` into the shipped layout: the entry `tt.js`
+ * (with the shebang) and its chunks in `tt-chunks/`, each loaded only when a dynamic import
+ * needs it, as from source (src/cli/lean.ts loads each command's modules on demand).
+ *
+ * Why chunks: one file puts every module's `import … from "node:…"` at its top, so each run
+ * loaded the Node-compatibility modules of ioredis, hono, the MCP SDK and the sandbox runtime
+ * (~75 ms here) and read 2.2 MB (~25 ms), whatever the command. Pure string work on esbuild's
+ * output, checked by tests/cli/bundle_link_test.ts; scripts/bundle.ts does the files.
+ */
+
+/** The entry's URL, set by the entry before anything imports a chunk: `import.meta.url` of
+ * every chunk means it (tt finds its shebang, its install path and its URL through it). */
+export const MAIN_URL = 'globalThis[Symbol.for("tt.main")]';
+/** The `require` the chunks' npm CommonJS code calls, made by REQUIRE_MODULE on first need. */
+export const REQUIRE_FN = 'globalThis[Symbol.for("tt.require")]';
+/** The module that makes REQUIRE_FN: node:module costs ~30 ms, so only chunks that may call
+ * `require` import it. */
+export const REQUIRE_MODULE = "require.js";
+
+/** Where the chunks of bundle file `name` go, beside it: tt.js → tt-chunks. */
+export function chunkDirName(name: string): string {
+  return `${name.replace(/\.js$/, "")}-chunks`;
+}
+
+/**
+ * The module that makes REQUIRE_FN. createRequire refuses http(s) URLs (a run from a URL);
+ * everything but the node: built-ins is inlined, so any file URL does as its base.
+ */
+export function requireModule(): string {
+  return `import{createRequire as c}from"node:module";const u=import.meta.url;` +
+    `${REQUIRE_FN}??=c(u.startsWith("file:")?u:"file:///tt.js");\n`;
+}
+
+/** deno bundle's require shim: `createRequire` imported from node:module, called at the top. */
+const DENO_SHIM =
+  /import\s*\{\s*createRequire as __deno_internal_createRequire\s*\}\s*from\s*"node:module";\s*var ([\w$]+)=__deno_internal_createRequire\(import\.meta\.url\);/;
+/**
+ * esbuild's own `__require`, which throws "Dynamic require … is not supported": deno bundle
+ * swaps it for its shim only when the minifier named it without `$` (a `$t` one was left, and
+ * every `require("node:events")` of ioredis threw).
+ */
+const ESBUILD_HELPER =
+  /var ([\w$]+)=\(\w+=>typeof require<"u"\?require:[\s\S]{0,400}?throw Error\('Dynamic require of "'\+\w+\+'" is not supported'\)\}\);/;
+
+/**
+ * Replaces a chunk's require helper (either form) by one that calls REQUIRE_FN; returns the
+ * helper's name, or undefined when the chunk defines none.
+ */
+export function lazyRequire(js: string): { js: string; name?: string } {
+  for (const re of [DENO_SHIM, ESBUILD_HELPER]) {
+    const m = re.exec(js);
+    if (m) {
+      const name = m[1];
+      const fn = `var ${name}=function(id){return ${REQUIRE_FN}(id)};`;
+      return { js: js.slice(0, m.index) + fn + js.slice(m.index + m[0].length), name };
+    }
+  }
+  return { js };
+}
+
+/** A chunk that is one npm CommonJS module, which a dynamic import names (ioredis): esbuild
+ * gives it only a default export, `export default require_x();`. */
+const CJS_DEFAULT = /export\s*default\s*[\w$]+\(\)\s*;?\s*(?:\/\*[\s\S]*?\*\/\s*)*$/;
+/**
+ * What `import()` of npm CommonJS code gives from source (Deno's interop, as Node's): the
+ * properties of module.exports as named exports, and module.exports as the default. Without it,
+ * `(await import("ioredis")).Redis` was undefined in the chunks.
+ */
+export const CJS_NAMESPACE = "(m=>{const d=m.default,o={default:d};if(d!==null&&" +
+  '(typeof d=="object"||typeof d=="function"))for(const k of Object.getOwnPropertyNames(d))' +
+  'k!=="default"&&!(typeof d=="function"&&["length","name","prototype","arguments","caller"]' +
+  ".includes(k))&&Object.defineProperty(o,k,{enumerable:!0,get:()=>d[k]});return o})";
+
+/** Makes every dynamic import of a CommonJS chunk give its named exports. */
+export function cjsInterop(js: string, cjs: Set<string>): string {
+  return js.replace(
+    /\bimport\s*\(\s*"\.\/([\w.$-]+\.js)"\s*\)/g,
+    (m, file: string) => cjs.has(file) ? `${m}.then(${CJS_NAMESPACE})` : m,
+  );
+}
+
+const ident = (name: string) => name.replace(/\$/g, "\\$");
+/** A whole identifier (minified names contain `$`, which \b does not treat as a word char). */
+const word = (name: string) => new RegExp(`(?<![\\w$])${ident(name)}(?![\\w$])`, "g");
+
+/** The names a chunk exports, local → exported (`export{m as a,n}`). */
+export function exportsOf(js: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const m = /export\s*\{([^}]*)\}\s*;?\s*$/.exec(js);
+  for (const part of m ? m[1].split(",") : []) {
+    const [local, exported] = part.trim().split(/\s+as\s+/);
+    if (local) out.set(local, exported ?? local);
+  }
+  return out;
+}
+
+/** The names a chunk imports from chunk `file` (`import{a as b,c}from"./file"`), as exported. */
+export function importsFrom(js: string, file: string): string[] {
+  const names: string[] = [];
+  const re = new RegExp(
+    `import\\s*\\{([^}]*)\\}\\s*from\\s*"\\./${file.replace(/\./g, "\\.")}"`,
+    "g",
+  );
+  for (const m of js.matchAll(re)) {
+    for (const part of m[1].split(",")) {
+      const name = part.trim().split(/\s+as\s+/)[0];
+      if (name) names.push(name);
+    }
+  }
+  return names;
+}
+
+/** Relative module specifiers of a module: static imports, re-exports and dynamic imports. */
+const SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s*)"\.\/([\w.$-]+\.js)"/g;
+
+export function relativeImports(js: string): string[] {
+  return [...js.matchAll(SPECIFIER)].map((m) => m[2]);
+}
+
+/** The chunks a module imports statically (evaluated before it), transitively. */
+function staticClosure(entry: string, chunks: Map<string, string>): Set<string> {
+  const seen = new Set<string>();
+  const visit = (js: string) => {
+    for (const m of js.matchAll(/(\bfrom\s*|\bimport\s*)"\.\/([\w.$-]+\.js)"/g)) {
+      if (seen.has(m[2]) || !chunks.has(m[2])) continue;
+      seen.add(m[2]);
+      visit(chunks.get(m[2])!);
+    }
+  };
+  visit(entry);
+  return seen;
+}
+
+export interface Linked {
+  /** The entry, without a shebang line. */
+  entry: string;
+  /** File name in the chunk directory → text. */
+  chunks: Map<string, string>;
+}
+
+/**
+ * Links esbuild's code-split output: `entry` (main.js) and its chunks (file name → text, all in
+ * one directory) become an entry that imports `./<chunkDir>/…` and chunks that read the entry's
+ * URL and a lazily made `require`. Throws when the output has a shape this does not know.
+ */
+export function linkChunks(
+  entryIn: string,
+  chunksIn: Map<string, string>,
+  chunkDir: string,
+): Linked {
+  if (!/^[\w.-]+$/.test(chunkDir)) throw new Error(`bad chunk directory name '${chunkDir}'`);
+  if (chunksIn.has(REQUIRE_MODULE)) {
+    throw new Error(`esbuild wrote a chunk named ${REQUIRE_MODULE}`);
+  }
+  let entry = entryIn.startsWith("#!") ? entryIn.slice(entryIn.indexOf("\n") + 1) : entryIn;
+  if (/import\.meta\.url|__deno_internal_createRequire|Dynamic require of/.test(entry)) {
+    throw new Error(
+      "the entry (main.ts) uses import.meta.url or require: keep them in modules it imports",
+    );
+  }
+  const chunks = new Map<string, string>();
+  // 1. The require helpers, and who calls them: the chunks that define one and use it, and
+  //    the chunks that import it from where it is defined.
+  const needsRequire = new Set<string>();
+  const helpers: { file: string; exported?: string }[] = [];
+  for (const [file, text] of chunksIn) {
+    const r = lazyRequire(text);
+    chunks.set(file, r.js);
+    if (!r.name) continue;
+    const exported = exportsOf(r.js).get(r.name);
+    helpers.push({ file, exported });
+    // Its definition, and its export if any: more uses mean this chunk's own code calls it.
+    const uses = r.js.match(word(r.name))?.length ?? 0;
+    if (uses > 1 + (exported ? 1 : 0)) needsRequire.add(file);
+  }
+  for (const { file, exported } of helpers) {
+    if (!exported) continue;
+    for (const [other, text] of chunks) {
+      if (importsFrom(text, file).includes(exported)) needsRequire.add(other);
+    }
+  }
+  // 2. Every chunk's import.meta.url is the entry's, as in one file. Left unresolved there, a
+  //    chunk would read its own first line for the shebang's permissions (src/supervisor/self.ts).
+  for (const [file, text] of chunks) {
+    let js = text.replaceAll("import.meta.url", `(${MAIN_URL}??import.meta.url)`);
+    if (/Dynamic require of|__deno_internal_createRequire/.test(js)) {
+      throw new Error(`${file}: a require helper of a shape this linker does not know`);
+    }
+    if (needsRequire.has(file)) js = `import"./${REQUIRE_MODULE}";${js}`;
+    chunks.set(file, js);
+  }
+  // The entry sets MAIN_URL first thing, before its first dynamic import; the chunks it imports
+  // statically run before that, so they must not read it.
+  for (const file of staticClosure(entry, chunks)) {
+    if (chunks.get(file)!.includes(MAIN_URL)) {
+      throw new Error(`${file} runs before the entry and reads import.meta.url`);
+    }
+  }
+  // 3. A dynamic import of npm CommonJS code gives its exports by name, as from source; esbuild
+  //    imports such a chunk only dynamically (anything else is a shape this does not know).
+  const cjs = new Set([...chunks].filter(([, js]) => CJS_DEFAULT.test(js)).map(([f]) => f));
+  for (const [file, text] of [...chunks, ["the entry", entry] as [string, string]]) {
+    for (const m of text.matchAll(/(\bfrom\s*|\bimport\s*)"\.\/([\w.$-]+\.js)"/g)) {
+      if (cjs.has(m[2])) throw new Error(`${file} imports the CommonJS chunk ${m[2]} statically`);
+    }
+    if (file === "the entry") entry = cjsInterop(text, cjs);
+    else chunks.set(file, cjsInterop(text, cjs));
+  }
+  // 4. The entry finds its chunks in chunkDir; every chunk it names must exist.
+  entry = entry.replace(SPECIFIER, (_m, lead: string, file: string) => {
+    if (!chunks.has(file)) {
+      throw new Error(`the entry imports ./${file}, which esbuild did not write`);
+    }
+    return `${lead}"./${chunkDir}/${file}"`;
+  });
+  for (const [file, text] of chunks) {
+    for (const dep of relativeImports(text)) {
+      if (!chunks.has(dep) && dep !== REQUIRE_MODULE) {
+        throw new Error(`${file} imports ./${dep}, which esbuild did not write`);
+      }
+    }
+  }
+  if (needsRequire.size) chunks.set(REQUIRE_MODULE, requireModule());
+  entry = `${MAIN_URL}=import.meta.url;${entry}`;
+  return { entry, chunks };
+}

@@ -1,0 +1,153 @@
+/**
+ * scripts/bundle_link.ts: esbuild's code-split output becomes an entry and lazily loaded chunks
+ * that share the entry's URL and a `require` made only when npm CommonJS code first needs one.
+ */
+import assert from "node:assert/strict";
+import {
+  chunkDirName,
+  CJS_NAMESPACE,
+  exportsOf,
+  lazyRequire,
+  linkChunks,
+  MAIN_URL,
+  REQUIRE_FN,
+  REQUIRE_MODULE,
+  requireModule,
+} from "../../scripts/bundle_link.ts";
+
+/** esbuild's throwing `__require`, as the minifier writes it. */
+const esbuildHelper = (name: string) =>
+  `var ${name}=(t=>typeof require<"u"?require:typeof Proxy<"u"?new Proxy(t,{get:(e,r)=>(typeof ` +
+  `require<"u"?require:e)[r]}):t)(function(t){if(typeof require<"u")return require.apply(this,` +
+  `arguments);throw Error('Dynamic require of "'+t+'" is not supported')});`;
+/** deno bundle's replacement for it. */
+const denoShim = (name: string) =>
+  `import{createRequire as __deno_internal_createRequire} from "node:module";var ${name}=` +
+  `__deno_internal_createRequire(import.meta.url);`;
+
+const dataUrl = (js: string) => `data:text/javascript,${encodeURIComponent(js)}`;
+
+Deno.test("bundle link: either require helper becomes a call of the lazily made require, whatever its name", async () => {
+  // The module that makes it, as the chunks that need it import it first.
+  await import(dataUrl(requireModule()));
+  for (const name of ["$t", "kt", "_$", "m"]) {
+    for (const helper of [esbuildHelper(name), denoShim(name)]) {
+      const r = lazyRequire(`var a=1;${helper}var ev=${name}("node:events");export{ev};`);
+      assert.equal(r.name, name);
+      assert.ok(!r.js.includes("Dynamic require of"), name);
+      assert.ok(!r.js.includes("node:module"), `${name}: node:module is no longer loaded eagerly`);
+      const mod = await import(dataUrl(r.js));
+      assert.equal(typeof mod.ev.EventEmitter, "function", name);
+    }
+  }
+  assert.equal(lazyRequire("var a=require;export{a};").name, undefined);
+});
+
+Deno.test("bundle link: the entry names its chunks in their directory; a missing chunk is refused", () => {
+  const entry = '#!/usr/bin/env -S deno run -P\nimport"./rt-A.js";async function o(){' +
+    'return (await import("./lean-B.js")).run()}export{o as main};';
+  const chunks = new Map([
+    ["rt-A.js", "var x=1;export{x as a};"],
+    ["lean-B.js", 'import{a as q}from"./rt-A.js";function run(){return q}export{run};'],
+  ]);
+  const linked = linkChunks(entry, chunks, chunkDirName("tt.js"));
+  assert.equal(chunkDirName("tt.js"), "tt-chunks");
+  assert.ok(!linked.entry.startsWith("#!"), "main.ts's shebang is dropped");
+  assert.ok(linked.entry.startsWith(`${MAIN_URL}=import.meta.url;`));
+  assert.match(linked.entry, /import"\.\/tt-chunks\/rt-A\.js"/);
+  assert.match(linked.entry, /import\("\.\/tt-chunks\/lean-B\.js"\)/);
+  // Chunks keep naming each other relatively; no require module when nothing requires.
+  assert.match(linked.chunks.get("lean-B.js")!, /from"\.\/rt-A\.js"/);
+  assert.equal(linked.chunks.has(REQUIRE_MODULE), false);
+  assert.throws(
+    () => linkChunks('import("./gone-C.js");', chunks, "tt-chunks"),
+    /imports \.\/gone-C\.js, which esbuild did not write/,
+  );
+  assert.throws(
+    () => linkChunks("", new Map([["a.js", 'import"./gone.js";']]), "tt-chunks"),
+    /a\.js imports \.\/gone\.js/,
+  );
+  assert.throws(() => linkChunks("", chunks, "../x"), /bad chunk directory/);
+});
+
+Deno.test("bundle link: only the chunks that may call require load node:module", () => {
+  const rt = `${denoShim("m")}var n=(a,b)=>()=>(b||a((b={exports:{}}).exports,b),b.exports);` +
+    "export{m as a,n as b};";
+  const chunks = new Map([
+    ["chunk-RT.js", rt],
+    // CommonJS code: calls the helper it imports as `a`.
+    [
+      "cjs-C.js",
+      'import{a as r,b as w}from"./chunk-RT.js";var e=w(()=>r("node:events"));export{e};',
+    ],
+    // Only the CommonJS wrapper, no require.
+    ["esm-D.js", 'import{b as w}from"./chunk-RT.js";var f=w(()=>1);export{f};'],
+  ]);
+  const linked = linkChunks('import"./chunk-RT.js";import("./cjs-C.js");', chunks, "tt-chunks");
+  const needs = (f: string) => linked.chunks.get(f)!.startsWith(`import"./${REQUIRE_MODULE}";`);
+  assert.equal(needs("cjs-C.js"), true);
+  assert.equal(needs("esm-D.js"), false);
+  assert.equal(needs("chunk-RT.js"), false, "the entry's own import stays free of node:module");
+  assert.ok(!linked.chunks.get("chunk-RT.js")!.includes("node:module"));
+  assert.equal(linked.chunks.get(REQUIRE_MODULE), requireModule());
+  assert.deepEqual(exportsOf(rt), new Map([["m", "a"], ["n", "b"]]));
+});
+
+Deno.test("bundle link: import.meta.url of every chunk is the entry's; one the entry runs first may not read it", async () => {
+  const chunks = new Map([["self-S.js", "function here(){return import.meta.url}export{here};"]]);
+  const linked = linkChunks('import("./self-S.js");', chunks, "tt-chunks");
+  const self = linked.chunks.get("self-S.js")!;
+  assert.ok(!self.replaceAll(`(${MAIN_URL}??import.meta.url)`, "").includes("import.meta.url"));
+  const sym = Symbol.for("tt.main");
+  const g = globalThis as unknown as Record<symbol, unknown>;
+  const before = g[sym];
+  try {
+    g[sym] = "file:///opt/tt/tt.js";
+    assert.equal((await import(dataUrl(self))).here(), "file:///opt/tt/tt.js");
+  } finally {
+    g[sym] = before;
+  }
+  // Statically imported by the entry: it runs before the entry sets the URL.
+  assert.throws(
+    () => linkChunks('import"./self-S.js";', chunks, "tt-chunks"),
+    /self-S\.js runs before the entry and reads import\.meta\.url/,
+  );
+  assert.throws(
+    () => linkChunks("console.log(import.meta.url)", new Map(), "tt-chunks"),
+    /the entry \(main\.ts\) uses import\.meta\.url/,
+  );
+  assert.ok(REQUIRE_FN.includes("tt.require"));
+});
+
+Deno.test("bundle link: a dynamic import of npm CommonJS code gives its exports by name, as from source", async () => {
+  const chunks = new Map([
+    ["built-I.js", 'var r=()=>({Redis:class{},Cluster:1,default:"x"});export default r();'],
+    ["conn-C.js", 'async function c(){return new(await import("./built-I.js")).Redis}export{c};'],
+  ]);
+  const linked = linkChunks('import("./conn-C.js");import("./built-I.js");', chunks, "tt-chunks");
+  assert.ok(
+    linked.chunks.get("conn-C.js")!.includes(`import("./built-I.js").then(${CJS_NAMESPACE})`),
+  );
+  assert.ok(linked.entry.includes(`import("./tt-chunks/built-I.js").then(${CJS_NAMESPACE})`));
+  assert.ok(
+    linked.entry.includes('import("./tt-chunks/conn-C.js");'),
+    "an ESM chunk is left alone",
+  );
+  // It runs: named exports from module.exports, which is also the default.
+  const mod = await import(dataUrl(linked.chunks.get("built-I.js")!));
+  const ns = (0, eval)(CJS_NAMESPACE)(mod);
+  assert.equal(typeof ns.Redis, "function");
+  assert.equal(ns.Cluster, 1);
+  assert.equal(ns.default, mod.default);
+  // A class as module.exports: its statics, not Function's own properties.
+  const cls = (0, eval)(CJS_NAMESPACE)({
+    default: class K {
+      static x = 2;
+    },
+  });
+  assert.deepEqual(Object.keys(cls).sort(), ["default", "x"]);
+  assert.throws(
+    () => linkChunks('import"./built-I.js";', chunks, "tt-chunks"),
+    /imports the CommonJS chunk built-I\.js statically/,
+  );
+});
