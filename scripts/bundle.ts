@@ -190,9 +190,9 @@ export function isDenortDownloadFailure(stderr: string): boolean {
 }
 
 /**
- * The `deno compile` arguments for a built bundle: its chunks are embedded too (`--include`;
- * the entry's literal imports would pull them in anyway, the flag keeps that from depending on
- * it), with the bundle's own flags.
+ * The `deno compile` arguments for a built bundle, with its own flags: `--include` embeds the
+ * chunks (the entry's literal imports would pull them in anyway; the flag keeps that from
+ * depending on it).
  */
 export function compileArgs(bundle: BuiltBundle, exe: string, flags: string[]): string[] {
   return [

@@ -5,13 +5,19 @@
  *
  * Why chunks: one file puts every module's `import … from "node:…"` at its top, so each run
  * loaded the Node-compatibility modules of ioredis, hono, the MCP SDK and the sandbox runtime
- * (~75 ms here) and read 2.2 MB (~25 ms), whatever the command. Pure string work on esbuild's
+ * (~75 ms here) and read 2.2 MB (~25 ms), whatever the command. The chunks' dynamic imports
+ * stay literal: `deno run` then loads a chunk only when it is imported if given
+ * --unstable-lazy-dynamic-imports (the shebang has it), and otherwise reads them all up front
+ * (processes tt starts itself, with narrowed permissions: a chunk loaded lazily needs
+ * --allow-read of it, one in the graph from the start does not). Pure string work on esbuild's
  * output, checked by tests/cli/bundle_link_test.ts; scripts/bundle.ts does the files.
  */
 
 /** The entry's URL, set by the entry before anything imports a chunk: `import.meta.url` of
  * every chunk means it (tt finds its shebang, its install path and its URL through it). */
 export const MAIN_URL = 'globalThis[Symbol.for("tt.main")]';
+/** Set by an entry run through a symlink to the real entry it imports, which then runs main. */
+export const VIA_SYMLINK = 'globalThis[Symbol.for("tt.via")]';
 /** The `require` the chunks' npm CommonJS code calls, made by REQUIRE_MODULE on first need. */
 export const REQUIRE_FN = 'globalThis[Symbol.for("tt.require")]';
 /** The module that makes REQUIRE_FN: node:module costs ~30 ms, so only chunks that may call
@@ -118,20 +124,6 @@ export function relativeImports(js: string): string[] {
   return [...js.matchAll(SPECIFIER)].map((m) => m[2]);
 }
 
-/** The chunks a module imports statically (evaluated before it), transitively. */
-function staticClosure(entry: string, chunks: Map<string, string>): Set<string> {
-  const seen = new Set<string>();
-  const visit = (js: string) => {
-    for (const m of js.matchAll(/(\bfrom\s*|\bimport\s*)"\.\/([\w.$-]+\.js)"/g)) {
-      if (seen.has(m[2]) || !chunks.has(m[2])) continue;
-      seen.add(m[2]);
-      visit(chunks.get(m[2])!);
-    }
-  };
-  visit(entry);
-  return seen;
-}
-
 export interface Linked {
   /** The entry, without a shebang line. */
   entry: string;
@@ -141,8 +133,8 @@ export interface Linked {
 
 /**
  * Links esbuild's code-split output: `entry` (main.js) and its chunks (file name → text, all in
- * one directory) become an entry that imports `./<chunkDir>/…` and chunks that read the entry's
- * URL and a lazily made `require`. Throws when the output has a shape this does not know.
+ * one directory) become an entry that imports them from `<chunkDir>/` beside it and chunks that
+ * read the entry's URL and a lazily made `require`. Throws on a shape it does not know.
  */
 export function linkChunks(
   entryIn: string,
@@ -190,13 +182,6 @@ export function linkChunks(
     if (needsRequire.has(file)) js = `import"./${REQUIRE_MODULE}";${js}`;
     chunks.set(file, js);
   }
-  // The entry sets MAIN_URL first thing, before its first dynamic import; the chunks it imports
-  // statically run before that, so they must not read it.
-  for (const file of staticClosure(entry, chunks)) {
-    if (chunks.get(file)!.includes(MAIN_URL)) {
-      throw new Error(`${file} runs before the entry and reads import.meta.url`);
-    }
-  }
   // 3. A dynamic import of npm CommonJS code gives its exports by name, as from source; esbuild
   //    imports such a chunk only dynamically (anything else is a shape this does not know).
   const cjs = new Set([...chunks].filter(([, js]) => CJS_DEFAULT.test(js)).map(([f]) => f));
@@ -207,13 +192,7 @@ export function linkChunks(
     if (file === "the entry") entry = cjsInterop(text, cjs);
     else chunks.set(file, cjsInterop(text, cjs));
   }
-  // 4. The entry finds its chunks in chunkDir; every chunk it names must exist.
-  entry = entry.replace(SPECIFIER, (_m, lead: string, file: string) => {
-    if (!chunks.has(file)) {
-      throw new Error(`the entry imports ./${file}, which esbuild did not write`);
-    }
-    return `${lead}"./${chunkDir}/${file}"`;
-  });
+  // 4. Every chunk another one names must exist.
   for (const [file, text] of chunks) {
     for (const dep of relativeImports(text)) {
       if (!chunks.has(dep) && dep !== REQUIRE_MODULE) {
@@ -222,6 +201,51 @@ export function linkChunks(
     }
   }
   if (needsRequire.size) chunks.set(REQUIRE_MODULE, requireModule());
-  entry = `${MAIN_URL}=import.meta.url;${entry}`;
-  return { entry, chunks };
+  return { entry: linkEntry(entry, chunks, chunkDir), chunks };
+}
+
+/** A literal dynamic import of a chunk: `import("./x.js")`. */
+const DYNAMIC = /\bimport\s*\(\s*"\.\/([\w.$-]+\.js)"\s*\)/g;
+/** The entry's own names (esbuild's minified ones never start with __tt). */
+const REAL = "__ttReal";
+const IS_MAIN = "__ttMain";
+
+/**
+ * The entry. Run through a symlink (`ln -s …/dist/tt.js ~/bin/tt`; Deno does not resolve it, so
+ * `./tt-chunks/` would be looked for beside the link) it imports the file the link names, which
+ * runs main, and does nothing itself. Otherwise it sets MAIN_URL, imports from its chunk
+ * directory what esbuild imported statically (in order, before the rest runs) and runs main.
+ */
+function linkEntry(entryIn: string, chunks: Map<string, string>, chunkDir: string): string {
+  if (/__tt/.test(entryIn)) throw new Error("the entry already uses a name starting with __tt");
+  const at = (file: string) => {
+    if (!chunks.has(file)) {
+      throw new Error(`the entry imports ./${file}, which esbuild did not write`);
+    }
+    return `"./${chunkDir}/${file}"`;
+  };
+  const head: string[] = [];
+  let rest = entryIn;
+  for (;;) {
+    const side = /^\s*import\s*"\.\/([\w.$-]+\.js)";?/.exec(rest);
+    const named = /^\s*import\s*\{([^}]*)\}\s*from\s*"\.\/([\w.$-]+\.js)";?/.exec(rest);
+    if (side) head.push(`${REAL}||await import(${at(side[1])});`);
+    else if (named) {
+      const names = named[1].split(",").map((p) => p.trim()).filter(Boolean)
+        .map((p) => p.replace(/\s+as\s+/, ":"));
+      head.push(`const{${names.join(",")}}=${REAL}?{}:await import(${at(named[2])});`);
+    } else break;
+    rest = rest.slice((side ?? named)![0].length);
+  }
+  if (/(\bfrom\s*|\bimport\s*)"\.\//.test(rest)) {
+    throw new Error("the entry imports a chunk in a form or place this linker does not know");
+  }
+  rest = rest.replace(DYNAMIC, (_m, file: string) => `import(${at(file)})`)
+    .replaceAll("import.meta.main", IS_MAIN);
+  const real = `const ${REAL}=(()=>{const u=import.meta.url;if(!u.startsWith("file:"))return;` +
+    "try{const p=decodeURIComponent(new URL(u).pathname);if(!Deno.lstatSync(p).isSymlink)return;" +
+    'const r=new URL("file:///");r.pathname=Deno.realPathSync(p);return r.href}catch{}})();';
+  const trampoline = `if(${REAL}){${MAIN_URL}=${VIA_SYMLINK}=${REAL};await import(${REAL})}`;
+  const isMain = `const ${IS_MAIN}=!${REAL}&&(import.meta.main||${VIA_SYMLINK}===import.meta.url);`;
+  return `${real}${trampoline}${MAIN_URL}??=import.meta.url;${isMain}${head.join("")}${rest}`;
 }

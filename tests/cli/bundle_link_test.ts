@@ -14,6 +14,7 @@ import {
   REQUIRE_MODULE,
   requireModule,
 } from "../../scripts/bundle_link.ts";
+import { LAZY_IMPORTS } from "../../scripts/bundle.ts";
 
 /** esbuild's throwing `__require`, as the minifier writes it. */
 const esbuildHelper = (name: string) =>
@@ -43,22 +44,31 @@ Deno.test("bundle link: either require helper becomes a call of the lazily made 
   assert.equal(lazyRequire("var a=require;export{a};").name, undefined);
 });
 
-Deno.test("bundle link: the entry names its chunks in their directory; a missing chunk is refused", () => {
+Deno.test("bundle link: the entry imports its chunks from their directory; a missing one is refused", () => {
   const entry = '#!/usr/bin/env -S deno run -P\nimport"./rt-A.js";async function o(){' +
     'return (await import("./lean-B.js")).run()}export{o as main};';
   const chunks = new Map([
     ["rt-A.js", "var x=1;export{x as a};"],
-    ["lean-B.js", 'import{a as q}from"./rt-A.js";function run(){return q}export{run};'],
+    [
+      "lean-B.js",
+      'import{a as q}from"./rt-A.js";function run(){return import("./rt-A.js")}export{run};',
+    ],
   ]);
   const linked = linkChunks(entry, chunks, chunkDirName("tt.js"));
   assert.equal(chunkDirName("tt.js"), "tt-chunks");
   assert.ok(!linked.entry.startsWith("#!"), "main.ts's shebang is dropped");
-  assert.ok(linked.entry.startsWith(`${MAIN_URL}=import.meta.url;`));
-  assert.match(linked.entry, /import"\.\/tt-chunks\/rt-A\.js"/);
+  assert.ok(linked.entry.includes(`${MAIN_URL}??=import.meta.url;`));
+  // What esbuild imported statically comes first, from the chunk directory.
+  assert.match(
+    linked.entry,
+    /__ttReal\|\|await import\("\.\/tt-chunks\/rt-A\.js"\);async function o/,
+  );
   assert.match(linked.entry, /import\("\.\/tt-chunks\/lean-B\.js"\)/);
-  // Chunks keep naming each other relatively; no require module when nothing requires.
-  assert.match(linked.chunks.get("lean-B.js")!, /from"\.\/rt-A\.js"/);
-  assert.equal(linked.chunks.has(REQUIRE_MODULE), false);
+  // Chunks name each other as esbuild wrote them.
+  const lean = linked.chunks.get("lean-B.js")!;
+  assert.match(lean, /from"\.\/rt-A\.js"/);
+  assert.match(lean, /import\("\.\/rt-A\.js"\)/);
+  assert.equal(linked.chunks.has(REQUIRE_MODULE), false, "nothing requires");
   assert.throws(
     () => linkChunks('import("./gone-C.js");', chunks, "tt-chunks"),
     /imports \.\/gone-C\.js, which esbuild did not write/,
@@ -67,7 +77,54 @@ Deno.test("bundle link: the entry names its chunks in their directory; a missing
     () => linkChunks("", new Map([["a.js", 'import"./gone.js";']]), "tt-chunks"),
     /a\.js imports \.\/gone\.js/,
   );
+  assert.throws(
+    () => linkChunks('var a=1;import"./rt-A.js";', chunks, "tt-chunks"),
+    /in a form or place this linker does not know/,
+  );
   assert.throws(() => linkChunks("", chunks, "../x"), /bad chunk directory/);
+});
+
+Deno.test("bundle link: the linked entry runs from its directory and through a symlink elsewhere", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tt-link-" });
+  try {
+    const chunks = new Map([
+      ["rt-A.js", "var n=41;export{n as a};"],
+      ["self-S.js", "function here(){return import.meta.url}export{here};"],
+    ]);
+    const entry =
+      'import{a as k}from"./rt-A.js";async function m(){const s=await import("./self-S.js");' +
+      `console.log(k+1,s.here(),${MAIN_URL})}import.meta.main&&await m();`;
+    const linked = linkChunks(entry, chunks, "tt-chunks");
+    await Deno.mkdir(`${dir}/dist/tt-chunks`, { recursive: true });
+    await Deno.mkdir(`${dir}/bin`);
+    for (const [f, js] of linked.chunks) await Deno.writeTextFile(`${dir}/dist/tt-chunks/${f}`, js);
+    const real = `${dir}/dist/tt.js`;
+    await Deno.writeTextFile(real, linked.entry);
+    await Deno.symlink(real, `${dir}/bin/tt`);
+    // As the shebang runs it (lazy imports, all of read), and as tt runs itself (everything in
+    // the graph up front, read of the entry only; never through the link: MAIN_URL is the file).
+    const lazy = [LAZY_IMPORTS, "--allow-read"];
+    const runs: [string, string[]][] = [
+      [real, lazy],
+      [real, [`--allow-read=${real}`]],
+      [`${dir}/bin/tt`, lazy],
+    ];
+    for (const [path, flags] of runs) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-q", "--no-config", "--no-prompt", ...flags, path],
+        cwd: "/",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      assert.equal(out.code, 0, `${path} ${flags}: ${dec.decode(out.stderr)}`);
+      // Main ran once; every chunk's import.meta.url is the real entry's (self.ts runs it).
+      const url = new URL(`file://${real}`).href;
+      assert.equal(dec.decode(out.stdout).trim(), `42 ${url} ${url}`, `${path} ${flags}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("bundle link: only the chunks that may call require load node:module", () => {
@@ -93,7 +150,7 @@ Deno.test("bundle link: only the chunks that may call require load node:module",
   assert.deepEqual(exportsOf(rt), new Map([["m", "a"], ["n", "b"]]));
 });
 
-Deno.test("bundle link: import.meta.url of every chunk is the entry's; one the entry runs first may not read it", async () => {
+Deno.test("bundle link: import.meta.url of every chunk is the entry's", async () => {
   const chunks = new Map([["self-S.js", "function here(){return import.meta.url}export{here};"]]);
   const linked = linkChunks('import("./self-S.js");', chunks, "tt-chunks");
   const self = linked.chunks.get("self-S.js")!;
@@ -107,11 +164,6 @@ Deno.test("bundle link: import.meta.url of every chunk is the entry's; one the e
   } finally {
     g[sym] = before;
   }
-  // Statically imported by the entry: it runs before the entry sets the URL.
-  assert.throws(
-    () => linkChunks('import"./self-S.js";', chunks, "tt-chunks"),
-    /self-S\.js runs before the entry and reads import\.meta\.url/,
-  );
   assert.throws(
     () => linkChunks("console.log(import.meta.url)", new Map(), "tt-chunks"),
     /the entry \(main\.ts\) uses import\.meta\.url/,
@@ -126,7 +178,9 @@ Deno.test("bundle link: a dynamic import of npm CommonJS code gives its exports 
   ]);
   const linked = linkChunks('import("./conn-C.js");import("./built-I.js");', chunks, "tt-chunks");
   assert.ok(
-    linked.chunks.get("conn-C.js")!.includes(`import("./built-I.js").then(${CJS_NAMESPACE})`),
+    linked.chunks.get("conn-C.js")!.includes(
+      `import("./built-I.js").then(${CJS_NAMESPACE})`,
+    ),
   );
   assert.ok(linked.entry.includes(`import("./tt-chunks/built-I.js").then(${CJS_NAMESPACE})`));
   assert.ok(

@@ -84,7 +84,7 @@ Deno.test("permission sets map to flags: scopes, deny/ignore, and 'all' is refus
   assert.throws(() => permissionFlags({ bogus: true }), /unknown permission 'bogus'/);
 });
 
-Deno.test("the bundle runs --help and --version, also executed directly through its shebang", async () => {
+Deno.test("the bundle runs --help and --version, also executed directly through its shebang and a symlink", async () => {
   const sb = new BundleSandbox(await bundle());
   try {
     const help = await sb.ok(["--help"]);
@@ -99,6 +99,14 @@ Deno.test("the bundle runs --help and --version, also executed directly through 
     const direct = await run(await bundle(), ["--version"], {}, sb.dir);
     assert.equal(direct.code, 0, direct.stderr);
     assert.equal(direct.stdout.trim(), VERSION);
+    // Through a symlink elsewhere (~/bin/tt): its chunks are found beside the file it names.
+    await Deno.mkdir(`${sb.dir}/bin`);
+    await Deno.symlink(await bundle(), `${sb.dir}/bin/tt`);
+    for (const args of [["--version"], ["towns"]]) {
+      const linked = await run(`${sb.dir}/bin/tt`, args, sb.env(), sb.dir);
+      assert.equal(linked.code, 0, linked.stderr);
+      if (args[0] === "--version") assert.equal(linked.stdout.trim(), VERSION);
+    }
   } finally {
     sb.cleanup();
   }
