@@ -18,24 +18,19 @@
 export const MAIN_URL = 'globalThis[Symbol.for("tt.main")]';
 /** Set by an entry run through a symlink to the real entry it imports, which then runs main. */
 export const VIA_SYMLINK = 'globalThis[Symbol.for("tt.via")]';
-/** The `require` the chunks' npm CommonJS code calls, made by REQUIRE_MODULE on first need. */
+/**
+ * The `require` of the chunks' npm CommonJS code (for the node: built-ins; everything else is
+ * inlined), made on its first call: importing node:module costs ~30 ms, which deno bundle's
+ * shim paid at the top of every run. createRequire refuses http(s) URLs (a run from a URL);
+ * any file URL does as its base.
+ */
 export const REQUIRE_FN = 'globalThis[Symbol.for("tt.require")]';
-/** The module that makes REQUIRE_FN: node:module costs ~30 ms, so only chunks that may call
- * `require` import it. */
-export const REQUIRE_MODULE = "require.js";
+const MAKE_REQUIRE = `(${REQUIRE_FN}??=process.getBuiltinModule("node:module").createRequire(` +
+  `(u=>u.startsWith("file:")?u:"file:///tt.js")(import.meta.url)))`;
 
 /** Where the chunks of bundle file `name` go, beside it: tt.js → tt-chunks. */
 export function chunkDirName(name: string): string {
   return `${name.replace(/\.js$/, "")}-chunks`;
-}
-
-/**
- * The module that makes REQUIRE_FN. createRequire refuses http(s) URLs (a run from a URL);
- * everything but the node: built-ins is inlined, so any file URL does as its base.
- */
-export function requireModule(): string {
-  return `import{createRequire as c}from"node:module";const u=import.meta.url;` +
-    `${REQUIRE_FN}??=c(u.startsWith("file:")?u:"file:///tt.js");\n`;
 }
 
 /** deno bundle's require shim: `createRequire` imported from node:module, called at the top. */
@@ -50,15 +45,15 @@ const ESBUILD_HELPER =
   /var ([\w$]+)=\(\w+=>typeof require<"u"\?require:[\s\S]{0,400}?throw Error\('Dynamic require of "'\+\w+\+'" is not supported'\)\}\);/;
 
 /**
- * Replaces a chunk's require helper (either form) by one that calls REQUIRE_FN; returns the
- * helper's name, or undefined when the chunk defines none.
+ * Replaces a chunk's require helper (either form) by one that makes REQUIRE_FN when first
+ * called; returns the helper's name, or undefined when the chunk defines none.
  */
 export function lazyRequire(js: string): { js: string; name?: string } {
   for (const re of [DENO_SHIM, ESBUILD_HELPER]) {
     const m = re.exec(js);
     if (m) {
       const name = m[1];
-      const fn = `var ${name}=function(id){return ${REQUIRE_FN}(id)};`;
+      const fn = `var ${name}=function(id){return ${MAKE_REQUIRE}(id)};`;
       return { js: js.slice(0, m.index) + fn + js.slice(m.index + m[0].length), name };
     }
   }
@@ -86,37 +81,6 @@ export function cjsInterop(js: string, cjs: Set<string>): string {
   );
 }
 
-const ident = (name: string) => name.replace(/\$/g, "\\$");
-/** A whole identifier (minified names contain `$`, which \b does not treat as a word char). */
-const word = (name: string) => new RegExp(`(?<![\\w$])${ident(name)}(?![\\w$])`, "g");
-
-/** The names a chunk exports, local → exported (`export{m as a,n}`). */
-export function exportsOf(js: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const m = /export\s*\{([^}]*)\}\s*;?\s*$/.exec(js);
-  for (const part of m ? m[1].split(",") : []) {
-    const [local, exported] = part.trim().split(/\s+as\s+/);
-    if (local) out.set(local, exported ?? local);
-  }
-  return out;
-}
-
-/** The names a chunk imports from chunk `file` (`import{a as b,c}from"./file"`), as exported. */
-export function importsFrom(js: string, file: string): string[] {
-  const names: string[] = [];
-  const re = new RegExp(
-    `import\\s*\\{([^}]*)\\}\\s*from\\s*"\\./${file.replace(/\./g, "\\.")}"`,
-    "g",
-  );
-  for (const m of js.matchAll(re)) {
-    for (const part of m[1].split(",")) {
-      const name = part.trim().split(/\s+as\s+/)[0];
-      if (name) names.push(name);
-    }
-  }
-  return names;
-}
-
 /** Relative module specifiers of a module: static imports, re-exports and dynamic imports. */
 const SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s*)"\.\/([\w.$-]+\.js)"/g;
 
@@ -142,9 +106,6 @@ export function linkChunks(
   chunkDir: string,
 ): Linked {
   if (!/^[\w.-]+$/.test(chunkDir)) throw new Error(`bad chunk directory name '${chunkDir}'`);
-  if (chunksIn.has(REQUIRE_MODULE)) {
-    throw new Error(`esbuild wrote a chunk named ${REQUIRE_MODULE}`);
-  }
   let entry = entryIn.startsWith("#!") ? entryIn.slice(entryIn.indexOf("\n") + 1) : entryIn;
   if (/import\.meta\.url|__deno_internal_createRequire|Dynamic require of/.test(entry)) {
     throw new Error(
@@ -152,34 +113,14 @@ export function linkChunks(
     );
   }
   const chunks = new Map<string, string>();
-  // 1. The require helpers, and who calls them: the chunks that define one and use it, and
-  //    the chunks that import it from where it is defined.
-  const needsRequire = new Set<string>();
-  const helpers: { file: string; exported?: string }[] = [];
+  // 1. The require helper (the chunk esbuild puts its runtime in defines it for all), and 2.
+  //    every chunk's import.meta.url is the entry's, as in one file (unresolved, a chunk would
+  //    read its own first line for the shebang's permissions: src/supervisor/self.ts).
   for (const [file, text] of chunksIn) {
-    const r = lazyRequire(text);
-    chunks.set(file, r.js);
-    if (!r.name) continue;
-    const exported = exportsOf(r.js).get(r.name);
-    helpers.push({ file, exported });
-    // Its definition, and its export if any: more uses mean this chunk's own code calls it.
-    const uses = r.js.match(word(r.name))?.length ?? 0;
-    if (uses > 1 + (exported ? 1 : 0)) needsRequire.add(file);
-  }
-  for (const { file, exported } of helpers) {
-    if (!exported) continue;
-    for (const [other, text] of chunks) {
-      if (importsFrom(text, file).includes(exported)) needsRequire.add(other);
-    }
-  }
-  // 2. Every chunk's import.meta.url is the entry's, as in one file. Left unresolved there, a
-  //    chunk would read its own first line for the shebang's permissions (src/supervisor/self.ts).
-  for (const [file, text] of chunks) {
-    let js = text.replaceAll("import.meta.url", `(${MAIN_URL}??import.meta.url)`);
+    const js = lazyRequire(text).js.replaceAll("import.meta.url", `(${MAIN_URL}??import.meta.url)`);
     if (/Dynamic require of|__deno_internal_createRequire/.test(js)) {
       throw new Error(`${file}: a require helper of a shape this linker does not know`);
     }
-    if (needsRequire.has(file)) js = `import"./${REQUIRE_MODULE}";${js}`;
     chunks.set(file, js);
   }
   // 3. A dynamic import of npm CommonJS code gives its exports by name, as from source; esbuild
@@ -195,12 +136,11 @@ export function linkChunks(
   // 4. Every chunk another one names must exist.
   for (const [file, text] of chunks) {
     for (const dep of relativeImports(text)) {
-      if (!chunks.has(dep) && dep !== REQUIRE_MODULE) {
+      if (!chunks.has(dep)) {
         throw new Error(`${file} imports ./${dep}, which esbuild did not write`);
       }
     }
   }
-  if (needsRequire.size) chunks.set(REQUIRE_MODULE, requireModule());
   return { entry: linkEntry(entry, chunks, chunkDir), chunks };
 }
 

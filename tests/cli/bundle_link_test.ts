@@ -6,13 +6,10 @@ import assert from "node:assert/strict";
 import {
   chunkDirName,
   CJS_NAMESPACE,
-  exportsOf,
   lazyRequire,
   linkChunks,
   MAIN_URL,
   REQUIRE_FN,
-  REQUIRE_MODULE,
-  requireModule,
 } from "../../scripts/bundle_link.ts";
 import { LAZY_IMPORTS } from "../../scripts/bundle.ts";
 
@@ -27,16 +24,17 @@ const denoShim = (name: string) =>
   `__deno_internal_createRequire(import.meta.url);`;
 
 const dataUrl = (js: string) => `data:text/javascript,${encodeURIComponent(js)}`;
+const REQUIRE = Symbol.for("tt.require");
+const globals = globalThis as unknown as Record<symbol, unknown>;
 
 Deno.test("bundle link: either require helper becomes a call of the lazily made require, whatever its name", async () => {
-  // The module that makes it, as the chunks that need it import it first.
-  await import(dataUrl(requireModule()));
   for (const name of ["$t", "kt", "_$", "m"]) {
     for (const helper of [esbuildHelper(name), denoShim(name)]) {
+      delete globals[REQUIRE];
       const r = lazyRequire(`var a=1;${helper}var ev=${name}("node:events");export{ev};`);
       assert.equal(r.name, name);
       assert.ok(!r.js.includes("Dynamic require of"), name);
-      assert.ok(!r.js.includes("node:module"), `${name}: node:module is no longer loaded eagerly`);
+      assert.doesNotMatch(r.js, /from\s*"node:module"/, `${name}: node:module is imported lazily`);
       const mod = await import(dataUrl(r.js));
       assert.equal(typeof mod.ev.EventEmitter, "function", name);
     }
@@ -68,7 +66,6 @@ Deno.test("bundle link: the entry imports its chunks from their directory; a mis
   const lean = linked.chunks.get("lean-B.js")!;
   assert.match(lean, /from"\.\/rt-A\.js"/);
   assert.match(lean, /import\("\.\/rt-A\.js"\)/);
-  assert.equal(linked.chunks.has(REQUIRE_MODULE), false, "nothing requires");
   assert.throws(
     () => linkChunks('import("./gone-C.js");', chunks, "tt-chunks"),
     /imports \.\/gone-C\.js, which esbuild did not write/,
@@ -127,27 +124,17 @@ Deno.test("bundle link: the linked entry runs from its directory and through a s
   }
 });
 
-Deno.test("bundle link: only the chunks that may call require load node:module", () => {
+Deno.test("bundle link: require is made at its first call, not when a chunk loads", async () => {
   const rt = `${denoShim("m")}var n=(a,b)=>()=>(b||a((b={exports:{}}).exports,b),b.exports);` +
     "export{m as a,n as b};";
-  const chunks = new Map([
-    ["chunk-RT.js", rt],
-    // CommonJS code: calls the helper it imports as `a`.
-    [
-      "cjs-C.js",
-      'import{a as r,b as w}from"./chunk-RT.js";var e=w(()=>r("node:events"));export{e};',
-    ],
-    // Only the CommonJS wrapper, no require.
-    ["esm-D.js", 'import{b as w}from"./chunk-RT.js";var f=w(()=>1);export{f};'],
-  ]);
-  const linked = linkChunks('import"./chunk-RT.js";import("./cjs-C.js");', chunks, "tt-chunks");
-  const needs = (f: string) => linked.chunks.get(f)!.startsWith(`import"./${REQUIRE_MODULE}";`);
-  assert.equal(needs("cjs-C.js"), true);
-  assert.equal(needs("esm-D.js"), false);
-  assert.equal(needs("chunk-RT.js"), false, "the entry's own import stays free of node:module");
-  assert.ok(!linked.chunks.get("chunk-RT.js")!.includes("node:module"));
-  assert.equal(linked.chunks.get(REQUIRE_MODULE), requireModule());
-  assert.deepEqual(exportsOf(rt), new Map([["m", "a"], ["n", "b"]]));
+  const linked = linkChunks('import"./chunk-RT.js";', new Map([["chunk-RT.js", rt]]), "t-chunks");
+  const js = linked.chunks.get("chunk-RT.js")!;
+  assert.doesNotMatch(js, /from\s*"node:module"/, "no import of node:module");
+  delete globals[REQUIRE];
+  const mod = await import(dataUrl(js));
+  assert.equal(globals[REQUIRE], undefined, "loading the chunk made no require");
+  assert.equal(typeof mod.a("node:events").EventEmitter, "function");
+  assert.equal(typeof globals[REQUIRE], "function", "the first call made it");
 });
 
 Deno.test("bundle link: import.meta.url of every chunk is the entry's", async () => {

@@ -206,7 +206,6 @@ Deno.test("the bundle runs from a URL with `deno run <flags> <url>` and an empty
     );
     assert.equal(init.code, 0, init.stderr);
     assert.match(await Deno.readTextFile(`${home}/tinytown.toml`), /^name = "from-url"$/m);
-    assert.ok(server.asked.some((p) => p.endsWith("/require.js")), "a require was made");
   } finally {
     await server.close();
   }
