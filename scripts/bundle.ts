@@ -112,14 +112,17 @@ export interface BuiltBundle {
  * beside it (scripts/bundle_link.ts). Built in a temp directory beside `out`, then moved in
  * place: the entry last, so an entry never names chunks that are not there.
  */
-export async function buildBundle(out: string, flags: string[]): Promise<BuiltBundle> {
+export async function buildBundle(outIn: string, flags: string[]): Promise<BuiltBundle> {
+  // deno bundle runs in the repo: paths relative to where this was started become absolute.
+  const out = outIn.startsWith("/") ? outIn : `${Deno.cwd()}/${outIn}`;
   const line = shebang(flags);
   // Linux reads at most 255 bytes of a shebang line; beyond that the flags are silently cut.
   if (new TextEncoder().encode(line).length > 255) {
     throw new Error(`the shebang line is over 255 bytes; shorten permissions.default`);
   }
-  const dir = out.replace(/\/[^/]*$/, "") || ".";
-  const name = out.slice(dir.length + 1) || out;
+  const dir = out.slice(0, out.lastIndexOf("/")) || "/";
+  const name = out.slice(out.lastIndexOf("/") + 1);
+  if (!name) throw new Error(`--out ${outIn}: give a file name, e.g. dist/tt.js`);
   const chunkDir = `${dir}/${chunkDirName(name)}`;
   await Deno.mkdir(dir, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir, prefix: `.${name}.build-` });
