@@ -1,11 +1,13 @@
 /**
- * `deno task bundle`: builds dist/tt.js, one self-contained file with a shebang that runs it with
- * exactly the permissions of `permissions.default` in deno.json (never -A).
+ * `deno task bundle`: builds dist/tt.js, the entry, with a shebang that runs it with exactly the
+ * permissions of `permissions.default` in deno.json (never -A), and dist/tt-chunks/, the modules
+ * it loads on demand (scripts/bundle_link.ts says why).
  * `deno task compile`: the same, then `deno compile` of that bundle into dist/tt.
  *
  *   deno run -P scripts/bundle.ts [--out <file.js>] [--compile [--exe <file>]] [--print-flags]
  */
 import { parseArgs } from "node:util";
+import { chunkDirName, linkChunks } from "./bundle_link.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -54,15 +56,24 @@ export async function defaultPermissionFlags(): Promise<string[]> {
   return permissionFlags(set);
 }
 
+/**
+ * Without it, `deno run` reads and analyses every chunk that a literal `import("…")` names before
+ * running anything (each run, ~170 files); with it, a chunk is read when imported (as deno.json's
+ * `"unstable": ["lazy-dynamic-imports"]` does for source runs). Not a permission.
+ */
+export const LAZY_IMPORTS = "--unstable-lazy-dynamic-imports";
+
 export function shebang(flags: string[]): string {
-  return `#!/usr/bin/env -S deno run -q --no-prompt ${flags.join(" ")}`;
+  return `#!/usr/bin/env -S deno run -q --no-prompt ${LAZY_IMPORTS} ${flags.join(" ")}`;
 }
 
-/** The permission flags (and --no-prompt) of a bundle, read back from its first line. */
+/** The flags to run a bundle with (permissions, --no-prompt, lazy imports), from its first line. */
 export function shebangFlags(bundleText: string): string[] {
   const first = bundleText.slice(0, bundleText.indexOf("\n"));
   if (!first.startsWith("#!")) throw new Error("the bundle has no shebang line");
-  return first.split(" ").filter((a) => /^--(allow|deny|ignore)-/.test(a) || a === "--no-prompt");
+  return first.split(" ").filter((a) =>
+    /^--(allow|deny|ignore)-/.test(a) || a === "--no-prompt" || a === LAZY_IMPORTS
+  );
 }
 
 /** Runs a deno subcommand in the repo; `output` is its stderr then stdout. */
@@ -87,17 +98,34 @@ function fail(msg: string): never {
   Deno.exit(1);
 }
 
-/** Bundles main.ts into `out` (written atomically, mode 755) and returns its size in bytes. */
-export async function buildBundle(out: string, flags: string[]): Promise<number> {
+/** What buildBundle wrote: the entry and its chunk directory, and their sizes. */
+export interface BuiltBundle {
+  entry: string;
+  chunkDir: string;
+  chunks: number;
+  /** Bytes of the entry and every chunk. */
+  bytes: number;
+}
+
+/**
+ * Bundles main.ts into `out` (mode 755, with the shebang) and its chunks into `<out>-chunks/`
+ * beside it (scripts/bundle_link.ts). Built in a temp directory beside `out`, then moved in
+ * place: the entry last, so an entry never names chunks that are not there.
+ */
+export async function buildBundle(outIn: string, flags: string[]): Promise<BuiltBundle> {
+  // deno bundle runs in the repo: paths relative to where this was started become absolute.
+  const out = outIn.startsWith("/") ? outIn : `${Deno.cwd()}/${outIn}`;
   const line = shebang(flags);
   // Linux reads at most 255 bytes of a shebang line; beyond that the flags are silently cut.
   if (new TextEncoder().encode(line).length > 255) {
     throw new Error(`the shebang line is over 255 bytes; shorten permissions.default`);
   }
-  const dir = out.replace(/\/[^/]*$/, "") || ".";
+  const dir = out.slice(0, out.lastIndexOf("/")) || "/";
+  const name = out.slice(out.lastIndexOf("/") + 1);
+  if (!name) throw new Error(`--out ${outIn}: give a file name, e.g. dist/tt.js`);
+  const chunkDir = `${dir}/${chunkDirName(name)}`;
   await Deno.mkdir(dir, { recursive: true });
-  // The name must end in .js: only then does deno bundle add its `require` shim for npm CJS code.
-  const tmp = `${out}.tmp-${Deno.pid}.js`;
+  const tmp = await Deno.makeTempDir({ dir, prefix: `.${name}.build-` });
   try {
     const r = await deno([
       "bundle",
@@ -106,8 +134,9 @@ export async function buildBundle(out: string, flags: string[]): Promise<number>
       "--platform",
       "deno",
       "--minify",
-      "-o",
-      tmp,
+      "--code-splitting",
+      "--outdir",
+      `${tmp}/esbuild`,
       "main.ts",
     ]);
     if (
@@ -119,42 +148,42 @@ export async function buildBundle(out: string, flags: string[]): Promise<number>
       );
     }
     if (!r.ok) throw new Error(`deno bundle failed:\n${r.output.trim()}`);
-    let js = await Deno.readTextFile(tmp);
-    // main.ts's own shebang (`-P`, i.e. "find deno.json") means nothing outside this repo.
-    if (js.startsWith("#!")) js = js.slice(js.indexOf("\n") + 1);
-    js = portableRequire(js);
-    await Deno.writeTextFile(tmp, `${line}\n${js}`);
-    await Deno.chmod(tmp, 0o755);
-    await Deno.rename(tmp, out);
-    return (await Deno.stat(out)).size;
+    const outputs = new Map<string, string>();
+    for await (const e of Deno.readDir(`${tmp}/esbuild`)) {
+      if (!e.isFile || !e.name.endsWith(".js")) {
+        throw new Error(`deno bundle wrote ${e.name}, which the linker does not expect`);
+      }
+      outputs.set(e.name, await Deno.readTextFile(`${tmp}/esbuild/${e.name}`));
+    }
+    const main = outputs.get("main.js");
+    if (main === undefined) throw new Error("deno bundle wrote no main.js");
+    outputs.delete("main.js");
+    const linked = linkChunks(main, outputs, chunkDirName(name));
+    let bytes = 0;
+    const enc = new TextEncoder();
+    await Deno.mkdir(`${tmp}/chunks`);
+    for (const [file, js] of linked.chunks) {
+      const data = enc.encode(js);
+      bytes += data.length;
+      await Deno.writeFile(`${tmp}/chunks/${file}`, data, { mode: 0o644 });
+    }
+    const entry = enc.encode(`${line}\n${linked.entry}`);
+    bytes += entry.length;
+    await Deno.writeFile(`${tmp}/entry.js`, entry);
+    await Deno.chmod(`${tmp}/entry.js`, 0o755);
+    // The chunks' names carry a hash of their content: the old ones go with the old entry.
+    const old = `${tmp}/old-chunks`;
+    const hadOld = await Deno.rename(chunkDir, old).then(() => true, (e) => {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    });
+    await Deno.rename(`${tmp}/chunks`, chunkDir);
+    await Deno.rename(`${tmp}/entry.js`, out);
+    if (hadOld) await Deno.remove(old, { recursive: true });
+    return { entry: out, chunkDir, chunks: linked.chunks.size, bytes };
   } finally {
-    await Deno.remove(tmp).catch(() => {});
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
-}
-
-/**
- * deno bundle gives the bundle a `require` (for the `node:` built-ins npm code asks for) made by
- * `createRequire(import.meta.url)`, which throws when the bundle is run from an http(s) URL.
- * Everything else is inlined, so the base only has to be some file URL.
- */
-export function portableRequire(js: string): string {
-  const base = 'import.meta.url.startsWith("file:")?import.meta.url:"file:///tt.js"';
-  // deno bundle swaps esbuild's `__require` helper for one made with createRequire, but only when
-  // the minifier gave the helper a name without `$` (a `$t` one was left in place and every
-  // `require("node:events")` of ioredis threw "Dynamic require … is not supported"): do the swap
-  // here whenever it was not done.
-  const helper =
-    /var ([\w$]+)=\(\w+=>typeof require<"u"\?require:[\s\S]{0,400}?throw Error\('Dynamic require of "'\+\w+\+'" is not supported'\)\}\);/;
-  js = js.replace(
-    helper,
-    (_m, name: string) =>
-      `import{createRequire as __deno_internal_createRequire}from"node:module";var ${name}=` +
-      `__deno_internal_createRequire(${base});`,
-  );
-  return js.replaceAll(
-    "__deno_internal_createRequire(import.meta.url)",
-    `__deno_internal_createRequire(${base})`,
-  );
 }
 
 /** Did `deno compile` fail only because it could not download its runtime (denort)? */
@@ -163,23 +192,37 @@ export function isDenortDownloadFailure(stderr: string): boolean {
     /error sending request|dns error|Connect|timed out|certificate|404|403/i.test(stderr);
 }
 
-/** `deno compile` of the bundle (not of src/: smaller, and no unused npm packages embedded). */
-export async function compileBundle(bundle: string, exe: string, flags: string[]): Promise<void> {
-  const r = await deno([
+/**
+ * The `deno compile` arguments for a built bundle, with its own flags: `--include` embeds the
+ * chunks (the entry's literal imports would pull them in anyway; the flag keeps that from
+ * depending on it).
+ */
+export function compileArgs(bundle: BuiltBundle, exe: string, flags: string[]): string[] {
+  return [
     "compile",
     "--quiet",
     "--no-config",
     "--no-prompt",
+    LAZY_IMPORTS,
     ...flags,
+    "--include",
+    bundle.chunkDir,
     "-o",
     exe,
-    bundle,
-  ]);
+    bundle.entry,
+  ];
+}
+
+/** `deno compile` of the bundle (not of src/: smaller, and no unused npm packages embedded). */
+export async function compileBundle(bundle: BuiltBundle, exe: string, flags: string[]) {
+  const r = await deno(compileArgs(bundle, exe, flags));
   if (r.ok) return;
   if (isDenortDownloadFailure(r.output)) {
     fail(
       "deno compile must download Deno's runtime (denort) from dl.deno.land, which this machine " +
-        `cannot reach: build ${show(exe)} on a machine that can, or run ${show(bundle)} with deno`,
+        `cannot reach: build ${show(exe)} on a machine that can, or run ${
+          show(bundle.entry)
+        } with deno`,
     );
   }
   throw new Error(`deno compile failed:\n${r.output.trim()}`);
@@ -202,14 +245,14 @@ if (import.meta.main) {
       Deno.exit(0);
     }
     const t0 = performance.now();
-    const size = await buildBundle(values.out, flags);
+    const built = await buildBundle(values.out, flags);
     console.error(
-      `bundle: ${show(values.out)} (${(size / 1024).toFixed(0)} KB, ${
-        Math.round(performance.now() - t0)
-      } ms)\n  ${shebang(flags)}`,
+      `bundle: ${show(built.entry)} and ${built.chunks} modules in ${show(built.chunkDir)}/ (${
+        (built.bytes / 1024).toFixed(0)
+      } KB, ${Math.round(performance.now() - t0)} ms)\n  ${shebang(flags)}`,
     );
     if (values.compile) {
-      await compileBundle(values.out, values.exe, flags);
+      await compileBundle(built, values.exe, flags);
       console.error(`bundle: compiled ${show(values.exe)}`);
     }
   } catch (e) {

@@ -5,7 +5,8 @@
  * `tt assign` and `tt status` also with this host's supervisor running, which runs them through
  * its operator channel, src/cli/operator_client.ts)
  * (as scripts/tt runs it) and from the bundle (built from the current source with
- * scripts/bundle.ts, as `deno task bundle` builds dist/tt.js), against: `deno run` of a hello
+ * scripts/bundle.ts, as `deno task bundle` builds dist/tt.js and the chunks it loads on demand,
+ * run with the flags of its shebang), against: `deno run` of a hello
  * world; a script that only loads ioredis, connects and PINGs; a raw `Deno.connect` PING.
  * All on this run's private Redis.
  */
@@ -107,18 +108,21 @@ export const startup: Section = {
     ];
 
     // The bundle, built now from the current source (what `deno task bundle` writes to
-    // dist/tt.js). A fresh path gets a fresh V8 code-cache entry; its first run is a real command
-    // (a first run with --help leaves a thin cache that keeps later runs ~40 ms slower).
+    // dist/tt.js and dist/tt-chunks/). Fresh paths get fresh V8 code-cache entries; its first run
+    // is a real command (a module first run by --help keeps a thin cache, later runs slower).
     const bundle = `${ctx.tmp}/tt.js`;
     let bundled = false;
     try {
-      const size = await buildBundle(bundle, await defaultPermissionFlags());
+      const built = await buildBundle(bundle, await defaultPermissionFlags());
       const run = [deno, "run", "-q", ...shebangFlags(await Deno.readTextFile(bundle)), bundle];
       await runOnce({ cwd: town, env }, { name: "warm", argv: [...run, "status"] });
       cmds.push({ name: "help-bundle", argv: [...run, "--help"] });
       cmds.push({ name: "status-bundle", argv: [...run, "status"] });
       cmds.push({ name: "assign-bundle", argv: [...run, ...assignArgs] });
-      notes.push(`bundle: ${(size / 1024).toFixed(0)} KB, built from the current source`);
+      notes.push(
+        `bundle: ${(built.bytes / 1024).toFixed(0)} KB (tt.js and ${built.chunks} modules it ` +
+          "loads on demand), built from the current source",
+      );
       bundled = true;
     } catch (e) {
       notes.push(`bundle left out: ${String(e).split("\n")[0]}`);

@@ -1,11 +1,13 @@
 /**
- * The distributable: `scripts/bundle.ts` builds one file whose shebang carries the permissions
- * of deno.json, and that file is a working `tt` (run locally, through its shebang, and from a URL).
- * The bundle is built once for this file, into a temp dir (never dist/).
+ * The distributable: `scripts/bundle.ts` builds an entry whose shebang carries the permissions
+ * of deno.json, and the chunks it loads on demand; together a working `tt` (run locally, through
+ * its shebang, and from a URL). The bundle is built once for this file, into a temp dir (never
+ * dist/).
  */
 import assert from "node:assert/strict";
 import { BundleSandbox, denoRunArgs, ROOT, runTt, shebangFlags, testRedisUrl } from "../helpers.ts";
-import { permissionFlags } from "../../scripts/bundle.ts";
+import { compileArgs, LAZY_IMPORTS, permissionFlags } from "../../scripts/bundle.ts";
+import { chunkDirName } from "../../scripts/bundle_link.ts";
 
 const TMP = Deno.makeTempDirSync({ prefix: "tt-bundle-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(TMP, { recursive: true }));
@@ -39,16 +41,26 @@ Deno.test("the bundle's shebang grants exactly permissions.default of deno.json,
   const first = (await Deno.readTextFile(path)).split("\n", 1)[0];
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
   const expected = permissionFlags(config.permissions.default);
-  assert.equal(first, `#!/usr/bin/env -S deno run -q --no-prompt ${expected.join(" ")}`);
+  assert.equal(
+    first,
+    `#!/usr/bin/env -S deno run -q --no-prompt ${LAZY_IMPORTS} ${expected.join(" ")}`,
+  );
   assert.doesNotMatch(first, /(^|\s)(-A|--allow-all)(\s|$)/);
   assert.ok(expected.length > 0);
-  assert.deepEqual(shebangFlags(path), ["--no-prompt", ...expected]);
+  assert.deepEqual(shebangFlags(path), ["--no-prompt", LAZY_IMPORTS, ...expected]);
   assert.ok(new TextEncoder().encode(first).length <= 255, "Linux cuts shebangs at 255 bytes");
   assert.equal((await Deno.stat(path)).mode! & 0o111, 0o111, "executable");
   // main.ts's own shebang (`-P`: "find deno.json") is gone; nothing refers to this checkout.
   const body = await Deno.readTextFile(path);
   assert.equal(body.split("\n", 2)[1].startsWith("#!"), false);
   assert.equal(body.includes(ROOT), false, "no path of the build machine inside the bundle");
+  let chunks = 0;
+  for await (const e of Deno.readDir(`${TMP}/${chunkDirName("tt.js")}`)) {
+    const text = await Deno.readTextFile(`${TMP}/${chunkDirName("tt.js")}/${e.name}`);
+    assert.equal(text.includes(ROOT), false, `${e.name}: a path of the build machine`);
+    chunks++;
+  }
+  assert.ok(chunks > 10, `${chunks} chunks: are dynamic imports still split?`);
 });
 
 Deno.test("permission sets map to flags: scopes, deny/ignore, and 'all' is refused", () => {
@@ -72,7 +84,7 @@ Deno.test("permission sets map to flags: scopes, deny/ignore, and 'all' is refus
   assert.throws(() => permissionFlags({ bogus: true }), /unknown permission 'bogus'/);
 });
 
-Deno.test("the bundle runs --help and --version, also executed directly through its shebang", async () => {
+Deno.test("the bundle runs --help and --version, also executed directly through its shebang and a symlink", async () => {
   const sb = new BundleSandbox(await bundle());
   try {
     const help = await sb.ok(["--help"]);
@@ -87,6 +99,14 @@ Deno.test("the bundle runs --help and --version, also executed directly through 
     const direct = await run(await bundle(), ["--version"], {}, sb.dir);
     assert.equal(direct.code, 0, direct.stderr);
     assert.equal(direct.stdout.trim(), VERSION);
+    // Through a symlink elsewhere (~/bin/tt): its chunks are found beside the file it names.
+    await Deno.mkdir(`${sb.dir}/bin`);
+    await Deno.symlink(await bundle(), `${sb.dir}/bin/tt`);
+    for (const args of [["--version"], ["towns"]]) {
+      const linked = await run(`${sb.dir}/bin/tt`, args, sb.env(), sb.dir);
+      assert.equal(linked.code, 0, linked.stderr);
+      if (args[0] === "--version") assert.equal(linked.stdout.trim(), VERSION);
+    }
   } finally {
     sb.cleanup();
   }
@@ -123,18 +143,41 @@ Deno.test("the bundle starts and stops a managed redis-server", async () => {
   }
 });
 
-Deno.test("the bundle runs from a URL with `deno run <flags> <url>` and an empty DENO_DIR", async () => {
-  const path = await bundle();
-  const text = await Deno.readFile(path);
+/** Serves the bundle's directory (tt.js and its chunks) and records the paths asked for. */
+function serveBundle(dir: string) {
+  const asked: string[] = [];
   const ac = new AbortController();
+  const chunks = chunkDirName("tt.js");
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
-    () => new Response(text, { headers: { "content-type": "application/javascript" } }),
+    async (req) => {
+      const path = new URL(req.url).pathname;
+      asked.push(path);
+      if (path !== "/tt.js" && !new RegExp(`^/${chunks}/[\\w.$-]+\\.js$`).test(path)) {
+        return new Response("not found", { status: 404 });
+      }
+      const body = await Deno.readFile(`${dir}${path}`).catch(() => undefined);
+      if (!body) return new Response("not found", { status: 404 });
+      return new Response(body, { headers: { "content-type": "application/javascript" } });
+    },
   );
+  return {
+    host: `127.0.0.1:${server.addr.port}`,
+    asked,
+    async close() {
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
+Deno.test("the bundle runs from a URL with `deno run <flags> <url>` and an empty DENO_DIR", async () => {
+  const path = await bundle();
+  const server = serveBundle(TMP);
   const denoDir = await Deno.makeTempDir({ dir: TMP, prefix: "deno-dir-" });
   const home = await Deno.makeTempDir({ dir: TMP, prefix: "home-" });
   try {
-    const host = `127.0.0.1:${server.addr.port}`;
+    const host = server.host;
     const args = [
       "run",
       "-q",
@@ -146,6 +189,11 @@ Deno.test("the bundle runs from a URL with `deno run <flags> <url>` and an empty
     const v = await run(Deno.execPath(), [...args, "--version"], env, home);
     assert.equal(v.code, 0, v.stderr);
     assert.match(v.stdout, /^\d+\.\d+\.\d+/);
+    // Fetched on demand: --version does not download the Redis client, the server or the MCP SDK.
+    let total = 0;
+    for await (const _ of Deno.readDir(`${TMP}/${chunkDirName("tt.js")}`)) total++;
+    const fetched = new Set(server.asked).size;
+    assert.ok(fetched < total / 2, `--version fetched ${fetched} of ${total + 1} files`);
     const towns = await run(Deno.execPath(), [...args, "towns"], env, home);
     assert.equal(towns.code, 0, towns.stderr);
     assert.match(towns.stdout, /No towns registered yet/);
@@ -159,7 +207,58 @@ Deno.test("the bundle runs from a URL with `deno run <flags> <url>` and an empty
     assert.equal(init.code, 0, init.stderr);
     assert.match(await Deno.readTextFile(`${home}/tinytown.toml`), /^name = "from-url"$/m);
   } finally {
-    ac.abort();
-    await server.finished;
+    await server.close();
   }
+});
+
+Deno.test("the bundle's short commands never read the chunks of ioredis, hono and the MCP SDK", async () => {
+  const path = await bundle();
+  const sb = new BundleSandbox(path);
+  // A copy of the bundle without every chunk that loads Node's networking (node:net).
+  const copy = await Deno.makeTempDir({ dir: TMP, prefix: "lean-" });
+  const chunks = chunkDirName("tt.js");
+  try {
+    await Deno.mkdir(`${copy}/${chunks}`);
+    await Deno.copyFile(path, `${copy}/tt.js`);
+    let removed = 0;
+    for await (const e of Deno.readDir(`${TMP}/${chunks}`)) {
+      const text = await Deno.readTextFile(`${TMP}/${chunks}/${e.name}`);
+      if (/"node:(net|tls|http)"/.test(text)) removed++;
+      else await Deno.copyFile(`${TMP}/${chunks}/${e.name}`, `${copy}/${chunks}/${e.name}`);
+    }
+    assert.ok(removed > 0, "no chunk loads node:net: is ioredis still in the bundle?");
+    await sb.ok(["init", "--name", "lean-bundle"]);
+    await sb.ok(["spawn", "w1", "--cli", "claude", "--host", "elsewhere"]);
+    const lean = (args: string[], env: Record<string, string> = {}) =>
+      run(
+        Deno.execPath(),
+        ["run", "-q", ...shebangFlags(`${copy}/tt.js`), `${copy}/tt.js`, ...args],
+        sb.env(env),
+        sb.dir,
+      );
+    for (const args of [["--version"], ["towns"], ["assign", "w1", "a task"], ["status"]]) {
+      const r = await lean(args);
+      assert.equal(r.code, 0, `tt ${args.join(" ")}: ${r.stderr}`);
+    }
+    const tasks = await sb.json<{ description: string }[]>(["task", "list"]);
+    assert.deepEqual(tasks.map((t) => t.description), ["a task"]);
+    // The same command through commander and ioredis needs what was removed.
+    const full = await lean(["status"], { TT_LEAN: "0" });
+    assert.notEqual(full.code, 0);
+    assert.match(full.stderr, /Module not found|tt-chunks/);
+  } finally {
+    sb.cleanup();
+  }
+});
+
+Deno.test("deno compile embeds the chunks, with the bundle's flags", () => {
+  const built = { entry: "/d/tt.js", chunkDir: "/d/tt-chunks", chunks: 3, bytes: 1 };
+  const args = compileArgs(built, "/d/tt", ["--allow-read"]);
+  assert.deepEqual(args.slice(args.indexOf("--include"), args.indexOf("--include") + 2), [
+    "--include",
+    "/d/tt-chunks",
+  ]);
+  assert.deepEqual(args.slice(-3), ["-o", "/d/tt", "/d/tt.js"]);
+  assert.ok(args.includes("--allow-read") && args.includes(LAZY_IMPORTS));
+  assert.ok(!args.includes("-A"));
 });
