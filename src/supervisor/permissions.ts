@@ -10,7 +10,9 @@
  *   write when the repository's `.git` is above the town, `TT_HOME`, the temp dir (the sandbox
  *   runtime's proxy sockets), and the CLIs' own config under HOME (`~/.claude`, …: the agents'
  *   private homes link to them, and a first login creates them).
- * - read only: this tt (source tree or bundle), Deno's executable and cache (npm packages, the
+ * - read only: the Redis URL's TLS files (tls_cert, tls_key, tls_ca: exactly those files, read
+ *   when a client is made, reconnections included), this tt (source tree or bundle), Deno's
+ *   executable and cache (npm packages, the
  *   sandbox's seccomp helper), the PATH directories (finding programs), `/etc` (resolver, git
  *   and passwd lookups of npm code), the operator's git config, and — when agents may run in the
  *   sandbox — HOME and the other registered towns: the sandbox hides them, and it must be able to
@@ -30,7 +32,8 @@
  */
 import type { TownContext } from "../core/town.ts";
 import { ttHome } from "../core/config.ts";
-import { isTopologyUrl, parseTopologyUrl } from "../redis/url.ts";
+import { isTopologyUrl, parseTopologyUrl, queryParams, redactUrl } from "../redis/url.ts";
+import { tlsFileList, tlsPaths } from "../redis/tls_files.ts";
 import { PRESET_NEEDS } from "./sandbox/presets.ts";
 import { channelSocketPaths } from "./channel/slots.ts";
 import { operatorPaths } from "./channel/operator_wire.ts";
@@ -125,20 +128,27 @@ export function onPath(name: string, path = env("PATH") ?? ""): string | undefin
   return undefined;
 }
 
-/** Net and socket-path scopes for a Redis URL (no connection needed). */
-export function redisScopes(url: string): { net: string[]; paths: string[] } {
+/**
+ * Net and socket-path scopes for a Redis URL (no connection needed), and the TLS files it names
+ * (read only).
+ */
+export function redisScopes(url: string): { net: string[]; paths: string[]; files: string[] } {
   if (isTopologyUrl(url)) {
     const t = parseTopologyUrl(url);
     const nodes = t.kind === "cluster" ? t.nodes : t.sentinels;
     const dflt = t.kind === "cluster" ? 6379 : 26379;
-    return { net: nodes.map((n) => hostPort(n.host, n.port || dflt)), paths: [] };
+    const net = nodes.map((n) => hostPort(n.host, n.port || dflt));
+    return { net, paths: [], files: tlsFileList(t.tlsFiles) };
   }
   const u = new URL(url);
   if (u.protocol === "unix:" || u.protocol === "redis+unix:") {
     const path = decodeURIComponent(u.pathname);
-    return { net: [`unix:${path}`], paths: [path] };
+    return { net: [`unix:${path}`], paths: [path], files: [] };
   }
-  return { net: [hostPort(u.hostname, Number(u.port || 6379))], paths: [] };
+  const files = tlsFileList(
+    tlsPaths(queryParams(u.search, url), u.protocol === "rediss:", redactUrl(url)),
+  );
+  return { net: [hostPort(u.hostname, Number(u.port || 6379))], paths: [], files };
 }
 
 function hostPort(host: string, port: number): string {
@@ -196,6 +206,7 @@ async function common(t: Town, redisUrl: string): Promise<Scopes> {
   const read = [
     ...rw,
     ...redis.paths,
+    ...redis.files,
     ...installPaths(),
     dirOf(Deno.execPath()),
     denoDir(),
@@ -217,7 +228,8 @@ async function common(t: Town, redisUrl: string): Promise<Scopes> {
     run: [],
     env: true,
     sys: SYS,
-    denyRead: home ? secretEntries(home) : [],
+    // A TLS file kept with the other secrets (~/.ssh/…) stays readable, that file only.
+    denyRead: home ? secretEntries(home).filter((p) => !redis.files.some((f) => under(f, p))) : [],
   };
 }
 
