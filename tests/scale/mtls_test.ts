@@ -172,19 +172,27 @@ Deno.test({
         cert;
       await roundTrip(url, trust, [tls.clientCert, tls.clientKey]);
     });
-    await t.step("the sentinels' requirepass alone (their default user)", async () => {
-      const sb = new TrustingSandbox(
-        `${base}?sentinel_password=${SENTINEL_DEFAULT_PW}&${cert}`,
-        trust,
-      );
-      try {
-        await sb.init(uniqueName("mtls"));
-        assert.match((await sb.ok(["status"])).stdout, /Tasks: 0/);
-        assert.doesNotMatch(sb.printed, SECRETS);
-      } finally {
-        sb.cleanup();
-      }
-    });
+    await t.step(
+      "their requirepass alone, from ~/.tt/config.toml: not in tinytown.toml",
+      async () => {
+        const sb = new TrustingSandbox(null, trust);
+        try {
+          const url = `${base}?sentinel_password=${SENTINEL_DEFAULT_PW}&${cert}`;
+          await sb.ok(["config", "redis_url", url]);
+          await sb.init(uniqueName("mtls"));
+          const file = Deno.readTextFileSync(`${sb.dir}/tinytown.toml`);
+          assert.match(
+            file,
+            /^url = "rediss\+sentinel:\/\/tt@127\.0\.0\.1:\d+,.*\/mymaster\?tls_cert=/m,
+          );
+          assert.doesNotMatch(file, SECRETS);
+          assert.match((await sb.ok(["status"])).stdout, /Tasks: 0/);
+          assert.doesNotMatch(sb.printed, SECRETS);
+        } finally {
+          sb.cleanup();
+        }
+      },
+    );
     await t.step(
       "no, a wrong, or a data node's password for the sentinels: one line each",
       async () => {

@@ -10,7 +10,8 @@ import { Sandbox, type TtOptions, type TtResult, uniqueName } from "../helpers.t
 export class TrustingSandbox extends Sandbox {
   readonly extra: Record<string, string>;
   printed = "";
-  constructor(url: string, extra: Record<string, string>) {
+  /** `url` null: no REDIS_URL (the URL comes from tinytown.toml or ~/.tt/config.toml). */
+  constructor(url: string | null, extra: Record<string, string>) {
     super(url);
     this.extra = { ...extra };
   }
