@@ -128,27 +128,29 @@ export function onPath(name: string, path = env("PATH") ?? ""): string | undefin
   return undefined;
 }
 
-/**
- * Net and socket-path scopes for a Redis URL (no connection needed), and the TLS files it names
- * (read only).
- */
-export function redisScopes(url: string): { net: string[]; paths: string[]; files: string[] } {
+/** Net and socket-path scopes for a Redis URL (no connection needed). */
+export function redisScopes(url: string): { net: string[]; paths: string[] } {
   if (isTopologyUrl(url)) {
     const t = parseTopologyUrl(url);
     const nodes = t.kind === "cluster" ? t.nodes : t.sentinels;
     const dflt = t.kind === "cluster" ? 6379 : 26379;
-    const net = nodes.map((n) => hostPort(n.host, n.port || dflt));
-    return { net, paths: [], files: tlsFileList(t.tlsFiles) };
+    return { net: nodes.map((n) => hostPort(n.host, n.port || dflt)), paths: [] };
   }
   const u = new URL(url);
   if (u.protocol === "unix:" || u.protocol === "redis+unix:") {
     const path = decodeURIComponent(u.pathname);
-    return { net: [`unix:${path}`], paths: [path], files: [] };
+    return { net: [`unix:${path}`], paths: [path] };
   }
-  const files = tlsFileList(
+  return { net: [hostPort(u.hostname, Number(u.port || 6379))], paths: [] };
+}
+
+/** The TLS files a Redis URL names (tls_cert, tls_key, tls_ca), to be read when connecting. */
+export function redisFiles(url: string): string[] {
+  if (isTopologyUrl(url)) return tlsFileList(parseTopologyUrl(url).tlsFiles);
+  const u = new URL(url);
+  return tlsFileList(
     tlsPaths(queryParams(u.search, url), u.protocol === "rediss:", redactUrl(url)),
   );
-  return { net: [hostPort(u.hostname, Number(u.port || 6379))], paths: [], files };
 }
 
 function hostPort(host: string, port: number): string {
@@ -202,7 +204,7 @@ async function common(t: Town, redisUrl: string): Promise<Scopes> {
   const rw = [t.root, ttHome(), tempDir()];
   const git = await gitCommonDir(t.root);
   if (git) rw.push(git);
-  const redis = redisScopes(redisUrl);
+  const redis = { ...redisScopes(redisUrl), files: redisFiles(redisUrl) };
   const read = [
     ...rw,
     ...redis.paths,

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { parseTopologyUrl, redactUrl } from "../../src/redis/url.ts";
 import { urlPassword, withoutPassword, withPasswordFrom } from "../../src/core/secrets.ts";
-import { redisScopes } from "../../src/supervisor/permissions.ts";
+import { redisFiles } from "../../src/supervisor/permissions.ts";
 import { connectRedis } from "../../src/redis/connection.ts";
 import { keySlot } from "../../src/redis/topology.ts";
 import { Sandbox } from "../helpers.ts";
@@ -171,11 +171,11 @@ Deno.test("the sentinel password is masked, kept out of tinytown.toml, and found
 Deno.test("the supervisor may read exactly the URL's TLS files", () => {
   const q = "tls_cert=/etc/tt/c.crt&tls_key=/etc/tt/c.key&tls_ca=/etc/tt/ca.crt";
   const files = ["/etc/tt/c.crt", "/etc/tt/c.key", "/etc/tt/ca.crt"];
-  assert.deepEqual(redisScopes(`rediss://u:pw@h:6380/0?${q}`).files, files);
-  assert.deepEqual(redisScopes(`rediss+cluster://u:pw@h:1?${q}`).files, files);
-  assert.deepEqual(redisScopes(`rediss+sentinel://h:1/m?sentinel_password=x&${q}`).files, files);
-  assert.deepEqual(redisScopes("rediss://h:6380").files, []);
-  assert.throws(() => redisScopes(`redis://:s3cret@h?${q}`), (e: Error) => {
+  assert.deepEqual(redisFiles(`rediss://u:pw@h:6380/0?${q}`), files);
+  assert.deepEqual(redisFiles(`rediss+cluster://u:pw@h:1?${q}`), files);
+  assert.deepEqual(redisFiles(`rediss+sentinel://h:1/m?sentinel_password=x&${q}`), files);
+  assert.deepEqual(redisFiles("rediss://h:6380"), []);
+  assert.throws(() => redisFiles(`redis://:s3cret@h?${q}`), (e: Error) => {
     assert.match(e.message, /needs TLS/);
     assert.doesNotMatch(e.message, /s3cret/);
     return true;
