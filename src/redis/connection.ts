@@ -240,7 +240,10 @@ export class ConnectError extends TtError {
         ? `Redis authentication failed at ${redactUrl(url)}: ${msg}`
         : cert
         ? `Redis at ${redactUrl(url)} presented a TLS certificate tt does not trust: ${msg} ` +
-          `(a private CA: point DENO_CERT at its PEM file)`
+          (/[?&]tls_ca=/.test(url)
+            ? `(tls_ca replaces the trusted CAs: it must be the CA that signed the servers' ` +
+              `certificates)`
+            : `(a private CA: point DENO_CERT at its PEM file, or add tls_ca=/path/ca.pem)`)
         : code === "ENOENT" && path
         ? `Failed to connect to configured Redis at ${
           redactUrl(url)

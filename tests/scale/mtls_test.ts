@@ -245,6 +245,22 @@ Deno.test({
     await t.step("no client certificate, or one from another CA: one line each", async () => {
       await certRefusals(base, { DENO_CERT: tls.ca });
     });
+    await t.step("tls_ca replaces the trusted CAs: another CA there is refused", async () => {
+      const other = await Deno.makeTempDir({ prefix: "tt-other-ca-" });
+      try {
+        const theirs = await makeCertificates(other, "other-");
+        const url =
+          `${base}?tls_cert=${tls.clientCert}&tls_key=${tls.clientKey}&tls_ca=${theirs.ca}`;
+        // DENO_CERT names the right CA, but tls_ca takes its place.
+        await refused(
+          url,
+          { DENO_CERT: tls.ca },
+          /does not trust: .*tls_ca replaces the trusted CAs/,
+        );
+      } finally {
+        await Deno.remove(other, { recursive: true });
+      }
+    });
   } finally {
     await c.stop();
   }
