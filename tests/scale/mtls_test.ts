@@ -12,7 +12,9 @@
  * On each: init, spawn, assign, the agent completes, status; the narrowed supervisor may read
  * exactly the certificate files. Refused with one line, exit 1 and nothing written: no or a
  * wrong sentinel password, no client certificate, one from another CA, a missing key file, a key
- * readable by others. About 40–60 s on 2 cores; part of every scripts/test.
+ * readable by others. About 40–60 s on 2 cores; part of every scripts/test. With TT_TEST_SCALE=1
+ * also the failover run (scenario.ts) through those sentinels, over mutual TLS, with
+ * `wait_replicas = 1`: the supervisors find the new master through the sentinels' password.
  */
 import assert from "node:assert/strict";
 import { report, uniqueName } from "../helpers.ts";
@@ -25,7 +27,9 @@ import {
   startSentinel,
   startSingle,
   type Topology,
+  waitFor,
 } from "../../bench/lib/topology.ts";
+import { failoverRun } from "./scenario.ts";
 import { refused as refusedWith, supervisorLine, supervisorReads } from "./tls_helpers.ts";
 import { TrustingSandbox } from "./tls_helpers.ts";
 
@@ -41,6 +45,7 @@ function noOpenssl(): string | undefined {
 
 const skip = cannotRun() ?? noOpenssl();
 if (skip) report(`skipped the mutual TLS / sentinel password tests: ${skip}`);
+const skipFailover = skip ?? (Deno.env.get("TT_TEST_SCALE") ? undefined : "TT_TEST_SCALE unset");
 
 const PASSWORD = "Data-node-pw-4c1e";
 const ACL: AclUser = { user: "tt", password: PASSWORD, rules: "~tt:* &* +@all -@admin" };
@@ -326,5 +331,62 @@ Deno.test({
     });
   } finally {
     await one.stop();
+  }
+});
+
+Deno.test({
+  name: "Sentinel with its own password, over mutual TLS: a master killed mid-run loses nothing",
+  ignore: !!skipFailover,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const s = await startSentinel({
+    tls: true,
+    clientAuth: true,
+    acl: ACL,
+    sentinelPassword: SENTINEL_DEFAULT_PW,
+    sentinelAcl: SENTINEL_USER,
+  });
+  try {
+    const tls = s.security.tls!;
+    const trust = { NODE_EXTRA_CA_CERTS: tls.ca };
+    const masterPort = async () =>
+      Number(
+        (await s.cli(s.sentinels[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"))
+          .split("\n")[1],
+      );
+    const hosts = s.sentinels.map((p) => `127.0.0.1:${p}`).join(",");
+    const url = `rediss+sentinel://tt:${PASSWORD}@${hosts}/mymaster?sentinel_user=` +
+      `${SENTINEL_USER.user}&sentinel_password=${SENTINEL_PW}&tls_cert=${tls.clientCert}` +
+      `&tls_key=${tls.clientKey}`;
+    const o = await failoverRun(url, {
+      waitReplicas: 1,
+      sandbox: (u) => new TrustingSandbox(u, trust),
+      failover: async () => {
+        await s.kill(s.master);
+        await waitFor("the sentinels promote the replica", async () => {
+          const now = await masterPort();
+          return now !== s.master &&
+            (await s.cli(now, "INFO", "replication")).includes("role:master");
+        });
+      },
+      recover: async () => {
+        s.restart(s.master);
+        await waitFor(
+          "the old master back as a replica",
+          async () =>
+            (await s.cli(s.master, "INFO", "replication")).includes("master_link_status:up"),
+        );
+      },
+    });
+    report(
+      `sentinel with its own password over mutual TLS, wait_replicas=1: ${o.acked} acknowledged, ` +
+        `${o.refused} refused during failover, ${o.lost.length} lost, ${o.twice.length} twice`,
+    );
+    assert.deepEqual(o.lost, []);
+    assert.deepEqual(o.twice, []);
+    assert.deepEqual(o.notCompleted, []);
+  } finally {
+    await s.stop();
   }
 });
