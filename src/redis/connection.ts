@@ -1,6 +1,7 @@
 /**
  * Opening Redis connections: `redis://`, `rediss://` (TLS), `unix://`, `redis+cluster://` and
- * `redis+sentinel://` URLs (topology.ts), user/password, fail-fast for one-shot commands. With
+ * `redis+sentinel://` URLs (topology.ts), user/password, client certificates (tls_files.ts),
+ * fail-fast for one-shot commands. With
  * topology.ts, the only modules that load ioredis (on first use: a one-shot command that asked
  * for the lean client, lean.ts, never loads it).
  */

@@ -87,8 +87,10 @@ export async function topologyClient(t: Topology, s: ClientSettings): Promise<Re
  * Why a client for `t` could not connect, found by connecting once to every seed as a single
  * node (in parallel, each bounded by the connect timeout): ioredis reports only "None of startup
  * nodes is available" or "All sentinels are unreachable…" and drops the real cause (a refused
- * password, an untrusted certificate). Through Sentinel, a sentinel that answers is asked for the
- * master, which is then tried with the data nodes' credentials. Undefined when every probe works.
+ * password, an untrusted certificate, a client certificate missing or refused). Sentinels are
+ * tried with their own credentials (a refusal is a SentinelAuthError naming them); a sentinel
+ * that answers is asked for the master, which is then tried with the data nodes' credentials.
+ * Undefined when every probe works.
  */
 export async function topologyCause(t: Topology, s: ClientSettings): Promise<Error | undefined> {
   const tls = t.tls ? await loadTls(t.tlsFiles) : undefined;
