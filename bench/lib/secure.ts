@@ -1,15 +1,18 @@
 /**
  * TLS and ACL for the real topologies of topology.ts: a throwaway CA and a server certificate
- * made with `openssl` (valid for 127.0.0.1 and localhost, 2 days), and the redis-server,
- * sentinel and redis-cli arguments that turn on TLS only (`port 0`) and ACL users (the
- * `default` user off).
+ * made with `openssl` (valid for 127.0.0.1 and localhost, 2 days), a client certificate it
+ * signed, and the redis-server, sentinel and redis-cli arguments that turn on TLS only
+ * (`port 0`), client certificates (`tls-auth-clients yes`), ACL users (the `default` user off)
+ * and the sentinels' own password and ACL user.
  */
 
-/** A CA and a server certificate it signed (PEM files). */
+/** A CA, a server certificate and a client certificate it signed (PEM files; keys mode 600). */
 export interface TlsFiles {
   ca: string;
   cert: string;
   key: string;
+  clientCert: string;
+  clientKey: string;
 }
 
 /** An ACL user for tt, next to the topology's own `ops` user (replication, sentinels, redis-cli). */
@@ -23,15 +26,26 @@ export interface AclUser {
 export interface SecurityOptions {
   /** TLS only: every server, bus, replica link and sentinel speaks TLS, no plaintext port. */
   tls?: boolean;
+  /** With tls: every server and sentinel requires a client certificate signed by the CA. */
+  clientAuth?: boolean;
   /** This user is created on every data node and the `default` user is turned off. */
   acl?: AclUser;
+  /** Sentinels: `requirepass` (the password of their `default` user). */
+  sentinelPassword?: string;
+  /** Sentinels: this ACL user (their `default` user off unless sentinelPassword is set). */
+  sentinelAcl?: AclUser;
 }
 
 /** What one topology uses: its certificates and users (the ops user's password is random). */
 export interface Security {
   tls?: TlsFiles;
+  clientAuth?: boolean;
   acl?: AclUser;
   ops?: { user: string; password: string };
+  sentinelPassword?: string;
+  sentinelAcl?: AclUser;
+  /** The sentinels' user for each other and for redis-cli (when they need a password). */
+  sentinelOps?: { user: string; password: string };
 }
 
 async function openssl(args: string[], cwd: string) {
@@ -103,26 +117,69 @@ export async function makeCertificates(dir: string, prefix = ""): Promise<TlsFil
     "-out",
     f("server.crt"),
   ], dir);
-  return { ca: f("ca.crt"), cert: f("server.crt"), key: f("server.key") };
+  await openssl([
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=tt client",
+    "-keyout",
+    f("client.key"),
+    "-out",
+    f("client.csr"),
+  ], dir);
+  await Deno.writeTextFile(f("client.ext"), "extendedKeyUsage=clientAuth\n");
+  await openssl([
+    "x509",
+    "-req",
+    "-days",
+    "2",
+    "-in",
+    f("client.csr"),
+    "-CA",
+    f("ca.crt"),
+    "-CAkey",
+    f("ca.key"),
+    "-CAcreateserial",
+    "-extfile",
+    f("client.ext"),
+    "-out",
+    f("client.crt"),
+  ], dir);
+  for (const k of ["ca.key", "server.key", "client.key"]) await Deno.chmod(f(k), 0o600);
+  return {
+    ca: f("ca.crt"),
+    cert: f("server.crt"),
+    key: f("server.key"),
+    clientCert: f("client.crt"),
+    clientKey: f("client.key"),
+  };
 }
 
 /** The topology's certificates (in `dir`) and users for `opts`. */
 export async function security(dir: string, opts: SecurityOptions): Promise<Security> {
+  const sentinelAuth = opts.sentinelPassword !== undefined || opts.sentinelAcl !== undefined;
   return {
     tls: opts.tls ? await makeCertificates(dir) : undefined,
+    clientAuth: opts.clientAuth,
     acl: opts.acl,
     ops: opts.acl ? { user: "ops", password: crypto.randomUUID() } : undefined,
+    sentinelPassword: opts.sentinelPassword,
+    sentinelAcl: opts.sentinelAcl,
+    sentinelOps: sentinelAuth ? { user: "sentinel-ops", password: crypto.randomUUID() } : undefined,
   };
 }
 
 /** TLS settings shared by data nodes and sentinels, as `[name, value]` pairs. */
-function tlsSettings(t: TlsFiles): [string, string][] {
+function tlsSettings(t: TlsFiles, clientAuth = false): [string, string][] {
   return [
     ["tls-cert-file", t.cert],
     ["tls-key-file", t.key],
     ["tls-ca-cert-file", t.ca],
-    // Clients (tt) need no certificate of their own; they verify the server's.
-    ["tls-auth-clients", "no"],
+    // Without clientAuth, clients (tt) need no certificate of their own. Nodes present their
+    // server certificate to each other (it is valid for client authentication too).
+    ["tls-auth-clients", clientAuth ? "yes" : "no"],
     ["tls-replication", "yes"],
   ];
 }
@@ -135,7 +192,7 @@ export function serverArgs(port: number, s: Security, cluster: boolean): string[
       "0",
       "--tls-port",
       String(port),
-      ...tlsSettings(s.tls).flatMap(([k, v]) => [`--${k}`, v]),
+      ...tlsSettings(s.tls, s.clientAuth).flatMap(([k, v]) => [`--${k}`, v]),
     ]
     : ["--port", String(port)];
   if (s.tls && cluster) args.push("--tls-cluster", "yes");
@@ -167,10 +224,28 @@ export function serverArgs(port: number, s: Security, cluster: boolean): string[
   return args;
 }
 
-/** sentinel.conf lines for a sentinel on `port` (before `sentinel monitor`). */
+/** sentinel.conf lines for a sentinel on `port` (before `sentinel monitor`): TLS, its users. */
 export function sentinelPortLines(port: number, s: Security): string[] {
-  if (!s.tls) return [`port ${port}`];
-  return ["port 0", `tls-port ${port}`, ...tlsSettings(s.tls).map(([k, v]) => `${k} ${v}`)];
+  const lines = s.tls
+    ? [
+      "port 0",
+      `tls-port ${port}`,
+      ...tlsSettings(s.tls, s.clientAuth).map(([k, v]) => `${k} ${v}`),
+    ]
+    : [`port ${port}`];
+  if (s.sentinelOps) {
+    const ops = s.sentinelOps;
+    lines.push(
+      s.sentinelPassword !== undefined ? `requirepass ${s.sentinelPassword}` : "user default off",
+      `user ${ops.user} on >${ops.password} allchannels +@all`,
+      // How the sentinels log in to each other.
+      `sentinel sentinel-user ${ops.user}`,
+      `sentinel sentinel-pass ${ops.password}`,
+    );
+    const u = s.sentinelAcl;
+    if (u) lines.push(`user ${u.user} on >${u.password} ${u.rules ?? "allchannels +@all"}`);
+  }
+  return lines;
 }
 
 /** sentinel.conf lines after `sentinel monitor <master>`: how the sentinels log in to the nodes. */
@@ -182,11 +257,14 @@ export function sentinelAuthLines(master: string, s: Security): string[] {
   ];
 }
 
-/** redis-cli arguments to reach a node (TLS with the CA, the ops user) or a sentinel (no user). */
+/**
+ * redis-cli arguments to reach a node (TLS with the CA and, when required, the client
+ * certificate; the ops user) or a sentinel (its ops user when it needs a password).
+ */
 export function cliArgs(s: Security, sentinel = false): string[] {
   const args = s.tls ? ["--tls", "--cacert", s.tls.ca] : [];
-  if (s.ops && !sentinel) {
-    args.push("--user", s.ops.user, "--pass", s.ops.password, "--no-auth-warning");
-  }
+  if (s.tls && s.clientAuth) args.push("--cert", s.tls.clientCert, "--key", s.tls.clientKey);
+  const ops = sentinel ? s.sentinelOps : s.ops;
+  if (ops) args.push("--user", ops.user, "--pass", ops.password, "--no-auth-warning");
   return args;
 }

@@ -29,7 +29,7 @@ export interface Topology {
   stop(): Promise<void>;
   /** Its certificates and users (empty for a plain topology). */
   security: Security;
-  /** redis-cli on one of its servers, with its TLS and ops-user flags (none for sentinels). */
+  /** redis-cli on one of its servers, with its TLS (client certificate) and ops-user flags. */
   cli(port: number, ...args: string[]): Promise<string>;
 }
 

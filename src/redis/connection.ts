@@ -1,6 +1,7 @@
 /**
  * Opening Redis connections: `redis://`, `rediss://` (TLS), `unix://`, `redis+cluster://` and
- * `redis+sentinel://` URLs (topology.ts), user/password, fail-fast for one-shot commands. With
+ * `redis+sentinel://` URLs (topology.ts), user/password, client certificates (tls_files.ts),
+ * fail-fast for one-shot commands. With
  * topology.ts, the only modules that load ioredis (on first use: a one-shot command that asked
  * for the lean client, lean.ts, never loads it).
  */
@@ -9,8 +10,15 @@ import { TtError } from "../core/errors.ts";
 import { startTimer, type Timer } from "../core/timer.ts";
 import { leanClient } from "./lean.ts";
 
-import { isTopologyUrl, parseTopologyUrl, redactUrl } from "./url.ts";
-import { clusterCause, isCluster, topologyCause, topologyClient } from "./topology.ts";
+import { isTopologyUrl, parseTopologyUrl, queryParams, redactUrl } from "./url.ts";
+import {
+  clusterCause,
+  isCluster,
+  SentinelAuthError,
+  topologyCause,
+  topologyClient,
+} from "./topology.ts";
+import { clientCertAlert, loadTls, tlsAlertCause, type TlsPaths, tlsPaths } from "./tls_files.ts";
 import { copyDurability, requireReplicas } from "./script.ts";
 import { noteRedisProbe, noteRedisUrl, type PersistenceInfo } from "./diagnose.ts";
 
@@ -46,6 +54,14 @@ function clientOptions(url: string) {
     password: u.password ? decodeURIComponent(u.password) : undefined,
   };
   const unix = u.protocol === "unix:" || u.protocol === "redis+unix:";
+  const params = queryParams(u.search, url);
+  const sentinelParam = [...params.keys()].find((k) => /^sentinel_/.test(k));
+  if (sentinelParam) {
+    throw new TtError(
+      `${sentinelParam} in the Redis URL ${redactUrl(url)} is for redis+sentinel:// URLs only`,
+    );
+  }
+  const tlsFiles: TlsPaths = tlsPaths(params, u.protocol === "rediss:", redactUrl(url));
   const db = Number(u.searchParams.get("db") ?? (unix ? 0 : u.pathname.replace(/^\//, "") || 0));
   if (!Number.isInteger(db) || db < 0) {
     throw new TtError(`invalid database number in Redis URL ${redactUrl(url)}`);
@@ -64,6 +80,7 @@ function clientOptions(url: string) {
         // SNI takes a host name only (Deno refuses an IP address there); the certificate is
         // still checked against the address.
         tls: /^[\d.]+$|^\[/.test(u.hostname) ? {} : { servername: u.hostname },
+        tlsFiles,
         ...auth,
       };
     default:
@@ -105,12 +122,13 @@ export async function connectRedis(url: string, opts: ConnectOptions = {}): Prom
   const connectTimeout = opts.connectTimeoutMs ?? 2000;
   const topology = isTopologyUrl(url);
   const lean = leanSettings(url, opts);
+  const single = lean || topology ? undefined : await singleOptions(url);
   const client = lean
     ? leanClient(lean) as unknown as Redis
     : topology
     ? await topologyClient(parseTopologyUrl(url), { ...opts, connectTimeout })
     : new (await import("ioredis")).Redis({
-      ...clientOptions(url),
+      ...single,
       lazyConnect: true,
       connectionName: opts.name,
       connectTimeout,
@@ -155,11 +173,56 @@ export async function connectRedis(url: string, opts: ConnectOptions = {}): Prom
       : lastError ?? e as Error;
     const found = topology
       ? await topologyCause(parseTopologyUrl(url), { connectTimeout }).catch(() => undefined)
+      : single?.tls && !clientCertAlert(said) && afterHandshake(said)
+      ? await tlsAlertCause(single.host!, single.port!, single.tls, connectTimeout)
       : undefined;
     throw new ConnectError(url, found ?? said);
   } finally {
     timer?.cancel();
   }
+}
+
+/** ioredis's options for a single node, with the TLS files read and checked. */
+async function singleOptions(url: string) {
+  const { tlsFiles, ...o } = clientOptions(url) as ReturnType<typeof clientOptions> & {
+    tls?: Record<string, unknown>;
+    tlsFiles: TlsPaths;
+    host?: string;
+    port?: number;
+  };
+  return o.tls ? { ...o, tls: await loadTls(tlsFiles, o.tls) } : o;
+}
+
+/**
+ * Did a TLS connection end after its handshake (the server's alert lost behind a write)? Then
+ * connecting once more without writing reads the alert (tls_files.ts tlsAlertCause).
+ */
+export function afterHandshake(e: Error): boolean {
+  const code = (e as { code?: string }).code ?? "";
+  return /EPIPE|ECONNRESET/.test(code) || /Connection is closed|no answer to PING/.test(e.message);
+}
+
+/** The client certificate a URL names (tls_cert), for messages. */
+function certOf(url: string): string | undefined {
+  const m = /[?&]tls_cert=([^&#]*)/.exec(url);
+  try {
+    return m ? decodeURIComponent(m[1]) : undefined;
+  } catch {
+    return m?.[1];
+  }
+}
+
+/** The one line for a client certificate the server wanted and did not get, or refused. */
+function clientCertLine(url: string, cause: Error): string | undefined {
+  const alert = clientCertAlert(cause);
+  if (!alert) return undefined;
+  const cert = certOf(url);
+  const said = cause.message.replace(/^received fatal alert: /, "");
+  return alert === "missing" || !cert
+    ? `Redis at ${redactUrl(url)} requires a client certificate (TLS alert ${said}): add ` +
+      `tls_cert=/path/client.crt&tls_key=/path/client.key to the URL`
+    : `Redis at ${redactUrl(url)} refused tt's client certificate ${cert} (TLS alert ${said}): ` +
+      `it must be signed by a CA the server trusts (its tls-ca-cert-file) and not expired`;
 }
 
 export class ConnectError extends TtError {
@@ -171,12 +234,20 @@ export class ConnectError extends TtError {
     const auth = /WRONGPASS|NOAUTH|NOPERM/.test(msg);
     const cert = /certificate|altnames/i.test(msg) || /CERT/.test(code ?? "");
     const path = (cause as { address?: string }).address ?? /connect \w+ (\/\S+)/.exec(msg)?.[1];
+    const clientCert = clientCertLine(url, cause);
     super(
-      auth
+      cause instanceof SentinelAuthError
+        ? `${cause.message} (${redactUrl(url)})`
+        : clientCert
+        ? clientCert
+        : auth
         ? `Redis authentication failed at ${redactUrl(url)}: ${msg}`
         : cert
         ? `Redis at ${redactUrl(url)} presented a TLS certificate tt does not trust: ${msg} ` +
-          `(a private CA: point DENO_CERT at its PEM file)`
+          (/[?&]tls_ca=/.test(url)
+            ? `(tls_ca replaces the trusted CAs: it must be the CA that signed the servers' ` +
+              `certificates)`
+            : `(a private CA: point DENO_CERT at its PEM file, or add tls_ca=/path/ca.pem)`)
         : code === "ENOENT" && path
         ? `Failed to connect to configured Redis at ${
           redactUrl(url)

@@ -4,7 +4,8 @@
  */
 import type { Cluster, Redis } from "ioredis";
 import { TtError } from "../core/errors.ts";
-import type { Topology } from "./url.ts";
+import type { HostPort, Topology } from "./url.ts";
+import { clientCertAlert, loadTls, tlsAlertCause } from "./tls_files.ts";
 
 export interface ClientSettings {
   name?: string;
@@ -29,11 +30,13 @@ const clusters = new WeakSet<object>();
  * here, on first use, so that a command on a single node can run without it (lean.ts).
  */
 export async function topologyClient(t: Topology, s: ClientSettings): Promise<Redis> {
+  // The files are read (and checked) before ioredis is loaded: a bad key fails fast.
+  const tls = t.tls ? await loadTls(t.tlsFiles) : undefined;
   const { Cluster, Redis } = await import("ioredis");
   const node = {
     username: t.username,
     password: t.password,
-    tls: t.tls ? {} : undefined,
+    tls,
     connectionName: s.name,
     connectTimeout: s.connectTimeout,
     maxRetriesPerRequest: s.persistent ? null : 0,
@@ -66,7 +69,9 @@ export async function topologyClient(t: Topology, s: ClientSettings): Promise<Re
     db: t.db,
     lazyConnect: true,
     enableTLSForSentinelMode: t.tls,
-    sentinelTLS: t.tls ? {} : undefined,
+    sentinelTLS: tls,
+    sentinelUsername: t.sentinelUsername,
+    sentinelPassword: t.sentinelPassword,
     // ioredis's detector (+switch-master) closes the connector even while a reconnect is asking
     // the sentinels for the master, which ends the client for good ("Connection is closed." to
     // every command after). Without it a crashed master is found again by reconnecting, and a
@@ -82,10 +87,13 @@ export async function topologyClient(t: Topology, s: ClientSettings): Promise<Re
  * Why a client for `t` could not connect, found by connecting once to every seed as a single
  * node (in parallel, each bounded by the connect timeout): ioredis reports only "None of startup
  * nodes is available" or "All sentinels are unreachable…" and drops the real cause (a refused
- * password, an untrusted certificate). Through Sentinel, a sentinel that answers is asked for the
- * master, which is then tried with the data nodes' credentials. Undefined when every probe works.
+ * password, an untrusted certificate, a client certificate missing or refused). Sentinels are
+ * tried with their own credentials (a refusal is a SentinelAuthError naming them); a sentinel
+ * that answers is asked for the master, which is then tried with the data nodes' credentials.
+ * Undefined when every probe works.
  */
 export async function topologyCause(t: Topology, s: ClientSettings): Promise<Error | undefined> {
+  const tls = t.tls ? await loadTls(t.tlsFiles) : undefined;
   const { Redis } = await import("ioredis");
   const probe = async <T>(
     opts: Record<string, unknown>,
@@ -105,26 +113,35 @@ export async function topologyCause(t: Topology, s: ClientSettings): Promise<Err
       reconnectOnError: () => false,
     });
     c.on("error", (e: Error) => first ??= e);
+    let failed: Error;
     try {
       await c.connect();
       return await then(c);
     } catch (e) {
-      return first ?? (e as Error);
+      failed = first ?? (e as Error);
     } finally {
       c.disconnect();
     }
+    // The server's alert about the client certificate may be lost behind a write: ask again.
+    if (!tls || clientCertAlert(failed) || !/EPIPE|ECONNRESET|closed/i.test(errText(failed))) {
+      return failed;
+    }
+    const at = opts as unknown as HostPort;
+    return await tlsAlertCause(at.host, at.port, tls, s.connectTimeout) ?? failed;
   };
-  const node = { username: t.username, password: t.password, tls: t.tls ? {} : undefined };
+  const node = { username: t.username, password: t.password, tls };
   const ping = (c: Redis) => c.ping();
   let results: unknown[];
   if (t.kind === "cluster") {
     results = await Promise.all(t.nodes.map((n) => probe({ ...n, ...node }, ping)));
   } else {
+    const auth = { username: t.sentinelUsername, password: t.sentinelPassword };
     results = await Promise.all(t.sentinels.map(async (n) => {
       const addr = await probe(
-        { ...n, tls: t.tls ? {} : undefined },
+        { ...n, tls, ...auth },
         (c) => c.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", t.masterName) as Promise<unknown>,
       );
+      if (addr instanceof Error && isAuthError(addr)) return new SentinelAuthError(t, addr);
       if (addr instanceof Error) return addr;
       if (!Array.isArray(addr)) {
         return new Error(`the sentinel at ${n.host}:${n.port} knows no master '${t.masterName}'`);
@@ -136,6 +153,30 @@ export async function topologyCause(t: Topology, s: ClientSettings): Promise<Err
   // A seed that is down says less than one that refused the password or the certificate.
   const refused = (e: Error) => /ECONNREFUSED|ENOENT/.test((e as { code?: string }).code ?? "");
   return errors.find((e) => !refused(e)) ?? errors[0];
+}
+
+const errText = (e: Error) => `${(e as { code?: string }).code ?? ""} ${e.message}`;
+const isAuthError = (e: Error) =>
+  /NOAUTH|WRONGPASS|NOPERM|invalid password|Authentication required/i.test(e.message);
+
+/** The sentinels refused tt's AUTH, or wanted one (its message names them and what to do). */
+export class SentinelAuthError extends Error {
+  override name = "SentinelAuthError";
+  constructor(t: Extract<Topology, { kind: "sentinel" }>, readonly reply: Error) {
+    const where = t.sentinels.map((n) => `${n.host}:${n.port}`).join(",");
+    // The reply without its error code (NOAUTH, WRONGPASS name the data nodes' messages).
+    const said = reply.message.replace(/^[A-Z]+ /, "");
+    super(
+      !t.sentinelPassword
+        ? `the sentinels at ${where} require a password: add sentinel_password=… (and ` +
+          `sentinel_user=… for an ACL user) to REDIS_URL`
+        : /NOPERM/.test(reply.message)
+        ? `the sentinels at ${where} refused a command to the sentinel user ` +
+          `${t.sentinelUsername ?? "default"} (${said}): it needs +sentinel, +auth and +ping`
+        : `the sentinels at ${where} refused the sentinel password (${said}): check ` +
+          `sentinel_user and sentinel_password in REDIS_URL`,
+    );
+  }
 }
 
 export function isCluster(redis: unknown): boolean {

@@ -1,19 +1,49 @@
 /**
- * Redis URLs: redaction, and the multi-host forms `redis+cluster://` / `redis+sentinel://` (and
- * their TLS twins `rediss+cluster://` / `rediss+sentinel://`), which WHATWG URL cannot parse.
+ * Redis URLs: redaction, the query parameters tt reads, and the multi-host forms
+ * `redis+cluster://` / `redis+sentinel://` (and their TLS twins `rediss+cluster://` /
+ * `rediss+sentinel://`), which WHATWG URL cannot parse.
  */
 import { TtError } from "../core/errors.ts";
+import { isTlsParam, type TlsPaths, tlsPaths } from "./tls_files.ts";
 
-/** Replaces the password in a Redis URL with `****` (user names are kept). */
+/** Query parameters that hold a secret (redacted like the password). */
+export const SECRET_PARAMS = ["sentinel_password"] as const;
+const SECRET_QUERY = /([?&]sentinel_password=)[^&#]*/gi;
+
+/**
+ * Replaces the password in a Redis URL, and the value of `sentinel_password`, with `****` (user
+ * names and file paths are kept).
+ */
 export function redactUrl(url: string): string {
-  if (TOPOLOGY.test(url)) return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:****@");
+  const masked = (s: string) =>
+    s.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:****@").replace(SECRET_QUERY, "$1****");
+  if (TOPOLOGY.test(url)) return masked(url);
   try {
     const u = new URL(url);
     if (u.password) u.password = "****";
-    return u.toString();
+    return u.toString().replace(SECRET_QUERY, "$1****");
   } catch {
-    return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:****@");
+    return masked(url);
   }
+}
+
+/**
+ * A URL's query as written, percent-decoded (`+` stays a plus: a password is not form data);
+ * a parameter given twice is refused.
+ */
+export function queryParams(query: string, url: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of query.replace(/^\?/, "").split("&")) {
+    if (!part) continue;
+    const eq = part.indexOf("=");
+    const key = decode(eq < 0 ? part : part.slice(0, eq), url) ?? "";
+    const value = eq < 0 ? "" : decode(part.slice(eq + 1), url) ?? "";
+    if (out.has(key)) {
+      throw new TtError(`the parameter '${key}' appears twice in the Redis URL ${redactUrl(url)}`);
+    }
+    out.set(key, value);
+  }
+  return out;
 }
 
 export interface HostPort {
@@ -21,17 +51,48 @@ export interface HostPort {
   port: number;
 }
 
-/** A Redis Cluster (seed nodes) or a Sentinel set (sentinels and the master's name). */
+/**
+ * A Redis Cluster (seed nodes) or a Sentinel set (sentinels and the master's name). `username`
+ * and `password` are the data nodes'; `sentinelUsername`/`sentinelPassword` the sentinels' own
+ * (none: the sentinels are reached without AUTH). `tlsFiles`: a client certificate and key, a CA.
+ */
 export type Topology =
-  & { tls: boolean; username?: string; password?: string }
+  & { tls: boolean; username?: string; password?: string; tlsFiles: TlsPaths }
   & (
     | { kind: "cluster"; nodes: HostPort[] }
-    | { kind: "sentinel"; sentinels: HostPort[]; masterName: string; db: number }
+    | {
+      kind: "sentinel";
+      sentinels: HostPort[];
+      masterName: string;
+      db: number;
+      sentinelUsername?: string;
+      sentinelPassword?: string;
+    }
   );
 
 const TOPOLOGY = /^rediss?\+(cluster|sentinel):\/\//i;
 const SHAPE =
   /^(rediss?)\+(cluster|sentinel):\/\/(?:([^:@/?#]*)(?::([^@/?#]*))?@)?([^/?#@]+)(\/[^?#]*)?(?:\?([^#]*))?$/i;
+
+/**
+ * A cluster or sentinel URL's parts as written (not decoded), for matching secrets to it:
+ * `server` is the scheme, hosts and master name, lower-cased except the master name.
+ */
+export function topologyParts(url: string) {
+  const m = SHAPE.exec(url);
+  if (!m) return undefined;
+  const [, scheme, kind, user = "", password, hosts, path = "", query] = m;
+  const s = `${scheme}+${kind}`;
+  return {
+    scheme: s,
+    user,
+    password,
+    hosts,
+    path,
+    query: query === undefined ? "" : `?${query}`,
+    server: `${s.toLowerCase()}://${hosts.toLowerCase()}${path}`,
+  };
+}
 
 /** Is this a `redis+cluster://` or `redis+sentinel://` URL (with or without TLS)? */
 export function isTopologyUrl(url: string): boolean {
@@ -60,9 +121,10 @@ function hostPort(item: string, url: string): HostPort {
 }
 
 /**
- * Parses `redis+cluster://[user:pass@]host:port[,host:port…]` and
- * `redis+sentinel://[user:pass@]host:port[,host:port…]/<master-name>[?db=N]`; the credentials are
- * those of the data nodes (the sentinels themselves are reached without AUTH).
+ * Parses `redis+cluster://[user:pass@]host:port[,host:port…][?tls_…]` and
+ * `redis+sentinel://[user:pass@]host:port[,host:port…]/<master-name>[?db=N&sentinel_user=…&
+ * sentinel_password=…&tls_…]`; the user and password are those of the data nodes, the
+ * sentinels' own come from `sentinel_user`/`sentinel_password` (else no AUTH to them).
  */
 export function parseTopologyUrl(url: string): Topology {
   const m = SHAPE.exec(url);
@@ -73,16 +135,27 @@ export function parseTopologyUrl(url: string): Topology {
     );
   }
   const [, scheme, kind, user, pass, hosts, path, query] = m;
+  const tls = scheme.toLowerCase() === "rediss";
+  const params = queryParams(query ?? "", url);
+  const sentinel = kind.toLowerCase() === "sentinel";
+  const known = (k: string) => isTlsParam(k) || (sentinel && SENTINEL_PARAMS.includes(k));
+  const unknown = [...params.keys()].filter((k) => !known(k));
+  if (unknown.length) {
+    throw new TtError(
+      `unknown parameter '${unknown[0]}' in the Redis URL ${redactUrl(url)}${
+        /^sentinel_/.test(unknown[0])
+          ? " (sentinel_user and sentinel_password are for " +
+            "redis+sentinel:// URLs)"
+          : ""
+      }`,
+    );
+  }
   const base = {
-    tls: scheme.toLowerCase() === "rediss",
+    tls,
     username: decode(user, url),
     password: decode(pass, url),
+    tlsFiles: tlsPaths(params, tls, redactUrl(url)),
   };
-  const params = new URLSearchParams(query ?? "");
-  const unknown = [...params.keys()].filter((k) => !(kind === "sentinel" && k === "db"));
-  if (unknown.length) {
-    throw new TtError(`unknown parameter '${unknown[0]}' in the Redis URL ${redactUrl(url)}`);
-  }
   const defaultPort = kind.toLowerCase() === "sentinel" ? 26379 : 6379;
   const list = hosts.split(",").map((h) => hostPort(h, url))
     .map((h) => ({ host: h.host, port: h.port || defaultPort }));
@@ -106,5 +179,23 @@ export function parseTopologyUrl(url: string): Topology {
   if (!Number.isInteger(db) || db < 0) {
     throw new TtError(`invalid database number in Redis URL ${redactUrl(url)}`);
   }
-  return { ...base, kind: "sentinel", sentinels: list, masterName, db };
+  const sentinelUsername = params.get("sentinel_user") || undefined;
+  const sentinelPassword = params.get("sentinel_password") || undefined;
+  if (sentinelUsername && !sentinelPassword) {
+    throw new TtError(
+      `the Redis URL ${redactUrl(url)} has sentinel_user without sentinel_password: ` +
+        `add &sentinel_password=… (the sentinels' own password for that user)`,
+    );
+  }
+  return {
+    ...base,
+    kind: "sentinel",
+    sentinels: list,
+    masterName,
+    db,
+    sentinelUsername,
+    sentinelPassword,
+  };
 }
+
+const SENTINEL_PARAMS = ["db", "sentinel_user", "sentinel_password"];

@@ -10,7 +10,9 @@
  *   write when the repository's `.git` is above the town, `TT_HOME`, the temp dir (the sandbox
  *   runtime's proxy sockets), and the CLIs' own config under HOME (`~/.claude`, …: the agents'
  *   private homes link to them, and a first login creates them).
- * - read only: this tt (source tree or bundle), Deno's executable and cache (npm packages, the
+ * - read only: the Redis URL's TLS files (tls_cert, tls_key, tls_ca: exactly those files, read
+ *   when a client is made, reconnections included), this tt (source tree or bundle), Deno's
+ *   executable and cache (npm packages, the
  *   sandbox's seccomp helper), the PATH directories (finding programs), `/etc` (resolver, git
  *   and passwd lookups of npm code), the operator's git config, and — when agents may run in the
  *   sandbox — HOME and the other registered towns: the sandbox hides them, and it must be able to
@@ -30,7 +32,8 @@
  */
 import type { TownContext } from "../core/town.ts";
 import { ttHome } from "../core/config.ts";
-import { isTopologyUrl, parseTopologyUrl } from "../redis/url.ts";
+import { isTopologyUrl, parseTopologyUrl, queryParams, redactUrl } from "../redis/url.ts";
+import { tlsFileList, tlsPaths } from "../redis/tls_files.ts";
 import { PRESET_NEEDS } from "./sandbox/presets.ts";
 import { channelSocketPaths } from "./channel/slots.ts";
 import { operatorPaths } from "./channel/operator_wire.ts";
@@ -141,6 +144,15 @@ export function redisScopes(url: string): { net: string[]; paths: string[] } {
   return { net: [hostPort(u.hostname, Number(u.port || 6379))], paths: [] };
 }
 
+/** The TLS files a Redis URL names (tls_cert, tls_key, tls_ca), to be read when connecting. */
+export function redisFiles(url: string): string[] {
+  if (isTopologyUrl(url)) return tlsFileList(parseTopologyUrl(url).tlsFiles);
+  const u = new URL(url);
+  return tlsFileList(
+    tlsPaths(queryParams(u.search, url), u.protocol === "rediss:", redactUrl(url)),
+  );
+}
+
 function hostPort(host: string, port: number): string {
   const h = host.replace(/^\[(.*)\]$/, "$1");
   return h.includes(":") ? `[${h}]:${port}` : `${h}:${port}`;
@@ -192,10 +204,11 @@ async function common(t: Town, redisUrl: string): Promise<Scopes> {
   const rw = [t.root, ttHome(), tempDir()];
   const git = await gitCommonDir(t.root);
   if (git) rw.push(git);
-  const redis = redisScopes(redisUrl);
+  const redis = { ...redisScopes(redisUrl), files: redisFiles(redisUrl) };
   const read = [
     ...rw,
     ...redis.paths,
+    ...redis.files,
     ...installPaths(),
     dirOf(Deno.execPath()),
     denoDir(),
@@ -217,7 +230,8 @@ async function common(t: Town, redisUrl: string): Promise<Scopes> {
     run: [],
     env: true,
     sys: SYS,
-    denyRead: home ? secretEntries(home) : [],
+    // A TLS file kept with the other secrets (~/.ssh/…) stays readable, that file only.
+    denyRead: home ? secretEntries(home).filter((p) => !redis.files.some((f) => under(f, p))) : [],
   };
 }
 

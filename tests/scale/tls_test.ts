@@ -12,7 +12,8 @@
  * TLS as the ACL user, with `wait_replicas = 1`: nothing acknowledged is lost or done twice.
  */
 import assert from "node:assert/strict";
-import { report, Sandbox, uniqueName } from "../helpers.ts";
+import { report, uniqueName } from "../helpers.ts";
+import { refused as refusedWith, supervisorReads, TrustingSandbox } from "./tls_helpers.ts";
 import { fakeCli } from "../agent_helpers.ts";
 import { ConnectError } from "../../src/redis/connection.ts";
 import {
@@ -49,33 +50,10 @@ const skipFailover = skip ?? (Deno.env.get("TT_TEST_SCALE") ? undefined : "TT_TE
 const PASSWORD = "Tls-Acl-pw-8d2f";
 const ACL: AclUser = { user: "tt", password: PASSWORD, rules: "~tt:* &* +@all -@admin" };
 
-/** A sandbox whose every tt runs with `extra` in its environment (how it trusts the CA). */
-class TrustingSandbox extends Sandbox {
-  readonly extra: Record<string, string>;
-  constructor(url: string, extra: Record<string, string>) {
-    super(url);
-    this.extra = { ...extra };
-  }
-  override env(more: Record<string, string> = {}): Record<string, string> {
-    return super.env({ ...this.extra, ...more });
-  }
-}
-
 interface TaskJson {
   id: string;
   state: string;
   result?: string;
-}
-
-/** The --allow-read list of the town's running supervisor (from its command line). */
-async function supervisorReads(sb: Sandbox): Promise<string[]> {
-  const out = await new Deno.Command("ps", { args: ["-eo", "args"], stdout: "piped" }).output();
-  const line = new TextDecoder().decode(out.stdout).split("\n")
-    .find((l) => l.includes(`--town ${sb.dir} supervise`));
-  assert.ok(line, "no supervisor running for the town");
-  const flag = /--allow-read=(\S+)/.exec(line);
-  assert.ok(flag, `the supervisor has no scoped --allow-read: ${line}`);
-  return flag[1].split(",");
 }
 
 /** init, spawn, assign, completion by the agent, status; then who tt's connections are. */
@@ -114,20 +92,8 @@ async function roundTrip(url: string, trust: Record<string, string>, t: Topology
 }
 
 /** `tt init` at `url` fails with one line matching `re`, exit 1, and writes nothing. */
-async function refused(url: string, trust: Record<string, string>, re: RegExp) {
-  const sb = new TrustingSandbox(url, trust);
-  try {
-    const r = await sb.tt(["init", "--name", uniqueName("tls")]);
-    assert.equal(r.code, 1, `${url}: ${r.stdout}${r.stderr}`);
-    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-    assert.match(r.stderr, re);
-    assert.doesNotMatch(r.stderr, /\n\s+at |Error:/); // no stack trace
-    assert.doesNotMatch(r.stderr, /Wr0ng|Tls-Acl/); // no password
-    assert.deepEqual([...Deno.readDirSync(sb.dir)], []);
-  } finally {
-    sb.cleanup();
-  }
-}
+const refused = (url: string, trust: Record<string, string>, re: RegExp) =>
+  refusedWith(url, trust, re, /Wr0ng|Tls-Acl/);
 
 /** Every way in without the right user, password or CA is refused. */
 async function refusals(hosts: string, path: string, trust: Record<string, string>, kind: string) {
