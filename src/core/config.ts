@@ -1,9 +1,8 @@
 /**
  * Files on disk: the town's `tinytown.toml`, the user's `~/.tt/config.toml` and the registry of
- * towns `~/.tt/towns.toml`. No Redis here, so `tt plan` and `tt --help` stay cheap; and no zod
- * unless a file changed since its validated form was cached (validatedOnce).
+ * towns `~/.tt/towns.toml`. No Redis here, so `tt plan` and `tt --help` stay cheap; and neither zod
+ * nor the TOML parser unless a file changed since its validated form was cached (validatedOnce).
  */
-import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
 import { singleLine, TtError } from "./errors.ts";
 import { RUNTIME_DIR, TOWN_FILE } from "./town_root.ts";
 import type { GlobalConfig, TownConfig } from "./config_schema.ts";
@@ -14,19 +13,6 @@ export type { AgentPower, GlobalConfig, TownConfig } from "./config_schema.ts";
 import { isValidTownName, sanitizeTownName, TOWN_NAME_RULE } from "./keys.ts";
 import { urlPassword } from "./secrets.ts";
 import { warnOnce } from "./warnings.ts";
-
-/** Parses TOML text, turning syntax errors into `file:line:col: what` messages. */
-export function parseTomlFile(text: string, path: string): unknown {
-  try {
-    return parseToml(text);
-  } catch (e) {
-    if (e instanceof TomlError) {
-      const what = e.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
-      throw new TtError(`${path}:${e.line}:${e.column}: invalid TOML: ${what}`);
-    }
-    throw e;
-  }
-}
 
 // ---- the validated files, cached ----
 
@@ -124,6 +110,7 @@ export async function loadTownConfig(root: string): Promise<TownConfig> {
   }
   const cfg = await validatedOnce(text, `${root}/${RUNTIME_DIR}/${CACHE_FILE}`, async () => {
     const schema = await import("./config_schema.ts");
+    const { parseTomlFile } = await import("./toml_file.ts");
     const cfg = schema.validate(schema.TownConfig, parseTomlFile(text, path), path);
     if (!isValidTownName(cfg.name)) {
       throw new TtError(singleLine(
@@ -240,6 +227,7 @@ export async function loadGlobalConfig(): Promise<GlobalConfig> {
   const text = await readTextIfExists(path);
   return await validatedOnce(text ?? "", `${ttHome()}/${CACHE_FILE}`, async () => {
     const { GlobalConfig, validate } = await import("./config_schema.ts");
+    const { parseTomlFile } = await import("./toml_file.ts");
     return validate(GlobalConfig, text === undefined ? {} : parseTomlFile(text, path), path);
   });
 }
@@ -264,6 +252,7 @@ async function writePrivate(name: string, text: string): Promise<string> {
 }
 
 export async function saveGlobalConfig(cfg: GlobalConfig): Promise<string> {
+  const { stringifyToml } = await import("./toml_file.ts");
   return await writePrivate("config.toml", stringifyToml(cfg) + "\n");
 }
 
@@ -274,11 +263,13 @@ export async function loadTownRegistry(): Promise<RegisteredTown[]> {
   const text = await readTextIfExists(path);
   if (text === undefined) return [];
   const { TownsFile, validate } = await import("./config_schema.ts");
+  const { parseTomlFile } = await import("./toml_file.ts");
   return validate(TownsFile, parseTomlFile(text, path), path).towns;
 }
 
 export async function registerTown(town: RegisteredTown): Promise<void> {
   const towns = (await loadTownRegistry()).filter((t) => t.path !== town.path);
   towns.push(town);
+  const { stringifyToml } = await import("./toml_file.ts");
   await writePrivate("towns.toml", stringifyToml({ towns }) + "\n");
 }

@@ -15,7 +15,7 @@
 import { type Infer, pattern, record, string } from "./record.ts";
 import { ConflictError, singleLine, TtError, UsageError } from "./errors.ts";
 import { isValidTownName, sanitizeTownName, TOWN_NAME_RULE } from "./keys.ts";
-import { exists, parseTomlFile, readTextIfExists, TOWN_FILE, writeFileAtomic } from "./config.ts";
+import { exists, readTextIfExists, TOWN_FILE, writeFileAtomic } from "./config.ts";
 import { thisHost } from "./control.ts";
 
 /** zod 4's z.uuid(): RFC 9562 variants 1–8, and the nil and max uuids. */
@@ -67,6 +67,7 @@ export async function isStaleClaim(o: OwnerRecord, name: string): Promise<boolea
   const file = `${o.path}/${TOWN_FILE}`;
   if (!(await exists(file))) return true;
   try {
+    const { parseTomlFile } = await import("./toml_file.ts");
     const data = parseTomlFile(await Deno.readTextFile(file), file) as Record<string, unknown>;
     return data.id !== o.id || data.name !== name;
   } catch {
@@ -128,6 +129,7 @@ export async function writeTownId(root: string, id: string): Promise<void> {
   const line = `id = ${JSON.stringify(id)}   # this town's identity on its Redis (tt init)`;
   lines.splice(nameAt === -1 ? 0 : nameAt + 1, 0, line);
   const next = lines.join("\n");
+  const { parseTomlFile } = await import("./toml_file.ts");
   const before = parseTomlFile(text, file) as Record<string, unknown>;
   const after = parseTomlFile(next, file) as Record<string, unknown>;
   if (after.id !== id || JSON.stringify({ ...after, id: before.id }) !== JSON.stringify(before)) {

@@ -3,10 +3,10 @@
  * creates its tasks (idempotent by entry id, via the `plan` hash), `tt sync pull` writes their
  * states and assignees back.
  */
-import { stringify as stringifyToml } from "smol-toml";
 import { z } from "zod";
 import { isTerminalTask, type Task, TASK_STATES } from "./schemas.ts";
-import { exists, parseTomlFile, readTextIfExists, writeFileAtomic } from "./config.ts";
+import { exists, readTextIfExists, writeFileAtomic } from "./config.ts";
+import { parseTomlFile, stringifyToml } from "./toml_file.ts";
 import { ConflictError, singleLine, TtError } from "./errors.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { type Ctx, listAgents, type Recipient, resolveRecipient } from "./agents.ts";

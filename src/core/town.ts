@@ -7,7 +7,6 @@ import {
   findTownRoot,
   loadGlobalConfig,
   loadTownConfig,
-  parseTomlFile,
   readTextIfExists,
   registerTown,
   renderTownConfig,
@@ -270,6 +269,7 @@ export async function initTown(opts: InitOptions): Promise<InitResult> {
   const previous = opts.force ? await idInFile(file) : undefined;
   const previousId = previous?.name === name ? previous.id : undefined;
   const { TownConfig, validate } = await import("./config_schema.ts");
+  const { parseTomlFile } = await import("./toml_file.ts");
   const draft = validate(
     TownConfig,
     parseTomlFile(renderTownConfig(name, global.default_cli, url, NO_ID), file),
@@ -312,8 +312,9 @@ async function idInFile(file: string): Promise<{ name: unknown; id: string } | u
   try {
     const text = await readTextIfExists(file);
     if (text === undefined) return undefined;
-    const data = parseTomlFile(text, file) as Record<string, unknown>;
     const { TownConfig } = await import("./config_schema.ts");
+    const { parseTomlFile } = await import("./toml_file.ts");
+    const data = parseTomlFile(text, file) as Record<string, unknown>;
     const id = TownConfig.shape.id.safeParse(data.id).data;
     return id === undefined ? undefined : { name: data.name, id };
   } catch {

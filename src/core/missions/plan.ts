@@ -2,7 +2,7 @@
  * The plan-file source: a TOML file of `[[items]]` (id, title, body, kind, role, verify,
  * depends_on), so a mission needs no GitHub at all.
  */
-import { parseTomlFile } from "../config.ts";
+import { parseTomlFile } from "../toml_file.ts";
 import { TtError, UsageError } from "../errors.ts";
 import { compileGraph } from "./graph.ts";
 import { PlanFile, type WorkItem } from "./schemas.ts";

@@ -10,7 +10,8 @@
  * private /tmp for CLIs that ignore TMPDIR); nothing reaches the host.
  */
 import { z } from "zod";
-import { parseTomlFile, readTextIfExists } from "../../core/config.ts";
+import { readTextIfExists } from "../../core/config.ts";
+import { parseTomlFile } from "../../core/toml_file.ts";
 import { presetNeeds } from "./presets.ts";
 
 export interface SandboxPolicy {
