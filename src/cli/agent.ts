@@ -57,8 +57,11 @@ export function register(program: Command) {
         const { placement } = await import("../core/hosts.ts");
         const where = await placement(t, agent);
         const { agentLabel } = await import("../core/agents.ts");
-        const { resolveCli } = await import("../supervisor/cli.ts");
-        if (resolveCli(t.config, agent.cli).family.name === "claude" && Deno.uid() === 0) {
+        // As root only (the CLI families it loads cost a short command ~20 ms).
+        const { resolveCli } = Deno.uid() === 0
+          ? await import("../supervisor/cli.ts")
+          : { resolveCli: undefined };
+        if (resolveCli?.(t.config, agent.cli).family.name === "claude") {
           // No silent surprise: without the sandbox the first round would fail with claude's
           // refusal (inside it, IS_SANDBOX=1 lets claude run as root).
           const { decideSandbox, probeSandbox } = await import("../supervisor/sandbox/mod.ts");

@@ -59,7 +59,7 @@ export async function spawnAgent(t: TownContext, opts: SpawnOptions): Promise<Ag
     host,
     max_rounds: rounds,
   });
-  const { removeRoundLogs } = await import("../supervisor/logs.ts");
+  const { removeRoundLogs } = await import("../supervisor/log_files.ts");
   await removeRoundLogs(t.root, agent.name); // of a pruned agent that had this name
   if (opts.worktree ?? t.config.agent.worktrees) {
     const { createWorktree } = await import("../supervisor/worktree.ts");
@@ -197,7 +197,7 @@ export async function restartAgent(t: TownContext, agent: Agent, rounds?: number
   if (!Number.isInteger(max) || max < 1) {
     throw new UsageError("--rounds must be a positive integer");
   }
-  const { removeRoundLogs } = await import("../supervisor/logs.ts");
+  const { removeRoundLogs } = await import("../supervisor/log_files.ts");
   await removeRoundLogs(t.root, agent.name);
   await t.redis.hset(t.keys.agent(agent.id), {
     round: 0,
