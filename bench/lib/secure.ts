@@ -77,76 +77,47 @@ export async function makeCertificates(dir: string, prefix = ""): Promise<TlsFil
     "-out",
     f("ca.crt"),
   ], dir);
-  await openssl([
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=localhost",
-    "-keyout",
-    f("server.key"),
-    "-out",
-    f("server.csr"),
-  ], dir);
-  await Deno.writeTextFile(
-    f("server.ext"),
-    [
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
-      "basicConstraints=CA:FALSE",
-      "keyUsage=digitalSignature,keyEncipherment",
-      // Nodes also present it as clients (cluster bus, replication, sentinels).
-      "extendedKeyUsage=serverAuth,clientAuth",
-      "",
-    ].join("\n"),
-  );
-  await openssl([
-    "x509",
-    "-req",
-    "-days",
-    "2",
-    "-in",
-    f("server.csr"),
-    "-CA",
-    f("ca.crt"),
-    "-CAkey",
-    f("ca.key"),
-    "-CAcreateserial",
-    "-extfile",
-    f("server.ext"),
-    "-out",
-    f("server.crt"),
-  ], dir);
-  await openssl([
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=tt client",
-    "-keyout",
-    f("client.key"),
-    "-out",
-    f("client.csr"),
-  ], dir);
-  await Deno.writeTextFile(f("client.ext"), "extendedKeyUsage=clientAuth\n");
-  await openssl([
-    "x509",
-    "-req",
-    "-days",
-    "2",
-    "-in",
-    f("client.csr"),
-    "-CA",
-    f("ca.crt"),
-    "-CAkey",
-    f("ca.key"),
-    "-CAcreateserial",
-    "-extfile",
-    f("client.ext"),
-    "-out",
-    f("client.crt"),
-  ], dir);
+  /** A key and a certificate for `name`, signed by the CA, with the extensions `ext`. */
+  const issue = async (name: string, subject: string, ext: string[]) => {
+    await openssl([
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      subject,
+      "-keyout",
+      f(`${name}.key`),
+      "-out",
+      f(`${name}.csr`),
+    ], dir);
+    await Deno.writeTextFile(f(`${name}.ext`), [...ext, ""].join("\n"));
+    await openssl([
+      "x509",
+      "-req",
+      "-days",
+      "2",
+      "-in",
+      f(`${name}.csr`),
+      "-CA",
+      f("ca.crt"),
+      "-CAkey",
+      f("ca.key"),
+      "-CAcreateserial",
+      "-extfile",
+      f(`${name}.ext`),
+      "-out",
+      f(`${name}.crt`),
+    ], dir);
+  };
+  await issue("server", "/CN=localhost", [
+    "subjectAltName=IP:127.0.0.1,DNS:localhost",
+    "basicConstraints=CA:FALSE",
+    "keyUsage=digitalSignature,keyEncipherment",
+    // Nodes also present it as clients (cluster bus, replication, sentinels).
+    "extendedKeyUsage=serverAuth,clientAuth",
+  ]);
+  await issue("client", "/CN=tt client", ["extendedKeyUsage=clientAuth"]);
   for (const k of ["ca.key", "server.key", "client.key"]) await Deno.chmod(f(k), 0o600);
   return {
     ca: f("ca.crt"),

@@ -27,21 +27,15 @@ import {
   startSentinel,
   startSingle,
   type Topology,
-  waitFor,
 } from "../../bench/lib/topology.ts";
-import { failoverRun } from "./scenario.ts";
-import { refused as refusedWith, supervisorLine, supervisorReads } from "./tls_helpers.ts";
-import { TrustingSandbox } from "./tls_helpers.ts";
-
-function noOpenssl(): string | undefined {
-  try {
-    new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
-      .outputSync();
-    return undefined;
-  } catch {
-    return "openssl is not installed";
-  }
-}
+import { failoverRun, sentinelFailover } from "./scenario.ts";
+import {
+  noOpenssl,
+  refused as refusedWith,
+  supervisorLine,
+  supervisorReads,
+  TrustingSandbox,
+} from "./tls_helpers.ts";
 
 const skip = cannotRun() ?? noOpenssl();
 if (skip) report(`skipped the mutual TLS / sentinel password tests: ${skip}`);
@@ -350,11 +344,6 @@ Deno.test({
   try {
     const tls = s.security.tls!;
     const trust = { NODE_EXTRA_CA_CERTS: tls.ca };
-    const masterPort = async () =>
-      Number(
-        (await s.cli(s.sentinels[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"))
-          .split("\n")[1],
-      );
     const hosts = s.sentinels.map((p) => `127.0.0.1:${p}`).join(",");
     const url = `rediss+sentinel://tt:${PASSWORD}@${hosts}/mymaster?sentinel_user=` +
       `${SENTINEL_USER.user}&sentinel_password=${SENTINEL_PW}&tls_cert=${tls.clientCert}` +
@@ -362,22 +351,7 @@ Deno.test({
     const o = await failoverRun(url, {
       waitReplicas: 1,
       sandbox: (u) => new TrustingSandbox(u, trust),
-      failover: async () => {
-        await s.kill(s.master);
-        await waitFor("the sentinels promote the replica", async () => {
-          const now = await masterPort();
-          return now !== s.master &&
-            (await s.cli(now, "INFO", "replication")).includes("role:master");
-        });
-      },
-      recover: async () => {
-        s.restart(s.master);
-        await waitFor(
-          "the old master back as a replica",
-          async () =>
-            (await s.cli(s.master, "INFO", "replication")).includes("master_link_status:up"),
-        );
-      },
+      ...sentinelFailover(s),
     });
     report(
       `sentinel with its own password over mutual TLS, wait_replicas=1: ${o.acked} acknowledged, ` +

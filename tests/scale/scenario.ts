@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { Sandbox } from "../helpers.ts";
 import { fakeCli } from "../agent_helpers.ts";
+import { type startSentinel, waitFor } from "../../bench/lib/topology.ts";
 
 interface TaskJson {
   id: string;
@@ -198,4 +199,34 @@ export async function failoverRun(
     Deno.removeSync(gate, { recursive: true });
     sb.cleanup();
   }
+}
+
+/**
+ * failoverRun's `failover` and `recover` for a Sentinel set: kill the master, wait until the
+ * sentinels name a promoted replica; then bring the old master back, as a replica.
+ */
+export function sentinelFailover(s: Awaited<ReturnType<typeof startSentinel>>) {
+  const masterPort = async () =>
+    Number(
+      (await s.cli(s.sentinels[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"))
+        .split("\n")[1],
+    );
+  return {
+    failover: async () => {
+      await s.kill(s.master);
+      await waitFor("the sentinels promote the replica", async () => {
+        const now = await masterPort();
+        return now !== s.master &&
+          (await s.cli(now, "INFO", "replication")).includes("role:master");
+      });
+    },
+    recover: async () => {
+      s.restart(s.master);
+      await waitFor(
+        "the old master back as a replica",
+        async () =>
+          (await s.cli(s.master, "INFO", "replication")).includes("master_link_status:up"),
+      );
+    },
+  };
 }

@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { report } from "../helpers.ts";
-import { cannotRun, cli, startSentinel, waitFor } from "../../bench/lib/topology.ts";
-import { failoverRun } from "./scenario.ts";
+import { cannotRun, startSentinel } from "../../bench/lib/topology.ts";
+import { failoverRun, sentinelFailover } from "./scenario.ts";
 
 // The run with wait_replicas = 1 proves the guarantee and runs by default; the one without
 // (it only reports what was lost) runs with TT_TEST_SCALE=1 scripts/test tests/scale/.
@@ -22,29 +22,9 @@ async function sentinelRun(waitReplicas: number) {
     const url = `redis+sentinel://${
       s.sentinels.map((p) => `127.0.0.1:${p}`).join(",")
     }/mymaster?db=0`;
-    const masterPort = async () =>
-      Number(
-        (await cli(s.sentinels[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"))
-          .split("\n")[1],
-      );
     return await failoverRun(url, {
       waitReplicas,
-      failover: async () => {
-        await s.kill(s.master);
-        await waitFor("the sentinels promote the replica", async () => {
-          const now = await masterPort();
-          return now !== s.master &&
-            (await cli(now, "INFO", "replication")).includes("role:master");
-        });
-      },
-      recover: async () => {
-        s.restart(s.master);
-        await waitFor(
-          "the old master back as a replica",
-          async () =>
-            (await cli(s.master, "INFO", "replication")).includes("master_link_status:up"),
-        );
-      },
+      ...sentinelFailover(s),
     });
   } finally {
     await s.stop();

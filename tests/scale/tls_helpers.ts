@@ -65,3 +65,14 @@ export async function refused(
     sb.cleanup();
   }
 }
+
+/** Why the TLS topology tests cannot run here (no openssl), if they cannot. */
+export function noOpenssl(): string | undefined {
+  try {
+    new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
+      .outputSync();
+    return undefined;
+  } catch {
+    return "openssl is not installed";
+  }
+}

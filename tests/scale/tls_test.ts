@@ -13,7 +13,12 @@
  */
 import assert from "node:assert/strict";
 import { report, uniqueName } from "../helpers.ts";
-import { refused as refusedWith, supervisorReads, TrustingSandbox } from "./tls_helpers.ts";
+import {
+  noOpenssl,
+  refused as refusedWith,
+  supervisorReads,
+  TrustingSandbox,
+} from "./tls_helpers.ts";
 import { fakeCli } from "../agent_helpers.ts";
 import { ConnectError } from "../../src/redis/connection.ts";
 import {
@@ -29,17 +34,7 @@ import {
 } from "../../bench/lib/topology.ts";
 import { keySlot } from "../../src/redis/topology.ts";
 import { townKeys } from "../../src/core/keys.ts";
-import { failoverRun, type Outcome } from "./scenario.ts";
-
-function noOpenssl(): string | undefined {
-  try {
-    new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
-      .outputSync();
-    return undefined;
-  } catch {
-    return "openssl is not installed";
-  }
-}
+import { failoverRun, type Outcome, sentinelFailover } from "./scenario.ts";
 
 const skip = cannotRun() ?? noOpenssl();
 if (skip) report(`skipped the TLS/ACL topology tests: ${skip}`);
@@ -266,31 +261,11 @@ Deno.test({
   const s = await startSentinel({ tls: true, acl: ACL });
   try {
     const trust = { NODE_EXTRA_CA_CERTS: s.security.tls!.ca };
-    const masterPort = async () =>
-      Number(
-        (await s.cli(s.sentinels[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"))
-          .split("\n")[1],
-      );
     const hosts = s.sentinels.map((p) => `127.0.0.1:${p}`).join(",");
     const o = await failoverRun(`rediss+sentinel://tt:${PASSWORD}@${hosts}/mymaster`, {
       waitReplicas: 1,
       sandbox: (url) => new TrustingSandbox(url, trust),
-      failover: async () => {
-        await s.kill(s.master);
-        await waitFor("the sentinels promote the replica", async () => {
-          const now = await masterPort();
-          return now !== s.master &&
-            (await s.cli(now, "INFO", "replication")).includes("role:master");
-        });
-      },
-      recover: async () => {
-        s.restart(s.master);
-        await waitFor(
-          "the old master back as a replica",
-          async () =>
-            (await s.cli(s.master, "INFO", "replication")).includes("master_link_status:up"),
-        );
-      },
+      ...sentinelFailover(s),
     });
     assertNothingLost("sentinel", o);
   } finally {
