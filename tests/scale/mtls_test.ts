@@ -18,7 +18,6 @@
  */
 import assert from "node:assert/strict";
 import { report, uniqueName } from "../helpers.ts";
-import { fakeCli } from "../agent_helpers.ts";
 import {
   type AclUser,
   cannotRun,
@@ -54,12 +53,6 @@ const SENTINEL_USER: AclUser = {
 };
 const SECRETS = /Data-node-pw|Sentinel-own-pw|Sentinel-requirepass|Wr0ng/;
 
-interface TaskJson {
-  id: string;
-  state: string;
-  result?: string;
-}
-
 /** Every regular file under `dir` (its text), skipping git objects. */
 function filesUnder(dir: string, out = new Map<string, string>()): Map<string, string> {
   for (const e of Deno.readDirSync(dir)) {
@@ -76,21 +69,9 @@ function filesUnder(dir: string, out = new Map<string, string>()): Map<string, s
  */
 async function roundTrip(url: string, trust: Record<string, string>, files: string[]) {
   const sb = new TrustingSandbox(url, trust);
-  const tmp = `${sb.home}/tmp`;
-  Deno.mkdirSync(tmp);
-  sb.extra.TMPDIR = tmp;
   try {
-    await sb.init(uniqueName("mtls"));
-    await sb.ok(["spawn", "w1", "--cli", fakeCli("complete")]);
-    const task = await sb.json<TaskJson>(["assign", "w1", "work over mutual TLS"]);
-    await sb.ok(["wait", "--timeout", "60"]);
-    const done = (await sb.json<TaskJson[]>(["task", "list"])).find((x) => x.id === task.id);
-    assert.equal(done?.state, "completed");
-    assert.equal(done?.result, "done by w1");
-    const status = await sb.ok(["status"]);
-    assert.match(status.stdout, /\[w1\]/);
-    assert.match(status.stdout, /1 completed/);
-    assert.match(status.stdout, /rediss\+?\w*:\/\/tt:\*\*\*\*@/);
+    const status = await sb.oneTaskDone("mtls", "work over mutual TLS");
+    assert.match(status, /rediss\+?\w*:\/\/tt:\*\*\*\*@/);
     await sb.json(["status"]);
     await sb.tt(["doctor"]); // may warn about this machine; what it prints is checked below
     await sb.ok(["history", "-n", "100"]);

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Sandbox, type TtOptions, type TtResult, uniqueName } from "../helpers.ts";
+import { fakeCli } from "../agent_helpers.ts";
 
 /** A sandbox whose every tt runs with `extra` in its environment; `printed` is all they said. */
 export class TrustingSandbox extends Sandbox {
@@ -14,6 +15,32 @@ export class TrustingSandbox extends Sandbox {
   constructor(url: string | null, extra: Record<string, string>) {
     super(url);
     this.extra = { ...extra };
+  }
+
+  /**
+   * A temp dir of its own (the supervisor may read its temp dir, which must not hold the CA or
+   * the certificates), then init, spawn w1 (a fake CLI that completes), assign, wait: the task
+   * is completed by w1. Returns `tt status`'s output.
+   */
+  async oneTaskDone(town: string, what: string): Promise<string> {
+    const tmp = `${this.home}/tmp`;
+    Deno.mkdirSync(tmp);
+    this.extra.TMPDIR = tmp;
+    await this.init(uniqueName(town));
+    await this.ok(["spawn", "w1", "--cli", fakeCli("complete")]);
+    const task = await this.json<{ id: string }>(["assign", "w1", what]);
+    await this.ok(["wait", "--timeout", "60"]);
+    const tasks = await this.json<{ id: string; state: string; result?: string }[]>([
+      "task",
+      "list",
+    ]);
+    const done = tasks.find((x) => x.id === task.id);
+    assert.equal(done?.state, "completed");
+    assert.equal(done?.result, "done by w1");
+    const status = await this.ok(["status"]);
+    assert.match(status.stdout, /\[w1\]/);
+    assert.match(status.stdout, /1 completed/);
+    return status.stdout;
   }
   override env(more: Record<string, string> = {}): Record<string, string> {
     return super.env({ ...this.extra, ...more });

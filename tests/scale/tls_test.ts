@@ -19,7 +19,6 @@ import {
   supervisorReads,
   TrustingSandbox,
 } from "./tls_helpers.ts";
-import { fakeCli } from "../agent_helpers.ts";
 import { ConnectError } from "../../src/redis/connection.ts";
 import {
   type AclUser,
@@ -45,32 +44,13 @@ const skipFailover = skip ?? (Deno.env.get("TT_TEST_SCALE") ? undefined : "TT_TE
 const PASSWORD = "Tls-Acl-pw-8d2f";
 const ACL: AclUser = { user: "tt", password: PASSWORD, rules: "~tt:* &* +@all -@admin" };
 
-interface TaskJson {
-  id: string;
-  state: string;
-  result?: string;
-}
-
 /** init, spawn, assign, completion by the agent, status; then who tt's connections are. */
 async function roundTrip(url: string, trust: Record<string, string>, t: Topology, data: number[]) {
   const ca = Object.values(trust)[0];
   const sb = new TrustingSandbox(url, trust);
-  // A temp dir of its own: the supervisor may read its temp dir, which must not hold the CA.
-  const tmp = `${sb.home}/tmp`;
-  Deno.mkdirSync(tmp);
-  sb.extra.TMPDIR = tmp;
   try {
-    await sb.init(uniqueName("tls"));
-    await sb.ok(["spawn", "w1", "--cli", fakeCli("complete")]);
-    const task = await sb.json<TaskJson>(["assign", "w1", "work over TLS"]);
-    await sb.ok(["wait", "--timeout", "60"]);
-    const done = (await sb.json<TaskJson[]>(["task", "list"])).find((x) => x.id === task.id);
-    assert.equal(done?.state, "completed");
-    assert.equal(done?.result, "done by w1");
-    const status = await sb.ok(["status"]);
-    assert.match(status.stdout, /\[w1\]/);
-    assert.match(status.stdout, /1 completed/);
-    assert.doesNotMatch(status.stdout, new RegExp(PASSWORD));
+    const status = await sb.oneTaskDone("tls", "work over TLS");
+    assert.doesNotMatch(status, new RegExp(PASSWORD));
     // The supervisor (narrowed permissions, a long-lived connection) is logged in as tt.
     const clients = (await Promise.all(data.map((p) => t.cli(p, "CLIENT", "LIST")))).join("\n")
       .split("\n").filter((l) => /name=tt-/.test(l));
