@@ -127,6 +127,16 @@ async function certRefusals(base: string, trust: Record<string, string>, sep = "
   }
 }
 
+/** The Sentinel set of these tests: TLS with client certificates, passwords on the sentinels. */
+const mtlsSentinel = () =>
+  startSentinel({
+    tls: true,
+    clientAuth: true,
+    acl: ACL,
+    sentinelPassword: SENTINEL_DEFAULT_PW,
+    sentinelAcl: SENTINEL_USER,
+  });
+
 Deno.test({
   name: "Sentinel with its own password and ACL user, over mutual TLS: works, secrets stay hidden",
   ignore: !!skip,
@@ -134,13 +144,7 @@ Deno.test({
   sanitizeResources: false,
 }, async (t) => {
   const start = Date.now();
-  const s = await startSentinel({
-    tls: true,
-    clientAuth: true,
-    acl: ACL,
-    sentinelPassword: SENTINEL_DEFAULT_PW,
-    sentinelAcl: SENTINEL_USER,
-  });
+  const s = await mtlsSentinel();
   try {
     const tls = s.security.tls!;
     const hosts = s.sentinels.map((p) => `127.0.0.1:${p}`).join(",");
@@ -315,13 +319,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
 }, async () => {
-  const s = await startSentinel({
-    tls: true,
-    clientAuth: true,
-    acl: ACL,
-    sentinelPassword: SENTINEL_DEFAULT_PW,
-    sentinelAcl: SENTINEL_USER,
-  });
+  const s = await mtlsSentinel();
   try {
     const tls = s.security.tls!;
     const trust = { NODE_EXTRA_CA_CERTS: tls.ca };
