@@ -76,11 +76,18 @@ const isEntry = (e: unknown): e is CacheEntry => {
 };
 
 /**
- * Which code validated a cache entry: the version, and from source the schema files' times, so
- * an edit of a schema (or a rebuilt bundle, whose modules share its URL) invalidates the cache.
+ * Which code validated a cache entry: the version, and from source the times of the files that
+ * validate (the schemas, the town name rule, the budget windows, this file), so an edit of one
+ * (or a rebuilt bundle, whose modules share its URL) invalidates the cache.
  */
 function codeStamp(): string {
-  const files = ["./config_schema.ts", "./usage/config_schema.ts", import.meta.url];
+  const files = [
+    "./config_schema.ts",
+    "./usage/config_schema.ts",
+    "./usage/schema.ts",
+    "./keys.ts",
+    import.meta.url,
+  ];
   return [VERSION, ...files.map((f) => fileTime(new URL(f, import.meta.url)))].join(":");
 }
 

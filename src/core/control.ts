@@ -20,7 +20,7 @@ export const SupervisorInfo = record({
 }, "supervisor record");
 export type SupervisorInfo = Infer<typeof SupervisorInfo>;
 
-/** What a supervisor's control list carries (the supervisor parses it: supervisor/control.ts). */
+/** What a supervisor's control list carries (the supervisor parses it: supervisor/daemon.ts). */
 export type ControlMessage =
   | { op: "start"; agent_id: string; reply?: string }
   | { op: "kill"; agent_id: string; reason: string; reply?: string }
