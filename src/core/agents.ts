@@ -9,6 +9,7 @@ import { nicknameFor } from "./nicknames.ts";
 import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
 import { readHashes } from "../redis/bulk.ts";
 import type { TownContext } from "./town.ts";
+import { cmp } from "./order.ts";
 
 export type Ctx = Pick<TownContext, "redis" | "keys">;
 
@@ -138,7 +139,7 @@ export async function listAgents(t: Ctx): Promise<Agent[]> {
   return res
     .map((h) => parseAgent(h))
     .filter((a): a is Agent => !!a)
-    .sort((a, b) => a.created_at.localeCompare(b.created_at));
+    .sort((a, b) => cmp(a.created_at, b.created_at));
 }
 
 /** What an agent reference resolved to: a real agent, or the supervisor mailbox. */

@@ -14,6 +14,7 @@ import { z } from "zod";
 import { NotFoundError, UsageError } from "./errors.ts";
 import type { Ctx } from "./agents.ts";
 import { defineScript, runScript } from "../redis/script.ts";
+import { cmp } from "./order.ts";
 
 /**
  * `exec` (running a command on the host: a raw agent command, a task's `verify`) is its own scope,
@@ -145,7 +146,7 @@ export async function listKeys(t: Ctx): Promise<ApiKey[]> {
       }
     })
     .filter((k): k is ApiKey => !!k)
-    .sort((a, b) => a.created_at.localeCompare(b.created_at));
+    .sort((a, b) => cmp(a.created_at, b.created_at));
 }
 
 /** How many keys the town has. */

@@ -16,6 +16,7 @@ import { machineHost, parseSupervisorInfo, type SupervisorInfo, thisHost } from 
 import { HOST_NAME_RULE, isValidHostName } from "./keys.ts";
 import { UsageError } from "./errors.ts";
 import { defineScript, evalScript } from "../redis/script.ts";
+import { cmp } from "./order.ts";
 
 /** `tt spawn --host` and REST/MCP `host`: the agent-name rule, or a usage error. */
 export function validateHostName(name: string): string {
@@ -309,9 +310,7 @@ export function hostsFromRead(flat: string[], agents: Agent[]): HostStatus[] {
     if (st.state === "down" && !n && !st.this_host) continue;
     out.push(st);
   }
-  return out.sort((a, b) =>
-    Number(b.this_host) - Number(a.this_host) || a.host.localeCompare(b.host)
-  );
+  return out.sort((a, b) => Number(b.this_host) - Number(a.this_host) || cmp(a.host, b.host));
 }
 
 /** Is a supervisor of `host` up (fresh heartbeat)? */

@@ -27,6 +27,7 @@ import { assigneeCounts, taskCounts } from "./counters.ts";
 import { currentTasks, groupTasks, type TaskBrief, type TaskGroup } from "./status_tasks.ts";
 import { execValues } from "./pipeline.ts";
 import type { TownContext } from "./town.ts";
+import { cmp } from "./order.ts";
 
 /** Messages peeked per list to compute the category breakdown. */
 const PEEK = 200;
@@ -138,7 +139,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
   // A hash whose id is not the one it is filed under (edited by hand) is skipped like junk.
   const agents = agentHashes.map((h, i) => h.id === shownIds[i] ? parseAgent(h) : undefined)
     .filter((a): a is Agent => !!a)
-    .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+    .sort((a, b) => cmp(a.created_at, b.created_at) || cmp(a.id, b.id));
   const summary = limited?.summary ?? summarize(agents);
   const labels = new Map(agents.map((a) => [a.id, agentLabel(a)]));
   const [current, task_groups, events] = await Promise.all([
@@ -215,7 +216,7 @@ async function oldestAgents(t: TownContext, ids: string[], limit: number) {
     return id === ids[i] && isAgentState(state) && created_at
       ? [{ id, state, created_at, host: host ?? undefined }]
       : [];
-  }).sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+  }).sort((a, b) => cmp(a.created_at, b.created_at) || cmp(a.id, b.id));
   return { shown: light.slice(0, limit).map((a) => a.id), summary: summarize(light) };
 }
 

@@ -18,6 +18,7 @@
 import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
 import { TASK_STATES, type TaskState } from "./schemas.ts";
 import type { Ctx } from "./agents.ts";
+import { cmp } from "./order.ts";
 
 /**
  * Version of the index layout, in the `task-index` key once `recountTasks` has built it. A town
@@ -292,4 +293,4 @@ export async function assigneeTaskIds(t: Ctx, queries: AssigneeQuery[]): Promise
   });
 }
 
-export const cmp = (a: string, b: string) => a < b ? -1 : a > b ? 1 : 0;
+export { cmp };

@@ -59,6 +59,7 @@ import {
 } from "../core/schemas.ts";
 import type { TownContext } from "../core/town.ts";
 import type { SendBody } from "./schemas.ts";
+import { cmp } from "../core/order.ts";
 
 export const agentView = (a: Agent) => ({ ...a, label: agentLabel(a) });
 export const messageView = (m: Message) => ({ ...m, summary: summarize(m) });
@@ -89,7 +90,7 @@ export async function agentResult(t: Ctx, ref: string) {
     from: "newest",
   }]);
   const done = (await getTasks(t, ids)).filter((x) => x.state === "completed")
-    .sort((x, y) => (y.completed_at ?? "").localeCompare(x.completed_at ?? ""));
+    .sort((x, y) => cmp(y.completed_at ?? "", x.completed_at ?? ""));
   return { agent: { id: a.id, name: a.name }, task: done[0] ?? null };
 }
 

@@ -5,6 +5,7 @@
 import type { Ctx } from "../agents.ts";
 import type { MissionState } from "./schemas.ts";
 import { loadMissions, type MissionView } from "./store.ts";
+import { cmp } from "../order.ts";
 
 export interface Counts {
   total: number;
@@ -83,7 +84,7 @@ export interface MissionBrief {
 /** Briefs of the given missions (one pipelined round trip), oldest first. */
 export async function missionBriefs(t: Ctx, ids: string[]): Promise<MissionBrief[]> {
   const views = (await loadMissions(t, ids)).sort((a, b) =>
-    a.mission.created_at.localeCompare(b.mission.created_at)
+    cmp(a.mission.created_at, b.mission.created_at)
   );
   return views.map((v) => {
     const c = countItems(v);

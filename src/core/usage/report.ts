@@ -7,6 +7,7 @@ import { UsageError } from "../errors.ts";
 import { daysBetween, usageNow } from "./clock.ts";
 import { USAGE_DAYS_KEPT } from "./record.ts";
 import { parseWindow } from "./schema.ts";
+import { cmp } from "../order.ts";
 
 export const USAGE_DIMENSIONS = ["agent", "task", "mission", "model", "cli", "day"] as const;
 export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];
@@ -106,9 +107,7 @@ export async function usageReport(t: Ctx, q: UsageQuery = {}): Promise<UsageRepo
   });
   const list = [...rows.values()];
   list.sort((a, b) =>
-    by === "day"
-      ? a.key.localeCompare(b.key)
-      : b.usd - a.usd || b.input + b.output - (a.input + a.output)
+    by === "day" ? cmp(a.key, b.key) : b.usd - a.usd || b.input + b.output - (a.input + a.output)
   );
   return { by, since: days[0], until: days.at(-1)!, rows: list, total };
 }

@@ -23,6 +23,7 @@ import { type AgentBudget, withBudgets } from "../../core/usage/budget.ts";
 import { loadTownConfig } from "../../core/config.ts";
 import type { BudgetConfig } from "../../core/usage/schema.ts";
 import { execValues } from "../../core/pipeline.ts";
+import { cmp } from "../../core/order.ts";
 
 /**
  * `[budget]` as tinytown.toml says now (a raised budget shows at once), or none while the file
@@ -108,7 +109,7 @@ export async function overview(t: Ctx & { root: string }): Promise<Overview> {
   const agents = (ids.length ? execValues<Record<string, string>>(await agentPipe.exec()) : [])
     .map((h, i) => h.id === ids[i] ? parseAgent(h) : undefined)
     .filter((a): a is Agent => !!a)
-    .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+    .sort((a, b) => cmp(a.created_at, b.created_at) || cmp(a.id, b.id));
 
   const withTask = agents.filter((a) => a.current_task);
   const taskPipe = t.redis.pipeline();
