@@ -19,7 +19,8 @@ type Fail = typeof FAIL;
 
 /** The JSON type a field has on the wire (API schemas are built from it). */
 export type Wire =
-  | { type: "string" | "number" | "integer" | "boolean" }
+  | { type: "string" | "boolean" }
+  | { type: "number" | "integer"; min?: number }
   | { type: "enum"; values: readonly string[] }
   | { type: "array"; of: Wire }
   | { type: "object"; shape: Shape }
@@ -138,7 +139,7 @@ export const arrayOf = <T>(of: Field<T>): Field<T[]> =>
 
 /** z.coerce.number() with zod's checks: .int() (safe), .nonnegative() / .positive(). */
 export const coerced = (opts: { int?: boolean; min?: 0 | 1 } = {}): Field<number> =>
-  field({ type: opts.int ? "integer" : "number" }, (v) => {
+  field({ type: opts.int ? "integer" : "number", min: opts.min }, (v) => {
     const n = Number(v);
     if (opts.int ? !Number.isSafeInteger(n) : !Number.isFinite(n)) return FAIL;
     return opts.min === undefined || n >= opts.min ? n : FAIL;

@@ -14,9 +14,10 @@ function wireType(w: Wire): z.ZodType {
     case "string":
       return z.string();
     case "number":
-      return z.number();
-    case "integer":
-      return z.number().int();
+    case "integer": {
+      const n = w.type === "integer" ? z.number().int() : z.number();
+      return w.min === undefined ? n : n.min(w.min);
+    }
     case "boolean":
       return z.boolean();
     case "enum":

@@ -31,6 +31,11 @@ function checkRefs(doc: unknown, node: unknown = doc): number {
   return n;
 }
 
+interface AgentDoc {
+  properties: Record<string, { type?: string; minimum?: number; enum?: string[] }>;
+  required: string[];
+}
+
 Deno.test("GET /openapi.json: OpenAPI 3.1 with security schemes; every served route is documented", async () => {
   const h = await startHall({ keys: [["admin"]] });
   try {
@@ -44,6 +49,13 @@ Deno.test("GET /openapi.json: OpenAPI 3.1 with security schemes; every served ro
       "sessionCookie", // the dashboard's (src/townhall/dashboard/openapi.ts)
     ]);
     assert.ok(checkRefs(doc) > 10);
+    // Records read from Redis are documented from their readers (record.ts): types, counters'
+    // bounds, optional fields, enums.
+    const agent = (doc.components.schemas as Record<string, AgentDoc>).Agent;
+    assert.deepEqual(agent.properties.tasks_completed, { type: "integer", minimum: 0 });
+    assert.equal(agent.properties.max_rounds.minimum, 1);
+    assert.ok(agent.required.includes("state") && !agent.required.includes("role"));
+    assert.ok(agent.properties.state.enum?.includes("rate_limited"));
 
     // The served routes, from the app itself (built in-process on a scratch town).
     const served = await withTestTown((t) => {
