@@ -5,6 +5,7 @@
  */
 import { singleLine, TtError } from "./errors.ts";
 import { RUNTIME_DIR, TOWN_FILE } from "./town_root.ts";
+import type { z } from "zod";
 import type { GlobalConfig, TownConfig } from "./config_schema.ts";
 import { VERSION } from "../version.ts";
 
@@ -100,6 +101,23 @@ function fileTime(url: URL): string {
   }
 }
 
+type Schemas = typeof import("./config_schema.ts");
+
+/**
+ * The TOML `text` of file `path` (absent: an empty file) validated by one of config_schema.ts's
+ * schemas; both that module and the TOML parser are loaded here, only when a file is validated.
+ */
+export async function validateToml<K extends "TownConfig" | "GlobalConfig" | "TownsFile">(
+  schema: K,
+  text: string | undefined,
+  path: string,
+): Promise<z.infer<Schemas[K]>> {
+  const schemas = await import("./config_schema.ts");
+  const { parseTomlFile } = await import("./toml_file.ts");
+  const data = text === undefined ? {} : parseTomlFile(text, path);
+  return schemas.validate(schemas[schema], data, path) as z.infer<Schemas[K]>;
+}
+
 export async function readTextIfExists(path: string): Promise<string | undefined> {
   try {
     return await Deno.readTextFile(path);
@@ -116,9 +134,7 @@ export async function loadTownConfig(root: string): Promise<TownConfig> {
     throw new TtError(`no ${TOWN_FILE} in ${root}: run 'tt init' there first`);
   }
   const cfg = await validatedOnce(text, `${root}/${RUNTIME_DIR}/${CACHE_FILE}`, async () => {
-    const schema = await import("./config_schema.ts");
-    const { parseTomlFile } = await import("./toml_file.ts");
-    const cfg = schema.validate(schema.TownConfig, parseTomlFile(text, path), path);
+    const cfg = await validateToml("TownConfig", text, path);
     if (!isValidTownName(cfg.name)) {
       throw new TtError(singleLine(
         `${path}: name: '${cfg.name}' is not a valid town name: use ${TOWN_NAME_RULE} (try '${
@@ -233,9 +249,7 @@ export async function loadGlobalConfig(): Promise<GlobalConfig> {
   const path = `${ttHome()}/config.toml`;
   const text = await readTextIfExists(path);
   return await validatedOnce(text ?? "", `${ttHome()}/${CACHE_FILE}`, async () => {
-    const { GlobalConfig, validate } = await import("./config_schema.ts");
-    const { parseTomlFile } = await import("./toml_file.ts");
-    return validate(GlobalConfig, text === undefined ? {} : parseTomlFile(text, path), path);
+    return await validateToml("GlobalConfig", text, path);
   });
 }
 
@@ -269,9 +283,7 @@ export async function loadTownRegistry(): Promise<RegisteredTown[]> {
   const path = `${ttHome()}/towns.toml`;
   const text = await readTextIfExists(path);
   if (text === undefined) return [];
-  const { TownsFile, validate } = await import("./config_schema.ts");
-  const { parseTomlFile } = await import("./toml_file.ts");
-  return validate(TownsFile, parseTomlFile(text, path), path).towns;
+  return (await validateToml("TownsFile", text, path)).towns;
 }
 
 export async function registerTown(town: RegisteredTown): Promise<void> {

@@ -13,6 +13,7 @@ import {
   RUNTIME_DIR,
   TOWN_FILE,
   type TownConfig,
+  validateToml,
   writeFileAtomic,
 } from "./config.ts";
 import { ConflictError, TtError } from "./errors.ts";
@@ -268,11 +269,9 @@ export async function initTown(opts: InitOptions): Promise<InitResult> {
   // another name is another namespace, so a new town with a new id.
   const previous = opts.force ? await idInFile(file) : undefined;
   const previousId = previous?.name === name ? previous.id : undefined;
-  const { TownConfig, validate } = await import("./config_schema.ts");
-  const { parseTomlFile } = await import("./toml_file.ts");
-  const draft = validate(
-    TownConfig,
-    parseTomlFile(renderTownConfig(name, global.default_cli, url, NO_ID), file),
+  const draft = await validateToml(
+    "TownConfig",
+    renderTownConfig(name, global.default_cli, url, NO_ID),
     file,
   );
   // Connect and claim the name before writing anything, so a bad REDIS_URL or a name held by
