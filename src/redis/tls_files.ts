@@ -47,12 +47,8 @@ export function tlsPaths(params: Map<string, string>, tlsOn: boolean, shown: str
     out[what] = v;
   }
   if (!out.cert !== !out.key) {
-    throw new TtError(
-      `the Redis URL ${shown} has ${
-        out.cert ? "tls_cert without tls_key" : "tls_key without " +
-          "tls_cert"
-      }: a client certificate needs both files`,
-    );
+    const alone = out.cert ? "tls_cert without tls_key" : "tls_key without tls_cert";
+    throw new TtError(`the Redis URL ${shown} has ${alone}: a client certificate needs both files`);
   }
   return out;
 }
@@ -73,6 +69,16 @@ function readPem(path: string, what: string): string {
       : (e as Error).message;
     throw new TtError(`cannot read the TLS ${what} file ${path} (${why})`);
   }
+}
+
+/** The text of a PEM file of certificates (the CA file, the client certificate), checked. */
+function certificates(pem: string, path: string, what: string): string {
+  if (!/-----BEGIN CERTIFICATE-----/.test(pem)) {
+    throw new TtError(
+      `the TLS ${what} file ${path} holds no PEM certificate (-----BEGIN CERTIFICATE)`,
+    );
+  }
+  return pem;
 }
 
 function checkKeyMode(path: string) {
@@ -99,24 +105,12 @@ export interface TlsPem {
 /** Reads and checks the files (synchronously: once per client, when it is made). */
 export function readTlsFiles(p: TlsPaths): TlsPem {
   const out: TlsPem = {};
-  if (p.ca) {
-    const ca = readPem(p.ca, "CA");
-    if (!/-----BEGIN CERTIFICATE-----/.test(ca)) {
-      throw new TtError(
-        `the TLS CA file ${p.ca} holds no PEM certificate (-----BEGIN CERTIFICATE)`,
-      );
-    }
-    out.ca = [ca];
-  }
+  if (p.ca) out.ca = [certificates(readPem(p.ca, "CA"), p.ca, "CA")];
   if (p.cert && p.key) {
     checkKeyMode(p.key);
-    const cert = readPem(p.cert, "certificate");
+    const pemCert = readPem(p.cert, "certificate");
     const key = readPem(p.key, "key");
-    if (!/-----BEGIN CERTIFICATE-----/.test(cert)) {
-      throw new TtError(
-        `the TLS certificate file ${p.cert} holds no PEM certificate (-----BEGIN CERTIFICATE)`,
-      );
-    }
+    const cert = certificates(pemCert, p.cert, "certificate");
     if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(key)) {
       throw new TtError(
         `the TLS key file ${p.key} is encrypted, which tt cannot use: decrypt it ` +
