@@ -83,6 +83,8 @@ export function cjsInterop(js: string, cjs: Set<string>): string {
 
 /** Relative module specifiers of a module: static imports, re-exports and dynamic imports. */
 const SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s*)"\.\/([\w.$-]+\.js)"/g;
+/** A static import or re-export of a chunk (group 2: its file). */
+const STATIC_IMPORT = /(\bfrom\s*|\bimport\s*)"\.\/([\w.$-]+\.js)"/g;
 
 export function relativeImports(js: string): string[] {
   return [...js.matchAll(SPECIFIER)].map((m) => m[2]);
@@ -127,7 +129,7 @@ export function linkChunks(
   //    imports such a chunk only dynamically (anything else is a shape this does not know).
   const cjs = new Set([...chunks].filter(([, js]) => CJS_DEFAULT.test(js)).map(([f]) => f));
   for (const [file, text] of [...chunks, ["the entry", entry] as [string, string]]) {
-    for (const m of text.matchAll(/(\bfrom\s*|\bimport\s*)"\.\/([\w.$-]+\.js)"/g)) {
+    for (const m of text.matchAll(STATIC_IMPORT)) {
       if (cjs.has(m[2])) throw new Error(`${file} imports the CommonJS chunk ${m[2]} statically`);
     }
     if (file === "the entry") entry = cjsInterop(text, cjs);
