@@ -89,8 +89,10 @@ function codeStamp(): string {
     "./keys.ts",
     import.meta.url,
   ];
-  return [VERSION, ...files.map((f) => fileTime(new URL(f, import.meta.url)))].join(":");
+  // Once per process: a command loads the town's config and the user's.
+  return stamp ??= [VERSION, ...files.map((f) => fileTime(new URL(f, import.meta.url)))].join(":");
 }
+let stamp: string | undefined;
 
 function fileTime(url: URL): string {
   if (url.protocol !== "file:") return "";
