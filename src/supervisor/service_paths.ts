@@ -31,7 +31,7 @@ export interface ServiceStatus {
   manager: ServiceManager;
 }
 
-export function managerOf(host: ServiceHost): ServiceManager {
+function managerOf(host: ServiceHost): ServiceManager {
   if (host.os === "darwin") return "launchd";
   if (host.os === "windows") {
     throw new TtError(
