@@ -7,6 +7,16 @@ import { globals, withTown } from "./context.ts";
 import { color, escapedStdout, note, output } from "./output.ts";
 import { TtError, UsageError } from "../core/errors.ts";
 import { registerReclaim } from "./reclaim.ts";
+import type { TownConfig } from "../core/config.ts";
+
+/**
+ * Whether agent CLI `ref` may resolve to claude's family (an over-estimate, without loading the
+ * families): its name, its `[agent_clis]` command or the default names "claude".
+ */
+export function mayRunClaude(config: TownConfig, ref: string): boolean {
+  const name = ref.trim() || config.default_cli;
+  return `${name} ${config.agent_clis[name]?.command ?? ""}`.includes("claude");
+}
 
 const positiveInt = (what: string) => (v: string) => {
   const n = Number(v);
@@ -57,8 +67,10 @@ export function register(program: Command) {
         const { placement } = await import("../core/hosts.ts");
         const where = await placement(t, agent);
         const { agentLabel } = await import("../core/agents.ts");
-        // As root only (the CLI families it loads cost a short command ~20 ms).
-        const { resolveCli } = Deno.uid() === 0
+        // As root only, and only for a command that may be claude's: the CLI families cost a
+        // short command ~20 ms, and only a command naming claude is of its family (familyOf;
+        // tests/cli/lean_loaded_test.ts checks the presets).
+        const { resolveCli } = Deno.uid() === 0 && mayRunClaude(t.config, agent.cli)
           ? await import("../supervisor/cli.ts")
           : { resolveCli: undefined };
         if (resolveCli?.(t.config, agent.cli).family.name === "claude") {

@@ -2,7 +2,7 @@
  * The host a process stands for. No zod and no Redis: the operator channel's client
  * (src/cli/operator_client.ts) picks its supervisor's socket by it before anything heavy loads.
  */
-import { HOST_NAME_RULE, isValidHostName } from "./keys.ts";
+import { ASCII_HOST_NAME, HOST_NAME_RULE, isValidHostName } from "./keys.ts";
 import { UsageError } from "./errors.ts";
 
 /**
@@ -23,7 +23,9 @@ export function thisHost(): string {
 
 /** The machine's hostname as a host name (what `thisHost()` is without `TT_HOST`). */
 export function machineHost(): string {
-  const name = Deno.hostname().replace(/[^\p{L}\p{N}._-]+/gu, "-").replace(/^[._-]+/, "")
+  const given = Deno.hostname();
+  if (ASCII_HOST_NAME.test(given)) return given; // what the rewrite below leaves as it is
+  const name = given.replace(/[^\p{L}\p{N}._-]+/gu, "-").replace(/^[._-]+/, "")
     .slice(0, 64);
   return isValidHostName(name) ? name : "localhost";
 }

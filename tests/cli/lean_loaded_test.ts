@@ -8,6 +8,10 @@
  */
 import assert from "node:assert/strict";
 import { denoRunArgs, Sandbox } from "../helpers.ts";
+import { mayRunClaude } from "../../src/cli/agent.ts";
+import { PRESETS } from "../../src/core/presets.ts";
+import { FAMILIES, familyOf } from "../../src/supervisor/clis/mod.ts";
+import type { TownConfig } from "../../src/core/config.ts";
 
 /** An npm package's module (its name is group 1). */
 const HEAVY = /\/registry\.npmjs\.org\/((?:@[^/]+\/)?[^/@]+)\/\d/;
@@ -28,7 +32,7 @@ async function loaded(sb: Sandbox, args: string[], env: Record<string, string> =
     ...log.matchAll(/(?:V8 code cache hit for|Updating V8 code cache for) ES module: (\S+),/g),
   ]
     .map((m) => m[1]);
-  return { code: out.code, mods };
+  return { code: out.code, mods, log };
 }
 
 const heavyIn = (
@@ -52,6 +56,7 @@ Deno.test("short commands evaluate no npm package: no commander, ioredis, zod or
       ["backlog", "list"],
       ["history"],
       ["task", "show", "nope"], // an error's report too
+      ["spawn", "frontend", "--cli", "true", "--host", "elsewhere"], // as root too
     ];
     for (const args of commands) {
       const { code, mods } = await loaded(sb, args);
@@ -79,4 +84,42 @@ Deno.test("short commands evaluate no npm package: no commander, ioredis, zod or
   } finally {
     sb.cleanup();
   }
+});
+
+const ROOT_NOTE = "claude refuses --dangerously-skip-permissions as root";
+const CLI_FAMILIES = "/src/supervisor/cli.ts";
+
+Deno.test({
+  name:
+    "tt spawn as root: claude's refusal is foretold, and the CLI families load only for a command that may be claude",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const sb = new Sandbox();
+    try {
+      await sb.init(); // [agent] sandbox = "off"
+      const file = `${sb.dir}/tinytown.toml`;
+      await Deno.writeTextFile(
+        file,
+        (await Deno.readTextFile(file)) + '\n[agent_clis.mine]\ncommand = "claude -p"\n',
+      );
+      for (const [cli, claude] of [["true", false], ["claude", true], ["mine", true]] as const) {
+        const run = await loaded(sb, ["spawn", `a-${cli}`, "--cli", cli, "--host", "elsewhere"]);
+        assert.equal(run.code, 0, run.log.slice(-400));
+        assert.equal(run.log.includes(ROOT_NOTE), claude, `--cli ${cli}: the note`);
+        assert.equal(run.mods.some((m) => m.endsWith(CLI_FAMILIES)), claude, `--cli ${cli}`);
+      }
+    } finally {
+      sb.cleanup();
+    }
+  },
+});
+
+Deno.test("every preset of claude's family is one mayRunClaude sees without the families", () => {
+  const config = { default_cli: "true", agent_clis: {} } as unknown as TownConfig;
+  const claudes = Object.entries(PRESETS).filter(([, p]) =>
+    (FAMILIES[p.family] ?? familyOf(p.command)).name === "claude"
+  );
+  assert.ok(claudes.length >= 1);
+  for (const [name] of claudes) assert.ok(mayRunClaude(config, name), name);
+  assert.ok(!mayRunClaude(config, "codex"));
 });
