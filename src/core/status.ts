@@ -18,7 +18,7 @@ import {
   type TownEvent,
 } from "./schemas.ts";
 import { agentLabel, parseAgent } from "./agents.ts";
-import { type Category, countCategories, peekInboxes } from "./messages.ts";
+import { type MailboxCounts, mailboxCounts } from "./mailbox_counts.ts";
 import { parseEntry } from "./events.ts";
 import { SUPERVISOR_ID } from "./keys.ts";
 import { hostsFromRead, type HostStatus, queueHostsRead } from "./hosts.ts";
@@ -29,19 +29,13 @@ import { execValues } from "./pipeline.ts";
 import type { TownContext } from "./town.ts";
 import { cmp } from "./order.ts";
 
-/** Messages peeked per list to compute the category breakdown. */
+/** Messages looked at per list for the category breakdown. */
 const PEEK = 200;
 /** Events shown per agent by --deep. */
 const DEEP_EVENTS = 5;
 
-export interface MailboxStatus {
-  urgent: number;
-  inbox: number;
-  /** Taken by a running round, not finished yet. */
-  processing: number;
-  /** Over the first 200 messages of each list. */
-  categories: Record<Category, number>;
-}
+/** A mailbox's totals, and its categories over the first PEEK messages of each list. */
+export type MailboxStatus = MailboxCounts;
 
 export type { TaskBrief, TaskGroup } from "./status_tasks.ts";
 
@@ -133,7 +127,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
   const shownIds = limited?.shown ?? ids;
   const [agentHashes, mailboxes] = await Promise.all([
     readHashes(t.redis, shownIds.map((id) => t.keys.agent(id))),
-    peekInboxes(t, [...shownIds, SUPERVISOR_ID], PEEK),
+    mailboxCounts(t, [...shownIds, SUPERVISOR_ID], PEEK),
   ]);
 
   // A hash whose id is not the one it is filed under (edited by hand) is skipped like junk.
@@ -148,11 +142,6 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     opts.deep ? lastEventsPerAgent(t, agents.map((a) => a.id)) : undefined,
   ]);
 
-  const mailbox = (id: string): MailboxStatus => {
-    const v = mailboxes.get(id)!;
-    return { ...v.counts, categories: countCategories([...v.processing, ...v.urgent, ...v.inbox]) };
-  };
-
   return {
     town: t.name,
     root: t.root,
@@ -163,7 +152,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
       label: labels.get(a.id)!,
       host: a.host ?? thisHost(),
       agent: a,
-      mailbox: mailbox(a.id),
+      mailbox: mailboxes.get(a.id)!,
       current_task: current.get(a.id),
       deep: events && {
         uptime_secs: secondsSince(a.created_at, now),
@@ -174,7 +163,7 @@ export async function townStatus(t: TownContext, opts: StatusOptions = {}): Prom
     })),
     agents_total: summary.total,
     agents_by_state: summary.byState,
-    conductor: mailbox(SUPERVISOR_ID),
+    conductor: mailboxes.get(SUPERVISOR_ID)!,
     tasks: { total: counts.total, by_state: counts.by_state, backlog: counts.backlog },
     task_groups,
     supervisor: supervisorStatus(parseSupervisorInfo(supervisorRaw), summary.activeHere),

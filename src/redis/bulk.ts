@@ -47,7 +47,8 @@ return out
 `,
 );
 
-async function batched<T>(
+/** Runs `script` once per BATCH of `keys` (pipelined), with the same `args`; replies in key order. */
+export async function batched<T>(
   redis: Redis,
   script: LuaScript,
   keys: string[],
