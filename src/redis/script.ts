@@ -64,18 +64,20 @@ export function defineScript(name: string, numberOfKeys: number, lua: string): L
   return { name, numberOfKeys, lua };
 }
 
-const shas = new WeakMap<LuaScript, string>();
+/** SHA-1 by script text: bulk.ts runs one script under many key counts, each a new object. */
+const shas = new Map<string, string>();
 
 /**
  * The script's SHA-1 for EVALSHA, computed on first use with Web Crypto (node:crypto would load
- * Node compatibility into every command that defines a script, for a few hashes).
+ * Node compatibility into every command that defines a script, for a few hashes). A digest is an
+ * asynchronous op of about a millisecond: once per script text per process.
  */
 export async function scriptSha(script: LuaScript): Promise<string> {
-  let sha = shas.get(script);
+  let sha = shas.get(script.lua);
   if (!sha) {
     const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(script.lua));
     sha = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-    shas.set(script, sha);
+    shas.set(script.lua, sha);
   }
   return sha;
 }
