@@ -6,7 +6,6 @@
 import { isTaskState, type Task, TASK_STATES, type TaskState } from "./schemas.ts";
 import { UsageError } from "./errors.ts";
 import type { Ctx } from "./agents.ts";
-import { getTasks } from "./tasks.ts";
 import { cmp, ensureIndexed, lexRange, lexScore, memberId } from "./task_index.ts";
 import { execValues } from "./pipeline.ts";
 
@@ -71,7 +70,7 @@ export async function listTasksIn(t: Ctx, states: readonly TaskState[]): Promise
     for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i], score: +flat[i + 1] });
   }
   entries.sort((a, b) => a.score - b.score || cmp(a.id, b.id));
-  const tasks = await getTasks(t, entries.map((e) => e.id));
+  const tasks = await (await import("./tasks.ts")).getTasks(t, entries.map((e) => e.id));
   return tasks.filter((x) => states.includes(x.state));
 }
 
@@ -128,6 +127,7 @@ export async function listTaskPage(t: Ctx, q: TaskPageQuery): Promise<TaskPage> 
     ? await agentEntries(t, q.agentId, q.state ? [q.state] : TASK_STATES, want, after)
     : await scoreEntries(t, q.state ? t.keys.tasksIn(q.state) : t.keys.tasks, want, after);
   const page = entries.slice(0, q.limit);
+  const { getTasks } = await import("./tasks.ts"); // not on `tt status`'s path (counts only)
   const tasks = (await getTasks(t, page.map((e) => e.id))).filter((x) =>
     (!q.state || x.state === q.state) && (q.agentId === undefined || x.assigned_to === q.agentId)
   );
