@@ -84,7 +84,7 @@ const dec = new TextDecoder();
 /**
  * Parses replies from a byte stream fed chunk by chunk. A reply is decoded once, when all of it
  * has arrived: until then each chunk only runs a scan of its framing (no strings made), which
- * also says how many bytes are needed before scanning again. A 300 KB script reply comes in six
+ * also says how many bytes are needed before scanning again. A 340 KB script reply comes in six
  * or more reads; decoding it from the start on each was most of its cost.
  */
 export class ReplyParser {
@@ -142,19 +142,17 @@ export class ReplyParser {
     return -1;
   }
 
-  #line(): string | typeof INCOMPLETE {
+  // #line and #value read a reply #skip found complete: they never run out of bytes.
+  #line(): string {
     const i = this.#eol(this.#pos);
-    if (i < 0) return INCOMPLETE;
     const s = dec.decode(this.#buf.subarray(this.#pos, i));
     this.#pos = i + 2;
     return s;
   }
 
-  #value(): unknown | typeof INCOMPLETE {
-    if (this.#pos >= this.#buf.length) return INCOMPLETE;
+  #value(): unknown {
     const type = this.#buf[this.#pos++];
     const line = this.#line();
-    if (line === INCOMPLETE) return INCOMPLETE;
     switch (type) {
       case 43: // +
         return line;
@@ -165,7 +163,6 @@ export class ReplyParser {
       case 36: { // $
         const n = Number(line);
         if (n < 0) return null;
-        if (this.#pos + n + 2 > this.#buf.length) return INCOMPLETE;
         const s = dec.decode(this.#buf.subarray(this.#pos, this.#pos + n));
         this.#pos += n + 2;
         return s;
@@ -174,11 +171,7 @@ export class ReplyParser {
         const n = Number(line);
         if (n < 0) return null;
         const arr: unknown[] = new Array(n);
-        for (let i = 0; i < n; i++) {
-          const v = this.#value();
-          if (v === INCOMPLETE) return INCOMPLETE;
-          arr[i] = v;
-        }
+        for (let i = 0; i < n; i++) arr[i] = this.#value();
         return arr;
       }
       default:
