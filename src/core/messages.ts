@@ -110,7 +110,7 @@ local function push_message(list, agent_key, require_agent, json, side)
   if side == 'head' then redis.call('LPUSH', list, json) else redis.call('RPUSH', list, json) end
   local wake = string.gsub(agent_key, ':agent:', ':wake:', 1)
   redis.call('LPUSH', wake, '1')
-  redis.call('LTRIM', wake, 0, 0)
+  redis.call('LTRIM', wake, '0', '0')
   return true
 end
 `;

@@ -8,7 +8,7 @@ import type { Message, Task } from "./schemas.ts";
 import { ConflictError, NotFoundError } from "./errors.ts";
 import { type Ctx, SET_AGENT_STATE_LUA } from "./agents.ts";
 import { defineScript } from "../redis/script.ts";
-import { callScript, parseTask, TASK_PRELUDE } from "./task_script.ts";
+import { callScript, fromFlat, parseTask, TASK_PRELUDE } from "./task_script.ts";
 import { START_TASK_LUA } from "./task_end.ts";
 
 /** States a round may start from (AgentLoop#runRound explains `working`). */
@@ -25,19 +25,36 @@ const BEGIN = defineScript(
 local _, err = set_agent_state(KEYS[2], 'working', 'agent_state_changed', ARGV[3], '', ARGV[4],
   '', '')
 if err then return cjson.encode(err) end
-redis.call('HSET', KEYS[2], 'round', ARGV[2], 'round_started_at', ARGV[1], 'last_active_at',
-  ARGV[1])
-local tasks = {}
+-- The agent's current_task is set once, below, to the last task started (as one HSET per task
+-- left it), and the started tasks' indexes move together (task_reindex_all).
+local current, started = nil, {}
 for i = 7, #ARGV do
   local id = ARGV[i]
-  local key = ARGV[5] .. id
-  local state = redis.call('HGET', key, 'state')
-  if state then
-    if state ~= 'completed' and state ~= 'failed' and state ~= 'cancelled' then
-      start_task(key, id, ARGV[6], KEYS[2], 'task ' .. string.sub(id, 1, 8) .. ' started')
-    end
-    tasks[#tasks + 1] = hash_table(key)
+  if start_task(ARGV[5] .. id, id, ARGV[6], false, 'task ' .. string.sub(id, 1, 8) .. ' started',
+      started) then
+    current = id
   end
+  -- unpack() takes a few thousand values at most: a long round moves in slices.
+  if #started == 500 then
+    task_reindex_all(ARGV[5], started, {state='assigned', agent=ARGV[6]},
+      {state='running', agent=ARGV[6]})
+    started = {}
+  end
+end
+task_reindex_all(ARGV[5], started, {state='assigned', agent=ARGV[6]},
+  {state='running', agent=ARGV[6]})
+-- Each existing task's hash as HGETALL's flat list (cheaper for Redis than a table to encode).
+local tasks = {}
+for i = 7, #ARGV do
+  local flat = redis.call('HGETALL', ARGV[5] .. ARGV[i])
+  if #flat > 0 then tasks[#tasks + 1] = flat end
+end
+if current then
+  redis.call('HSET', KEYS[2], 'round', ARGV[2], 'round_started_at', ARGV[1], 'last_active_at',
+    ARGV[1], 'current_task', current)
+else
+  redis.call('HSET', KEYS[2], 'round', ARGV[2], 'round_started_at', ARGV[1], 'last_active_at',
+    ARGV[1])
 end
 return cjson.encode({ok=true, tasks=tasks})
 `,
@@ -71,8 +88,8 @@ export async function beginRound(
   }
   const tasks = new Map<string, Task>();
   // An empty Lua table is encoded as {}, not [].
-  for (const h of Array.isArray(res.tasks) ? res.tasks : []) {
-    const task = parseTask(h);
+  for (const flat of Array.isArray(res.tasks) ? res.tasks : []) {
+    const task = parseTask(fromFlat(flat));
     if (task) tasks.set(task.id, task);
   }
   return tasks;

@@ -21,7 +21,7 @@ export const MAX_ROUND_MESSAGES = 50;
 const DROP_STALE_LUA = `
 local function drop_stale(processing, prefix, agent_id)
   local dropped = {}
-  for _, raw in ipairs(redis.call('LRANGE', processing, 0, -1)) do
+  for _, raw in ipairs(redis.call('LRANGE', processing, '0', '-1')) do
     local ok, m = pcall(cjson.decode, raw)
     if ok and type(m) == 'table' and m.type == 'task_assign' and type(m.task_id) == 'string' then
       local v = redis.call('HMGET', prefix .. m.task_id, 'state', 'assigned_to')
@@ -58,7 +58,7 @@ for _, src in ipairs({KEYS[2], KEYS[3]}) do
   while n < max and redis.call('LMOVE', src, KEYS[4], 'LEFT', 'RIGHT') do n = n + 1 end
 end
 if ARGV[3] ~= '' then drop_stale(KEYS[4], ARGV[3], ARGV[4]) end
-return {redis.call('LLEN', KEYS[6]), redis.call('LRANGE', KEYS[4], 0, -1)}
+return {redis.call('LLEN', KEYS[6]), redis.call('LRANGE', KEYS[4], '0', '-1')}
 `,
 );
 

@@ -11,6 +11,7 @@ import { checkSize } from "./messages.ts";
 import { defineScript } from "../redis/script.ts";
 import {
   callScript,
+  fromFlat,
   oneLine,
   type Reply,
   shortTaskId,
@@ -20,10 +21,14 @@ import {
 /** Lua: end a task (KEYS: events, task, backlog; ARGV documented on FINISH callers below). */
 const FINISH_LUA = `
 -- ARGV: now, id, result, caller ('' = a human), force, agent key prefix, event message.
--- The task's state, assignee and check if the caller may end it, else an error table.
+-- The task's state, assignee and check if the caller may end it, else an error table; sets
+-- held_result (a claimed_result the task holds, or false) and task_s (its padded score or false).
+local held_result, task_s = false, false
 local function check_finish()
-  local v = redis.call('HMGET', KEYS[2], 'state', 'assigned_to', 'verify')
+  local v = redis.call('HMGET', KEYS[2], 'state', 'assigned_to', 'verify', 'claimed_result',
+    'score')
   local old, assignee = v[1], v[2]
+  held_result, task_s = v[4], v[5]
   if not old then return nil, nil, {error='not_found'} end
   if old == 'completed' or old == 'failed' or old == 'cancelled' then
     return nil, nil, {error='terminal', state=old}
@@ -39,14 +44,15 @@ local function end_task(state, event_type, old, assignee)
   local before = {state=TASK_STATE_OK[old] and old or false, agent=agent_id}
   redis.call('HSET', KEYS[2], 'state', state, 'result', ARGV[3], 'completed_at', ARGV[1],
     'updated_at', ARGV[1])
-  task_reindex(KEYS[2], ARGV[2], before, {state=state, agent=agent_id})
-  redis.call('HDEL', KEYS[2], 'claimed_result')
-  redis.call('LREM', KEYS[3], 0, ARGV[2])
+  task_reindex(KEYS[2], ARGV[2], before, {state=state, agent=agent_id}, task_s or nil)
+  if held_result then redis.call('HDEL', KEYS[2], 'claimed_result') end
+  -- Only a pending task is in the backlog (every script that queues one makes it pending).
+  if old == 'pending' then redis.call('LREM', KEYS[3], '0', ARGV[2]) end
   if assignee then
     local agent = ARGV[6] .. assignee
     local a = redis.call('HMGET', agent, 'id', 'current_task')
     if a[1] then
-      if state == 'completed' then redis.call('HINCRBY', agent, 'tasks_completed', 1) end
+      if state == 'completed' then redis.call('HINCRBY', agent, 'tasks_completed', '1') end
       if a[2] == ARGV[2] then redis.call('HDEL', agent, 'current_task') end
     end
   end
@@ -55,7 +61,7 @@ local function end_task(state, event_type, old, assignee)
   if assignee then ev.agent_id = assignee end
   if ARGV[4] ~= '' then ev.actor = ARGV[4] end
   emit(ev)
-  return {ok=true, task=hash_table(KEYS[2])}
+  return {ok=true, task=redis.call('HGETALL', KEYS[2])}
 end
 local function finish_task(state, event_type)
   local old, assignee, err = check_finish()
@@ -78,7 +84,7 @@ if verify and verify ~= '' and ARGV[8] ~= 'done' then
   local ev = {type='task_reported', task_id=ARGV[2], message=ARGV[9], actor=ARGV[4]}
   if assignee then ev.agent_id = assignee end
   emit(ev)
-  return cjson.encode({ok=true, task=hash_table(KEYS[2])})
+  return cjson.encode({ok=true, task=redis.call('HGETALL', KEYS[2])})
 end
 return cjson.encode(end_task('completed', 'task_completed', old, assignee))
 `,
@@ -153,7 +159,7 @@ async function finish(
       }, not to you: pass --force to ${state === "completed" ? "complete" : "fail"} it anyway`,
     );
   }
-  return Task.parse(res.task);
+  return Task.parse(fromFlat(res.task));
 }
 
 /**
@@ -187,18 +193,26 @@ export interface Moved {
 }
 
 /**
- * Lua (after TASK_PRELUDE): `start_task(task key, id, agent id, agent key, event message)` moves
- * a task assigned to that agent to running (its indexes, the agent's current_task, an event);
- * returns true, or false and the state it found. Shared by startTask and beginRound.
+ * Lua (after TASK_PRELUDE): `start_task(task key, id, agent id, agent key, event message[, batch])`
+ * moves a task assigned to that agent to running (the agent's current_task unless the agent key
+ * is false, an event, and its indexes: at once, or, with `batch`, by the caller's
+ * task_reindex_all of the batch's entries); returns true, or false and the state it found.
+ * Shared by startTask and beginRound.
  */
 export const START_TASK_LUA = `
-local function start_task(key, id, agent_id, agent_key, message)
-  local v = redis.call('HMGET', key, 'state', 'assigned_to')
+local function start_task(key, id, agent_id, agent_key, message, batch)
+  local v = redis.call('HMGET', key, 'state', 'assigned_to', 'score')
   if v[1] ~= 'assigned' or v[2] ~= agent_id then return false, v[1] end
-  local before = {state='assigned', agent=agent_id}
   redis.call('HSET', key, 'state', 'running', 'started_at', ARGV[1], 'updated_at', ARGV[1])
-  task_reindex(key, id, before)
-  if redis.call('EXISTS', agent_key) == 1 then redis.call('HSET', agent_key, 'current_task', id) end
+  if batch then
+    batch[#batch + 1] = {id, v[3] or nil}
+  else
+    task_reindex(key, id, {state='assigned', agent=agent_id}, {state='running', agent=agent_id},
+      v[3] or nil)
+  end
+  if agent_key and redis.call('EXISTS', agent_key) == 1 then
+    redis.call('HSET', agent_key, 'current_task', id)
+  end
   emit({type='task_started', task_id=id, agent_id=agent_id, old_state='assigned',
     new_state='running', message=message})
   return true, 'running'

@@ -39,7 +39,7 @@ local function assign_task(task_key, id, agent_id, agent_key, inbox, require_age
   local before = task_marks(task_key)
   redis.call('HSET', task_key, 'state', 'assigned', 'assigned_to', agent_id, 'updated_at', now)
   redis.call('HDEL', task_key, 'started_at')
-  task_reindex(task_key, id, before)
+  task_reindex(task_key, id, before, {state='assigned', agent=agent_id})
   announce_assignment(id, agent_id, agent_key, inbox, require_agent, json, ev_msg)
 end
 `;
@@ -58,6 +58,14 @@ export async function callScript(
   args: (string | number)[],
 ): Promise<Reply> {
   return JSON.parse(String(await runScript(t.redis, script, keys, args)));
+}
+
+/** A hash from HGETALL's flat field/value list (as a script returns it, cjson-encoded). */
+export function fromFlat(flat: unknown): Record<string, string> | undefined {
+  if (!Array.isArray(flat)) return undefined;
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = String(flat[i + 1]);
+  return out;
 }
 
 export function parseTask(hash: Record<string, string> | undefined): Task | undefined {

@@ -147,18 +147,18 @@ if ARGV[5] ~= '' then
   end
   redis.call('HSET', KEYS[5], ARGV[5], ARGV[2])
 end
--- The hash as the caller built it (an assignment's already assigned: one index move, not
--- pending then assigned).
-redis.call('HSET', KEYS[3], unpack(ARGV, 13))
 -- Creation order must be total: a task made in the same millisecond as the newest sorts after it.
 local score = tonumber(ARGV[3])
-local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
+local newest = redis.call('ZRANGE', KEYS[2], '-1', '-1', 'WITHSCORES')[2]
 if newest and tonumber(newest) >= score then score = tonumber(newest) + 0.001 end
-score = string.format('%.3f', score)
-redis.call('ZADD', KEYS[2], score, ARGV[2])
+local s = task_lex_score(score)
+-- The hash as the caller built it (an assignment's already assigned: one index move, not
+-- pending then assigned), with its padded score (task_reindex).
+redis.call('HSET', KEYS[3], 'score', s, unpack(ARGV, 13))
+redis.call('ZADD', KEYS[2], s, ARGV[2])
 local after = nil
 if ARGV[4] == 'assign' then after = {state='assigned', agent=ARGV[7]} end
-task_reindex(KEYS[3], ARGV[2], {state=false, agent=''}, after, score)
+task_reindex(KEYS[3], ARGV[2], {state=false, agent=''}, after, s)
 if ARGV[4] == 'assign' then
   -- The agent's existence was checked above when required.
   announce_assignment(ARGV[2], ARGV[7], ARGV[8], ARGV[9], '0', ARGV[11], ARGV[12])

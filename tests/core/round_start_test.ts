@@ -4,7 +4,7 @@ import { sendMessage } from "../../src/core/messages.ts";
 import { endRound, takeRound } from "../../src/core/rounds.ts";
 import { beginRound } from "../../src/core/round_start.ts";
 import { assignTask, cancelTask, completeTask, createTask, getTask } from "../../src/core/tasks.ts";
-import { verifyTaskIndexes } from "../../src/core/task_index.ts";
+import { lexScore, verifyTaskIndexes } from "../../src/core/task_index.ts";
 import { taskCounts } from "../../src/core/counters.ts";
 import { recentEvents } from "../../src/core/events.ts";
 import { ConflictError } from "../../src/core/errors.ts";
@@ -144,6 +144,34 @@ Deno.test("a task state edited behind the scripts' back leaves no stale index en
     assert.deepEqual(await verifyTaskIndexes(t), { tasks: 3, wrong: 0 });
     const { by_state } = await taskCounts(t);
     assert.deepEqual([by_state.assigned, by_state.completed, by_state.cancelled], [1, 1, 1]);
+  });
+});
+
+Deno.test("a round's tasks start together: a hand-edited one heals, one without its score copy gets it", async () => {
+  await withTestTown(async (t) => {
+    const a = await createAgent(t, { name: "w", cli: "x" });
+    await setAgentState(t, a.id, "idle");
+    const tasks = [];
+    for (const d of ["one", "two", "three", "four"]) {
+      tasks.push(await assignTask(t, toRecipient(a), { description: d }));
+    }
+    const [edited, old] = tasks;
+    // Indexed as completed, the hash says assigned (edited by hand): the round's bulk move
+    // misses its entries, so it clears them under every other state as a single start would.
+    await completeTask(t, edited.id, { by: a.id });
+    await t.redis.hset(t.keys.task(edited.id), "state", "assigned");
+    // A task made by a tt that kept no copy of the score in the hash.
+    await t.redis.hdel(t.keys.task(old.id), "score");
+    const taken = await takeRound(t, a.id);
+    await beginRound(t, a.id, 1, taken.messages);
+    assert.deepEqual(await verifyTaskIndexes(t), { tasks: 4, wrong: 0 });
+    const { by_state } = await taskCounts(t);
+    assert.deepEqual([by_state.assigned, by_state.running], [0, 4]);
+    assert.equal(
+      await t.redis.hget(t.keys.task(old.id), "score"),
+      lexScore((await t.redis.zscore(t.keys.tasks, old.id))!),
+    );
+    assert.deepEqual(await t.redis.hgetall(t.keys.taskCounts), { [`${a.id}|running`]: "4" });
   });
 });
 

@@ -1,6 +1,7 @@
 // createTask builds its Task typed instead of parsing it with the Task schema: each rule that
 // parse enforced on the caller's input is checked here, and every task it returns must be what
 // the schema reads back from the hash it wrote.
+import { lexScore } from "../../src/core/task_index.ts";
 import assert from "node:assert/strict";
 import { createAgent, toRecipient } from "../../src/core/agents.ts";
 import { assignTask, createTask, getTask, type NewTask } from "../../src/core/tasks.ts";
@@ -124,12 +125,17 @@ Deno.test("createTask: counters start at 0 in the hash; unknown input fields are
         "created_by",
         "description",
         "id",
+        "score",
         "state",
         "tags",
         "updated_at",
         "verify_failures",
       ],
     );
+    // The index's copy of the creation score (task_index.ts), padded, equal to the tasks index's.
+    assert.match(h.score, /^\d{13}\.\d{3}$/);
+    assert.equal(Number(h.score), Number(await t.redis.zscore(t.keys.tasks, task.id)));
+    assert.equal(h.score, lexScore(h.score));
   });
 });
 

@@ -2,14 +2,15 @@
  * The task counters and indexes (src/core/task_index.ts) against a full scan of the tasks. Several
  * clients, each on its own Redis connection, run random sequences of every operation that
  * creates, moves or deletes a task at the same time (create/assign/backlog, claim, assign-all,
- * start, return, requeue, complete, fail, cancel, backlog remove, delete, reclaim of a stopped
+ * start (alone and a round's at once), return, requeue, complete, fail, cancel, backlog remove, delete, reclaim of a stopped
  * agent's work to the backlog or to another agent, orphan requeue/cancel/delete), with a
  * save → restore or a reset between some rounds. After each round the per-state sets, the
  * per-assignee index and the counts equal what a scan of every task hash says, and so do the
  * counts `taskCounts` and `assigneeCounts` report.
  */
 import assert from "node:assert/strict";
-import { type Agent, TASK_STATES } from "../../src/core/schemas.ts";
+import { type Agent, type Message, TASK_STATES } from "../../src/core/schemas.ts";
+import { beginRound } from "../../src/core/round_start.ts";
 import { createAgent, setAgentState, toRecipient } from "../../src/core/agents.ts";
 import { addToBacklog, assignAll, claimTask, removeFromBacklog } from "../../src/core/backlog.ts";
 import {
@@ -47,6 +48,8 @@ type Op =
   | { op: "claim"; task: number; agent: number }
   | { op: "assignAll"; agent: number }
   | { op: "start"; task: number; agent: number }
+  | { op: "round"; tasks: number[]; agent: number }
+  | { op: "unscore"; task: number }
   | { op: "return"; task: number }
   | { op: "requeue"; task: number }
   | { op: "complete"; task: number; agent: number; force: boolean }
@@ -72,6 +75,16 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant("claim" as const), task, agent }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("assignAll" as const), agent }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant("start" as const), task, agent }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("round" as const),
+      tasks: fc.array(task, { maxLength: 6 }),
+      agent,
+    }),
+  },
+  // A task as an older tt made it: no copy of its score in the hash (task_index.ts).
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("unscore" as const), task }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("return" as const), task }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("requeue" as const), task }) },
   {
@@ -150,6 +163,15 @@ async function runOp(t: Town, agents: Agent[], tasks: string[], op: Op) {
     case "start":
       await startTask(t, pick(op.task), a(op.agent).id);
       break;
+    case "round": {
+      // An agent's round starting with assignments of these tasks (theirs or not, repeated).
+      const messages = op.tasks.map((i) => ({ type: "task_assign", task_id: pick(i) }) as Message);
+      await beginRound(t, a(op.agent).id, 1, messages);
+      break;
+    }
+    case "unscore":
+      await t.redis.hdel(t.keys.task(pick(op.task)), "score");
+      break;
     case "return":
       await returnTaskToAssigned(t, pick(op.task), "test");
       break;
@@ -195,6 +217,7 @@ async function scan(redis: Redis, keys: Keys) {
   for (let i = 0; i < flat.length; i += 2) {
     const [id, score] = [flat[i], flat[i + 1]];
     const h = await redis.hgetall(keys.task(id));
+    if (h.score !== undefined) assert.equal(h.score, lexScore(score), `score copy of ${id}`);
     if (!byState.has(h.state)) continue;
     const who = h.assigned_to ?? "";
     byState.get(h.state)!.push(`${id} ${score}`);
