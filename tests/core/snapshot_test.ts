@@ -11,6 +11,9 @@ import {
   writeSnapshot,
 } from "../../src/core/snapshot.ts";
 import { emitEvent } from "../../src/core/events.ts";
+import { toRecipient } from "../../src/core/agents.ts";
+import { assignTask, completeTask } from "../../src/core/tasks.ts";
+import { lexScore, verifyTaskIndexes } from "../../src/core/task_index.ts";
 import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import { ConflictError } from "../../src/core/errors.ts";
 import type { TownContext } from "../../src/core/town.ts";
@@ -45,6 +48,24 @@ Deno.test("take → change → restore gives back exactly the saved town, stream
     assert.equal(r.restored, snap.keys.length);
     assert.deepEqual(await snapshotTown(t), saved);
     assert.deepEqual(await t.redis.xrange(t.keys.events, "-", "+"), savedEvents);
+  });
+});
+
+Deno.test("a snapshot whose task carries a forged score copy restores with the copy and indexes right", async () => {
+  await withTestTown(async (t) => {
+    const a = await createAgent(t, { name: "alpha", cli: "claude" });
+    const task = await assignTask(t, toRecipient(a), { description: "x" });
+    const snap = await takeSnapshot(t);
+    // An edited snapshot: its task claims to sort first, which its next transition would act on.
+    const entry = snap.keys.find((k) => k.key === `task:${task.id}`)!;
+    (entry.value as Record<string, string>).score = "00000000000000.000";
+    await restoreSnapshot(t, snap);
+    assert.equal(
+      await t.redis.hget(t.keys.task(task.id), "score"),
+      lexScore((await t.redis.zscore(t.keys.tasks, task.id))!),
+    );
+    await completeTask(t, task.id, { by: a.id });
+    assert.deepEqual(await verifyTaskIndexes(t), { tasks: 1, wrong: 0 });
   });
 });
 
