@@ -109,8 +109,8 @@ local function push_message(list, agent_key, require_agent, json, side)
   if require_agent == '1' and redis.call('EXISTS', agent_key) == 0 then return false end
   if side == 'head' then redis.call('LPUSH', list, json) else redis.call('RPUSH', list, json) end
   local wake = string.gsub(agent_key, ':agent:', ':wake:', 1)
-  redis.call('LPUSH', wake, '1')
-  redis.call('LTRIM', wake, '0', '0')
+  -- One token is enough: trimmed only when one was already waiting.
+  if redis.call('LPUSH', wake, '1') > 1 then redis.call('LTRIM', wake, '0', '0') end
   return true
 end
 `;
