@@ -11,34 +11,40 @@
  * message is counted here, where the inbox calls it unreadable. tt never writes such an entry.
  * tests/core/mailbox_counts_test.ts compares the two.
  */
-import { type Category, categoryOf, parseMessage } from "./messages.ts";
+import { type Category, categoryOf, parseMessage, PLAIN_JSON_LUA } from "./messages.ts";
+import { type Message, MESSAGE_KINDS } from "./schemas.ts";
 import type { Ctx } from "./agents.ts";
 import { batched } from "../redis/bulk.ts";
 import { defineScript } from "../redis/script.ts";
+
+const ORDER: Category[] = ["task", "query", "info", "confirmation"];
+
+/**
+ * Lua table type → category number (ORDER's, from 1), from categoryOf itself: every type but
+ * `custom` has its category whatever else the message says.
+ */
+const CATEGORY_LUA = MESSAGE_KINDS.filter((k) => k !== "custom")
+  .map((type) => `${type} = ${ORDER.indexOf(categoryOf({ type } as Message)) + 1}`)
+  .join(", ");
 
 const COUNT = defineScript(
   "countMailboxes",
   -1,
   `#!lua flags=no-writes
+` + PLAIN_JSON_LUA + `
 -- Counts the messages of many mailbox lists by category.
 -- KEYS: the lists. ARGV[1]: most entries looked at per list (from the head).
 -- Returns per key {LLEN, {task, query, info, confirmation}, {entries left to the caller}}.
--- The type is read from the first "type":"…" of an entry that opens a JSON object (tt writes
--- messages as flat objects; inside a JSON string a quote is always escaped, so that text can only
--- be the key itself). Anything else is left to the caller.
-local CATEGORY = {
-  task = 1, task_assign = 1, shutdown = 1,
-  query = 2, status_request = 2, ping = 2,
-  informational = 3, task_done = 3, task_failed = 3, status_response = 3, pong = 3,
-  confirmation = 4,
-}
+-- The type is read by plain_value from an entry that opens a JSON object. Anything else (no
+-- type, two of them, an escape, an unknown type) is left to the caller.
+local CATEGORY = {${CATEGORY_LUA}}
 local out = {}
 local n = tonumber(ARGV[1])
 for i, k in ipairs(KEYS) do
   local counts, rest = {0, 0, 0, 0}, {}
   for _, raw in ipairs(redis.call('LRANGE', k, 0, n - 1)) do
-    local at = string.byte(raw, 1) == 123 and string.find(raw, '"type":"', 2, true) -- 123: {
-    local c = at and CATEGORY[string.match(raw, '^([%w_]*)"', at + 8)]
+    local kind = string.byte(raw, 1) == 123 and plain_value(raw, '"type":"', 2) -- 123: {
+    local c = kind and CATEGORY[kind]
     if c then counts[c] = counts[c] + 1 else rest[#rest + 1] = raw end
   end
   out[i] = {redis.call('LLEN', k), counts, rest}
@@ -46,8 +52,6 @@ end
 return out
 `,
 );
-
-const ORDER: Category[] = ["task", "query", "info", "confirmation"];
 
 export interface MailboxCounts {
   /** Taken by a running round, not finished yet. */

@@ -101,6 +101,26 @@ export function routeOf(m: Message, urgent: boolean): "urgent" | "head" | "tail"
 }
 
 /**
+ * Lua: `plain_value(raw, key, from)` reads a string value of a message tt wrote without decoding
+ * it. tt writes messages with JSON.stringify as flat objects, inside whose strings every quote is
+ * escaped, so `key` (a quoted key with its colon and opening quote) found in the text can only be
+ * the key itself. Returns the text after `key` up to the next quote and where that quote is; nil
+ * when the key is not there, false when it is there twice or the value has an escape (the
+ * decoder must read such an entry: it keeps the last of two keys).
+ */
+export const PLAIN_JSON_LUA = `
+local function plain_value(raw, key, from)
+  local _, e = string.find(raw, key, from, true)
+  if not e then return nil end
+  local q = string.find(raw, '"', e + 1, true)
+  if not q or string.find(raw, key, q, true) then return false end
+  local v = string.sub(raw, e + 1, q - 1)
+  if string.find(v, '\\\\', 1, true) then return false end
+  return v, q
+end
+`;
+
+/**
  * Lua: push one message to a list, checking that the recipient still exists, and wake the
  * recipient (its wake list shares the agent key's prefix and hash slot).
  */

@@ -6,7 +6,7 @@
  * recovery puts them back.
  */
 import { type Message } from "./schemas.ts";
-import { parseMessage } from "./messages.ts";
+import { parseMessage, PLAIN_JSON_LUA } from "./messages.ts";
 import { defineScript, LUA_EMIT, runScript } from "../redis/script.ts";
 import { type Ctx, SET_AGENT_STATE_LUA } from "./agents.ts";
 
@@ -19,23 +19,11 @@ export const MAX_ROUND_MESSAGES = 50;
  * each with an event; returns the ids of the messages it removed.
  *
  * `assignment_of(raw)` reads a message's id and type and task_id without decoding it when it is
- * in the form tt writes (JSON.stringify of a flat object, "id" first: inside its strings every
- * quote is escaped, so `,"type":"` can only be a key), and decodes it otherwise: a cjson.decode
+ * in the form tt writes ("id" first, see PLAIN_JSON_LUA), and decodes it otherwise: a cjson.decode
  * per message was 2% of a task's Redis work in the throughput bench. A key found twice, an
  * escape or a nested object sends the message to the decoder, so both read the same.
  */
-export const DROP_STALE_LUA = `
--- The text after the key up to the next quote, and where that quote is; nil when the key is not
--- there, false when it is there twice or the text has an escape.
-local function plain_value(raw, key, from)
-  local _, e = string.find(raw, key, from, true)
-  if not e then return nil end
-  local q = string.find(raw, '"', e + 1, true)
-  if not q or string.find(raw, key, q, true) then return false end
-  local v = string.sub(raw, e + 1, q - 1)
-  if string.find(v, '\\\\', 1, true) then return false end
-  return v, q
-end
+export const DROP_STALE_LUA = PLAIN_JSON_LUA + `
 -- {id, task_id} of a task assignment read by plain search, false for another type, nil when the
 -- message is not in tt's own form (the decoder reads it then).
 local function plain_assignment(raw)

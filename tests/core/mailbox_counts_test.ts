@@ -116,6 +116,8 @@ Deno.test("mailboxCounts attack: junk in a mailbox is counted as tt inbox counts
       '{"type":"nonsense","id":"1"}',
       valid.replace('"type":"query"', '"type":"custom","kind":"question"'), // custom, valid
       valid,
+      // Two type keys: the parse keeps the last, so the first is not taken for it.
+      valid.replace('"type":"query"', '"type":"task","type":"query"'),
       // Valid, with its text first: the text's own "type":"ping" is escaped, so not taken for it.
       JSON.stringify(
         Object.assign({ body: "" }, JSON.parse(valid), { id: "m2", body: 'x "type":"ping"' }),
@@ -124,7 +126,7 @@ Deno.test("mailboxCounts attack: junk in a mailbox is counted as tt inbox counts
     await t.redis.rpush(t.keys.inbox(a.id), ...junk);
     const got = (await mailboxCounts(t, [a.id], 200)).get(a.id)!;
     assert.deepEqual(got, (await inboxView(t, [a.id], 200)).get(a.id));
-    assert.deepEqual(got.categories, { task: 0, query: 3, info: 0, confirmation: 0 });
+    assert.deepEqual(got.categories, { task: 0, query: 4, info: 0, confirmation: 0 });
     assert.equal(got.inbox, junk.length);
     // The documented difference: an entry with tt's own type text but nothing else of a message
     // is counted by its type here; the inbox calls it unreadable.
