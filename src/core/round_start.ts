@@ -28,6 +28,7 @@ if err then return cjson.encode(err) end
 -- The agent's current_task is set once, below, to the last task started (as one HSET per task
 -- left it), and the started tasks' indexes move together (task_reindex_all).
 local current, started = nil, {}
+local assigned, running = {state='assigned', agent=ARGV[6]}, {state='running', agent=ARGV[6]}
 for i = 7, #ARGV do
   local id = ARGV[i]
   if start_task(ARGV[5] .. id, id, ARGV[6], false, 'task ' .. string.sub(id, 1, 8) .. ' started',
@@ -36,26 +37,20 @@ for i = 7, #ARGV do
   end
   -- unpack() takes a few thousand values at most: a long round moves in slices.
   if #started == 500 then
-    task_reindex_all(ARGV[5], started, {state='assigned', agent=ARGV[6]},
-      {state='running', agent=ARGV[6]})
+    task_reindex_all(ARGV[5], started, assigned, running)
     started = {}
   end
 end
-task_reindex_all(ARGV[5], started, {state='assigned', agent=ARGV[6]},
-  {state='running', agent=ARGV[6]})
+task_reindex_all(ARGV[5], started, assigned, running)
 -- Each existing task's hash as HGETALL's flat list (cheaper for Redis than a table to encode).
 local tasks = {}
 for i = 7, #ARGV do
   local flat = redis.call('HGETALL', ARGV[5] .. ARGV[i])
   if #flat > 0 then tasks[#tasks + 1] = flat end
 end
-if current then
-  redis.call('HSET', KEYS[2], 'round', ARGV[2], 'round_started_at', ARGV[1], 'last_active_at',
-    ARGV[1], 'current_task', current)
-else
-  redis.call('HSET', KEYS[2], 'round', ARGV[2], 'round_started_at', ARGV[1], 'last_active_at',
-    ARGV[1])
-end
+local fields = {'round', ARGV[2], 'round_started_at', ARGV[1], 'last_active_at', ARGV[1]}
+if current then fields[7], fields[8] = 'current_task', current end
+redis.call('HSET', KEYS[2], unpack(fields))
 return cjson.encode({ok=true, tasks=tasks})
 `,
 );

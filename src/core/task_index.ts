@@ -67,6 +67,7 @@ local function task_stored_score(p, key, id, exists)
   if exists then redis.call('HSET', key, 'score', s) end
   return s
 end
+-- Adds n (text) to a count; a count at 0 or below is deleted (as task-counts keeps them).
 local function task_count(p, field, n)
   local counts = p .. 'task-counts'
   if redis.call('HINCRBY', counts, field, n) <= 0 then redis.call('HDEL', counts, field) end
@@ -96,7 +97,7 @@ end
 local function task_index_add(p, id, m, s)
   redis.call('ZADD', p .. 'tasks:state:' .. m.state, s, id)
   if redis.call('ZADD', p .. 'tasks:agent', '0', task_lex_member(m, m.state, s, id)) == 1 then
-    redis.call('HINCRBY', p .. 'task-counts', m.agent .. '|' .. m.state, '1')
+    task_count(p, m.agent .. '|' .. m.state, '1')
   end
 end
 local function task_reindex(key, id, before, after, s)
@@ -132,9 +133,7 @@ local function task_reindex_all(kp, items, before, after)
   end
   redis.call('ZADD', p .. 'tasks:state:' .. after.state, unpack(new_set))
   local added = redis.call('ZADD', p .. 'tasks:agent', unpack(new_lex))
-  if added > 0 then
-    redis.call('HINCRBY', p .. 'task-counts', after.agent .. '|' .. after.state, tostring(added))
-  end
+  if added > 0 then task_count(p, after.agent .. '|' .. after.state, tostring(added)) end
 end
 `;
 

@@ -8,6 +8,7 @@ import { lexScore, verifyTaskIndexes } from "../../src/core/task_index.ts";
 import { taskCounts } from "../../src/core/counters.ts";
 import { recentEvents } from "../../src/core/events.ts";
 import { ConflictError } from "../../src/core/errors.ts";
+import type { Message } from "../../src/core/schemas.ts";
 import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import { withTestTown } from "../helpers.ts";
 
@@ -172,6 +173,30 @@ Deno.test("a round's tasks start together: a hand-edited one heals, one without 
       lexScore((await t.redis.zscore(t.keys.tasks, old.id))!),
     );
     assert.deepEqual(await t.redis.hgetall(t.keys.taskCounts), { [`${a.id}|running`]: "4" });
+  });
+});
+
+Deno.test("a round of 4,100 tasks starts them all: its index moves in slices unpack() can take", async () => {
+  await withTestTown(async (t) => {
+    const a = await createAgent(t, { name: "w", cli: "x" });
+    await setAgentState(t, a.id, "idle");
+    // More than Lua's 8,000 values per unpack() in one ZADD of score/member pairs.
+    const n = 4100;
+    const messages: Message[] = [];
+    for (let i = 0; i < n; i += 100) {
+      const batch = await Promise.all(
+        Array.from(
+          { length: 100 },
+          (_, j) => assignTask(t, toRecipient(a), { description: `t${i + j}` }),
+        ),
+      );
+      for (const task of batch) messages.push({ type: "task_assign", task_id: task.id } as Message);
+    }
+    const tasks = await beginRound(t, a.id, 1, messages);
+    assert.equal([...tasks.values()].filter((x) => x.state === "running").length, n);
+    assert.deepEqual(await verifyTaskIndexes(t), { tasks: n, wrong: 0 });
+    assert.deepEqual(await t.redis.hgetall(t.keys.taskCounts), { [`${a.id}|running`]: `${n}` });
+    assert.equal((await getAgent(t, a.id))!.current_task, messages[n - 1].task_id);
   });
 });
 
