@@ -8,7 +8,8 @@ import type { Message, Task } from "./schemas.ts";
 import { ConflictError, NotFoundError } from "./errors.ts";
 import { type Ctx, SET_AGENT_STATE_LUA } from "./agents.ts";
 import { defineScript } from "../redis/script.ts";
-import { callScript, fromFlat, parseTask, TASK_PRELUDE } from "./task_script.ts";
+import { callScript, parseTask, TASK_PRELUDE } from "./task_script.ts";
+import { hgetallObject } from "../redis/lean_resp.ts";
 import { START_TASK_LUA } from "./task_end.ts";
 
 /** States a round may start from (AgentLoop#runRound explains `working`). */
@@ -84,7 +85,7 @@ export async function beginRound(
   const tasks = new Map<string, Task>();
   // An empty Lua table is encoded as {}, not [].
   for (const flat of Array.isArray(res.tasks) ? res.tasks : []) {
-    const task = parseTask(fromFlat(flat));
+    const task = parseTask(hgetallObject(flat) as Record<string, string>);
     if (task) tasks.set(task.id, task);
   }
   return tasks;

@@ -9,9 +9,9 @@ import { SUPERVISOR_ID } from "./keys.ts";
 import { type Ctx, getAgent } from "./agents.ts";
 import { checkSize } from "./messages.ts";
 import { defineScript } from "../redis/script.ts";
+import { hgetallObject } from "../redis/lean_resp.ts";
 import {
   callScript,
-  fromFlat,
   oneLine,
   type Reply,
   shortTaskId,
@@ -159,7 +159,7 @@ async function finish(
       }, not to you: pass --force to ${state === "completed" ? "complete" : "fail"} it anyway`,
     );
   }
-  return Task.parse(fromFlat(res.task));
+  return Task.parse(hgetallObject(res.task));
 }
 
 /**

@@ -60,14 +60,6 @@ export async function callScript(
   return JSON.parse(String(await runScript(t.redis, script, keys, args)));
 }
 
-/** A hash from HGETALL's flat field/value list (as a script returns it, cjson-encoded). */
-export function fromFlat(flat: unknown): Record<string, string> | undefined {
-  if (!Array.isArray(flat)) return undefined;
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = String(flat[i + 1]);
-  return out;
-}
-
 export function parseTask(hash: Record<string, string> | undefined): Task | undefined {
   if (!hash || !hash.id) return undefined;
   const r = Task.safeParse(hash);
