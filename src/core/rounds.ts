@@ -16,7 +16,8 @@ export const MAX_ROUND_MESSAGES = 50;
 /**
  * Lua (after LUA_EMIT): `drop_stale(processing, task key prefix, agent id)` removes from the
  * round the task assignments that are no longer the agent's work (see dropStaleAssignments),
- * each with an event; returns the ids of the messages it removed.
+ * each with an event; returns the ids of the messages it removed, and the entries it kept (what
+ * processing holds after it, in order).
  *
  * `assignment_of(raw)` reads a message's id and type and task_id without decoding it when it is
  * in the form tt writes ("id" first, see PLAIN_JSON_LUA), and decodes it otherwise: a cjson.decode
@@ -47,14 +48,16 @@ local function assignment_of(raw)
   return nil
 end
 local function drop_stale(processing, prefix, agent_id)
-  local dropped = {}
+  local dropped, kept = {}, {}
   for _, raw in ipairs(redis.call('LRANGE', processing, '0', '-1')) do
     local m = assignment_of(raw)
+    local stale = false
     if m then
       local v = redis.call('HMGET', prefix .. m.task_id, 'state', 'assigned_to')
       local state = v[1]
       if not state or state == 'completed' or state == 'failed' or state == 'cancelled'
           or v[2] ~= agent_id then
+        stale = true
         redis.call('LREM', processing, '1', raw)
         dropped[#dropped + 1] = m.id
         local why = state and ('is ' .. state) or 'no longer exists'
@@ -66,8 +69,9 @@ local function drop_stale(processing, prefix, agent_id)
           message='task ' .. string.sub(m.task_id, 1, 8) .. ' ' .. why .. ': its assignment is not run again'})
       end
     end
+    if not stale then kept[#kept + 1] = raw end
   end
-  return dropped
+  return dropped, kept
 end
 `;
 
@@ -84,8 +88,11 @@ local max = tonumber(ARGV[2])
 for _, src in ipairs({KEYS[2], KEYS[3]}) do
   while n < max and redis.call('LMOVE', src, KEYS[4], 'LEFT', 'RIGHT') do n = n + 1 end
 end
-if ARGV[3] ~= '' then drop_stale(KEYS[4], ARGV[3], ARGV[4]) end
-return {redis.call('LLEN', KEYS[6]), redis.call('LRANGE', KEYS[4], '0', '-1')}
+-- What processing holds now: drop_stale's list of what it kept (the same entries, read once).
+local kept
+if ARGV[3] ~= '' then kept = select(2, drop_stale(KEYS[4], ARGV[3], ARGV[4]))
+else kept = redis.call('LRANGE', KEYS[4], '0', '-1') end
+return {redis.call('LLEN', KEYS[6]), kept}
 `,
 );
 
