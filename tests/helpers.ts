@@ -128,8 +128,14 @@ export class Sandbox {
   async ok(args: string[], opts: Partial<TtOptions> = {}): Promise<TtResult> {
     const r = await this.tt(args, opts);
     if (r.code !== 0) {
+      // A supervisor that did not start says why in its log, which the sandbox's removal loses.
+      const log = /see (\S+supervisor\.log)/.exec(r.stderr)?.[1];
+      const tail = log
+        ? (await Deno.readTextFile(log).catch(() => "")).split("\n").slice(-15).join("\n")
+        : "";
       throw new Error(
-        `tt ${args.join(" ")} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+        `tt ${args.join(" ")} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}` +
+          (tail ? `\nsupervisor.log:\n${tail}` : ""),
       );
     }
     return r;

@@ -42,7 +42,8 @@ export const shortId = (id: string) => id.slice(0, 4);
 const CREATE = defineScript(
   "createAgent",
   4,
-  LUA_EMIT + `
+  LUA_EMIT,
+  `
 -- KEYS: events, agents set, agent-names hash, new agent hash.
 -- ARGV: now, key prefix, lower-case name, id, field/value…
 local existing = redis.call('HGET', KEYS[3], ARGV[3])
@@ -206,12 +207,14 @@ export async function resolveAgent(t: Ctx, ref: string): Promise<Agent> {
 
 /**
  * Lua (after LUA_EMIT; ARGV[1] is the time): `set_agent_state(key, state, event type, message,
- * reason, only-if-state csv or '', why or '', resume_at or '')` → the old state, or nil and an
- * error table. The state change and its event, shared by setAgentState and the round scripts.
+ * reason, only-if-state csv or '', why or '', resume_at or ''[, more])` → the old state, or nil
+ * and an error table (nothing written). The state change and its event, shared by setAgentState
+ * and the round scripts, which pass in `more` what they write to the agent with it: {set =
+ * {field, value, …}, del = {field, …}}, in the same HSET and HDEL.
  */
 export const SET_AGENT_STATE_LUA = `
-local function set_agent_state(key, state, event_type, message, reason, from, why, resume_at)
-  local cur = redis.call('HMGET', key, 'state', 'id')
+local function set_agent_state(key, state, event_type, message, reason, from, why, resume_at, more)
+  local cur = redis.call('HMGET', key, 'state', 'id', 'reason', 'resume_at')
   local old = cur[1]
   if not old then return nil, {error='not_found'} end
   if from ~= '' then
@@ -219,10 +222,18 @@ local function set_agent_state(key, state, event_type, message, reason, from, wh
     for s in string.gmatch(from, '[^,]+') do if s == old then ok = true end end
     if not ok then return nil, {error='state', state=old} end
   end
-  redis.call('HSET', key, 'state', state, 'last_heartbeat', ARGV[1])
-  redis.call('HDEL', key, 'reason', 'resume_at')
-  if why ~= '' then redis.call('HSET', key, 'reason', why) end
-  if resume_at ~= '' then redis.call('HSET', key, 'resume_at', resume_at) end
+  local set, del = {'state', state, 'last_heartbeat', ARGV[1]}, {}
+  -- reason and resume_at belong to the state: the new one's, or none.
+  if why ~= '' then set[#set + 1] = 'reason'; set[#set + 1] = why
+  elseif cur[3] then del[#del + 1] = 'reason' end
+  if resume_at ~= '' then set[#set + 1] = 'resume_at'; set[#set + 1] = resume_at
+  elseif cur[4] then del[#del + 1] = 'resume_at' end
+  if more then
+    for _, v in ipairs(more.set or {}) do set[#set + 1] = v end
+    for _, f in ipairs(more.del or {}) do del[#del + 1] = f end
+  end
+  redis.call('HSET', key, unpack(set))
+  if #del > 0 then redis.call('HDEL', key, unpack(del)) end
   local ev = {type=event_type, agent_id=cur[2], old_state=old, new_state=state, message=message}
   if reason ~= '' then ev.reason = reason end
   emit(ev)
@@ -233,7 +244,8 @@ end
 const SET_STATE = defineScript(
   "setAgentState",
   2,
-  LUA_EMIT + SET_AGENT_STATE_LUA + `
+  LUA_EMIT + SET_AGENT_STATE_LUA,
+  `
 -- KEYS: events, agent. ARGV: now, new state, event type, message, reason, only-if-state (csv or ''),
 --   why the agent is in the new state (the hash's 'reason'; '' = none), resume_at ('' = none)
 local old, err = set_agent_state(KEYS[2], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7],

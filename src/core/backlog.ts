@@ -56,7 +56,8 @@ const noAgent = (agent: Agent) => new NotFoundError(`agent ${agent.name} no long
 const CLAIM = defineScript(
   "claimTask",
   3,
-  PRELUDE + `
+  PRELUDE,
+  `
 -- KEYS: events, backlog, task. ARGV: now, id, agent id, agent key, inbox, message json, event msg
 -- Every check comes before the first write, so a refused claim changes nothing.
 if redis.call('EXISTS', ARGV[4]) == 0 then return cjson.encode({error='no_agent'}) end
@@ -101,7 +102,8 @@ export async function claimTask(
 const ASSIGN_ALL = defineScript(
   "assignBacklog",
   2,
-  PRELUDE + `
+  PRELUDE,
+  `
 -- KEYS: events, backlog. ARGV: now, agent id, agent key, inbox, then per task:
 -- id, task key, message json, event message. Tasks claimed meanwhile are skipped.
 if redis.call('EXISTS', ARGV[3]) == 0 then return cjson.encode({error='no_agent'}) end
@@ -140,7 +142,8 @@ export async function assignAll(t: Ctx, agent: Agent, from = SUPERVISOR_ID): Pro
 const REMOVE = defineScript(
   "removeFromBacklog",
   5,
-  PRELUDE + `
+  PRELUDE,
+  `
 -- KEYS: events, backlog, task, tasks index, plan. ARGV: now, id, event message
 if redis.call('EXISTS', KEYS[3]) == 0 or not redis.call('LPOS', KEYS[2], ARGV[2]) then
   return cjson.encode({error='not_in_backlog'})

@@ -52,7 +52,8 @@ export async function withHostsLock<T>(
 const MARK_LOST = defineScript(
   "markHostLost",
   3,
-  LUA_EMIT + `
+  LUA_EMIT,
+  `
 -- KEYS[1]: events, KEYS[2]: the hosts hash, KEYS[3]: the lost host's supervisor heartbeat.
 -- ARGV[1]: now (ISO), ARGV[2]: the lost host, ARGV[3]: on_host_loss, ARGV[4]: the handling host,
 -- ARGV[5]: now (ms), recorded as lost since (within one heartbeat period of the expiry).

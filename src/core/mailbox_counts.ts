@@ -31,7 +31,8 @@ const COUNT = defineScript(
   "countMailboxes",
   -1,
   `#!lua flags=no-writes
-` + PLAIN_JSON_LUA + `
+` + PLAIN_JSON_LUA,
+  `
 -- Counts the messages of many mailbox lists by category.
 -- KEYS: the lists. ARGV[1]: most entries looked at per list (from the head).
 -- Returns per key {LLEN, {task, query, info, confirmation}, {entries left to the caller}}.

@@ -138,7 +138,8 @@ end
 const SEND = defineScript(
   "sendMessage",
   3,
-  LUA_EMIT + PUSH_MESSAGE_LUA + `
+  LUA_EMIT + PUSH_MESSAGE_LUA,
+  `
 -- KEYS: events, target list, recipient agent hash. ARGV: now, json, side, require agent, event msg
 if not push_message(KEYS[2], KEYS[3], ARGV[4], ARGV[2], ARGV[3]) then
   return cjson.encode({error='no_agent'})

@@ -37,7 +37,8 @@ export interface ReclaimResult {
 const MOVE = defineScript(
   "reclaimMessages",
   4,
-  LUA_EMIT + TASK_INDEX_LUA + `
+  LUA_EMIT + TASK_INDEX_LUA,
+  `
 -- KEYS: events, backlog, tasks index, conductor inbox.
 -- ARGV: now, key prefix, dead agent id, mode (agent|backlog), target agent id ('' for backlog),
 --       json list of fresh task ids for plain task messages, now in ms, event message

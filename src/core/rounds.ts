@@ -14,10 +14,11 @@ import { type Ctx, SET_AGENT_STATE_LUA } from "./agents.ts";
 export const MAX_ROUND_MESSAGES = 50;
 
 /**
- * Lua (after LUA_EMIT): `drop_stale(processing, task key prefix, agent id)` removes from the
- * round the task assignments that are no longer the agent's work (see dropStaleAssignments),
- * each with an event; returns the ids of the messages it removed, and the entries it kept (what
- * processing holds after it, in order).
+ * Lua (after LUA_EMIT): `drop_stale(processing, task key prefix, agent id[, entries])` removes
+ * from the round the task assignments that are no longer the agent's work (see
+ * dropStaleAssignments), each with an event; returns the ids of the messages it removed, and the
+ * entries it kept (what processing holds after it, in order). `entries`: what processing holds,
+ * when the caller knows (else it is read).
  *
  * `assignment_of(raw)` reads a message's id and type and task_id without decoding it when it is
  * in the form tt writes ("id" first, see PLAIN_JSON_LUA), and decodes it otherwise: a cjson.decode
@@ -47,9 +48,9 @@ local function assignment_of(raw)
   end
   return nil
 end
-local function drop_stale(processing, prefix, agent_id)
+local function drop_stale(processing, prefix, agent_id, entries)
   local dropped, kept = {}, {}
-  for _, raw in ipairs(redis.call('LRANGE', processing, '0', '-1')) do
+  for _, raw in ipairs(entries or redis.call('LRANGE', processing, '0', '-1')) do
     local m = assignment_of(raw)
     local stale = false
     if m then
@@ -78,19 +79,32 @@ end
 const TAKE = defineScript(
   "takeRound",
   6,
-  LUA_EMIT + DROP_STALE_LUA + `
+  LUA_EMIT + DROP_STALE_LUA,
+  `
 -- KEYS: events, urgent, inbox, processing, agent, backlog. ARGV: now, max messages, task key
 -- prefix ('' = keep stale assignments), agent id. Returns {backlog length, processing}.
 -- It never touches the wake list: a token there may be a kill's or a close's (pushed after the
 -- loop read the agent's state), and dropping it would leave the loop blocked for ever.
-local n = redis.call('LLEN', KEYS[4])
-local max = tonumber(ARGV[2])
+local before = redis.call('LLEN', KEYS[4])
+local n, max = before, tonumber(ARGV[2])
+-- The heads of urgent, then the inbox, move together (a range, a trim, a push: not an LMOVE
+-- per message); "moved" is what processing holds when it held nothing before.
+local moved = {}
 for _, src in ipairs({KEYS[2], KEYS[3]}) do
-  while n < max and redis.call('LMOVE', src, KEYS[4], 'LEFT', 'RIGHT') do n = n + 1 end
+  if n < max then
+    local head = redis.call('LRANGE', src, '0', tostring(max - n - 1))
+    if #head > 0 then
+      redis.call('LTRIM', src, tostring(#head), '-1')
+      redis.call('RPUSH', KEYS[4], unpack(head))
+      for _, m in ipairs(head) do moved[#moved + 1] = m end
+      n = n + #head
+    end
+  end
 end
 -- What processing holds now: drop_stale's list of what it kept (the same entries, read once).
 local kept
-if ARGV[3] ~= '' then kept = select(2, drop_stale(KEYS[4], ARGV[3], ARGV[4]))
+if ARGV[3] ~= '' then kept = select(2, drop_stale(KEYS[4], ARGV[3], ARGV[4], before == 0 and moved))
+elseif before == 0 then kept = moved
 else kept = redis.call('LRANGE', KEYS[4], '0', '-1') end
 return {redis.call('LLEN', KEYS[6]), kept}
 `,
@@ -142,7 +156,8 @@ export async function takeRound(
 const DROP_STALE = defineScript(
   "dropStaleAssignments",
   2,
-  LUA_EMIT + DROP_STALE_LUA + `
+  LUA_EMIT + DROP_STALE_LUA,
+  `
 -- KEYS: events, processing. ARGV: now, task key prefix, agent id
 local dropped = drop_stale(KEYS[2], ARGV[2], ARGV[3])
 if #dropped == 0 then return '[]' end
@@ -181,7 +196,8 @@ export async function dropStaleAssignments(
 const END = defineScript(
   "endRound",
   8,
-  LUA_EMIT + SET_AGENT_STATE_LUA + `
+  LUA_EMIT + SET_AGENT_STATE_LUA,
+  `
 -- KEYS: events, processing, inbox, agent, notes, wake, urgent, backlog. Returns {messages put
 -- back (-1: not ended, see ARGV[9]), messages then waiting in inbox and urgent, backlog length}
 -- ARGV: now, outcome (ok|failed|parked|cutoff), event type, message, reason, ids to requeue (json list; ignored
@@ -200,9 +216,11 @@ if ARGV[9] ~= '' then
   end
 end
 local outcome = ARGV[2]
-local items = redis.call('LRANGE', KEYS[2], '0', '-1')
 local keep, keeps = {}, false
 for _, id in ipairs(cjson.decode(ARGV[6])) do keep[id] = true; keeps = true end
+-- A clean round that keeps nothing acknowledges everything: no entry needs reading.
+local items = {}
+if outcome ~= 'ok' or keeps then items = redis.call('LRANGE', KEYS[2], '0', '-1') end
 local back = {}
 for _, raw in ipairs(items) do
   local requeue = outcome == 'failed' or outcome == 'cutoff'
@@ -218,17 +236,25 @@ redis.call('DEL', KEYS[2])
 if outcome == 'parked' then redis.call('LTRIM', KEYS[5], '-50', '-1') end
 if outcome == 'ok' then redis.call('DEL', KEYS[5]) end
 if #back > 0 then redis.call('LPUSH', KEYS[6], '1'); redis.call('LTRIM', KEYS[6], '0', '0') end
-if redis.call('EXISTS', KEYS[4]) == 1 then
-  if ARGV[7] == '1' then redis.call('HINCRBY', KEYS[4], 'rounds_completed', '1') end
-  redis.call('HDEL', KEYS[4], 'round_started_at', 'round_pgid')
-  redis.call('HSET', KEYS[4], 'last_heartbeat', ARGV[1])
-end
-local ev = {type=ARGV[3], agent_id=redis.call('HGET', KEYS[4], 'id'), message=ARGV[4]}
+-- The agent (gone, or a hash without an id, is no agent): the round's fields, then back to idle
+-- when asked, in the state change's own HSET and HDEL; or alone when it is no longer working.
+local agent_id = redis.call('HGET', KEYS[4], 'id')
+if agent_id and ARGV[7] == '1' then redis.call('HINCRBY', KEYS[4], 'rounds_completed', '1') end
+local ev = {type=ARGV[3], agent_id=agent_id, message=ARGV[4]}
 if ARGV[5] ~= '' then ev.reason = ARGV[5] end
 emit(ev)
-if ARGV[8] ~= '' and redis.call('EXISTS', KEYS[4]) == 1 then
-  redis.call('HSET', KEYS[4], 'last_active_at', ARGV[1])
-  set_agent_state(KEYS[4], 'idle', 'agent_state_changed', ARGV[8], '', 'working', '', '')
+if agent_id then
+  local more, moved = {set={}, del={'round_started_at', 'round_pgid'}}, false
+  if ARGV[8] ~= '' then
+    more.set = {'last_active_at', ARGV[1]}
+    local _, err = set_agent_state(KEYS[4], 'idle', 'agent_state_changed', ARGV[8], '',
+      'working', '', '', more)
+    moved = not err
+  end
+  if not moved then
+    redis.call('HSET', KEYS[4], 'last_heartbeat', ARGV[1], unpack(more.set))
+    redis.call('HDEL', KEYS[4], unpack(more.del))
+  end
 end
 return {#back, redis.call('LLEN', KEYS[3]) + redis.call('LLEN', KEYS[7]), redis.call('LLEN', KEYS[8])}
 `,

@@ -116,7 +116,7 @@ const tagList = before((v) => {
   }
 }, orElse(arrayOf(string()), [] as string[]));
 
-export const Task = record({
+const TASK_SHAPE = {
   id: string(),
   description: string(),
   state: orElse(oneOf(TASK_STATES), "pending"),
@@ -140,8 +140,21 @@ export const Task = record({
   verify_failures: counter,
   /** The end of the last failed verification's output, shown to the agent in its next round. */
   verify_output: optional(string()),
-}, "task record");
+};
+export const Task = record(TASK_SHAPE, "task record");
 export type Task = Infer<typeof Task>;
+
+/** What a round's prompt shows of each of its tasks: beginRound reads only these fields. */
+export const RoundTask = record({
+  id: TASK_SHAPE.id,
+  description: TASK_SHAPE.description,
+  state: TASK_SHAPE.state,
+  verify: TASK_SHAPE.verify,
+  verify_failures: TASK_SHAPE.verify_failures,
+  verify_output: TASK_SHAPE.verify_output,
+}, "round task");
+export type RoundTask = Infer<typeof RoundTask>;
+export const ROUND_TASK_FIELDS = Object.keys(RoundTask.shape);
 
 export const MESSAGE_KINDS = [
   "task",

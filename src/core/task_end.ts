@@ -21,31 +21,30 @@ import {
 /** Lua: end a task (KEYS: events, task, backlog; ARGV documented on FINISH callers below). */
 const FINISH_LUA = `
 -- ARGV: now, id, result, caller ('' = a human), force, agent key prefix, event message.
--- The task's state, assignee and check if the caller may end it, else an error table; sets
--- held_result (a claimed_result the task holds, or false) and task_s (its padded score or false).
-local held_result, task_s = false, false
+-- What end_task needs of the task ({old state, assignee, verify, held claimed_result or false,
+-- padded score or false}) if the caller may end it, else nil and an error table.
 local function check_finish()
   local v = redis.call('HMGET', KEYS[2], 'state', 'assigned_to', 'verify', 'claimed_result',
     'score')
   local old, assignee = v[1], v[2]
-  held_result, task_s = v[4], v[5]
-  if not old then return nil, nil, {error='not_found'} end
+  if not old then return nil, {error='not_found'} end
   if old == 'completed' or old == 'failed' or old == 'cancelled' then
-    return nil, nil, {error='terminal', state=old}
+    return nil, {error='terminal', state=old}
   end
   if ARGV[4] ~= '' and ARGV[5] ~= '1' and assignee and assignee ~= ARGV[4] then
-    return nil, nil, {error='not_yours', assignee=assignee}
+    return nil, {error='not_yours', assignee=assignee}
   end
-  return old, assignee, nil, v[3]
+  return {old=old, assignee=assignee, verify=v[3], held=v[4], s=v[5]}, nil
 end
--- Ends the task checked by check_finish (old state, assignee).
-local function end_task(state, event_type, old, assignee)
+-- Ends the task check_finish read (f).
+local function end_task(state, event_type, f)
+  local old, assignee = f.old, f.assignee
   local agent_id = assignee or ''
   local before = {state=TASK_STATE_OK[old] and old or false, agent=agent_id}
   redis.call('HSET', KEYS[2], 'state', state, 'result', ARGV[3], 'completed_at', ARGV[1],
     'updated_at', ARGV[1])
-  task_reindex(KEYS[2], ARGV[2], before, {state=state, agent=agent_id}, task_s or nil)
-  if held_result then redis.call('HDEL', KEYS[2], 'claimed_result') end
+  task_reindex(KEYS[2], ARGV[2], before, {state=state, agent=agent_id}, f.s or nil)
+  if f.held then redis.call('HDEL', KEYS[2], 'claimed_result') end
   -- Only a pending task is in the backlog (every script that queues one makes it pending).
   if old == 'pending' then redis.call('LREM', KEYS[3], '0', ARGV[2]) end
   if assignee then
@@ -64,35 +63,37 @@ local function end_task(state, event_type, old, assignee)
   return {ok=true, task=redis.call('HGETALL', KEYS[2])}
 end
 local function finish_task(state, event_type)
-  local old, assignee, err = check_finish()
+  local f, err = check_finish()
   if err then return err end
-  return end_task(state, event_type, old, assignee)
+  return end_task(state, event_type, f)
 end
 `;
 
 const COMPLETE = defineScript(
   "completeTask",
   3,
-  PRELUDE + FINISH_LUA + `
+  PRELUDE + FINISH_LUA,
+  `
 -- ARGV[8]: the task's check: 'done' (it passed), 'defer' (an agent reports: hold the result for
 -- the supervisor), 'required' (nobody ran it: refuse). ARGV[9]: event message of a held result.
-local old, assignee, err, verify = check_finish()
+local f, err = check_finish()
 if err then return cjson.encode(err) end
-if verify and verify ~= '' and ARGV[8] ~= 'done' then
-  if ARGV[8] ~= 'defer' then return cjson.encode({error='needs_verify', verify=verify}) end
+if f.verify and f.verify ~= '' and ARGV[8] ~= 'done' then
+  if ARGV[8] ~= 'defer' then return cjson.encode({error='needs_verify', verify=f.verify}) end
   redis.call('HSET', KEYS[2], 'claimed_result', ARGV[3], 'updated_at', ARGV[1])
   local ev = {type='task_reported', task_id=ARGV[2], message=ARGV[9], actor=ARGV[4]}
-  if assignee then ev.agent_id = assignee end
+  if f.assignee then ev.agent_id = f.assignee end
   emit(ev)
   return cjson.encode({ok=true, task=redis.call('HGETALL', KEYS[2])})
 end
-return cjson.encode(end_task('completed', 'task_completed', old, assignee))
+return cjson.encode(end_task('completed', 'task_completed', f))
 `,
 );
 const END = defineScript(
   "endTask",
   3,
-  PRELUDE + FINISH_LUA + `
+  PRELUDE + FINISH_LUA,
+  `
 -- ARGV[8]: failed|cancelled
 return cjson.encode(finish_task(ARGV[8], 'task_' .. ARGV[8]))
 `,
@@ -222,7 +223,8 @@ end
 const START = defineScript(
   "startTask",
   2,
-  PRELUDE + START_TASK_LUA + `
+  PRELUDE + START_TASK_LUA,
+  `
 -- KEYS: events, task. ARGV: now, id, agent id, agent key, event message
 local ok, state = start_task(KEYS[2], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return cjson.encode({ok=ok, state=state})
@@ -245,7 +247,8 @@ export async function startTask(t: Ctx, taskId: string, agentId: string): Promis
 const RETURN = defineScript(
   "returnTaskToAssigned",
   2,
-  PRELUDE + `
+  PRELUDE,
+  `
 -- KEYS: events, task. ARGV: now, id, reason, event message
 local state = redis.call('HGET', KEYS[2], 'state')
 if state ~= 'running' then return cjson.encode({ok=false, state=state}) end
@@ -281,7 +284,8 @@ export async function returnTaskToAssigned(
 const REQUEUE = defineScript(
   "requeueTaskToBacklog",
   3,
-  PRELUDE + `
+  PRELUDE,
+  `
 -- KEYS: events, task, backlog. ARGV: now, id, reason, agent key prefix, event message
 local state = redis.call('HGET', KEYS[2], 'state')
 if not state or state == 'completed' or state == 'failed' or state == 'cancelled' then

@@ -34,9 +34,10 @@ export const INDEX_VERSION = "1";
  *
  * - `task_marks(task_key)` → {state, agent, s} as indexed (state false when the task is missing
  *   or its state unknown, agent '' when unassigned, s the task's `score` field or nil).
- * - `task_reindex(task_key, id, before[, after[, s]])` moves the task's index entries from
- *   `before` to `after` (default: what the hash holds now; a script that just wrote the state and
- *   assignee passes them, saving a read). `s` is the task's creation score zero-padded to 17
+ * - `task_reindex(task_key, id, before[, after[, s[, first]]])` moves the task's index entries
+ *   from `before` to `after` (default: what the hash holds now; a script that just wrote the
+ *   state and assignee passes them, saving a read). `first`: whether a new task is the town's
+ *   first, when the caller knows (else the tasks index is counted). `s` is the task's creation score zero-padded to 17
  *   characters (task_lex_score), which every index entry carries: the caller's, else `before`'s
  *   or `after`'s, else read from the tasks index and kept in the hash's `score` field, so a
  *   transition does not read it again (a ZSCORE and a string.format less: ~5% of a task's Redis
@@ -51,8 +52,7 @@ export const INDEX_VERSION = "1";
  */
 export const TASK_INDEX_LUA = `
 local TASK_STATE_LIST = {${TASK_STATES.map((s) => `'${s}'`).join(", ")}}
-local TASK_STATE_OK = {}
-for _, st in ipairs(TASK_STATE_LIST) do TASK_STATE_OK[st] = true end
+local TASK_STATE_OK = {${TASK_STATES.map((s) => `['${s}']=true`).join(", ")}}
 local function task_marks(key)
   local v = redis.call('HMGET', key, 'state', 'assigned_to', 'score')
   local state = v[1]
@@ -100,7 +100,7 @@ local function task_index_add(p, id, m, s)
     task_count(p, m.agent .. '|' .. m.state, '1')
   end
 end
-local function task_reindex(key, id, before, after, s)
+local function task_reindex(key, id, before, after, s, first)
   after = after or task_marks(key)
   if before.state == after.state and before.agent == after.agent then return end
   local p = task_index_prefix(key, id)
@@ -108,9 +108,8 @@ local function task_reindex(key, id, before, after, s)
   if before.state then task_unindex(p, id, before, s) end
   if after.state then task_index_add(p, id, after, s) end
   -- The first task of a town: its indexes are complete from the start (see ensureIndexed).
-  if not before.state and redis.call('ZCARD', p .. 'tasks') == 1 then
-    redis.call('SET', p .. 'task-index', '${INDEX_VERSION}')
-  end
+  if first == nil and not before.state then first = redis.call('ZCARD', p .. 'tasks') == 1 end
+  if first then redis.call('SET', p .. 'task-index', '${INDEX_VERSION}') end
 end
 local function task_reindex_all(kp, items, before, after)
   if #items == 0 then return end
@@ -167,7 +166,8 @@ export function indexKeys(t: Ctx): string[] {
 const RECOUNT = defineScript(
   "recountTasks",
   2 + 2 + TASK_STATES.length,
-  TASK_INDEX_LUA + `
+  TASK_INDEX_LUA,
+  `
 -- Rebuilds every task index from the task hashes listed in the tasks index (and each hash's
 -- copy of its padded score).
 -- KEYS[1] tasks index, KEYS[2] task-index marker (ARGV[2] once built), KEYS[3]
@@ -210,7 +210,8 @@ const VERIFY = defineScript(
   "verifyTaskIndexes",
   2 + 2 + TASK_STATES.length,
   `#!lua flags=no-writes
-` + TASK_INDEX_LUA + `
+` + TASK_INDEX_LUA,
+  `
 -- Compares the indexes with the task hashes, writing nothing (for tt doctor).
 -- KEYS[1] tasks index, KEYS[2] task-index marker, KEYS[3] tasks:agent, KEYS[4] task-counts,
 -- KEYS[5…] tasks:state:<state>. ARGV[1] task key prefix (…:task:).
@@ -263,7 +264,8 @@ export async function verifyTaskIndexes(t: Ctx): Promise<{ tasks: number; wrong:
 const DELETE = defineScript(
   "deleteTask",
   4,
-  LUA_EMIT + TASK_INDEX_LUA + `
+  LUA_EMIT + TASK_INDEX_LUA,
+  `
 -- Deletes a task everywhere: hash, indexes and counters, tasks index, backlog entry.
 -- KEYS[1] events, KEYS[2] task hash, KEYS[3] tasks index, KEYS[4] backlog.
 -- ARGV[1] now, ARGV[2] id, ARGV[3] event message ('' = no event). Returns 1 if it existed.

@@ -132,7 +132,8 @@ function newTask(
 const CREATE = defineScript(
   "createTask",
   5,
-  PRELUDE + `
+  PRELUDE,
+  `
 -- KEYS: events, tasks index, task hash, backlog, plan.
 -- ARGV: now, id, score, placement (assign|backlog|none), plan id or '', task key prefix,
 --       agent id, agent key, inbox, require agent, message json, event message, then the
@@ -158,7 +159,7 @@ redis.call('HSET', KEYS[3], 'score', s, unpack(ARGV, 13))
 redis.call('ZADD', KEYS[2], s, ARGV[2])
 local after = nil
 if ARGV[4] == 'assign' then after = {state='assigned', agent=ARGV[7]} end
-task_reindex(KEYS[3], ARGV[2], {state=false, agent=''}, after, s)
+task_reindex(KEYS[3], ARGV[2], {state=false, agent=''}, after, s, not newest)
 if ARGV[4] == 'assign' then
   -- The agent's existence was checked above when required.
   announce_assignment(ARGV[2], ARGV[7], ARGV[8], ARGV[9], '0', ARGV[11], ARGV[12])
@@ -346,7 +347,8 @@ export async function currentTask(
 const UPDATE = defineScript(
   "updateTask",
   2,
-  PRELUDE + `
+  PRELUDE,
+  `
 -- KEYS: events, task. ARGV: now, id, event message, verify ('' = none), field/value…
 if redis.call('EXISTS', KEYS[2]) == 0 then return cjson.encode({error='not_found'}) end
 local fields = {}

@@ -13,13 +13,15 @@ import { leanClient } from "./lean.ts";
 import { isTopologyUrl, parseTopologyUrl, queryParams, redactUrl } from "./url.ts";
 import {
   clusterCause,
+  copyTopology,
   isCluster,
   SentinelAuthError,
   topologyCause,
   topologyClient,
 } from "./topology.ts";
 import { clientCertAlert, loadTls, tlsAlertCause, type TlsPaths, tlsPaths } from "./tls_files.ts";
-import { copyDurability, requireReplicas } from "./script.ts";
+import { copyScriptSettings, requireReplicas } from "./script.ts";
+import { avoidFunctions } from "./functions.ts";
 import { noteRedisProbe, noteRedisUrl, type PersistenceInfo } from "./diagnose.ts";
 
 export type { Redis };
@@ -138,6 +140,7 @@ export async function connectRedis(url: string, opts: ConnectOptions = {}): Prom
       reconnectOnError: () => false,
     });
   requireReplicas(client, opts.waitReplicas ?? 0, opts.waitTimeoutMs ?? 1000, !!opts.persistent);
+  if (namedUser(url)) avoidFunctions(client); // a shared Redis: see functions.ts
   noteRedisUrl(url);
   client.on("error", (e: Error) => {
     lastError = e;
@@ -280,10 +283,24 @@ async function probePersistence(url: string): Promise<PersistenceInfo> {
   }
 }
 
+/** Whether the URL logs in to its data nodes as an ACL user other than `default`. */
+export function namedUser(url: string): boolean {
+  let user: string | undefined;
+  try {
+    user = isTopologyUrl(url)
+      ? parseTopologyUrl(url).username
+      : decodeURIComponent(new URL(url).username);
+  } catch {
+    return false; // connecting refuses such a URL with its own error
+  }
+  return !!user && user !== "default";
+}
+
 /** A second connection with the same settings, connected (for blocking commands, which hold it). */
 export async function duplicateConnection(redis: Redis): Promise<Redis> {
   const conn = redis.duplicate();
-  copyDurability(redis, conn);
+  copyScriptSettings(redis, conn);
+  copyTopology(redis, conn);
   if (conn.status === "wait") await conn.connect();
   return conn;
 }

@@ -1,6 +1,7 @@
 /**
  * Named Lua scripts (the BullMQ pattern): each atomic operation is one script with a fixed number
- * of keys, called with EVALSHA and loaded on first use. Every state transition of tt is one of
+ * of keys, loaded on first use and called as a Redis function (FCALL, functions.ts), or with
+ * EVALSHA where the server or the user refuses functions. Every state transition of tt is one of
  * these scripts, so this is also where `[redis] wait_replicas` makes each one durable: the script
  * and a `WAIT n timeout` go in one pipeline on the same connection (on a cluster, to the node
  * owning the town's slot), and tt reports success only when n replicas acknowledged the write.
@@ -8,6 +9,16 @@
 import type { Redis } from "ioredis";
 import { TtError } from "../core/errors.ts";
 import { nodeFor } from "./topology.ts";
+import {
+  copyFunctionsChoice,
+  functionName,
+  functionsRefused,
+  isFunctionMissing,
+  isRefusal,
+  libraryOf,
+  NO_FUNCTIONS,
+  withLibrary,
+} from "./functions.ts";
 
 interface Durability {
   replicas: number;
@@ -36,10 +47,11 @@ export function requireReplicas(
   else durability.delete(redis);
 }
 
-/** A duplicate() connection keeps the durability of the one it was made from. */
-export function copyDurability(from: object, to: object): void {
+/** A duplicate() connection keeps how the one it was made from runs scripts (durability too). */
+export function copyScriptSettings(from: object, to: object): void {
   const d = durability.get(from);
   if (d) durability.set(to, d);
+  copyFunctionsChoice(from, to);
 }
 
 /** Raised when fewer replicas than `[redis] wait_replicas` acknowledged a state change. */
@@ -57,12 +69,41 @@ export class ReplicationError extends TtError {
 export interface LuaScript {
   readonly name: string;
   readonly numberOfKeys: number;
+  /** The script as EVAL runs it: `#!lua flags=no-writes` for a read-only one, prelude, body. */
   readonly lua: string;
+  /** Definitions only (functions, constant tables): run once when loaded as a library. */
+  readonly prelude: string;
+  /** What each call runs. */
+  readonly body: string;
+  readonly readOnly: boolean;
 }
 
-export function defineScript(name: string, numberOfKeys: number, lua: string): LuaScript {
-  return { name, numberOfKeys, lua };
+/**
+ * A script: its body alone, or the shared definitions it uses (a prelude: functions and
+ * constant tables only, see functions.ts) and its body. A read-only script starts with
+ * `#!lua flags=no-writes`.
+ */
+export function defineScript(
+  name: string,
+  numberOfKeys: number,
+  ...parts: [body: string] | [prelude: string, body: string]
+): LuaScript {
+  let [prelude, body] = parts.length === 1 ? ["", parts[0]] : parts;
+  const readOnly = (prelude || body).startsWith(READ_ONLY);
+  if (readOnly) {
+    if (prelude) prelude = prelude.slice(READ_ONLY.length);
+    else body = body.slice(READ_ONLY.length);
+  }
+  const lua = (readOnly ? READ_ONLY : "") + prelude + body;
+  const script = { name, numberOfKeys, lua, prelude, body, readOnly };
+  defined.push(script);
+  return script;
 }
+
+const defined: LuaScript[] = [];
+
+/** Every script defined so far (by the modules loaded): for the test that loads them all. */
+export const definedScripts = (): readonly LuaScript[] => defined;
 
 /** SHA-1 by script text: bulk.ts runs one script under many key counts, each a new object. */
 const shas = new Map<string, string>();
@@ -98,15 +139,16 @@ export async function runScript(
   }
   const d = durability.get(redis);
   // A read-only script (`#!lua flags=no-writes`) changes nothing a replica must acknowledge.
-  if (d && !script.lua.startsWith(READ_ONLY)) return await runDurably(redis, script, keys, args, d);
+  if (d && !script.readOnly) return await runDurably(redis, script, keys, args, d);
   return await evalScript(redis, script, keys, args);
 }
 
 const READ_ONLY = "#!lua flags=no-writes";
 
 /**
- * EVALSHA, loading the script when Redis does not know it, never waiting for replicas: for
- * liveness writes (heartbeats) that must not wait out a failover. State changes use runScript.
+ * Runs the script (FCALL, else EVALSHA), loading it when Redis does not know it, never waiting
+ * for replicas: for liveness writes (heartbeats) that must not wait out a failover. State
+ * changes use runScript.
  */
 export async function evalScript(
   redis: Redis,
@@ -115,6 +157,16 @@ export async function evalScript(
   args: (string | number)[],
 ): Promise<unknown> {
   const sha = await scriptSha(script);
+  if (!script.readOnly && !functionsRefused(redis)) {
+    const name = functionName(sha);
+    const r = await withLibrary(
+      redis,
+      keys[0],
+      () => libraryOf(script, name),
+      () => redis.fcall(name, keys.length, ...keys, ...args),
+    );
+    if (r !== NO_FUNCTIONS) return r;
+  }
   try {
     return await redis.evalsha(sha, keys.length, ...keys, ...args);
   } catch (e) {
@@ -142,6 +194,22 @@ async function runDurably(
   d: Durability,
 ): Promise<unknown> {
   const sha = await scriptSha(script);
+  if (!functionsRefused(redis)) {
+    // The function and WAIT in one pipeline; the FCALL's own refusal or absence is thrown, so
+    // withLibrary falls back or loads the library.
+    const name = functionName(sha);
+    const r = await withLibrary(redis, keys[0], () => libraryOf(script, name), async () => {
+      const p = redis.pipeline();
+      p.fcall(name, keys.length, ...keys, ...args);
+      p.wait(d.replicas, d.timeoutMs);
+      const res = (await p.exec()) ?? [];
+      if (res.length !== 2) throw new Error(`script ${script.name}: the pipeline was not run`);
+      const err = res[0][0];
+      if (err && (isFunctionMissing(err) || isRefusal(err))) throw err;
+      return res as [Error | null, unknown][];
+    });
+    if (r !== NO_FUNCTIONS) return await afterDurable(redis, script, keys, args, d, r);
+  }
   const once = async (load: boolean) => {
     const p = redis.pipeline();
     if (load) p.eval(script.lua, keys.length, ...keys, ...args);
@@ -153,6 +221,18 @@ async function runDurably(
   };
   let res = await once(false);
   if (res[0][0] && isNoScript(res[0][0])) res = await once(true);
+  return await afterDurable(redis, script, keys, args, d, res);
+}
+
+/** The script's reply once WAIT's answer reaches the replicas wanted (see runDurably). */
+async function afterDurable(
+  redis: Redis,
+  script: LuaScript,
+  keys: string[],
+  args: (string | number)[],
+  d: Durability,
+  res: [Error | null, unknown][],
+): Promise<unknown> {
   let [[err, value], [waitErr, acked]] = res;
   if (err && isRedirect(err)) {
     // A cluster in a failover: the script was not run there (MOVED, TRYAGAIN, CLUSTERDOWN), and
@@ -215,6 +295,6 @@ export async function execDurably(
 export const LUA_EMIT = `
 local function emit(ev)
   ev.ts = ARGV[1]
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', 10000, '*', 'e', cjson.encode(ev))
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', '10000', '*', 'e', cjson.encode(ev))
 end
 `;

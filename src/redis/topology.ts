@@ -183,6 +183,11 @@ export function isCluster(redis: unknown): boolean {
   return typeof redis === "object" && redis !== null && clusters.has(redis);
 }
 
+/** A duplicate of a cluster client is one too (nodeFor, WAIT and loading a library need that). */
+export function copyTopology(from: object, to: object): void {
+  if (clusters.has(from)) clusters.add(to);
+}
+
 /** The cause behind ioredis's "Failed to refresh slots cache" (the last node's error). */
 export function clusterCause(e: Error): Error {
   const last = (e as { lastNodeError?: Error }).lastNodeError;

@@ -2,7 +2,7 @@
  * The markdown prompt of one round: what the agent must do now, what it should know, and the
  * exact commands to report back. Structure follows the original (reference §1.3.3).
  */
-import type { Agent, Message, Task } from "../core/schemas.ts";
+import type { Agent, Message, RoundTask, Task } from "../core/schemas.ts";
 import { agentLabel } from "../core/agents.ts";
 import { categoryOf, summarize } from "../core/messages.ts";
 
@@ -13,7 +13,7 @@ export interface PromptInput {
   maxRounds: number;
   messages: Message[];
   /** Tasks referenced by task_assign messages, by id. */
-  tasks: Map<string, Task>;
+  tasks: Map<string, RoundTask>;
   /** Informational messages parked since the last round. */
   notes: Message[];
   /** Labels of senders by id (agents and the conductor). */
@@ -31,7 +31,7 @@ const clip = (s: string, n: number) => {
 };
 
 /** What a task's check means for the agent, and why its last report was sent back. */
-function checkLines(task: Task): string[] {
+function checkLines(task: RoundTask): string[] {
   if (!task.verify) return [];
   const lines = [
     `   - Done means this check passes in your working directory: \`${task.verify}\` ` +

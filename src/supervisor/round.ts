@@ -5,7 +5,7 @@
  */
 import type { TownContext } from "../core/town.ts";
 import { agentLabel, type Ctx, parseAgent } from "../core/agents.ts";
-import type { Agent, Message, Task } from "../core/schemas.ts";
+import type { Agent, Message, RoundTask } from "../core/schemas.ts";
 import { returnTaskToAssigned } from "../core/tasks.ts";
 import { notesOf } from "../core/rounds.ts";
 import { SUPERVISOR_ID } from "../core/keys.ts";
@@ -43,7 +43,7 @@ export interface RoundInput {
   agent: Agent;
   round: number;
   messages: Message[];
-  tasks: Map<string, Task>;
+  tasks: Map<string, RoundTask>;
   /** The rest of what the prompt shows (roundContext). */
   context: RoundContext;
   /** Timeout, grace, pgid recording and abort (AgentLoop#killable). */

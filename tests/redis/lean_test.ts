@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { connectRedis, preferLeanClient, type Redis } from "../../src/redis/connection.ts";
 import { isLean } from "../../src/redis/lean.ts";
-import { defineScript, runScript } from "../../src/redis/script.ts";
+import { defineScript, runScript, scriptSha } from "../../src/redis/script.ts";
+import { avoidFunctions, functionName } from "../../src/redis/functions.ts";
 import { createAgent, listAgents, resolveRecipient, toRecipient } from "../../src/core/agents.ts";
 import {
   assignTask,
@@ -137,12 +138,18 @@ Deno.test("raw commands, pipelines and MULTI answer like ioredis, errors include
   });
 });
 
-Deno.test("scripts load on first use (NOSCRIPT) through the lean client", async () => {
+Deno.test("scripts load on first use (function not found, NOSCRIPT) through the lean client", async () => {
   await bothClients(async (full, lean) => {
     const script = defineScript("lean-test", 1, `return {KEYS[1], ARGV[1], '${uniqueName()}'}`);
     const keys = [full.keys.tasks];
     const first = await runScript(lean.redis, script, keys, ["a"]);
     assert.deepEqual(await runScript(full.redis, script, keys, ["a"]), first);
+    // Only this script's library: the other tests' share the server.
+    await full.redis.call("FUNCTION", "DELETE", functionName(await scriptSha(script)));
+    assert.deepEqual(await runScript(lean.redis, script, keys, ["a"]), first);
+    // Where functions are refused (a named ACL user, Redis 6): EVALSHA, loaded on first use.
+    avoidFunctions(lean.redis);
+    assert.deepEqual(await runScript(lean.redis, script, keys, ["a"]), first);
     await full.redis.script("FLUSH");
     assert.deepEqual(await runScript(lean.redis, script, keys, ["a"]), first);
   });

@@ -76,7 +76,8 @@ const PRELUDE = TASK_PRELUDE + MISSION_LUA;
 export const CREATE_MISSION = defineScript(
   "createMission",
   5,
-  PRELUDE + `
+  PRELUDE,
+  `
 -- Creates a mission and all its items (status pending) in one step.
 -- KEYS[1] events, KEYS[2] missions zset, KEYS[3] active set, KEYS[4] mission hash,
 -- KEYS[5] items hash.
@@ -99,7 +100,8 @@ return cjson.encode({ok=true})
 export const SET_MISSION_STATE = defineScript(
   "setMissionState",
   6,
-  PRELUDE + `
+  PRELUDE,
+  `
 -- Moves a mission between states (pause, resume, block, stop, complete).
 -- KEYS[1] events, KEYS[2] dispatcher lock, KEYS[3] mission hash, KEYS[4] active set,
 -- KEYS[5] items hash, KEYS[6] conductor inbox.
@@ -146,7 +148,8 @@ return cjson.encode({ok=true, old=state, retired=retired})
 export const SET_ITEM = defineScript(
   "setMissionItem",
   5,
-  PRELUDE + `
+  PRELUDE,
+  `
 -- One work item's transition, only from the expected status (and bound task).
 -- KEYS[1] events, KEYS[2] dispatcher lock, KEYS[3] mission hash, KEYS[4] items hash,
 -- KEYS[5] the bound task's hash (or any key when no task is checked).
@@ -188,7 +191,8 @@ return cjson.encode({ok=true, old=status})
 export const PROMOTE = defineScript(
   "promoteMissionItems",
   4,
-  PRELUDE + `
+  PRELUDE,
+  `
 -- pending → ready for each listed item whose dependencies are all done.
 -- KEYS[1] events, KEYS[2] dispatcher lock, KEYS[3] mission hash, KEYS[4] items hash.
 -- ARGV[1] now, ARGV[2] JSON {mission, token, cause, items: [{id, deps: [ids]}]}
@@ -216,7 +220,8 @@ return cjson.encode({ok=true, n=#promoted, ids=table.concat(promoted, ',')})
 export const ASSIGN_ITEM = defineScript(
   "assignMissionItem",
   9,
-  PRELUDE + `
+  PRELUDE,
+  `
 -- Creates the task of a work item (role work: the item must be ready and a slot free under
 -- max_parallel) or of its review (role review: the item must be in review without a review
 -- task), assigns it to the agent with its task_assign message, binds it to the item. One step.
@@ -272,7 +277,8 @@ return cjson.encode({ok=true})
 export const HELP_REQUEST = defineScript(
   "missionHelpRequest",
   5,
-  PRELUDE + `
+  PRELUDE,
+  `
 -- Replaces a mission's help request in the conductor inbox (old ones removed, the new one
 -- pushed) and records it on the mission, in one step.
 -- KEYS[1] events, KEYS[2] dispatcher lock, KEYS[3] mission hash, KEYS[4] conductor inbox,

@@ -70,7 +70,8 @@ export function priceOf(
 const RECORD = defineScript(
   "recordUsage",
   6,
-  LUA_EMIT + `
+  LUA_EMIT,
+  `
 -- Records one round's usage (src/core/usage/record.ts).
 -- KEYS[1] events stream, KEYS[2] agent hash, KEYS[3] usage day hash, KEYS[4] usage totals hash,
 -- KEYS[5] agent's usage slots hash, KEYS[6] mission-tasks hash (task id -> JSON {mission,…})
