@@ -3,8 +3,8 @@
  *
  * 1. assign → claim (round) → complete through 1, 10 and 50 in-process fake agents
  *    (bench/fixtures/throughput_tt.ts: src/core directly, one blocking connection per agent,
- *    the Redis work of a supervisor round with `completeTask` in place of the CLI), against
- *    BullMQ add → process → complete at the same concurrency on the same Redis
+ *    the Redis work of a supervisor round with what an agent's `tt task complete` runs in place
+ *    of the CLI), against BullMQ add → process → complete at the same concurrency on the same Redis
  *    (bench/node/throughput.mjs, under Node). Each side is its own process whose producer keeps
  *    50 adds in flight while the consumers run; timed from the first add to the last completion.
  *    Each side runs 3 times per concurrency, interleaved with the other (which goes first

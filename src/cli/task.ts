@@ -246,11 +246,20 @@ async function finishCommand(
 ) {
   await withTown(cmd, async (t, g: GlobalOptions) => {
     const tasks = await import("../core/tasks.ts");
-    const task = await tasks.resolveTask(t, ref);
     const by = callerId();
     if (by && !runCheck) {
       throw new UsageError("--no-verify is for humans: agents' reports are checked by tt");
     }
+    const state = ({ complete: "completed", fail: "failed", cancel: "cancelled" } as const)[verb];
+    if (by && !g.json && tasks.isTaskId(ref)) {
+      // An agent's report by whole id, printed as one line: nothing to read first (the script
+      // checks the task and the caller), and only the state comes back.
+      const id = ref.trim().toLowerCase();
+      const ended = await tasks.endTaskBriefly(t, id, state, { result: text, by, force });
+      output(false, ended, () => finishedLine(ended, verb, text));
+      return;
+    }
+    const task = await tasks.resolveTask(t, ref);
     // An agent's report is checked by the supervisor after its round; a human's right here.
     const verified = !runCheck || (verb === "complete" && !by && !!task.verify &&
       !ENDED.includes(task.state) && await humanCheck(t, task));
@@ -260,19 +269,20 @@ async function finishCommand(
       : verb === "fail"
       ? await tasks.failTask(t, task.id, opts)
       : await tasks.cancelTask(t, task.id, opts);
-    const held = done.state !== "completed" && verb === "complete";
-    output(
-      g.json,
-      done,
-      () =>
-        held
-          ? `${TASK_ICON[done.state]} Task ${done.id.slice(0, 8)} reported: ` +
-            `tt checks \`${
-              clip(done.verify ?? "", 50)
-            }\` after this round; only a pass completes it`
-          : `${TASK_ICON[done.state]} Task ${done.id.slice(0, 8)} ${done.state}: ${clip(text, 80)}`,
-    );
+    output(g.json, done, () => finishedLine(done, verb, text));
   });
+}
+
+/** The line `tt task complete|fail|cancel` prints: the task's state now, or its check to come. */
+function finishedLine(
+  done: Pick<Task, "id" | "state" | "verify">,
+  verb: "complete" | "fail" | "cancel",
+  text: string,
+): string {
+  return done.state !== "completed" && verb === "complete"
+    ? `${TASK_ICON[done.state]} Task ${done.id.slice(0, 8)} reported: ` +
+      `tt checks \`${clip(done.verify ?? "", 50)}\` after this round; only a pass completes it`
+    : `${TASK_ICON[done.state]} Task ${done.id.slice(0, 8)} ${done.state}: ${clip(text, 80)}`;
 }
 
 /** Runs a task's check for a human completing it; its output goes to stderr. Throws on failure. */

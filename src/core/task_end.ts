@@ -20,7 +20,9 @@ import {
 
 /** Lua: end a task (KEYS: events, task, backlog; ARGV documented on FINISH callers below). */
 const FINISH_LUA = `
--- ARGV: now, id, result, caller ('' = a human), force, agent key prefix, event message.
+-- ARGV: now, id, result, caller ('' = a human), force, agent key prefix, event message, reply
+--   ('task': the task as HGETALL's list; 'state': only its state and check, for a caller that
+--   prints one line: the whole task was a fifth of a completion's Redis work).
 -- What end_task needs of the task ({old state, assignee, verify, held claimed_result or false,
 -- padded score or false}) if the caller may end it, else nil and an error table.
 local function check_finish()
@@ -35,6 +37,11 @@ local function check_finish()
     return nil, {error='not_yours', assignee=assignee}
   end
   return {old=old, assignee=assignee, verify=v[3], held=v[4], s=v[5]}, nil
+end
+-- The answer (ARGV[8]) once the task is in its new state.
+local function finish_reply(state, verify)
+  if ARGV[8] == 'task' then return {ok=true, task=redis.call('HGETALL', KEYS[2])} end
+  return {ok=true, state=state, verify=verify}
 end
 -- Ends the task check_finish read (f).
 local function end_task(state, event_type, f)
@@ -60,7 +67,7 @@ local function end_task(state, event_type, f)
   if assignee then ev.agent_id = assignee end
   if ARGV[4] ~= '' then ev.actor = ARGV[4] end
   emit(ev)
-  return {ok=true, task=redis.call('HGETALL', KEYS[2])}
+  return finish_reply(state, f.verify)
 end
 local function finish_task(state, event_type)
   local f, err = check_finish()
@@ -74,17 +81,17 @@ const COMPLETE = defineScript(
   3,
   PRELUDE + FINISH_LUA,
   `
--- ARGV[8]: the task's check: 'done' (it passed), 'defer' (an agent reports: hold the result for
--- the supervisor), 'required' (nobody ran it: refuse). ARGV[9]: event message of a held result.
+-- ARGV[9]: the task's check: 'done' (it passed), 'defer' (an agent reports: hold the result for
+-- the supervisor), 'required' (nobody ran it: refuse). ARGV[10]: event message of a held result.
 local f, err = check_finish()
 if err then return cjson.encode(err) end
-if f.verify and f.verify ~= '' and ARGV[8] ~= 'done' then
-  if ARGV[8] ~= 'defer' then return cjson.encode({error='needs_verify', verify=f.verify}) end
+if f.verify and f.verify ~= '' and ARGV[9] ~= 'done' then
+  if ARGV[9] ~= 'defer' then return cjson.encode({error='needs_verify', verify=f.verify}) end
   redis.call('HSET', KEYS[2], 'claimed_result', ARGV[3], 'updated_at', ARGV[1])
-  local ev = {type='task_reported', task_id=ARGV[2], message=ARGV[9], actor=ARGV[4]}
+  local ev = {type='task_reported', task_id=ARGV[2], message=ARGV[10], actor=ARGV[4]}
   if f.assignee then ev.agent_id = f.assignee end
   emit(ev)
-  return cjson.encode({ok=true, task=redis.call('HGETALL', KEYS[2])})
+  return cjson.encode(finish_reply(f.old, f.verify))
 end
 return cjson.encode(end_task('completed', 'task_completed', f))
 `,
@@ -94,8 +101,8 @@ const END = defineScript(
   3,
   PRELUDE + FINISH_LUA,
   `
--- ARGV[8]: failed|cancelled
-return cjson.encode(finish_task(ARGV[8], 'task_' .. ARGV[8]))
+-- ARGV[9]: failed|cancelled
+return cjson.encode(finish_task(ARGV[9], 'task_' .. ARGV[9]))
 `,
 );
 
@@ -110,12 +117,25 @@ export interface FinishOptions {
   verified?: boolean;
 }
 
+/** How a task ends: completed, failed or cancelled. */
+export type EndState = "completed" | "failed" | "cancelled";
+
+/** What ending a task answers a caller that prints one line (endTaskBriefly). */
+export interface Ended {
+  id: string;
+  /** Its state now: the end state, or the one it stays in while its check is to run. */
+  state: TaskState;
+  verify?: string;
+}
+
+/** Ends the task; the script's answer (`reply`: see FINISH_LUA), errors thrown. */
 async function finish(
   t: Ctx,
   id: string,
-  state: "completed" | "failed" | "cancelled",
+  state: EndState,
   opts: FinishOptions,
-): Promise<Task> {
+  reply: "task" | "state",
+): Promise<Reply> {
   const result = opts.result ??
     { completed: "Completed", failed: "Failed", cancelled: "Cancelled" }[
       state
@@ -130,6 +150,7 @@ async function finish(
     opts.force || state === "cancelled" ? "1" : "0",
     t.keys.agent(""),
     `task ${shortTaskId(id)} ${state}: ${oneLine(result)}`,
+    reply,
   ];
   const check = opts.verified ? "done" : by ? "defer" : "required";
   const res = state === "completed"
@@ -160,7 +181,25 @@ async function finish(
       }, not to you: pass --force to ${state === "completed" ? "complete" : "fail"} it anyway`,
     );
   }
-  return Task.parse(hgetallObject(res.task));
+  return res;
+}
+
+const ended = async (t: Ctx, id: string, state: EndState, opts: FinishOptions) =>
+  Task.parse(hgetallObject((await finish(t, id, state, opts, "task")).task));
+
+/**
+ * Ends a task as completeTask, failTask and cancelTask do, answering only its state and check:
+ * for a caller that prints one line (an agent's `tt task complete`), without the cost of the
+ * whole task's reply.
+ */
+export async function endTaskBriefly(
+  t: Ctx,
+  id: string,
+  state: EndState,
+  opts: FinishOptions = {},
+): Promise<Ended> {
+  const res = await finish(t, id, state, opts, "state");
+  return { id, state: res.state, ...(res.verify ? { verify: res.verify } : {}) };
 }
 
 /**
@@ -170,11 +209,11 @@ async function finish(
  * held as `claimed_result` (the task stays open) until the supervisor has run the check.
  */
 export async function completeTask(t: Ctx, id: string, opts: FinishOptions = {}): Promise<Task> {
-  return await finish(t, id, "completed", opts);
+  return await ended(t, id, "completed", opts);
 }
 
 export async function failTask(t: Ctx, id: string, opts: FinishOptions = {}): Promise<Task> {
-  return await finish(t, id, "failed", opts);
+  return await ended(t, id, "failed", opts);
 }
 
 /** Cancels a task, whoever it is assigned to (a conductor's decision, so no ownership check). */
@@ -183,7 +222,7 @@ export async function cancelTask(
   id: string,
   opts: Omit<FinishOptions, "force"> = {},
 ): Promise<Task> {
-  return await finish(t, id, "cancelled", opts);
+  return await ended(t, id, "cancelled", opts);
 }
 
 /** Outcome of a supervisor-driven transition: whether it happened, and the task's state now. */

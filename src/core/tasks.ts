@@ -41,6 +41,9 @@ export {
 export {
   cancelTask,
   completeTask,
+  type Ended,
+  type EndState,
+  endTaskBriefly,
   failTask,
   type FinishOptions,
   type Moved,
@@ -300,6 +303,9 @@ export async function listTasks(t: Ctx, filter: TaskFilter = {}): Promise<Task[]
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `ref` is a whole task id (not a prefix to resolve). */
+export const isTaskId = (ref: string) => UUID_RE.test(ref.trim());
 
 /** A task by full id or unique id prefix (≥ 4 characters). */
 export async function resolveTask(t: Ctx, ref: string): Promise<Task> {

@@ -92,8 +92,22 @@ Deno.test("task current shows the agent's task and the exact command; complete c
     assert.equal(done.state, "completed");
     assert.equal(done.result, "ok");
     await refused(x.sb, x.t, ["task", "complete", task.id], 1, /already completed/, env);
+    // An agent's report by whole id, as its prompt says to run it: one line, counted once.
+    const next = await x.sb.json<Task>(["assign", "w1", "then this"]);
+    const line = await x.sb.ok(["task", "complete", next.id.toUpperCase(), "--result", "did"], {
+      env,
+    });
+    assert.equal(line.stdout.trim(), `✅ Task ${next.id.slice(0, 8)} completed: did`);
+    await refused(
+      x.sb,
+      x.t,
+      ["task", "complete", crypto.randomUUID()],
+      1,
+      /^tt: no task '[0-9a-f-]{36}': 'tt task list' shows the tasks/,
+      env,
+    );
     const agents = await x.sb.json<{ name: string; tasks_completed: number }[]>(["list"]);
-    assert.equal(agents.find((a) => a.name === "w1")?.tasks_completed, 1);
+    assert.equal(agents.find((a) => a.name === "w1")?.tasks_completed, 2);
   });
 });
 

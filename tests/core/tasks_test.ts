@@ -6,6 +6,7 @@ import {
   completeTask,
   createTask,
   currentTask,
+  endTaskBriefly,
   failTask,
   getTask,
   listTasks,
@@ -209,6 +210,52 @@ Deno.test("an agent cannot complete or fail another agent's task without force; 
     assert.equal((await completeTask(t, human.id)).state, "completed");
     const conductor = await assignTask(t, a, { description: "w" });
     assert.equal((await completeTask(t, conductor.id, { by: SUPERVISOR_ID })).state, "completed");
+  });
+});
+
+Deno.test("endTaskBriefly ends a task as completeTask does, answering only its state and check", async () => {
+  await withTestTown(async (t) => {
+    const a = await worker(t, "alice");
+    const b = await worker(t, "bob");
+    // The same end as completeTask's: hash, counts, events (the other fields read back equal).
+    const one = await assignTask(t, a, { description: "x" });
+    const two = await assignTask(t, a, { description: "x" });
+    assert.deepEqual(await endTaskBriefly(t, one.id, "completed", { by: a.id, result: "r" }), {
+      id: one.id,
+      state: "completed",
+    });
+    const full = await completeTask(t, two.id, { by: a.id, result: "r" });
+    const strip = (x: Record<string, unknown>) => {
+      const { id: _i, created_at: _c, updated_at: _u, completed_at: _d, ...rest } = x;
+      return rest;
+    };
+    assert.deepEqual(strip((await getTask(t, one.id))!), strip(full));
+    assert.equal((await getAgent(t, a.id))?.tasks_completed, 2);
+    // A report with a check to run: held, the state it stays in and the check come back.
+    const checked = await assignTask(t, a, { description: "y", verify: "deno task test" });
+    assert.deepEqual(await endTaskBriefly(t, checked.id, "completed", { by: a.id }), {
+      id: checked.id,
+      state: "assigned",
+      verify: "deno task test",
+    });
+    assert.equal((await getTask(t, checked.id))?.claimed_result, "Completed");
+    // The same refusals, nothing written: another's task, an ended one, a missing one.
+    const before = await snapshotTown(t);
+    await assert.rejects(
+      endTaskBriefly(t, checked.id, "failed", { by: b.id }),
+      /assigned to alice.*--force/,
+    );
+    await assert.rejects(endTaskBriefly(t, one.id, "completed", { by: a.id }), /already completed/);
+    await assert.rejects(
+      endTaskBriefly(t, crypto.randomUUID(), "cancelled"),
+      (e: Error) => e instanceof NotFoundError,
+    );
+    assert.deepEqual(await snapshotTown(t), before);
+    assert.deepEqual(await endTaskBriefly(t, checked.id, "cancelled"), {
+      id: checked.id,
+      state: "cancelled",
+      verify: "deno task test",
+    });
   });
 });
 
