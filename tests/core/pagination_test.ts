@@ -17,7 +17,7 @@ import {
   type TaskFilter,
 } from "../../src/core/tasks.ts";
 import { listTaskPage, listTasksIn, MAX_PAGE } from "../../src/core/counters.ts";
-import { recountTasks } from "../../src/core/task_index.ts";
+import { INDEX_VERSION, recountTasks, verifyTaskIndexes } from "../../src/core/task_index.ts";
 import { UsageError } from "../../src/core/errors.ts";
 import { SUPERVISOR_ID } from "../../src/core/keys.ts";
 import { type Task, TASK_STATES } from "../../src/core/schemas.ts";
@@ -191,8 +191,32 @@ Deno.test("a town made before the counters gets them built on first read", async
     );
     const p = await listTaskPage(t, { agentId: a.id, limit: 10 });
     assert.deepEqual(p.tasks.map((x) => x.id), tasks.map((x) => x.id));
-    assert.equal(await t.redis.get(t.keys.taskIndex), "1");
+    assert.equal(await t.redis.get(t.keys.taskIndex), INDEX_VERSION);
     assert.equal(await recountTasks(t), 5);
+  });
+});
+
+Deno.test("a town indexed by an older tt (fractional state-set scores) is rebuilt once; doctor sees the old scores", async () => {
+  await withTestTown(async (t) => {
+    const a = await createAgent(t, { name: "alpha", cli: "x" });
+    const tasks = [];
+    for (let i = 0; i < 3; i++) {
+      tasks.push(await assignTask(t, toRecipient(a), { description: "x" }));
+    }
+    const set = t.keys.tasksIn("assigned");
+    const whole = await t.redis.zrange(set, "0", "-1", "WITHSCORES");
+    assert.ok(whole.filter((_, i) => i % 2).every((v) => /^\d+$/.test(v)), String(whole));
+    // As version 1 left it: the state sets scored like the tasks index (creation ms).
+    for (const x of tasks) {
+      await t.redis.zadd(set, (await t.redis.zscore(t.keys.tasks, x.id))!, x.id);
+    }
+    await t.redis.set(t.keys.taskIndex, "1");
+    assert.deepEqual(await verifyTaskIndexes(t), { tasks: 3, wrong: 3 });
+    const p = await listTaskPage(t, { state: "assigned", limit: 10 });
+    assert.deepEqual(p.tasks.map((x) => x.id), tasks.map((x) => x.id));
+    assert.equal(await t.redis.get(t.keys.taskIndex), INDEX_VERSION);
+    assert.deepEqual(await t.redis.zrange(set, "0", "-1", "WITHSCORES"), whole);
+    assert.deepEqual(await verifyTaskIndexes(t), { tasks: 3, wrong: 0 });
   });
 });
 

@@ -27,6 +27,7 @@ import {
   deleteTask,
   lexScore,
   recountTasks,
+  setScore,
   verifyTaskIndexes,
 } from "../../src/core/task_index.ts";
 import { assigneeCounts, taskCounts } from "../../src/core/counters.ts";
@@ -220,7 +221,7 @@ async function scan(redis: Redis, keys: Keys) {
     if (h.score !== undefined) assert.equal(h.score, lexScore(score), `score copy of ${id}`);
     if (!byState.has(h.state)) continue;
     const who = h.assigned_to ?? "";
-    byState.get(h.state)!.push(`${id} ${score}`);
+    byState.get(h.state)!.push(`${id} ${setScore(score)}`);
     lex.push(`${who}|${h.state}|${lexScore(score)}|${id}`);
     counts[`${who}|${h.state}`] = (counts[`${who}|${h.state}`] ?? 0) + 1;
   }
