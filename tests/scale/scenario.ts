@@ -222,10 +222,14 @@ export function sentinelFailover(s: Awaited<ReturnType<typeof startSentinel>>) {
     },
     recover: async () => {
       s.restart(s.master);
+      // A sentinel converts a returning old master once it has reported itself a master for
+      // 8 s, read on its INFO every 10 s (sentinel.c): ~20 s alone, over a minute once in a
+      // loaded suite run.
       await waitFor(
         "the old master back as a replica",
         async () =>
           (await s.cli(s.master, "INFO", "replication")).includes("master_link_status:up"),
+        180_000,
       );
     },
   };
