@@ -313,7 +313,7 @@ export async function resolveTask(t: Ctx, ref: string): Promise<Task> {
   if (!r) throw new UsageError("task id must not be empty");
   const notFound = () =>
     new NotFoundError(`no task '${ref.trim()}': 'tt task list' shows the tasks`);
-  if (UUID_RE.test(r)) {
+  if (isTaskId(r)) {
     const task = await getTask(t, r);
     if (!task) throw notFound();
     return task;

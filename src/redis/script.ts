@@ -194,31 +194,32 @@ async function runDurably(
   d: Durability,
 ): Promise<unknown> {
   const sha = await scriptSha(script);
-  if (!functionsRefused(redis)) {
-    // The function and WAIT in one pipeline; the FCALL's own refusal or absence is thrown, so
-    // withLibrary falls back or loads the library.
-    const name = functionName(sha);
-    const r = await withLibrary(redis, keys[0], () => libraryOf(script, name), async () => {
-      const p = redis.pipeline();
-      p.fcall(name, keys.length, ...keys, ...args);
-      p.wait(d.replicas, d.timeoutMs);
-      const res = (await p.exec()) ?? [];
-      if (res.length !== 2) throw new Error(`script ${script.name}: the pipeline was not run`);
-      const err = res[0][0];
-      if (err && (isFunctionMissing(err) || isRefusal(err))) throw err;
-      return res as [Error | null, unknown][];
-    });
-    if (r !== NO_FUNCTIONS) return await afterDurable(redis, script, keys, args, d, r);
-  }
-  const once = async (load: boolean) => {
+  // The script, as `run` queues it, and WAIT in one pipeline: their two replies.
+  const withWait = async (run: (p: ReturnType<Redis["pipeline"]>) => unknown) => {
     const p = redis.pipeline();
-    if (load) p.eval(script.lua, keys.length, ...keys, ...args);
-    else p.evalsha(sha, keys.length, ...keys, ...args);
+    run(p);
     p.wait(d.replicas, d.timeoutMs);
     const res = (await p.exec()) ?? [];
     if (res.length !== 2) throw new Error(`script ${script.name}: the pipeline was not run`);
     return res as [Error | null, unknown][];
   };
+  if (!functionsRefused(redis)) {
+    // The FCALL's own refusal or absence is thrown, so withLibrary falls back or loads it.
+    const name = functionName(sha);
+    const r = await withLibrary(redis, keys[0], () => libraryOf(script, name), async () => {
+      const res = await withWait((p) => p.fcall(name, keys.length, ...keys, ...args));
+      const err = res[0][0];
+      if (err && (isFunctionMissing(err) || isRefusal(err))) throw err;
+      return res;
+    });
+    if (r !== NO_FUNCTIONS) return await afterDurable(redis, script, keys, args, d, r);
+  }
+  const once = (load: boolean) =>
+    withWait((p) =>
+      load
+        ? p.eval(script.lua, keys.length, ...keys, ...args)
+        : p.evalsha(sha, keys.length, ...keys, ...args)
+    );
   let res = await once(false);
   if (res[0][0] && isNoScript(res[0][0])) res = await once(true);
   return await afterDurable(redis, script, keys, args, d, res);
